@@ -1,0 +1,104 @@
+from django.conf import settings
+from django.db import models
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from simple_history.models import HistoricalRecords
+
+from releasemgmt.workflow import Blocker, guard, reason_given
+
+from .choices import ChangeType, Level, RfcState as R
+
+CM = ("change_manager",)
+ACTIVE_RELEASE_EXCLUDED = ("cancelled", "closed")
+
+
+@guard(context=True)
+def not_requester(rfc, ctx):
+    """Segregation of duties: nobody assesses or authorises their own RFC."""
+    if ctx.by is not None and ctx.by.pk == rfc.requester_id:
+        yield Blocker("segregation_of_duties", "You requested this RFC, so you may not assess or authorise it.")
+
+
+@guard
+def not_in_active_release(rfc, ctx):
+    for release in rfc.releases.exclude(state__in=ACTIVE_RELEASE_EXCLUDED):
+        yield Blocker("in_active_release", f"{rfc.number} is part of {release.number}, which is still open.")
+
+
+class ChangeRequest(ConcurrentTransitionMixin, models.Model):
+    """A Request for Change (RFC): a formal proposal for a change, assessed and
+    authorised by Change Management, then delivered by one or more releases.
+
+    Once authorised, its lifecycle is driven by the release that carries it:
+    scheduled with the release, reviewed when the release is accepted, failed
+    when it is rolled back, closed with the release's closure comments.
+    """
+
+    title = models.CharField(max_length=200)
+    description = models.TextField()
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="rfcs")
+    change_type = models.CharField(max_length=20, choices=ChangeType.choices, default=ChangeType.NORMAL)
+    risk = models.CharField(max_length=10, choices=Level.choices, default=Level.MEDIUM)
+    impact = models.CharField(max_length=10, choices=Level.choices, default=Level.MEDIUM)
+    state = FSMField(choices=R.choices, default=R.SUBMITTED, protected=True)
+    closure_comments = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "RFC"
+        verbose_name_plural = "RFCs"
+        indexes = [models.Index(fields=["state"])]
+
+    def __str__(self):
+        return f"{self.number} {self.title}"
+
+    @property
+    def number(self) -> str:
+        return f"RFC-{self.pk:05d}" if self.pk else "RFC-new"
+
+    # -- Change Management's decisions --
+
+    @transition(field=state, source=R.SUBMITTED, target=R.ASSESSED, custom={"roles": CM, "checks": [not_requester]})
+    def assess(self, *, by=None):
+        pass
+
+    @transition(field=state, source=R.ASSESSED, target=R.AUTHORIZED,
+                custom={"roles": CM + ("cab_member",), "checks": [not_requester], "label": "Authorise"})
+    def authorize(self, *, by=None):
+        pass
+
+    @transition(field=state, source=[R.SUBMITTED, R.ASSESSED], target=R.REJECTED,
+                custom={"roles": CM + ("cab_member",), "checks": [reason_given, not_requester]})
+    def reject(self, *, by=None):
+        pass
+
+    @transition(field=state, source=[R.SUBMITTED, R.ASSESSED, R.AUTHORIZED], target=R.CANCELLED,
+                conditions=[not_in_active_release], custom={"roles": CM + ("release_manager",), "checks": [reason_given]})
+    def cancel(self, *, by=None):
+        pass
+
+    # -- driven by the release that carries the RFC --
+
+    @transition(field=state, source=R.AUTHORIZED, target=R.SCHEDULED, custom={"internal": True})
+    def schedule(self, *, by=None):
+        pass
+
+    @transition(field=state, source=R.SCHEDULED, target=R.IMPLEMENTED, custom={"internal": True})
+    def implement(self, *, by=None):
+        pass
+
+    @transition(field=state, source=R.IMPLEMENTED, target=R.REVIEWED, custom={"internal": True})
+    def review(self, *, by=None):
+        pass
+
+    @transition(field=state, source=[R.SCHEDULED, R.IMPLEMENTED, R.REVIEWED], target=R.FAILED,
+                custom={"internal": True})
+    def fail(self, *, by=None):
+        pass
+
+    @transition(field=state, source=[R.REVIEWED, R.FAILED], target=R.CLOSED, custom={"internal": True})
+    def close(self, *, by=None, comments=""):
+        self.closure_comments = comments

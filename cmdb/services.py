@@ -1,0 +1,70 @@
+"""CMDB use cases: the only code that writes CIs and baselines."""
+from __future__ import annotations
+
+from django.db import transaction
+
+from releasemgmt.workflow import TransitionForbidden, has_any_role, run_transition
+
+from .choices import BaselineKind
+from .models import Baseline, BaselineItem, ConfigurationItem
+
+CMDB_WRITERS = ("configuration_manager", "release_manager")
+
+
+@transaction.atomic
+def baseline_capture(*, cis, name: str, kind: str = BaselineKind.MANUAL, release=None, by, description: str = "",
+                     system: bool = False) -> Baseline:
+    """Snapshot ``cis`` as they stand now into a new, immutable baseline."""
+    if not system and not has_any_role(by, CMDB_WRITERS):
+        raise TransitionForbidden("capture", "Only a configuration manager or release manager may capture a baseline.")
+    baseline = Baseline(name=name, kind=kind, release=release, description=description)
+    baseline._history_user = by
+    baseline.save()
+    BaselineItem.objects.bulk_create(
+        [
+            BaselineItem(baseline=baseline, ci=ci, name=ci.name, version=ci.version, status=ci.status,
+                         attributes=ci.attributes)
+            for ci in ConfigurationItem.objects.filter(pk__in=[c.pk for c in cis]).order_by("name")
+        ]
+    )
+    return run_transition(Baseline, baseline.pk, "capture", by=by, system=True)
+
+
+def ci_set_version(*, ci: ConfigurationItem, version: str, by, reason: str) -> bool:
+    """Record a CI's new running version (history keeps the old one)."""
+    if ci.version == version:
+        return False
+    ci.version = version
+    ci._change_reason = reason
+    ci._history_user = by
+    ci.save()
+    return True
+
+
+@transaction.atomic
+def baseline_restore(*, baseline: Baseline, by, reason: str = "restore") -> list[ConfigurationItem]:
+    """Return every CI of the baseline to the version it had when captured."""
+    versions = baseline.versions()
+    cis = list(ConfigurationItem.objects.select_for_update().filter(pk__in=versions).order_by("pk"))
+    for ci in cis:
+        ci_set_version(ci=ci, version=versions[ci.pk], by=by, reason=reason)
+    return cis
+
+
+def baseline_diff(a: Baseline, b: Baseline) -> list[dict]:
+    """What changed from baseline ``a`` to ``b``, CI by CI."""
+    before = {i.ci_id: i for i in a.items.all()}
+    after = {i.ci_id: i for i in b.items.all()}
+    rows = []
+    for ci_id in sorted(set(before) | set(after), key=lambda i: (before.get(i) or after.get(i)).name):
+        x, y = before.get(ci_id), after.get(ci_id)
+        if x and y and x.version == y.version and x.status == y.status:
+            continue
+        rows.append({
+            "ci": ci_id,
+            "name": (x or y).name,
+            "change": "added" if x is None else "removed" if y is None else "changed",
+            "before": x.version if x else None,
+            "after": y.version if y else None,
+        })
+    return rows

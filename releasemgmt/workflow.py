@@ -1,0 +1,348 @@
+"""What every state machine of the project shares: blockers, rules and errors.
+
+A *blocker* is one reason a transition may not happen now, with a stable code
+for integrations and a sentence a release manager understands. The same
+blockers feed the API's 409 body, the UI's checklist and the admin buttons.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from django.contrib.auth.models import AnonymousUser
+
+
+@dataclass(frozen=True)
+class Blocker:
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+# A guard looks at an object (and, for segregation of duties, the acting user
+# and the transition's payload) and returns the blockers it finds.
+Guard = Callable[..., Iterable[Blocker]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One transition of a state machine, as the contract names it."""
+
+    name: str
+    sources: tuple[str, ...]
+    target: str
+    roles: tuple[str, ...]
+    guards: tuple[Guard, ...] = ()
+    step: int | None = None
+    reason_required: bool = False
+    label: str = ""
+    # Transitions the system performs on behalf of another (an RFC driven by
+    # its release) are not offered to users directly.
+    internal: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
+
+class TransitionError(Exception):
+    status = 409
+    code = "transition_error"
+
+    def __init__(self, name: str, detail: str, blockers: list[Blocker] | None = None, code: str | None = None):
+        super().__init__(detail)
+        self.name = name
+        self.detail = detail
+        self.blockers = list(blockers or [])
+        if code:
+            self.code = code
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"detail": self.detail, "code": self.code, "blockers": [b.as_dict() for b in self.blockers]}
+
+
+class TransitionNotFound(TransitionError):
+    status = 404
+    code = "unknown_transition"
+
+
+class TransitionForbidden(TransitionError):
+    status = 403
+    code = "forbidden"
+
+
+class TransitionBlocked(TransitionError):
+    status = 409
+    code = "blocked"
+
+
+# --- roles -----------------------------------------------------------------
+
+ROLES = (
+    "release_manager",
+    "change_manager",
+    "cab_member",
+    "delivery_manager",
+    "build_team",
+    "test_team",
+    "deployment_team",
+    "configuration_manager",
+    "vendor",
+    "stakeholder",
+)
+
+
+def user_roles(user) -> frozenset[str]:
+    """The contract's role names this user holds (cached on the user object).
+
+    Superusers hold every role so an admin can act in Django admin, but the
+    segregation-of-duties guards still apply to them like to anyone else.
+    """
+    if user is None or isinstance(user, AnonymousUser) or not user.is_authenticated or not user.is_active:
+        return frozenset()
+    cached = getattr(user, "_release_roles", None)
+    if cached is None:
+        if user.is_superuser:
+            cached = frozenset(ROLES)
+        else:
+            cached = frozenset(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
+        user._release_roles = cached
+    return cached
+
+
+def has_any_role(user, roles: Iterable[str]) -> bool:
+    return bool(user_roles(user) & set(roles))
+
+
+def user_label(user) -> str:
+    if user is None:
+        return "system"
+    return user.get_full_name() or user.get_username()
+
+
+# --- guards ------------------------------------------------------------------
+
+
+@dataclass
+class Context:
+    """What a guard may know beyond the object: who acts and what they sent."""
+
+    by: Any = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+class guard:  # noqa: N801 - used as a decorator, reads like one
+    """A named guard.
+
+    Called with only the object (as django-fsm does for ``conditions=``) it
+    answers whether the transition may proceed, so even a direct model call
+    from a shell cannot skip a step. ``blockers()`` returns the reasons, for
+    the service, the API and the UI. Guards that need the acting user or the
+    request's payload (segregation of duties, a reason) declare
+    ``context=True``; the service evaluates them, the model cannot.
+    """
+
+    def __init__(self, fn=None, *, context: bool = False):
+        self.context = context
+        self.fn = fn
+        if fn is not None:
+            self.__name__ = fn.__name__
+            self.__doc__ = fn.__doc__
+
+    def __call__(self, *args, **kwargs):
+        if self.fn is None:  # @guard(context=True)
+            fn = args[0]
+            g = guard(fn, context=self.context)
+            return g
+        return not self.blockers(args[0])
+
+    def blockers(self, obj, ctx: Context | None = None) -> list[Blocker]:
+        return list(self.fn(obj, ctx or Context()) or ())
+
+    def __repr__(self):
+        return f"<guard {self.__name__}>"
+
+
+def reason_given(obj, ctx: Context):
+    if not str(ctx.payload.get("reason") or "").strip():
+        yield Blocker("reason_required", "A reason must be given for this step.")
+
+
+reason_given = guard(reason_given, context=True)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A transition as declared on the model, with the contract's metadata."""
+
+    name: str
+    sources: tuple[str, ...]
+    target: str
+    step: int | None
+    roles: Any  # tuple of role names, or a callable(obj) -> tuple
+    guards: tuple[guard, ...]
+    internal: bool
+    label: str
+    reason: bool
+    actor: Any = None  # optional callable(obj, user) -> bool, beyond the role
+
+
+    def roles_for(self, obj) -> tuple[str, ...]:
+        return tuple(self.roles(obj) if callable(self.roles) else self.roles)
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
+
+_SPECS: dict[type, dict[str, Spec]] = {}
+
+
+def specs(model, field_name: str = "state") -> dict[str, Spec]:
+    """Every transition the model declares, by name, in declaration order."""
+    key = (model, field_name)
+    if key not in _SPECS:
+        fsm_field = model._meta.get_field(field_name)
+        found: dict[str, Spec] = {}
+        for t in fsm_field.get_all_transitions(model):
+            custom = t.custom or {}
+            if t.name in found:
+                prev = found[t.name]
+                found[t.name] = Spec(**{**prev.__dict__, "sources": prev.sources + (t.source,)})
+                continue
+            guards = tuple(t.conditions) + tuple(custom.get("checks", ()))
+            found[t.name] = Spec(
+                name=t.name,
+                sources=(t.source,),
+                target=t.target,
+                step=custom.get("step"),
+                roles=custom.get("roles", ()),
+                guards=guards,
+                internal=custom.get("internal", False),
+                label=custom.get("label", ""),
+                reason=reason_given in guards,
+                actor=custom.get("actor"),
+            )
+        _SPECS[key] = found
+    return _SPECS[key]
+
+
+def evaluate(obj, spec: Spec, by=None, payload: dict | None = None) -> list[Blocker]:
+    ctx = Context(by=by, payload=payload or {})
+    out: list[Blocker] = []
+    for g in spec.guards:
+        out.extend(g.blockers(obj, ctx))
+    return out
+
+
+def may_act(obj, spec: Spec, user) -> bool:
+    if spec.internal or not has_any_role(user, spec.roles_for(obj)):
+        return False
+    return spec.actor is None or bool(spec.actor(obj, user))
+
+
+def available(obj, user, field_name: str = "state") -> list[dict[str, Any]]:
+    """Every transition from the object's current state, with ``allowed`` and
+    its blockers for this user: the API's transition list, the UI checklist
+    and the admin buttons all come from here."""
+    state = getattr(obj, field_name)
+    rows = []
+    for spec in specs(type(obj), field_name).values():
+        if state not in spec.sources or spec.internal:
+            continue
+        blockers = []
+        if not may_act(obj, spec, user):
+            blockers.append(
+                Blocker("role_forbidden", f"Only {_roles_text(spec.roles_for(obj))} may {spec.title.lower()}.")
+            )
+        # Guards that need a payload (a reason) are satisfied by the form, so
+        # they are shown as fields, not blockers.
+        payload = {"reason": "given"} if spec.reason else {}
+        blockers.extend(evaluate(obj, spec, user, payload))
+        rows.append(
+            {
+                "name": spec.name,
+                "label": spec.title,
+                "target": spec.target,
+                "step": spec.step,
+                "allowed": not blockers,
+                "reason_required": spec.reason,
+                "blockers": [b.as_dict() for b in blockers],
+            }
+        )
+    return rows
+
+
+def _roles_text(roles) -> str:
+    names = [r.replace("_", " ") for r in roles] or ["the system"]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+# --- the one way to change state ---------------------------------------------
+
+
+def run_transition(
+    model,
+    pk,
+    name: str,
+    *,
+    by,
+    payload: dict | None = None,
+    effects=None,
+    notify=None,
+    system: bool = False,
+    field_name: str = "state",
+):
+    """Lock, check the role, check every guard, transition, save with history,
+    log, and write notifications to the outbox: all in the caller's
+    transaction (services wrap this in ``transaction.atomic``).
+
+    ``system=True`` is for transitions one machine performs on behalf of
+    another (a release driving its RFCs): the role check is the caller's.
+    """
+    from django.apps import apps
+    from django.utils import timezone
+
+    payload = dict(payload or {})
+    obj = model.objects.select_for_update().get(pk=pk)
+    spec = specs(model, field_name).get(name)
+    if spec is None:
+        raise TransitionNotFound(name, f"There is no transition named '{name}'.")
+    if not system and not may_act(obj, spec, by):
+        if spec.internal:
+            detail = f"'{name}' is performed by the process itself, not by a user."
+        else:
+            detail = f"Only {_roles_text(spec.roles_for(obj))} may {spec.title.lower()}."
+        raise TransitionForbidden(name, detail)
+    state = getattr(obj, field_name)
+    if state not in spec.sources:
+        raise TransitionBlocked(
+            name,
+            f"'{name}' is not possible from state '{state}'.",
+            [Blocker("invalid_state", f"'{name}' is not possible while the {model._meta.verbose_name} is '{state}'.")],
+            code="invalid_state",
+        )
+    blockers = evaluate(obj, spec, by, payload)
+    if blockers:
+        raise TransitionBlocked(name, blockers[0].message if len(blockers) == 1 else
+                                f"{len(blockers)} conditions block '{name}'.", blockers)
+    method = getattr(obj, name)
+    accepted = set(inspect.signature(method).parameters) - {"by"}
+    method(by=by, **{k: v for k, v in payload.items() if k in accepted})
+    obj._change_reason = name
+    obj._history_user = by
+    obj.save()
+    now = timezone.now()
+    log = apps.get_model("releases", "TransitionLog").record(
+        obj, name=name, source=state, target=getattr(obj, field_name), by=by, at=now,
+        reason=str(payload.get("reason") or ""), payload=payload,
+    )
+    if effects:
+        effects(obj, spec, by=by, payload=payload, at=now, source=state)
+    if notify:
+        notify(obj, event=name, by=by, payload=payload, log=log)
+    return obj

@@ -1,0 +1,74 @@
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from ..choices import Channel, OutboxStatus
+
+__all__ = ["TransitionLog", "OutboxMessage"]
+
+
+class TransitionLog(models.Model):
+    """One performed step of a state machine (release, RFC or task): who, when,
+    from, to, and the reason given. Written by the transition service only."""
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    object_id = models.PositiveBigIntegerField()
+    subject = GenericForeignKey("content_type", "object_id")
+    name = models.CharField(max_length=50)
+    source = models.CharField(max_length=30)
+    target = models.CharField(max_length=30)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    reason = models.TextField(blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["content_type", "object_id", "at"])]
+
+    def __str__(self):
+        return f"{self.name}: {self.source} → {self.target}"
+
+    @classmethod
+    def record(cls, obj, **fields):
+        return cls.objects.create(
+            content_type=ContentType.objects.get_for_model(type(obj)), object_id=obj.pk, **fields
+        )
+
+
+class OutboxMessage(models.Model):
+    """A notification written in the same transaction as the state change that
+    causes it, and delivered afterwards by a Celery relay: a rolled-back
+    transaction sends nothing, and a broker outage loses nothing."""
+
+    event = models.CharField(max_length=50)
+    release = models.ForeignKey("releases.Release", null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="outbox")
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    object_id = models.PositiveBigIntegerField()
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    recipient = models.CharField(max_length=300)
+    subject = models.CharField(max_length=300)
+    body = models.TextField(blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    dedupe_key = models.CharField(max_length=200, unique=True,
+                                  help_text="One delivery per (event occurrence, recipient, channel).")
+    status = models.CharField(max_length=10, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self):
+        return f"{self.event} → {self.recipient} ({self.channel})"

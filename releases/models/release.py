@@ -1,0 +1,265 @@
+from django.conf import settings
+from django.db import models
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from simple_history.models import HistoricalRecords
+
+from releasemgmt.workflow import reason_given
+
+from .. import guards as g
+from ..choices import CANCELLABLE_STATES, STATE_STEP, ReleaseState as S, ReleaseType
+
+__all__ = ["Release", "ReleaseScopeItem", "FreezeWindow"]
+
+RM = ("release_manager",)
+CM = ("change_manager",)
+
+
+class Release(ConcurrentTransitionMixin, models.Model):
+    """A release: one or more RFCs built, tested and deployed together.
+
+    It is the ticket the release manager raises at step 1 and closes at step
+    19; its state machine is the 20-step ITIL Release and Deployment process,
+    and nobody can skip, reorder or fake a step. Major releases need training
+    and a CAB or change manager Go; emergency releases are approved by one
+    ECAB vote, may defer tests with a justification and may deploy in a
+    freeze window with a recorded reason.
+    """
+
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    release_type = models.CharField(max_length=20, choices=ReleaseType.choices, default=ReleaseType.MINOR)
+    release_manager = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="managed_releases")
+    rfcs = models.ManyToManyField("changes.ChangeRequest", related_name="releases", blank=True, verbose_name="RFCs")
+    planned_start = models.DateTimeField(null=True, blank=True)
+    planned_end = models.DateTimeField(null=True, blank=True)
+    acceptance_criteria = models.TextField(blank=True, help_text="Documented on the ticket at step 9.")
+    state = FSMField(choices=S.choices, default=S.NEW, protected=True)
+    approved_plan = models.ForeignKey(
+        "releases.ReleasePlan", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="The plan version the CAB approved; frozen.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(m2m_fields=[rfcs])
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state"]), models.Index(fields=["planned_start"])]
+
+    def __str__(self):
+        return f"{self.number} {self.title}"
+
+    @property
+    def number(self) -> str:
+        return f"REL-{self.pk:05d}" if self.pk else "REL-new"
+
+    @property
+    def step(self):
+        return STATE_STEP.get(self.state)
+
+    # -- records the guards read --------------------------------------------------
+
+    def latest(self, related_name):
+        """The most recent record of one kind (uses a prefetch when present)."""
+        rows = list(getattr(self, related_name).all())
+        return max(rows, key=lambda r: (r.created_at, r.pk)) if rows else None
+
+    @property
+    def current_plan(self):
+        return self.latest("plans")
+
+    @property
+    def build_document(self):
+        return self.latest("build_documents")
+
+    @property
+    def rollback_plan(self):
+        return self.latest("rollback_plans")
+
+    @property
+    def pre_release_baseline(self):
+        for b in self.baselines.all():
+            if b.kind == "pre_release" and b.state == "captured":
+                return b
+        return None
+
+    def conflicted_user_ids(self) -> set:
+        """Users who may not approve this release: its manager and the RFCs' requesters."""
+        ids = {self.release_manager_id}
+        ids.update(r.requester_id for r in self.rfcs.all() if r.requester_id)
+        return ids
+
+    # -- the state machine: the contract's transitions, by name ---------------------
+
+    @transition(field=state, source=S.NEW, target=S.PLANNING, conditions=[g.has_rfcs],
+                custom={"step": 2, "roles": RM})
+    def start_planning(self, *, by=None):
+        pass
+
+    @transition(field=state, source=S.PLANNING, target=S.PLAN_SUBMITTED, conditions=[g.plan_complete],
+                custom={"step": 2, "roles": RM, "label": "Submit plan to CAB"})
+    def submit_plan(self, *, by=None):
+        pass
+
+    @transition(field=state, source=S.PLAN_SUBMITTED, target=S.PLAN_APPROVED,
+                conditions=[g.cab_quorum_reached, g.rfcs_authorized],
+                custom={"step": 2, "roles": ("cab_member",), "checks": [g.not_conflicted], "label": "Approve plan"})
+    def approve_plan(self, *, by=None):
+        self.approved_plan = self.current_plan
+
+    @transition(field=state, source=S.PLAN_SUBMITTED, target=S.PLANNING,
+                custom={"step": 2, "roles": ("cab_member",), "checks": [reason_given, g.not_conflicted]})
+    def reject_plan(self, *, by=None):
+        pass
+
+    @transition(field=state, source=S.PLAN_APPROVED, target=S.SCHEDULED, conditions=[g.tasks_assigned],
+                custom={"step": 3, "roles": RM})
+    def schedule(self, *, by=None):
+        pass
+
+    @transition(field=state, source=S.SCHEDULED, target=S.PACKAGING, conditions=[g.scope_defined],
+                custom={"step": 4, "roles": RM})
+    def start_packaging(self, *, by=None):
+        pass
+
+    @transition(field=state, source=S.PACKAGING, target=S.BUILDING,
+                conditions=[g.packaging_done, g.dependency_order_acyclic], custom={"step": 5, "roles": RM})
+    def start_build(self, *, by=None):
+        pass
+
+    @transition(field=state, source=S.BUILDING, target=S.BUILT, conditions=[g.build_complete],
+                custom={"step": 5, "roles": RM + ("build_team",)})
+    def complete_build(self, *, by=None):
+        pass
+
+    @transition(field=state, source=S.BUILT, target=S.TESTING, custom={"step": 6, "roles": RM})
+    def start_testing(self, *, by=None):
+        pass
+
+    @transition(field=state, source=S.TESTING, target=S.TESTS_PASSED, conditions=[g.mandatory_tests_passed],
+                custom={"step": 7, "roles": RM})
+    def pass_tests(self, *, by=None):
+        pass
+
+    @transition(field=state, source=S.TESTING, target=S.BUILDING, conditions=[g.a_mandatory_test_failed],
+                custom={"step": 7, "roles": RM, "label": "Fail tests (back to build)"})
+    def fail_tests(self, *, by=None):
+        pass
+
+    @transition(field=state, source=S.TESTS_PASSED, target=S.PLANS_UPDATED, conditions=[g.plans_revised],
+                custom={"step": 8, "roles": RM})
+    def update_plans(self, *, by=None):
+        pass
+
+    @transition(field=state, source=S.PLANS_UPDATED, target=S.READY, conditions=[g.prepared],
+                custom={"step": 9, "roles": RM})
+    def prepare(self, *, by=None):
+        pass
+
+    @transition(field=state, source=S.READY, target=S.GO, conditions=[g.ready_for_go],
+                custom={"step": 10, "roles": g.go_roles, "checks": [g.not_release_manager], "label": "Go"})
+    def approve_go(self, *, by=None):
+        pass
+
+    @transition(field=state, source=S.READY, target=S.PLANS_UPDATED,
+                custom={"step": 10, "roles": g.go_roles, "checks": [reason_given, g.not_release_manager],
+                        "label": "No-Go"})
+    def no_go(self, *, by=None):
+        pass
+
+    @transition(field=state, source=S.GO, target=S.BACKED_UP, conditions=[g.backup_recorded],
+                custom={"step": 11, "roles": RM})
+    def record_backup(self, *, by=None):
+        pass
+
+    @transition(field=state, source=S.BACKED_UP, target=S.DEPLOYING,
+                conditions=[g.inside_window, g.downtime_broadcast],
+                custom={"step": 12, "roles": RM + ("deployment_team",), "checks": [g.no_freeze]})
+    def start_deployment(self, *, by=None, freeze_override_reason=""):
+        pass
+
+    @transition(field=state, source=S.DEPLOYING, target=S.DEPLOYED, conditions=[g.deployment_tasks_done],
+                custom={"step": 12, "roles": RM + ("deployment_team",)})
+    def complete_deployment(self, *, by=None):
+        pass
+
+    @transition(field=state, source=S.DEPLOYED, target=S.VERIFIED, conditions=[g.health_check_passed],
+                custom={"step": 13, "roles": RM})
+    def verify_deployment(self, *, by=None):
+        pass
+
+    @transition(field=state, source=S.VERIFIED, target=S.EVALUATED, conditions=[g.evaluation_recorded],
+                custom={"step": 14, "roles": CM})
+    def evaluate(self, *, by=None):
+        pass
+
+    @transition(field=state, source=S.EVALUATED, target=S.IN_REVIEW, custom={"step": 15, "roles": CM})
+    def start_review(self, *, by=None):
+        pass
+
+    @transition(field=state, source=S.IN_REVIEW, target=S.SUCCEEDED, conditions=[g.pir_success],
+                custom={"step": 16, "roles": CM})
+    def accept(self, *, by=None):
+        pass
+
+    @transition(field=state, source=[S.DEPLOYING, S.DEPLOYED, S.VERIFIED, S.EVALUATED, S.IN_REVIEW],
+                target=S.ROLLING_BACK, conditions=[g.rollback_ready], custom={"step": 17, "roles": RM})
+    def rollback(self, *, by=None):
+        pass
+
+    @transition(field=state, source=S.ROLLING_BACK, target=S.ROLLED_BACK, conditions=[g.baseline_to_restore],
+                custom={"step": 17, "roles": RM})
+    def complete_rollback(self, *, by=None):
+        pass
+
+    @transition(field=state, source=[S.SUCCEEDED, S.ROLLED_BACK], target=S.CLOSED, conditions=[g.closable],
+                custom={"step": 19, "roles": RM})
+    def close(self, *, by=None):
+        pass
+
+    @transition(field=state, source=CANCELLABLE_STATES, target=S.CANCELLED,
+                custom={"roles": RM + CM, "checks": [reason_given]})
+    def cancel(self, *, by=None):
+        pass
+
+
+class ReleaseScopeItem(models.Model):
+    """A configuration item the release changes, and the version it brings."""
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="scope_items")
+    ci = models.ForeignKey("cmdb.ConfigurationItem", on_delete=models.PROTECT, related_name="release_scope")
+    target_version = models.CharField(max_length=100, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["ci__name"]
+        constraints = [models.UniqueConstraint(fields=["release", "ci"], name="scope_unique_ci")]
+
+    def __str__(self):
+        return f"{self.ci.name} → {self.target_version}"
+
+
+class FreezeWindow(models.Model):
+    """A change freeze (blackout): no deployment may start inside it, globally
+    or for the listed CIs, except an emergency release with a recorded reason."""
+
+    name = models.CharField(max_length=200)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    reason = models.TextField(blank=True)
+    cis = models.ManyToManyField("cmdb.ConfigurationItem", blank=True, related_name="freeze_windows",
+                                 help_text="Leave empty for a global freeze.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords(m2m_fields=[cis])
+
+    class Meta:
+        ordering = ["start"]
+
+    def __str__(self):
+        return self.name

@@ -1,0 +1,137 @@
+from django.conf import settings
+from django.db import models
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from simple_history.models import HistoricalRecords
+
+from releasemgmt.workflow import Blocker, guard, reason_given, user_roles
+
+from ..choices import STEPS, TaskState as T
+
+__all__ = ["Team", "Vendor", "Task"]
+
+
+class Team(models.Model):
+    """A resolver group that release activities can be assigned to."""
+
+    name = models.CharField(max_length=100, unique=True)
+    email = models.EmailField(blank=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="teams")
+
+    history = HistoricalRecords(m2m_fields=[members])
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Vendor(models.Model):
+    """A supplier with its own queue. Its activities are routed to its ticketing
+    system when it has an integration (B2B); otherwise it is told by email.
+    Users in the ``vendor`` role see and update only their vendor's tasks."""
+
+    name = models.CharField(max_length=100, unique=True)
+    email = models.EmailField(blank=True)
+    users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="vendors")
+    integration_url = models.URLField(blank=True)
+    integration_secret = models.CharField(max_length=200, blank=True)
+
+    history = HistoricalRecords(m2m_fields=[users], excluded_fields=["integration_secret"])
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+@guard
+def release_scheduled(task, ctx):
+    if task.release.state in ("new", "planning", "plan_submitted", "plan_approved", "cancelled", "closed"):
+        yield Blocker("release_not_active", f"The release is {task.release.get_state_display().lower()}, so its activities cannot start.")
+
+
+def task_actor(task, user) -> bool:
+    """The release managers, and whoever the task is assigned to."""
+    if "release_manager" in user_roles(user):
+        return True
+    if task.assignee_user_id == user.pk:
+        return True
+    if task.assignee_team_id and task.assignee_team.members.filter(pk=user.pk).exists():
+        return True
+    return bool(task.assignee_vendor_id and task.assignee_vendor.users.filter(pk=user.pk).exists())
+
+
+WORKERS = ("release_manager", "build_team", "test_team", "deployment_team", "configuration_manager",
+           "change_manager", "delivery_manager", "vendor")
+
+
+class Task(ConcurrentTransitionMixin, models.Model):
+    """A release activity (step 3): work for a person, a team or a vendor's
+    queue within the release's window, e.g. packaging (step 4) or deployment
+    (step 12) tasks whose completion gates those steps."""
+
+    release = models.ForeignKey("releases.Release", on_delete=models.CASCADE, related_name="tasks")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    step = models.PositiveSmallIntegerField(choices=sorted(STEPS.items()), default=12)
+    assignee_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                      related_name="release_tasks")
+    assignee_team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.PROTECT, related_name="tasks")
+    assignee_vendor = models.ForeignKey(Vendor, null=True, blank=True, on_delete=models.PROTECT, related_name="tasks")
+    planned_start = models.DateTimeField(null=True, blank=True)
+    planned_end = models.DateTimeField(null=True, blank=True)
+    vendor_ticket_ref = models.CharField(max_length=200, blank=True,
+                                         help_text="The ticket created in the vendor's system.")
+    state = FSMField(choices=T.choices, default=T.OPEN, protected=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["planned_start", "id"]
+        indexes = [models.Index(fields=["state"])]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def has_assignee(self) -> bool:
+        return bool(self.assignee_user_id or self.assignee_team_id or self.assignee_vendor_id)
+
+    @property
+    def assignee_label(self) -> str:
+        if self.assignee_vendor_id:
+            return f"vendor: {self.assignee_vendor}"
+        if self.assignee_team_id:
+            return f"team: {self.assignee_team}"
+        if self.assignee_user_id:
+            return str(self.assignee_user)
+        return ""
+
+    @transition(field=state, source=T.OPEN, target=T.IN_PROGRESS, conditions=[release_scheduled],
+                custom={"roles": WORKERS, "actor": task_actor})
+    def start(self, *, by=None):
+        pass
+
+    @transition(field=state, source=T.IN_PROGRESS, target=T.DONE,
+                custom={"roles": WORKERS, "actor": task_actor})
+    def complete(self, *, by=None):
+        pass
+
+    @transition(field=state, source=[T.OPEN, T.IN_PROGRESS], target=T.BLOCKED,
+                custom={"roles": WORKERS, "actor": task_actor, "checks": [reason_given]})
+    def block(self, *, by=None):
+        pass
+
+    @transition(field=state, source=T.BLOCKED, target=T.IN_PROGRESS, conditions=[release_scheduled],
+                custom={"roles": WORKERS, "actor": task_actor})
+    def unblock(self, *, by=None):
+        pass
+
+    @transition(field=state, source=[T.OPEN, T.IN_PROGRESS, T.BLOCKED], target=T.CANCELLED,
+                custom={"roles": ("release_manager",), "checks": [reason_given]})
+    def cancel(self, *, by=None):
+        pass

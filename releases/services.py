@@ -1,0 +1,320 @@
+"""Release use cases: the only code that writes releases, tasks and step records.
+
+Every state change goes through ``releasemgmt.workflow.run_transition`` (lock,
+role, guards, transition, history, log, outbox). The effects below run in the
+same transaction, after the release has moved.
+"""
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from changes.models import ChangeRequest
+from cmdb.choices import BaselineKind
+from cmdb.services import baseline_capture, baseline_restore, ci_set_version
+from releasemgmt.workflow import (
+    Blocker,
+    TransitionBlocked,
+    TransitionForbidden,
+    has_any_role,
+    run_transition,
+    user_roles,
+)
+
+from . import notifications
+from .choices import GoDecision
+from .models import (
+    RECORD_TYPES,
+    CabVote,
+    Communication,
+    Deployment,
+    GoNoGoDecision,
+    Release,
+    ReleasePlan,
+    ReleaseScopeItem,
+    Task,
+)
+
+RM = ("release_manager",)
+EDITABLE_RELEASE_STATES = ("new", "planning", "plan_submitted", "plan_approved", "scheduled")
+
+
+class RecordRefused(TransitionForbidden):
+    """A step record written by someone who may not, or after its step."""
+
+
+class RecordClosed(TransitionBlocked):
+    code = "step_closed"
+
+
+# --- releases -------------------------------------------------------------------
+
+
+@transaction.atomic
+def release_create(*, by, title: str, release_type: str, rfcs, description: str = "", planned_start=None,
+                   planned_end=None, release_manager=None, acceptance_criteria: str = "") -> Release:
+    """Raise a release ticket tagged to the RFCs that triggered it (step 1)."""
+    if not has_any_role(by, RM):
+        raise TransitionForbidden("create", "Only a release manager may raise a release ticket.")
+    rfcs = list(rfcs)
+    if not rfcs:
+        raise ValidationError({"rfcs": "A release must be tagged to at least one RFC."})
+    closed = [r.number for r in rfcs if r.state in ("rejected", "cancelled", "closed", "failed")]
+    if closed:
+        raise ValidationError({"rfcs": f"These RFCs can no longer be released: {', '.join(closed)}."})
+    release = Release(title=title, description=description, release_type=release_type,
+                      release_manager=release_manager or by, planned_start=planned_start, planned_end=planned_end,
+                      acceptance_criteria=acceptance_criteria)
+    release.full_clean(exclude=["rfcs"])
+    release._history_user = by
+    release._change_reason = "create"
+    release.save()
+    release.rfcs.set(rfcs)
+    return release
+
+
+@transaction.atomic
+def release_update(*, release_id, by, **fields) -> Release:
+    """Edit the ticket's own fields (not its state) while they are still open."""
+    release = Release.objects.select_for_update().get(pk=release_id)
+    if not has_any_role(by, RM):
+        raise TransitionForbidden("update", "Only a release manager may edit the release ticket.")
+    window_fields = {"planned_start", "planned_end", "release_type", "rfcs"}
+    if window_fields & set(fields) and release.state not in EDITABLE_RELEASE_STATES:
+        raise RecordClosed("update", "The plan's window, type and RFCs are fixed once packaging has started.",
+                           [Blocker("step_closed", "The release has passed scheduling.")])
+    if release.state in ("closed", "cancelled"):
+        raise RecordClosed("update", "A closed or cancelled release cannot be edited.",
+                           [Blocker("step_closed", "The release is finished.")])
+    rfcs = fields.pop("rfcs", None)
+    for key, value in fields.items():
+        setattr(release, key, value)
+    release.full_clean(exclude=["rfcs"])
+    release._history_user = by
+    release._change_reason = "update"
+    release.save()
+    if rfcs is not None:
+        release.rfcs.set(rfcs)
+    return release
+
+
+def release_transition(*, release_id, name: str, by, **payload) -> Release:
+    """Perform one step of the release process."""
+    with transaction.atomic():
+        return run_transition(Release, release_id, name, by=by, payload=payload, effects=_effects,
+                              notify=notifications.enqueue)
+
+
+def _drive_rfcs(release, name, by, *, only_from, **payload):
+    for rfc in release.rfcs.all().order_by("pk"):
+        if rfc.state in only_from:
+            run_transition(ChangeRequest, rfc.pk, name, by=by, payload=payload, system=True)
+
+
+def _effects(release: Release, spec, *, by, payload, at, source, **_):
+    name = spec.name
+    if name == "schedule":
+        _drive_rfcs(release, "schedule", by, only_from=("authorized",))
+    elif name in ("approve_go", "no_go"):
+        GoNoGoDecision.objects.create(release=release, created_by=by, reason=payload.get("reason", ""),
+                                      decision=GoDecision.GO if name == "approve_go" else GoDecision.NO_GO)
+    elif name == "start_deployment":
+        Deployment.objects.create(release=release, created_by=by, started_at=at,
+                                  freeze_override_reason=payload.get("freeze_override_reason", ""))
+    elif name == "complete_deployment":
+        deployment = release.latest("deployments")
+        deployment.completed_at = at
+        deployment._history_user = by
+        deployment.save()
+    elif name == "accept":
+        _drive_rfcs(release, "implement", by, only_from=("scheduled",))
+        _drive_rfcs(release, "review", by, only_from=("implemented",))
+    elif name == "complete_rollback":
+        baseline_restore(baseline=release.pre_release_baseline, by=by, reason=f"{release.number} rolled back")
+        _drive_rfcs(release, "fail", by, only_from=("scheduled", "implemented", "reviewed"))
+    elif name == "close":
+        _close_cmdb(release, by, rolled_back=source == "rolled_back")
+        comments = {c.rfc_id: c.comment for c in release.closure_comments.all()}
+        for rfc in release.rfcs.all().order_by("pk"):
+            if rfc.state in ("reviewed", "failed"):
+                run_transition(ChangeRequest, rfc.pk, "close", by=by, system=True,
+                               payload={"comments": comments.get(rfc.pk, "")})
+
+
+def _close_cmdb(release: Release, by, *, rolled_back: bool):
+    """Step 20: apply the target versions (or keep the restored ones) and
+    capture the baseline that now describes the live configuration."""
+    scope = list(release.scope_items.select_related("ci"))
+    if not rolled_back:
+        for item in scope:
+            ci_set_version(ci=item.ci, version=item.target_version, by=by, reason=f"{release.number} closed")
+    kind = BaselineKind.RESTORED if rolled_back else BaselineKind.POST_RELEASE
+    baseline_capture(cis=[i.ci for i in scope], kind=kind, release=release, by=by, system=True,
+                     name=f"{release.number} {'restored' if rolled_back else 'post-release'}")
+
+
+def release_capture_baseline(*, release_id, by):
+    """Record the pre-release baseline of the scope: the restore point (step 5)."""
+    with transaction.atomic():
+        release = Release.objects.select_for_update().get(pk=release_id)
+        if not has_any_role(by, ("configuration_manager", "release_manager")):
+            raise TransitionForbidden("capture_baseline",
+                                      "Only a configuration manager or release manager may capture the baseline.")
+        if release.state not in ("packaging", "building"):
+            raise RecordClosed("capture_baseline", "The pre-release baseline is captured during packaging or build.",
+                               [Blocker("step_closed", f"The release is {release.get_state_display().lower()}.")])
+        if release.pre_release_baseline is not None:
+            raise RecordClosed("capture_baseline", "The pre-release baseline has already been captured.",
+                               [Blocker("baseline_exists", "The pre-release baseline has already been captured.")])
+        scope = [item.ci for item in release.scope_items.select_related("ci")]
+        if not scope:
+            raise RecordClosed("capture_baseline", "The release scope is empty.",
+                               [Blocker("scope_undefined", "No configuration items are in the release scope.")])
+        return baseline_capture(cis=scope, kind=BaselineKind.PRE_RELEASE, release=release, by=by,
+                                name=f"{release.number} pre-release")
+
+
+# --- scope and tasks --------------------------------------------------------------
+
+
+def _locked_release(release_id) -> Release:
+    return Release.objects.select_for_update().get(pk=release_id)
+
+
+def _require(by, roles, action):
+    if not has_any_role(by, roles):
+        raise RecordRefused(action, f"You may not {action.replace('_', ' ')}.")
+
+
+@transaction.atomic
+def scope_set(*, release_id, ci, target_version: str, by) -> ReleaseScopeItem:
+    """Put a CI in the release scope with the version the release brings."""
+    release = _locked_release(release_id)
+    _require(by, RM, "change the release scope")
+    if release.state not in EDITABLE_RELEASE_STATES:
+        raise RecordClosed("scope", "The scope is fixed once packaging has started.",
+                           [Blocker("step_closed", "The scope is fixed once packaging has started.")])
+    item, _ = ReleaseScopeItem.objects.get_or_create(release=release, ci=ci, defaults={"created_by": by})
+    item.target_version = target_version
+    item._history_user = by
+    item.save()
+    return item
+
+
+TASK_EDITABLE = ("new", "planning", "plan_submitted", "plan_approved", "scheduled", "packaging", "building",
+                 "built", "testing", "tests_passed", "plans_updated", "ready", "go", "backed_up", "deploying",
+                 "deployed", "verified", "evaluated", "in_review", "succeeded", "rolling_back", "rolled_back")
+
+
+@transaction.atomic
+def task_create(*, release_id, by, title: str, step: int = 12, **fields) -> Task:
+    """Plan a release activity and assign it (step 3)."""
+    release = _locked_release(release_id)
+    _require(by, RM, "plan release activities")
+    if release.state not in TASK_EDITABLE:
+        raise RecordClosed("task", "A finished release takes no new activities.",
+                           [Blocker("step_closed", "The release is finished.")])
+    task = Task(release=release, title=title, step=step, **fields)
+    task.full_clean()
+    task._history_user = by
+    task.save()
+    return task
+
+
+@transaction.atomic
+def task_update(*, task_id, by, **fields) -> Task:
+    task = Task.objects.select_for_update().select_related("release").get(pk=task_id)
+    from .models.task import task_actor
+
+    if not task_actor(task, by):
+        raise RecordRefused("task", "Only the release manager or the task's assignee may edit it.")
+    if task.state in ("done", "cancelled"):
+        raise RecordClosed("task", "A finished task cannot be edited.",
+                           [Blocker("step_closed", "The task is finished.")])
+    if "release_manager" not in user_roles(by):
+        # Assignees (a vendor, say) report progress but do not re-plan the work.
+        fields = {k: v for k, v in fields.items() if k in ("vendor_ticket_ref", "description")}
+    for key, value in fields.items():
+        setattr(task, key, value)
+    task.full_clean()
+    task._history_user = by
+    task.save()
+    return task
+
+
+def task_transition(*, task_id, name: str, by, **payload) -> Task:
+    with transaction.atomic():
+        return run_transition(Task, task_id, name, by=by, payload=payload)
+
+
+# --- step records ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def record_add(*, release_id, kind: str, by, **data):
+    """Write a step record while its step is open, as a role that may."""
+    model = RECORD_TYPES[kind]
+    release = _locked_release(release_id)
+    _check_record_access(model, release, by)
+    record = model(release=release, created_by=by, **data)
+    if model is ReleasePlan:
+        last = release.latest("plans")
+        record.version = (last.version + 1) if last else 1
+        record.created_in_state = release.state
+    elif model is CabVote:
+        _check_vote(release, by, record)
+    elif model is Communication and record.sent_at is None:
+        record.sent_at = timezone.now()
+    elif getattr(record, "test_case_id", None) and record.test_case.release_id != release.pk:
+        raise ValidationError({"test_case": "This test case belongs to another release."})
+    elif kind == "closure_comments" and not release.rfcs.filter(pk=record.rfc_id).exists():
+        raise ValidationError({"rfc": "This RFC is not part of the release."})
+    record.full_clean()
+    record._history_user = by
+    record.save()
+    return record
+
+
+@transaction.atomic
+def record_update(*, record, by, **data):
+    """Edit a step record that is not evidence, while its step is open."""
+    model = type(record)
+    release = _locked_release(record.release_id)
+    if model.immutable:
+        raise RecordClosed("edit", f"A {model._meta.verbose_name} is kept as written; add a new one instead.",
+                           [Blocker("immutable", "This record cannot be edited.")])
+    _check_record_access(model, release, by)
+    record = model.objects.select_for_update().get(pk=record.pk)
+    for key, value in data.items():
+        setattr(record, key, value)
+    record.full_clean()
+    record._history_user = by
+    record.save()
+    return record
+
+
+def _check_record_access(model, release, by):
+    name = model._meta.verbose_name
+    if not model.writers:
+        raise RecordRefused("record", f"A {name} is written by its step's transition, not by hand.")
+    if not has_any_role(by, model.writers):
+        roles = ", ".join(r.replace("_", " ") for r in model.writers)
+        raise RecordRefused("record", f"Only {roles} may write a {name}.")
+    if release.state not in model.open_states:
+        raise RecordClosed(
+            "record", f"A {name} cannot be written while the release is {release.get_state_display().lower()}.",
+            [Blocker("step_closed", f"The step for the {name} is not open.")],
+        )
+
+
+def _check_vote(release, by, vote):
+    plan = release.current_plan
+    if plan is None:
+        raise ValidationError({"plan": "There is no plan to vote on."})
+    if by.pk in release.conflicted_user_ids():
+        raise RecordRefused("vote", "You manage this release or requested one of its RFCs, so you may not vote on it.")
+    if CabVote.objects.filter(plan=plan, created_by=by).exists():
+        raise RecordClosed("vote", "You have already voted on this version of the plan.",
+                           [Blocker("already_voted", "You have already voted on this version of the plan.")])
+    vote.plan = plan
