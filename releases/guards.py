@@ -73,7 +73,7 @@ def cab_quorum_reached(release, ctx):
     plan = release.current_plan
     votes = list(plan.votes.all()) if plan else []
     conflicted = release.conflicted_user_ids()
-    approvals = [v for v in votes if v.decision == VoteDecision.APPROVE and v.voter_id not in conflicted]
+    approvals = [v for v in votes if v.decision == VoteDecision.APPROVE and v.created_by_id not in conflicted]
     quorum = cab_quorum(release)
     if len(approvals) < quorum:
         who = "ECAB vote" if release.release_type == ReleaseType.EMERGENCY else "CAB approve votes"

@@ -66,7 +66,7 @@ def release_create(*, by, title: str, release_type: str, rfcs, description: str 
     release = Release(title=title, description=description, release_type=release_type,
                       release_manager=release_manager or by, planned_start=planned_start, planned_end=planned_end,
                       acceptance_criteria=acceptance_criteria)
-    release.full_clean(exclude=["rfcs"])
+    release.full_clean(exclude=["rfcs", "state"])
     release._history_user = by
     release._change_reason = "create"
     release.save()
@@ -90,7 +90,7 @@ def release_update(*, release_id, by, **fields) -> Release:
     rfcs = fields.pop("rfcs", None)
     for key, value in fields.items():
         setattr(release, key, value)
-    release.full_clean(exclude=["rfcs"])
+    release.full_clean(exclude=["rfcs", "state"])
     release._history_user = by
     release._change_reason = "update"
     release.save()
@@ -216,7 +216,7 @@ def task_create(*, release_id, by, title: str, step: int = 12, **fields) -> Task
         raise RecordClosed("task", "A finished release takes no new activities.",
                            [Blocker("step_closed", "The release is finished.")])
     task = Task(release=release, title=title, step=step, **fields)
-    task.full_clean()
+    task.full_clean(exclude=["state"])
     task._history_user = by
     task.save()
     return task
@@ -237,7 +237,7 @@ def task_update(*, task_id, by, **fields) -> Task:
         fields = {k: v for k, v in fields.items() if k in ("vendor_ticket_ref", "description")}
     for key, value in fields.items():
         setattr(task, key, value)
-    task.full_clean()
+    task.full_clean(exclude=["state"])
     task._history_user = by
     task.save()
     return task
@@ -252,9 +252,9 @@ def task_transition(*, task_id, name: str, by, **payload) -> Task:
 
 
 @transaction.atomic
-def record_add(*, release_id, kind: str, by, **data):
+def record_add(*, release_id, record_type: str, by, **data):
     """Write a step record while its step is open, as a role that may."""
-    model = RECORD_TYPES[kind]
+    model = RECORD_TYPES[record_type]
     release = _locked_release(release_id)
     _check_record_access(model, release, by)
     record = model(release=release, created_by=by, **data)
@@ -268,7 +268,7 @@ def record_add(*, release_id, kind: str, by, **data):
         record.sent_at = timezone.now()
     elif getattr(record, "test_case_id", None) and record.test_case.release_id != release.pk:
         raise ValidationError({"test_case": "This test case belongs to another release."})
-    elif kind == "closure_comments" and not release.rfcs.filter(pk=record.rfc_id).exists():
+    elif record_type == "closure_comments" and not release.rfcs.filter(pk=record.rfc_id).exists():
         raise ValidationError({"rfc": "This RFC is not part of the release."})
     record.full_clean()
     record._history_user = by
