@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from django.contrib.auth.models import AnonymousUser
+from django_fsm import ConcurrentTransition
 
 
 @dataclass(frozen=True)
@@ -335,7 +336,14 @@ def run_transition(
     method(by=by, **{k: v for k, v in payload.items() if k in accepted})
     obj._change_reason = name
     obj._history_user = by
-    obj.save()
+    try:
+        obj.save()
+    except ConcurrentTransition as exc:
+        # The row lock makes this unreachable on PostgreSQL; on a database
+        # without row locks the optimistic check still lets only one win.
+        raise TransitionBlocked(name, "Someone else changed this record at the same time; reload and retry.",
+                                [Blocker("concurrent_transition", "The record was changed concurrently.")],
+                                code="concurrent_transition") from exc
     now = timezone.now()
     log = apps.get_model("releases", "TransitionLog").record(
         obj, name=name, source=state, target=getattr(obj, field_name), by=by, at=now,

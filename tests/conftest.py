@@ -40,7 +40,7 @@ def make_user(django_user_model):
                                                      email=f"{name}@example.test", **fields)
         for role in roles:
             assert role in ROLES, role
-            user.groups.add(Group.objects.get(name=role))
+            user.groups.add(Group.objects.get_or_create(name=role)[0])
         return user
 
     return make

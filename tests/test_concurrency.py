@@ -1,0 +1,72 @@
+"""Two (or twenty) requests racing for one release: exactly one wins."""
+import threading
+
+import pytest
+from django.db import connection, connections
+
+from releasemgmt.workflow import TransitionBlocked
+from releases.models import Release, TransitionLog
+from releases.scenario import new_release
+from releases.services import release_transition
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+
+def race(n, fn):
+    barrier = threading.Barrier(n)
+    results = []
+    lock = threading.Lock()
+
+    def worker():
+        try:
+            barrier.wait()
+            outcome = ("ok", fn())
+        except Exception as exc:  # noqa: BLE001 - the outcome is what the test inspects
+            outcome = ("error", exc)
+        finally:
+            connections.close_all()
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=worker) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results
+
+
+def test_twenty_threads_racing_one_transition_exactly_one_wins(actors):
+    assert connection.vendor == "postgresql"
+    release = new_release(actors)
+    history_before = Release.history.filter(id=release.pk).count()
+
+    results = race(20, lambda: release_transition(release_id=release.pk, name="start_planning",
+                                                  by=actors.release_manager))
+
+    wins = [r for r in results if r[0] == "ok"]
+    losses = [r for r in results if r[0] == "error"]
+    assert len(results) == 20
+    assert len(wins) == 1
+    assert all(isinstance(exc, TransitionBlocked) and exc.code == "invalid_state" for _, exc in losses), losses
+    assert Release.objects.get(pk=release.pk).state == "planning"
+    assert Release.history.filter(id=release.pk).count() == history_before + 1
+    assert TransitionLog.objects.filter(object_id=release.pk, name="start_planning").count() == 1
+
+
+def test_racing_different_transitions_from_one_state(actors):
+    """cancel and start_planning race from `new`: one of them wins, not both."""
+    release = new_release(actors)
+    names = iter(["cancel", "start_planning"] * 5)
+    picked = [next(names) for _ in range(10)]
+    it = iter(picked)
+    lock = threading.Lock()
+
+    def attempt():
+        with lock:
+            name = next(it)
+        return release_transition(release_id=release.pk, name=name, by=actors.release_manager, reason="race")
+
+    results = race(10, attempt)
+    assert sum(1 for r in results if r[0] == "ok") == 1
+    assert TransitionLog.objects.filter(object_id=release.pk, content_type__model="release").count() == 1
