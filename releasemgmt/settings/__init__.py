@@ -99,7 +99,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Only deployments collect static files (production sets it); in development
+# WhiteNoise serves them from the finders.
+STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT") or None
 
 LOGIN_URL = "admin:login"
 

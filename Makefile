@@ -1,0 +1,66 @@
+# Release and Deployment Management: local development and tests.
+#
+#   make run    create .venv, install, migrate, seed demo data, serve on 127.0.0.1:8000
+#   make test   create .venv, install, run pytest (PYTEST_ARGS='-k cab -x' passes options)
+#
+# Only Python 3.11+ and GNU make are needed: the defaults are a SQLite file
+# and Celery tasks run in process. Set DATABASE_URL / CELERY_BROKER_URL to use
+# PostgreSQL and Redis instead (see README, "Configuration").
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test migrate seed lint clean
+
+help:
+	@echo "make run      install, migrate, seed demo users and data, serve on http://$(HOST):$(PORT)/"
+	@echo "make test     install and run the test suite (PYTEST_ARGS='...' passes options to pytest)"
+	@echo "make migrate  apply database migrations"
+	@echo "make seed     load the demo users and data (manage.py seed_demo)"
+	@echo "make lint     Django system checks and a check for missing migrations"
+	@echo "make clean    remove $(VENV) and db.sqlite3"
+
+# The virtualenv, from whatever python3 is on PATH (3.11 or newer).
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
+	  { echo "Python 3.11 or newer is required; '$(PYTHON)' is: $$($(PYTHON) --version 2>&1)" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+# Re-install only when pyproject.toml changed since the last install.
+$(STAMP): pyproject.toml | $(PY)
+	$(BIN)/pip install --disable-pip-version-check --quiet -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+migrate: $(STAMP)
+	$(PY) manage.py migrate --noinput
+
+seed: migrate
+	$(PY) manage.py seed_demo
+
+run: seed
+	@echo
+	@echo "  Log in at http://$(HOST):$(PORT)/admin/ as release_manager / demo-pass-2026"
+	@echo "  (one user per role, plus superuser admin: see README, Demo users)"
+	@echo
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+# pytest exits 5 when it collected no test: that fails the target too.
+test: $(STAMP)
+	@$(PY) -m pytest $(PYTEST_ARGS) || { rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5)" >&2; fi; exit $$rc; }
+
+lint: $(STAMP)
+	$(PY) manage.py check
+	$(PY) manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf $(VENV) db.sqlite3
