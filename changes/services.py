@@ -24,3 +24,32 @@ def rfc_create(*, by, title: str, description: str, **fields) -> ChangeRequest:
 def rfc_transition(*, rfc_id, name: str, by, **payload) -> ChangeRequest:
     with transaction.atomic():
         return run_transition(ChangeRequest, rfc_id, name, by=by, payload=payload)
+
+
+EDITABLE_STATES = ("submitted", "assessed")
+
+
+@transaction.atomic
+def rfc_update(*, rfc_id, by, **fields) -> ChangeRequest:
+    """The requester or a change manager corrects an RFC before it is authorised."""
+    from django.core.exceptions import ValidationError
+
+    from releasemgmt.workflow import Blocker, TransitionBlocked
+
+    rfc = ChangeRequest.objects.select_for_update().get(pk=rfc_id)
+    if rfc.requester_id != by.pk and "change_manager" not in user_roles(by):
+        raise TransitionForbidden("update", "Only the requester or a change manager may edit this RFC.")
+    if rfc.state not in EDITABLE_STATES:
+        raise TransitionBlocked("update", "An authorised RFC is no longer edited; raise a new one.",
+                                [Blocker("step_closed", f"The RFC is {rfc.get_state_display().lower()}.")],
+                                code="step_closed")
+    fields.pop("requester", None)
+    for key, value in fields.items():
+        setattr(rfc, key, value)
+    try:
+        rfc.full_clean(exclude=["state"])
+    except ValidationError:
+        raise
+    rfc._history_user = by
+    rfc.save()
+    return rfc

@@ -31,6 +31,7 @@ class ConfigurationItem(FSMModelMixin, models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords(m2m_fields=[depends_on])
+    state_field_name = "status"
 
     class Meta:
         ordering = ["name"]

@@ -68,3 +68,46 @@ def baseline_diff(a: Baseline, b: Baseline) -> list[dict]:
             "after": y.version if y else None,
         })
     return rows
+
+
+CI_WRITERS = ("configuration_manager",)
+
+
+@transaction.atomic
+def ci_create(*, by, depends_on=(), **fields) -> ConfigurationItem:
+    """Register a configuration item in the CMDB."""
+    if not has_any_role(by, CI_WRITERS):
+        raise TransitionForbidden("create", "Only a configuration manager may register configuration items.")
+    ci = ConfigurationItem(**fields)
+    ci.full_clean(exclude=["status", "depends_on"])
+    ci._history_user = by
+    ci.save()
+    ci.depends_on.set(depends_on)
+    return ci
+
+
+@transaction.atomic
+def ci_update(*, ci_id, by, **fields) -> ConfigurationItem:
+    """Edit a CI's attributes. Versions of CIs in a release change through the
+    release (close, rollback); here the configuration manager corrects the record."""
+    if not has_any_role(by, CI_WRITERS):
+        raise TransitionForbidden("update", "Only a configuration manager may edit configuration items.")
+    ci = ConfigurationItem.objects.select_for_update().get(pk=ci_id)
+    depends_on = fields.pop("depends_on", None)
+    for key, value in fields.items():
+        setattr(ci, key, value)
+    ci.full_clean(exclude=["status", "depends_on"])
+    ci._history_user = by
+    ci.save()
+    if depends_on is not None:
+        if ci.pk in {d.pk for d in depends_on}:
+            from django.core.exceptions import ValidationError
+
+            raise ValidationError({"depends_on": "A configuration item cannot depend on itself."})
+        ci.depends_on.set(depends_on)
+    return ci
+
+
+def ci_transition(*, ci_id, name: str, by, **payload) -> ConfigurationItem:
+    with transaction.atomic():
+        return run_transition(ConfigurationItem, ci_id, name, by=by, payload=payload)

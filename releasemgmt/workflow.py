@@ -203,8 +203,14 @@ class Spec:
 _SPECS: dict[type, dict[str, Spec]] = {}
 
 
-def specs(model, field_name: str = "state") -> dict[str, Spec]:
+def state_field(model) -> str:
+    """The FSM field of a model: ``state``, unless the model names another."""
+    return getattr(model, "state_field_name", "state")
+
+
+def specs(model, field_name: str | None = None) -> dict[str, Spec]:
     """Every transition the model declares, by name, in declaration order."""
+    field_name = field_name or state_field(model)
     key = (model, field_name)
     if key not in _SPECS:
         fsm_field = model._meta.get_field(field_name)
@@ -246,10 +252,11 @@ def may_act(obj, spec: Spec, user) -> bool:
     return spec.actor is None or bool(spec.actor(obj, user))
 
 
-def available(obj, user, field_name: str = "state") -> list[dict[str, Any]]:
+def available(obj, user, field_name: str | None = None) -> list[dict[str, Any]]:
     """Every transition from the object's current state, with ``allowed`` and
     its blockers for this user: the API's transition list, the UI checklist
     and the admin buttons all come from here."""
+    field_name = field_name or state_field(type(obj))
     state = getattr(obj, field_name)
     rows = []
     for spec in specs(type(obj), field_name).values():
@@ -296,7 +303,7 @@ def run_transition(
     effects=None,
     notify=None,
     system: bool = False,
-    field_name: str = "state",
+    field_name: str | None = None,
 ):
     """Lock, check the role, check every guard, transition, save with history,
     log, and write notifications to the outbox: all in the caller's
@@ -309,6 +316,7 @@ def run_transition(
     from django.utils import timezone
 
     payload = dict(payload or {})
+    field_name = field_name or state_field(model)
     obj = model.objects.select_for_update().get(pk=pk)
     spec = specs(model, field_name).get(name)
     if spec is None:

@@ -1,0 +1,74 @@
+from django.contrib.auth import get_user_model
+from django.urls import include, path
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.routers import DefaultRouter
+
+from changes.api import RfcViewSet
+from cmdb.api import BaselineViewSet, CIViewSet
+from releases.api.serializers import UserSerializer
+from releases.api.views import RECORD_VIEWSETS, ReleaseViewSet, TaskViewSet
+
+from .api import ERRORS, StandardPagination
+
+
+@extend_schema_view(list=extend_schema(summary="List users and their roles"),
+                    retrieve=extend_schema(summary="A user and their roles", responses={200: UserSerializer, **ERRORS}))
+class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Users and the process roles (Django groups) they hold; read-only."""
+
+    serializer_class = UserSerializer
+    pagination_class = StandardPagination
+
+    def get_queryset(self):
+        return get_user_model().objects.filter(is_active=True).prefetch_related("groups").order_by("username")
+
+    @extend_schema(summary="The authenticated user and their roles", responses={200: UserSerializer, **ERRORS})
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def me(self, request):
+        return Response(UserSerializer(request.user).data)
+
+
+@extend_schema(
+    summary="Obtain an API token",
+    request=inline_serializer("TokenRequest", {"username": serializers.CharField(),
+                                               "password": serializers.CharField()}),
+    responses={200: inline_serializer("TokenResponse", {"token": serializers.CharField()}), 400: ERRORS[400]},
+)
+class TokenView(ObtainAuthToken):
+    """Exchange a username and password for a token; send it as
+    `Authorization: Token <key>`."""
+
+    authentication_classes = []
+
+
+router = DefaultRouter()
+router.include_root_view = False
+router.register("rfcs", RfcViewSet, basename="rfc")
+router.register("releases", ReleaseViewSet, basename="release")
+router.register("tasks", TaskViewSet, basename="task")
+router.register("cis", CIViewSet, basename="ci")
+router.register("baselines", BaselineViewSet, basename="baseline")
+router.register("users", UserViewSet, basename="user")
+
+record_urls = []
+for record_type, viewset in RECORD_VIEWSETS.items():
+    name = f"release-{record_type.replace('_', '-')}"
+    record_urls += [
+        path(f"releases/<int:release_pk>/{record_type}/",
+             viewset.as_view({"get": "list", "post": "create"}), name=f"{name}-list"),
+        path(f"releases/<int:release_pk>/{record_type}/<int:pk>/",
+             viewset.as_view({"get": "retrieve", "patch": "partial_update"}), name=f"{name}-detail"),
+    ]
+
+urlpatterns = [
+    path("auth/token/", TokenView.as_view(), name="api-token"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    *record_urls,
+    path("", include(router.urls)),
+]

@@ -1,0 +1,117 @@
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from changes.models import ChangeRequest
+from cmdb.models import ConfigurationItem
+
+from ..choices import STATE_STEP
+from ..models import RECORD_TYPES, Release, ReleaseScopeItem, Task, Team, Vendor
+
+User = get_user_model()
+
+
+class ReleaseSerializer(serializers.ModelSerializer):
+    number = serializers.CharField(read_only=True)
+    step = serializers.SerializerMethodField()
+    rfcs = serializers.PrimaryKeyRelatedField(many=True, queryset=ChangeRequest.objects.all())
+    release_manager = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(is_active=True),
+                                                         required=False)
+
+    class Meta:
+        model = Release
+        fields = ["id", "number", "title", "description", "release_type", "state", "step", "release_manager",
+                  "rfcs", "planned_start", "planned_end", "acceptance_criteria", "approved_plan", "created_at",
+                  "updated_at"]
+        read_only_fields = ["state", "approved_plan", "created_at", "updated_at"]
+
+    def get_step(self, obj) -> int | None:
+        return STATE_STEP.get(obj.state)
+
+    def validate(self, attrs):
+        start = attrs.get("planned_start", getattr(self.instance, "planned_start", None))
+        end = attrs.get("planned_end", getattr(self.instance, "planned_end", None))
+        if start and end and end <= start:
+            raise serializers.ValidationError({"planned_end": "The planned end must be after the planned start."})
+        if self.instance is None and not attrs.get("rfcs"):
+            raise serializers.ValidationError({"rfcs": "A release must be tagged to at least one RFC."})
+        return attrs
+
+
+class ScopeItemSerializer(serializers.ModelSerializer):
+    ci = serializers.PrimaryKeyRelatedField(queryset=ConfigurationItem.objects.all())
+    ci_name = serializers.CharField(source="ci.name", read_only=True)
+    current_version = serializers.CharField(source="ci.version", read_only=True)
+
+    class Meta:
+        model = ReleaseScopeItem
+        fields = ["id", "ci", "ci_name", "current_version", "target_version", "created_at"]
+        read_only_fields = ["created_at"]
+        validators = []  # (release, ci) uniqueness: setting a CI again updates its target version
+
+    def validate_target_version(self, value):
+        if not value.strip():
+            raise serializers.ValidationError("A target version is required.")
+        return value
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    release = serializers.PrimaryKeyRelatedField(queryset=Release.objects.all())
+    assignee_user = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(is_active=True),
+                                                       required=False, allow_null=True)
+    assignee_team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all(), required=False, allow_null=True)
+    assignee_vendor = serializers.PrimaryKeyRelatedField(queryset=Vendor.objects.all(), required=False,
+                                                         allow_null=True)
+
+    class Meta:
+        model = Task
+        fields = ["id", "release", "title", "description", "step", "assignee_user", "assignee_team",
+                  "assignee_vendor", "planned_start", "planned_end", "vendor_ticket_ref", "state", "created_at",
+                  "updated_at"]
+        read_only_fields = ["state", "created_at", "updated_at"]
+
+    def validate(self, attrs):
+        start = attrs.get("planned_start", getattr(self.instance, "planned_start", None))
+        end = attrs.get("planned_end", getattr(self.instance, "planned_end", None))
+        if start and end and end < start:
+            raise serializers.ValidationError({"planned_end": "The planned end must not be before the start."})
+        if self.instance is not None and "release" in attrs and attrs["release"].pk != self.instance.release_id:
+            raise serializers.ValidationError({"release": "A task cannot move to another release."})
+        return attrs
+
+
+class UserSerializer(serializers.ModelSerializer):
+    roles = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "first_name", "last_name", "email", "roles"]
+
+    def get_roles(self, obj) -> list[str]:
+        return sorted(g.name for g in obj.groups.all())
+
+
+# --- step records: one serializer per record type -------------------------------------
+
+READ_ONLY_BY_TYPE = {
+    "plans": ["version", "created_in_state"],
+    "votes": ["plan"],
+    "communications": ["sent_at"],
+}
+
+
+def _record_serializer(record_type, model):
+    readonly = ["id", "created_by", "created_at", "updated_at", *READ_ONLY_BY_TYPE.get(record_type, [])]
+    fields = ["id"] + [f.name for f in model._meta.concrete_fields if f.name not in ("id", "release")]
+    meta = type("Meta", (), {"model": model, "fields": fields, "read_only_fields": readonly})
+    attrs = {"Meta": meta}
+    if record_type == "test_results":
+        from ..models import TestCase
+
+        attrs["test_case"] = serializers.PrimaryKeyRelatedField(queryset=TestCase.objects.all())
+    if record_type == "closure_comments":
+        attrs["rfc"] = serializers.PrimaryKeyRelatedField(queryset=ChangeRequest.objects.all())
+    name = "".join(part.capitalize() for part in model.__name__.split("_")) + "Serializer"
+    return type(name, (serializers.ModelSerializer,), attrs)
+
+
+RECORD_SERIALIZERS = {rt: _record_serializer(rt, model) for rt, model in RECORD_TYPES.items()}

@@ -1,0 +1,35 @@
+import django_filters as df
+
+from .choices import ReleaseState, ReleaseType, TaskState
+from .models import Release, Task
+
+
+class ReleaseFilter(df.FilterSet):
+    state = df.MultipleChoiceFilter(choices=ReleaseState.choices)
+    release_type = df.ChoiceFilter(choices=ReleaseType.choices)
+    release_manager = df.NumberFilter()
+    ci = df.NumberFilter(field_name="scope_items__ci", distinct=True, label="Configuration item in scope")
+    rfc = df.NumberFilter(field_name="rfcs", distinct=True, label="Linked RFC")
+    planned_after = df.IsoDateTimeFilter(field_name="planned_end", lookup_expr="gte",
+                                         label="Planned window ends at or after")
+    planned_before = df.IsoDateTimeFilter(field_name="planned_start", lookup_expr="lte",
+                                          label="Planned window starts at or before")
+
+    class Meta:
+        model = Release
+        fields = ["state", "release_type", "release_manager", "ci", "rfc", "planned_after", "planned_before"]
+
+
+class TaskFilter(df.FilterSet):
+    state = df.MultipleChoiceFilter(choices=TaskState.choices)
+    release = df.NumberFilter()
+    step = df.NumberFilter()
+    assignee_user = df.NumberFilter()
+    assignee_team = df.NumberFilter()
+    assignee_vendor = df.NumberFilter()
+    due_after = df.IsoDateTimeFilter(field_name="planned_end", lookup_expr="gte")
+    due_before = df.IsoDateTimeFilter(field_name="planned_end", lookup_expr="lte")
+
+    class Meta:
+        model = Task
+        fields = ["state", "release", "step", "assignee_user", "assignee_team", "assignee_vendor"]
