@@ -1,0 +1,323 @@
+"""Load demo data: one user per role, teams, a vendor, a small CMDB, RFCs and
+releases standing at different steps of the 20-step process.
+
+Every release is moved only through the release services (``releases.scenario``
+drives them), so the demo data carries the same records, history, transition
+log and outbox rows a real release would. The command is idempotent: users,
+teams, CIs and RFCs are looked up by their natural key and releases by their
+title; whatever already exists is left alone, so a second run changes nothing.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.test.utils import override_settings
+from django.utils import timezone
+
+from changes.models import ChangeRequest
+from changes.services import rfc_create, rfc_transition
+from cmdb.models import ConfigurationItem
+from releases import services as s
+from releases.choices import ReleaseType
+from releases.models import FreezeWindow, Release, Team, TransitionLog, Vendor
+from releases.scenario import Actors, Walker, authorised_rfc, new_release
+
+PASSWORD = "demo-pass-2026"
+
+# username -> (group, first name, last name)
+USERS = {
+    "release_manager": ("release_manager", "Rita", "Reyes"),
+    "change_manager": ("change_manager", "Carlos", "Mendes"),
+    "cab_member": ("cab_member", "Aisha", "Khan"),
+    "cab_member2": ("cab_member", "Bruno", "Keller"),
+    "delivery_manager": ("delivery_manager", "Diana", "Moreau"),
+    "build_team": ("build_team", "Ben", "Turner"),
+    "test_team": ("test_team", "Tara", "Lindqvist"),
+    "deployment_team": ("deployment_team", "Dev", "Patel"),
+    "configuration_manager": ("configuration_manager", "Chen", "Wei"),
+    "vendor": ("vendor", "Victor", "Acme"),
+    "stakeholder": ("stakeholder", "Sofia", "Rossi"),
+    "requester": ("stakeholder", "Rafael", "Quint"),
+}
+
+TEAMS = {
+    "Build team": ("build-team@example.com", ["build_team"]),
+    "Test team": ("test-team@example.com", ["test_team"]),
+    "Deployment team": ("deployment-team@example.com", ["deployment_team"]),
+}
+
+VENDOR = "Acme Hosting"
+
+# name -> (type, version, owner, attributes, depends on)
+CIS = {
+    "orders-db": ("database", "14.11", "configuration_manager",
+                  {"engine": "PostgreSQL", "environment": "production", "host": "db-prod-01"}, []),
+    "payments-db": ("database", "14.11", "configuration_manager",
+                    {"engine": "PostgreSQL", "environment": "production", "host": "db-prod-02", "pci": True}, []),
+    "auth-service": ("service", "5.2.0", "release_manager",
+                     {"language": "Go", "environment": "production", "replicas": 3}, []),
+    "orders-api": ("application", "2.3.1", "release_manager",
+                   {"language": "Python", "environment": "production", "replicas": 4},
+                   ["orders-db", "auth-service"]),
+    "payments-api": ("application", "1.8.4", "release_manager",
+                     {"language": "Java", "environment": "production", "replicas": 2, "pci": True},
+                     ["payments-db", "auth-service"]),
+    "web-portal": ("application", "3.4.0", "release_manager",
+                   {"framework": "React", "environment": "production", "url": "https://shop.example.com"},
+                   ["orders-api", "payments-api", "auth-service"]),
+    "app-server-01": ("server", "Debian 12.5", "configuration_manager",
+                      {"cpu": 8, "ram_gb": 32, "datacentre": "Acme Hosting AMS1"}, []),
+    "edge-load-balancer": ("network", "HAProxy 2.8", "configuration_manager",
+                           {"vendor": "Acme Hosting", "datacentre": "Acme Hosting AMS1"}, ["web-portal"]),
+}
+
+# RFCs raised but not (yet) in a release: (title, state to reach, risk, impact)
+STANDALONE_RFCS = [
+    ("Add Apple Pay to the checkout", "submitted", "high", "medium"),
+    ("Archive orders older than seven years", "assessed", "low", "low"),
+    ("Upgrade auth-service TLS ciphers", "authorized", "medium", "medium"),
+]
+
+# The releases, oldest first (closing a release moves its CIs to the target
+# versions, so the finished ones come before those still in flight).
+# (title, type, RFC titles, CI names, target state, how)
+RELEASES = [
+    ("Checkout redesign", ReleaseType.MAJOR, ["New checkout flow", "Saved payment cards"],
+     ["web-portal", "payments-api"], "closed", None),
+    ("Hotfix: payment double charge", ReleaseType.EMERGENCY, ["Fix duplicate payment capture"],
+     ["payments-api"], "closed", None),
+    ("Orders API bulk export", ReleaseType.MINOR, ["Bulk order export endpoint"],
+     ["orders-api"], "closed", "rolled_back"),
+    ("Auth session hardening", ReleaseType.MINOR, ["Shorter session lifetime"],
+     ["auth-service"], "rolled_back", "rolled_back"),
+    ("Search relevance tuning", ReleaseType.MINOR, ["Better product search ranking"],
+     ["web-portal"], "cancelled", None),
+    ("Orders DB minor upgrade", ReleaseType.MINOR, ["PostgreSQL 14.12 patch release"],
+     ["orders-db"], "deployed", None),
+    ("Loyalty points", ReleaseType.MAJOR, ["Loyalty points programme"],
+     ["orders-api", "web-portal"], "ready", None),
+    ("Payments API logging", ReleaseType.MINOR, ["Structured payment logs"],
+     ["payments-api"], "testing", None),
+    ("Edge load balancer upgrade", ReleaseType.MINOR, ["Upgrade HAProxy to 2.9"],
+     ["edge-load-balancer", "app-server-01"], "scheduled", "vendor_task"),
+    ("Q3 portal release", ReleaseType.MAJOR, ["Portal accessibility fixes", "New order history page"],
+     ["web-portal", "orders-api"], "plan_submitted", None),
+    ("Payments DB index tuning", ReleaseType.MINOR, ["Index payments by merchant"],
+     ["payments-db"], "new", None),
+]
+
+FREEZE = "Year-end change freeze"
+
+
+@contextmanager
+def _outbox_held():
+    """The demo's history writes its notifications to the outbox as any
+    release would and the relay delivers them, but into memory: the demo
+    users' addresses are fictitious, and hundreds of console e-mails would
+    bury the summary (and flood the console at the next real transition)."""
+    with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
+        yield
+
+
+class Command(BaseCommand):
+    help = "Load demo users (password demo-pass-2026), teams, a vendor, CIs, RFCs and releases at different steps."
+
+    def handle(self, *args, **options):
+        self.created = {"users": 0, "teams": 0, "vendors": 0, "CIs": 0, "RFCs": 0, "releases": 0,
+                        "freeze windows": 0}
+        with _outbox_held(), transaction.atomic():
+            users = self._users()
+            self._teams(users)
+            vendor = self._vendor(users)
+            cis = self._cis(users)
+            actors = Actors(
+                release_manager=users["release_manager"],
+                change_manager=users["change_manager"],
+                cab_members=[users["cab_member"], users["cab_member2"]],
+                delivery_manager=users["delivery_manager"],
+                build_team=users["build_team"],
+                test_team=users["test_team"],
+                deployment_team=users["deployment_team"],
+                configuration_manager=users["configuration_manager"],
+                requester=users["requester"],
+            )
+            self._standalone_rfcs(actors)
+            for spec in RELEASES:
+                self._release(actors, vendor, cis, *spec)
+            self._freeze(users)
+        self._summary()
+
+    # -- people -------------------------------------------------------------------
+
+    def _users(self):
+        User = get_user_model()
+        users = {}
+        admin, created = User.objects.get_or_create(
+            username="admin",
+            defaults={"email": "admin@example.com", "first_name": "Ada", "last_name": "Admin",
+                      "is_staff": True, "is_superuser": True},
+        )
+        if created:
+            admin.set_password(PASSWORD)
+            admin.save()
+            self.created["users"] += 1
+        users["admin"] = admin
+        for username, (group_name, first, last) in USERS.items():
+            user, created = User.objects.get_or_create(
+                username=username,
+                defaults={"email": f"{username}@example.com", "first_name": first, "last_name": last,
+                          "is_staff": True},
+            )
+            if created:
+                user.set_password(PASSWORD)
+                user.save()
+                self.created["users"] += 1
+            group = Group.objects.get(name=group_name)
+            if not user.groups.filter(pk=group.pk).exists():
+                user.groups.add(group)
+            users[username] = user
+        return users
+
+    def _teams(self, users):
+        for name, (email, members) in TEAMS.items():
+            team, created = Team.objects.get_or_create(name=name, defaults={"email": email})
+            self.created["teams"] += created
+            missing = [users[m] for m in members if not team.members.filter(pk=users[m].pk).exists()]
+            if missing:
+                team.members.add(*missing)
+
+    def _vendor(self, users):
+        vendor, created = Vendor.objects.get_or_create(name=VENDOR, defaults={"email": "support@acme-hosting.example.com"})
+        self.created["vendors"] += created
+        if not vendor.users.filter(pk=users["vendor"].pk).exists():
+            vendor.users.add(users["vendor"])
+        return vendor
+
+    # -- CMDB -----------------------------------------------------------------------
+
+    def _cis(self, users):
+        cis = {}
+        for name, (ci_type, version, owner, attributes, _) in CIS.items():
+            ci = ConfigurationItem.objects.filter(name=name).first()
+            if ci is None:
+                ci = ConfigurationItem(name=name, ci_type=ci_type, version=version, owner=users[owner],
+                                       attributes=attributes)
+                ci._history_user = users["configuration_manager"]
+                ci._change_reason = "demo data"
+                ci.save()
+                self.created["CIs"] += 1
+            cis[name] = ci
+        for name, (*_, depends_on) in CIS.items():
+            ci = cis[name]
+            have = set(ci.depends_on.values_list("name", flat=True))
+            missing = [cis[d] for d in depends_on if d not in have]
+            if missing:
+                ci.depends_on.add(*missing)
+        return cis
+
+    # -- RFCs and releases ------------------------------------------------------------
+
+    def _standalone_rfcs(self, actors):
+        for title, target, risk, impact in STANDALONE_RFCS:
+            if ChangeRequest.objects.filter(title=title).exists():
+                continue
+            rfc = rfc_create(by=actors.requester, title=title, description=f"{title}: requested change.",
+                             risk=risk, impact=impact)
+            self.created["RFCs"] += 1
+            for step in ("assess", "authorize"):
+                if rfc.state == target:
+                    break
+                rfc = rfc_transition(rfc_id=rfc.pk, name=step, by=actors.change_manager)
+
+    def _release(self, actors, vendor, cis, title, release_type, rfc_titles, ci_names, target, how):
+        if Release.objects.filter(title=title).exists():
+            return
+        rfcs = []
+        for rfc_title in rfc_titles:
+            rfc = ChangeRequest.objects.filter(title=rfc_title).first()
+            if rfc is None:
+                rfc = authorised_rfc(actors, rfc_title,
+                                     change_type="emergency" if release_type == ReleaseType.EMERGENCY else "normal")
+                self.created["RFCs"] += 1
+            rfcs.append(rfc)
+        scope = [ConfigurationItem.objects.get(pk=cis[n].pk) for n in ci_names]  # current versions
+        release = new_release(actors, title=title, release_type=release_type, rfcs=rfcs, cis=scope)
+        self.created["releases"] += 1
+        walker = Walker(release, actors)
+        rm = actors.release_manager
+
+        if how == "rolled_back":
+            walker.to("rolled_back", rollback_from="deployed")
+            walker.add("problem_references", rm, reference=f"PRB-{release.pk:04d}",
+                       description="Root cause analysis of the failed deployment.")
+            walker.add("communications", rm, kind="failure_notice", audience="requesters and stakeholders",
+                       subject=f"{release.number} was rolled back",
+                       body="The deployment failed its health checks and was rolled back; service is restored.")
+            walker.to(target)
+        elif how == "vendor_task":
+            walker.to("plan_approved")
+            self._tasks(release, actors, vendor)
+            walker.to(target)
+        elif target == "cancelled":
+            walker.to("plan_approved")
+            s.release_transition(release_id=release.pk, name="cancel", by=rm,
+                                 reason="Superseded by the search platform migration planned for next quarter.")
+        else:
+            walker.to(target)
+            if target == "testing":
+                smoke = walker.release.test_cases.filter(name="Smoke test").first()
+                if smoke:
+                    walker.add("test_results", actors.test_team, test_case=smoke, outcome="passed")
+            elif target == "ready":
+                walker.add("readiness_assessments", actors.delivery_manager,
+                           risks="Moderate: new database tables; rollback tested.",
+                           recommendation="Go, once the service desk briefing is confirmed.")
+
+    def _tasks(self, release, actors, vendor):
+        """Step 3 with teams and the vendor's queue (instead of the walker's
+        default tasks assigned to single users)."""
+        release.refresh_from_db()
+        start = release.planned_start + timedelta(hours=3)
+        end = release.planned_end - timedelta(hours=3)
+        rm = actors.release_manager
+        build, deploy = Team.objects.get(name="Build team"), Team.objects.get(name="Deployment team")
+        s.task_create(release_id=release.pk, by=rm, title="Assemble HAProxy packages", step=4,
+                      assignee_team=build, planned_start=start, planned_end=end)
+        s.task_create(release_id=release.pk, by=rm, title="Deploy to production", step=12,
+                      assignee_team=deploy, planned_start=start, planned_end=end)
+        s.task_create(release_id=release.pk, by=rm, title="Update the edge load balancer in the AMS1 data centre",
+                      step=12, assignee_vendor=vendor, planned_start=end - timedelta(days=2), planned_end=end,
+                      description="Acme Hosting operates the load balancer; apply the new HAProxy configuration.")
+
+    def _freeze(self, users):
+        if FreezeWindow.objects.filter(name=FREEZE).exists():
+            return
+        start = timezone.now() + timedelta(days=30)
+        freeze = FreezeWindow(name=FREEZE, start=start, end=start + timedelta(days=14),
+                              reason="Peak trading season: no changes to production.",
+                              created_by=users["change_manager"])
+        freeze._history_user = users["change_manager"]
+        freeze.save()
+        self.created["freeze windows"] += 1
+
+    # -- report --------------------------------------------------------------------------
+
+    def _summary(self):
+        created = ", ".join(f"{n} {k}" for k, n in self.created.items() if n) or "nothing (already loaded)"
+        self.stdout.write(self.style.SUCCESS(f"Demo data: created {created}."))
+        states = {}
+        for state in Release.objects.values_list("state", flat=True):
+            states[state] = states.get(state, 0) + 1
+        rolled = TransitionLog.objects.filter(name="complete_rollback").count()
+        self.stdout.write(
+            f"Now: {get_user_model().objects.count()} users, {Team.objects.count()} teams, "
+            f"{Vendor.objects.count()} vendors, {ConfigurationItem.objects.count()} CIs, "
+            f"{ChangeRequest.objects.count()} RFCs, {Release.objects.count()} releases "
+            f"({', '.join(f'{n} {st}' for st, n in sorted(states.items()))}; {rolled} rolled back)."
+        )
+        self.stdout.write(f"Log in at http://127.0.0.1:8000/admin/ with any demo user, password {PASSWORD}")

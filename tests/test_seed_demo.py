@@ -1,0 +1,107 @@
+from io import StringIO
+
+import pytest
+from django.contrib.auth import authenticate, get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.core.management import call_command
+
+from changes.models import ChangeRequest
+from cmdb.models import ConfigurationItem
+from releases.models import Release, Task, Team, TransitionLog, Vendor
+
+ROLE_USERS = {
+    "release_manager": "release_manager",
+    "change_manager": "change_manager",
+    "cab_member": "cab_member",
+    "cab_member2": "cab_member",
+    "delivery_manager": "delivery_manager",
+    "build_team": "build_team",
+    "test_team": "test_team",
+    "deployment_team": "deployment_team",
+    "configuration_manager": "configuration_manager",
+    "vendor": "vendor",
+    "stakeholder": "stakeholder",
+    "requester": "stakeholder",
+}
+
+EXPECTED_STATES = {"new", "plan_submitted", "scheduled", "testing", "ready", "deployed", "closed", "rolled_back",
+                   "cancelled"}
+
+
+def _counts():
+    return {
+        "users": get_user_model().objects.count(),
+        "releases": Release.objects.count(),
+        "cis": ConfigurationItem.objects.count(),
+        "rfcs": ChangeRequest.objects.count(),
+        "teams": Team.objects.count(),
+        "vendors": Vendor.objects.count(),
+        "tasks": Task.objects.count(),
+        "transitions": TransitionLog.objects.count(),
+    }
+
+
+@pytest.fixture
+def seeded(settings):
+    # A fast hasher: the command's behaviour, not PBKDF2's cost, is under test.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    first = StringIO()
+    call_command("seed_demo", stdout=first)
+    before = _counts()
+    second = StringIO()
+    call_command("seed_demo", stdout=second)
+    return {"first": first.getvalue(), "second": second.getvalue(), "before": before, "after": _counts()}
+
+
+@pytest.mark.django_db
+def test_seed_demo_loads_the_demo_and_a_second_run_changes_nothing(seeded):
+    # Idempotent: the second run creates nothing.
+    assert seeded["after"] == seeded["before"]
+    assert "created nothing" in seeded["second"]
+    assert "password demo-pass-2026" in seeded["first"]
+
+    # Users: one per role, in the role's group, staff, able to log in.
+    User = get_user_model()
+    admin = User.objects.get(username="admin")
+    assert admin.is_superuser and admin.is_staff
+    assert authenticate(username="admin", password="demo-pass-2026") == admin
+    for username, group in ROLE_USERS.items():
+        user = User.objects.get(username=username)
+        assert user.groups.filter(name=group).exists(), username
+        assert user.email == f"{username}@example.com"
+        assert user.first_name and user.last_name
+        assert authenticate(username=username, password="demo-pass-2026") == user, username
+    assert User.objects.exclude(username="requester").filter(is_staff=False).count() == 0
+
+    # Teams and the vendor's queue.
+    assert Team.objects.get(name="Build team").members.filter(username="build_team").exists()
+    vendor = Vendor.objects.get(name="Acme Hosting")
+    assert vendor.users.filter(username="vendor").exists()
+    vendor_task = Task.objects.get(assignee_vendor=vendor)
+    assert vendor_task.release.state == "scheduled"
+
+    # CMDB with dependencies.
+    web = ConfigurationItem.objects.get(name="web-portal")
+    assert {"orders-api", "payments-api", "auth-service"} <= set(web.depends_on.values_list("name", flat=True))
+    assert ConfigurationItem.objects.get(name="orders-api").depends_on.filter(name="orders-db").exists()
+    assert ConfigurationItem.objects.filter(owner__isnull=False).count() == ConfigurationItem.objects.count()
+
+    # RFCs: some authorised, one still submitted.
+    assert ChangeRequest.objects.filter(state="submitted").exists()
+    assert ChangeRequest.objects.filter(state="authorized").exists()
+    assert not ChangeRequest.objects.filter(requester__groups__name="cab_member").exists()
+
+    # Releases standing at the expected steps.
+    states = set(Release.objects.values_list("state", flat=True))
+    assert EXPECTED_STATES <= states, EXPECTED_STATES - states
+    closed = Release.objects.filter(state="closed")
+    assert {"major", "emergency"} <= set(closed.values_list("release_type", flat=True))
+
+    # At least one closed release went through a rollback.
+    ct = ContentType.objects.get_for_model(Release)
+    rolled_back_ids = set(
+        TransitionLog.objects.filter(content_type=ct, name="complete_rollback").values_list("object_id", flat=True)
+    )
+    assert rolled_back_ids & set(closed.values_list("pk", flat=True))
+    assert TransitionLog.objects.filter(content_type=ct, name="cancel", object_id__in=Release.objects.filter(
+        state="cancelled").values("pk")).exclude(reason="").exists()
