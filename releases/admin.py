@@ -1,0 +1,560 @@
+"""Django admin for releases, their tasks and step records, and the audit trail.
+
+The admin translates forms and buttons into the use cases of
+``releases.services``; see ``releasemgmt.admin_mixins`` for how.
+"""
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.db import models
+from django.db.models import Count, Q
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+
+from cmdb.models import Baseline
+from releasemgmt.admin_mixins import (
+    AuditAdmin,
+    ReadOnlyAdminMixin,
+    ReadOnlyInline,
+    ServiceAdminMixin,
+    TransitionAdminMixin,
+)
+from releasemgmt.workflow import has_any_role, user_roles
+
+from . import services
+from .choices import STATE_STEP, STEPS
+from .models import (
+    RECORD_TYPES,
+    CabVote,
+    FreezeWindow,
+    OutboxMessage,
+    Release,
+    ReleasePlan,
+    ReleaseScopeItem,
+    Task,
+    Team,
+    TransitionLog,
+    Vendor,
+)
+from .models.task import task_actor
+
+RM = ("release_manager",)
+
+
+class NumberSearchMixin:
+    """Find ``REL-00012`` (or ``RFC-12``) by its number as well as by text."""
+
+    number_prefix = ""
+
+    def get_search_results(self, request, queryset, search_term):
+        match = re.fullmatch(rf"{self.number_prefix}-?0*(\d+)", search_term.strip(), re.IGNORECASE)
+        if match and self.number_prefix:
+            return queryset.filter(pk=int(match.group(1))), False
+        return super().get_search_results(request, queryset, search_term)
+
+
+def admin_add_url(model, **params) -> str | None:
+    try:
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_add")
+    except NoReverseMatch:
+        return None
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+# --- inlines on the release page: cheap, read-only lists ------------------------------
+
+
+class PlanInline(ReadOnlyInline):
+    model = ReleasePlan
+    fields = ("version", "created_in_state", "deployment_start", "deployment_end", "downtime_expected",
+              "created_by", "created_at")
+    verbose_name_plural = "plan versions"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("created_by")
+
+
+class VoteInline(ReadOnlyInline):
+    model = CabVote
+    fields = ("plan", "decision", "comment", "created_by", "created_at")
+    verbose_name_plural = "CAB votes"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("plan", "created_by")
+
+
+class TaskInline(ReadOnlyInline):
+    model = Task
+    fields = ("title", "step", "state", "assignee_label", "planned_start", "planned_end", "vendor_ticket_ref")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("assignee_user", "assignee_team", "assignee_vendor")
+
+
+class ScopeInline(ReadOnlyInline):
+    model = ReleaseScopeItem
+    fields = ("ci", "target_version", "created_by", "created_at")
+    verbose_name_plural = "scope (configuration items)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("ci", "created_by")
+
+
+class BaselineInline(ReadOnlyInline):
+    model = Baseline
+    fields = ("name", "kind", "state", "captured_by", "captured_at")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("captured_by")
+
+
+# --- the release ticket ---------------------------------------------------------------
+
+
+@admin.register(Release)
+class ReleaseAdmin(NumberSearchMixin, ServiceAdminMixin, TransitionAdminMixin, AuditAdmin):
+    number_prefix = "REL"
+    list_display = ("number", "title", "release_type", "state", "step_display", "release_manager",
+                    "planned_start", "planned_end", "updated_at")
+    list_display_links = ("number", "title")
+    list_filter = ("state", "release_type", ("release_manager", admin.RelatedOnlyFieldListFilter), "planned_start")
+    search_fields = ("title", "description", "rfcs__title")
+    list_select_related = ("release_manager",)
+    date_hierarchy = "planned_start"
+    autocomplete_fields = ("rfcs",)
+    transition_inputs = {
+        "start_deployment": [("freeze_override_reason", "Freeze override reason (emergency release only)")],
+    }
+    inlines = (PlanInline, VoteInline, TaskInline, ScopeInline, BaselineInline)
+    add_fields = ("title", "release_type", "rfcs", "description", "release_manager", "planned_start", "planned_end",
+                  "acceptance_criteria")
+    change_fields = ("number", "title", "release_type", "state", "step_display", "rfcs", "description",
+                     "release_manager", "planned_start", "planned_end", "acceptance_criteria", "approved_plan",
+                     "created_at", "updated_at")
+
+    @admin.display(description="number", ordering="pk")
+    def number(self, obj):
+        return obj.number
+
+    @admin.display(description="step")
+    def step_display(self, obj):
+        step = STATE_STEP.get(obj.state)
+        return f"{step}. {STEPS[step]}" if step else "—"
+
+    def get_fields(self, request, obj=None):
+        return self.change_fields if obj else self.add_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj)) + ["number", "step_display", "approved_plan"]
+        if obj is not None:
+            # The manager is chosen when the ticket is raised; the window,
+            # type and RFCs are fixed once packaging has started.
+            fields.append("release_manager")
+            if obj.state not in services.EDITABLE_RELEASE_STATES:
+                fields += ["planned_start", "planned_end", "release_type", "rfcs"]
+        return fields
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else ()
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("release_manager", request.user.pk)
+        return initial
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "release_manager":
+            kwargs["queryset"] = get_user_model().objects.filter(
+                Q(groups__name="release_manager") | Q(is_superuser=True), is_active=True
+            ).distinct().order_by("username")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if db_field.name == "rfcs":
+            field.required = True
+        return field
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and has_any_role(request.user, RM)
+
+    def has_change_permission(self, request, obj=None):
+        if not super().has_change_permission(request, obj) or not has_any_role(request.user, RM):
+            return False
+        return obj is None or obj.state not in ("closed", "cancelled")
+
+    def perform_save(self, request, form, change):
+        if change:
+            data = form.service_data(changed_only=True)
+            if not data:
+                return form.instance
+            return services.release_update(release_id=form.instance.pk, by=request.user, **data)
+        data = form.service_data()
+        return services.release_create(by=request.user, **data)
+
+    def run_transition(self, request, obj, name, payload):
+        return services.release_transition(release_id=obj.pk, name=name, by=request.user, **payload)
+
+    def transition_panel_extra(self, request, obj):
+        """Links to add the records the open step takes, for this user."""
+        user, links = request.user, []
+        for model in RECORD_TYPES.values():
+            if model.writers and obj.state in model.open_states and has_any_role(user, model.writers):
+                url = admin_add_url(model, release=obj.pk)
+                if url and user.has_perm(f"releases.add_{model._meta.model_name}"):
+                    links.append({"label": str(model._meta.verbose_name).capitalize(), "url": url})
+        if obj.state in services.TASK_EDITABLE and has_any_role(user, RM) and user.has_perm("releases.add_task"):
+            links.append({"label": "Task", "url": admin_add_url(Task, release=obj.pk)})
+        if (obj.state in services.EDITABLE_RELEASE_STATES and has_any_role(user, RM)
+                and user.has_perm("releases.add_releasescopeitem")):
+            links.append({"label": "Scope item", "url": admin_add_url(ReleaseScopeItem, release=obj.pk)})
+        if (obj.state in ("packaging", "building") and obj.pre_release_baseline is None
+                and has_any_role(user, ("configuration_manager", "release_manager"))
+                and user.has_perm("cmdb.add_baseline")):
+            url = admin_add_url(Baseline, release=obj.pk, kind="pre_release")
+            if url:
+                links.append({"label": "Pre-release baseline", "url": url})
+        step = STATE_STEP.get(obj.state)
+        return {"links": links, "step": step, "step_title": STEPS.get(step, "")}
+
+
+@admin.register(ReleaseScopeItem)
+class ReleaseScopeItemAdmin(ServiceAdminMixin, AuditAdmin):
+    list_display = ("ci", "target_version", "release", "created_by", "created_at")
+    list_filter = ("release__state",)
+    search_fields = ("ci__name", "target_version", "release__title")
+    list_select_related = ("ci", "release", "created_by")
+    autocomplete_fields = ("release", "ci")
+    fields = ("release", "ci", "target_version", "created_by", "created_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields + ["release", "ci"] if obj is not None else fields
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and has_any_role(request.user, RM)
+
+    def has_change_permission(self, request, obj=None):
+        if not super().has_change_permission(request, obj) or not has_any_role(request.user, RM):
+            return False
+        return obj is None or obj.release.state in services.EDITABLE_RELEASE_STATES
+
+    def perform_save(self, request, form, change):
+        release_id = form.instance.release_id if change else form.cleaned_data["release"].pk
+        ci = form.instance.ci if change else form.cleaned_data["ci"]
+        return services.scope_set(release_id=release_id, ci=ci, target_version=form.cleaned_data["target_version"],
+                                  by=request.user)
+
+
+class FreezeWindowForm(forms.ModelForm):
+    class Meta:
+        model = FreezeWindow
+        fields = "__all__"
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["end"] <= data["start"]:
+            self.add_error("end", "A freeze window ends after it starts.")
+        return data
+
+
+@admin.register(FreezeWindow)
+class FreezeWindowAdmin(AuditAdmin):
+    """Freeze windows are reference data without a use case of their own:
+    saved as they are (with history), with who created them."""
+
+    form = FreezeWindowForm
+    deletable = True
+    list_display = ("name", "start", "end", "scope", "created_by")
+    list_filter = ("start",)
+    search_fields = ("name", "reason")
+    list_select_related = ("created_by",)
+    autocomplete_fields = ("cis",)
+    date_hierarchy = "start"
+    fields = ("name", "start", "end", "reason", "cis", "created_by", "created_at")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(ci_count=Count("cis"))
+
+    @admin.display(description="scope", ordering="ci_count")
+    def scope(self, obj):
+        return f"{obj.ci_count} configuration item(s)" if obj.ci_count else "global"
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Team)
+class TeamAdmin(AuditAdmin):
+    deletable = True
+    list_display = ("name", "email", "member_count")
+    search_fields = ("name", "email")
+    filter_horizontal = ("members",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(member_total=Count("members", distinct=True))
+
+    @admin.display(description="members", ordering="member_total")
+    def member_count(self, obj):
+        return obj.member_total
+
+
+class VendorForm(forms.ModelForm):
+    """The integration secret is write-only: never rendered back into the page."""
+
+    integration_secret = forms.CharField(
+        required=False, widget=forms.PasswordInput(render_value=False),
+        help_text="Write-only. Leave empty to keep the current secret.",
+    )
+    clear_integration_secret = forms.BooleanField(required=False, label="Remove the integration secret")
+    integration_url = forms.URLField(required=False, assume_scheme="https",
+                                     help_text="The vendor's ticketing endpoint (B2B); empty for email only.")
+
+    class Meta:
+        model = Vendor
+        fields = "__all__"
+
+    def clean(self):
+        data = super().clean()
+        if data.get("clear_integration_secret"):
+            data["integration_secret"] = ""
+        elif not data.get("integration_secret") and self.instance.pk:
+            data["integration_secret"] = self.instance.integration_secret
+        return data
+
+
+@admin.register(Vendor)
+class VendorAdmin(AuditAdmin):
+    form = VendorForm
+    deletable = True
+    list_display = ("name", "email", "has_integration", "user_count")
+    search_fields = ("name", "email")
+    filter_horizontal = ("users",)
+    fields = ("name", "email", "users", "integration_url", "integration_secret", "clear_integration_secret")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(user_total=Count("users", distinct=True))
+
+    @admin.display(description="B2B integration", boolean=True)
+    def has_integration(self, obj):
+        return bool(obj.integration_url)
+
+    @admin.display(description="users", ordering="user_total")
+    def user_count(self, obj):
+        return obj.user_total
+
+
+# --- tasks ---------------------------------------------------------------------------
+
+
+@admin.register(Task)
+class TaskAdmin(ServiceAdminMixin, TransitionAdminMixin, AuditAdmin):
+    list_display = ("title", "release", "step", "state", "assignee_label", "planned_start", "planned_end",
+                    "vendor_ticket_ref")
+    list_filter = ("state", "step", "assignee_team", "assignee_vendor", "release__state")
+    search_fields = ("title", "description", "vendor_ticket_ref", "release__title")
+    list_select_related = ("release", "assignee_user", "assignee_team", "assignee_vendor")
+    autocomplete_fields = ("release",)
+    fields = ("release", "title", "description", "step", "state", "assignee_user", "assignee_team",
+              "assignee_vendor", "planned_start", "planned_end", "vendor_ticket_ref", "created_at", "updated_at")
+    # What an assignee who is not a release manager may edit (task_update keeps the rest).
+    assignee_fields = ("description", "vendor_ticket_ref")
+
+    @admin.display(description="assignee")
+    def assignee_label(self, obj):
+        return obj.assignee_label
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        roles = user_roles(request.user)
+        # A vendor sees only its own tasks (the contract's vendor role).
+        if not request.user.is_superuser and "vendor" in roles and not roles - {"vendor", "stakeholder"}:
+            qs = qs.filter(assignee_vendor__users=request.user)
+        return qs
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields.append("release")
+            if not has_any_role(request.user, RM):
+                fields += [f for f in self.fields if f not in self.assignee_fields and f not in fields]
+        return fields
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and has_any_role(request.user, RM)
+
+    def has_change_permission(self, request, obj=None):
+        if not super().has_change_permission(request, obj):
+            return False
+        return obj is None or (obj.state not in ("done", "cancelled") and task_actor(obj, request.user))
+
+    def perform_save(self, request, form, change):
+        if change:
+            data = form.service_data(exclude=("release",), changed_only=True)
+            if not data:
+                return form.instance
+            return services.task_update(task_id=form.instance.pk, by=request.user, **data)
+        data = form.service_data(exclude=("release",))
+        return services.task_create(release_id=form.cleaned_data["release"].pk, by=request.user, **data)
+
+    def run_transition(self, request, obj, name, payload):
+        return services.task_transition(task_id=obj.pk, name=name, by=request.user, **payload)
+
+
+# --- step records ----------------------------------------------------------------------
+
+# Per record type: the columns its change list shows beside the release.
+RECORD_COLUMNS = {
+    "plans": ("version", "created_in_state", "deployment_start", "deployment_end", "downtime_expected"),
+    "votes": ("plan", "decision"),
+    "security_checks": ("passed",),
+    "prerequisite_checks": ("description", "verified"),
+    "test_cases": ("name", "mandatory", "deferred"),
+    "test_results": ("test_case", "outcome"),
+    "rollback_plans": ("verification",),
+    "pre_implementation_checks": ("description", "passed"),
+    "environment_readiness": ("environment", "ready"),
+    "communications": ("kind", "subject", "audience", "sent_at"),
+    "go_decisions": ("decision",),
+    "training_plans": ("status",),
+    "backups": ("location", "taken_at", "verified"),
+    "deployments": ("started_at", "completed_at"),
+    "health_checks": ("passed",),
+    "evaluations": ("meets_objectives",),
+    "reviews": ("outcome",),
+    "problem_references": ("reference",),
+    "closure_comments": ("rfc",),
+}
+# Fields the service fills in; shown, never entered.
+RECORD_SERVICE_FIELDS = {
+    "plans": ("version", "created_in_state"),
+    "votes": ("plan",),
+}
+RECORD_AUTOCOMPLETE = {
+    "test_results": ("test_case",),
+    "closure_comments": ("rfc",),
+}
+
+
+class StepRecordAdmin(ServiceAdminMixin, AuditAdmin):
+    """A step record: added with ``record_add`` and edited with
+    ``record_update``, by a role that may, while its step is open. Evidence
+    (``immutable``) is never edited; records written by a transition (Go/No-Go,
+    deployment) are never added by hand."""
+
+    record_type = ""
+    list_per_page = 50
+
+    @admin.display(description="record", ordering="pk")
+    def record_label(self, obj):
+        if type(obj).__str__ is not models.Model.__str__:
+            return str(obj)
+        return f"{obj._meta.verbose_name.capitalize()} #{obj.pk}"
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        fields += [f for f in RECORD_SERVICE_FIELDS.get(self.record_type, ()) if f not in fields]
+        if obj is not None:
+            # A record stays with its release (and its RFC or test case).
+            fields += [f.name for f in self.model._meta.concrete_fields
+                       if f.is_relation and f.name not in fields and f.editable]
+        return fields
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        first = ["release"]
+        rest = [f for f in fields if f not in first and f not in ("created_by", "created_at", "updated_at")]
+        return first + rest + ["created_by", "created_at", "updated_at"]
+
+    def has_add_permission(self, request):
+        model = self.model
+        return bool(model.writers) and super().has_add_permission(request) and has_any_role(request.user,
+                                                                                               model.writers)
+
+    def has_change_permission(self, request, obj=None):
+        model = self.model
+        if model.immutable or not model.writers:
+            return False
+        if not super().has_change_permission(request, obj) or not has_any_role(request.user, model.writers):
+            return False
+        return obj is None or obj.release.state in model.open_states
+
+    def perform_save(self, request, form, change):
+        if change:
+            data = form.service_data(exclude=("release",), changed_only=True)
+            if not data:
+                return form.instance
+            return services.record_update(record=form.instance, by=request.user, **data)
+        data = form.service_data(exclude=("release",))
+        return services.record_add(release_id=form.cleaned_data["release"].pk, record_type=self.record_type,
+                                   by=request.user, **data)
+
+
+def _text_fields(model):
+    return tuple(f.name for f in model._meta.concrete_fields
+                 if isinstance(f, (models.CharField, models.TextField)) and f.editable and not f.choices)
+
+
+def _filter_fields(model, columns):
+    return tuple(name for name in columns
+                 if isinstance(model._meta.get_field(name), models.BooleanField) or model._meta.get_field(name).choices)
+
+
+def _record_admin(record_type, model):
+    columns = RECORD_COLUMNS.get(record_type, ())
+    fks = tuple(c for c in columns if isinstance(model._meta.get_field(c), models.ForeignKey))
+    attrs = {
+        "__module__": __name__,
+        "record_type": record_type,
+        "list_display": ("record_label", "release", *columns, "created_by", "created_at"),
+        "list_filter": (*_filter_fields(model, columns), "release__state", "created_at"),
+        "search_fields": (*_text_fields(model), "release__title"),
+        "list_select_related": ("release", "created_by", *fks),
+        "autocomplete_fields": ("release", *RECORD_AUTOCOMPLETE.get(record_type, ())),
+        "date_hierarchy": "created_at",
+    }
+    return type(f"{model.__name__}Admin", (StepRecordAdmin,), attrs)
+
+
+for _type, _model in RECORD_TYPES.items():
+    admin.site.register(_model, _record_admin(_type, _model))
+
+
+# --- the audit trail -------------------------------------------------------------------
+
+
+@admin.register(TransitionLog)
+class TransitionLogAdmin(ReadOnlyAdminMixin, AuditAdmin):
+    list_display = ("at", "subject_link", "name", "source", "target", "by", "reason")
+    list_filter = ("name", "content_type", "target", "at")
+    search_fields = ("name", "reason", "source", "target")
+    list_select_related = ("content_type", "by")
+    date_hierarchy = "at"
+
+    @admin.display(description="subject")
+    def subject_link(self, obj):
+        # Built from the content type (cached) and id: no query per row.
+        label = f"{obj.content_type.name} #{obj.object_id}"
+        try:
+            url = reverse(f"admin:{obj.content_type.app_label}_{obj.content_type.model}_change",
+                          args=[obj.object_id])
+        except NoReverseMatch:
+            return label
+        return format_html('<a href="{}">{}</a>', url, label)
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(ReadOnlyAdminMixin, AuditAdmin):
+    list_display = ("created_at", "event", "release", "channel", "recipient", "subject", "status", "attempts",
+                    "sent_at")
+    list_filter = ("status", "channel", "event", "created_at")
+    search_fields = ("recipient", "subject", "event", "dedupe_key")
+    list_select_related = ("release",)
+    date_hierarchy = "created_at"
