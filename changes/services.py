@@ -27,6 +27,7 @@ def rfc_transition(*, rfc_id, name: str, by, **payload) -> ChangeRequest:
 
 
 EDITABLE_STATES = ("submitted", "assessed")
+RFC_EDITABLE_FIELDS = {"title", "description", "change_type", "risk", "impact"}
 
 
 @transaction.atomic
@@ -43,13 +44,13 @@ def rfc_update(*, rfc_id, by, **fields) -> ChangeRequest:
         raise TransitionBlocked("update", "An authorised RFC is no longer edited; raise a new one.",
                                 [Blocker("step_closed", f"The RFC is {rfc.get_state_display().lower()}.")],
                                 code="step_closed")
-    fields.pop("requester", None)
+    unknown = set(fields) - RFC_EDITABLE_FIELDS
+    if unknown:
+        raise ValidationError({name: "This field cannot be edited." for name in sorted(unknown)})
     for key, value in fields.items():
         setattr(rfc, key, value)
-    try:
-        rfc.full_clean(exclude=["state"])
-    except ValidationError:
-        raise
+    rfc.full_clean(exclude=["state"])
     rfc._history_user = by
+    rfc._change_reason = "update"
     rfc.save()
     return rfc

@@ -92,6 +92,22 @@ class Baseline(FSMModelMixin, models.Model):
     def archive(self, *, by=None):
         """Kept for the record, no longer the reference for its CIs."""
 
+    FROZEN_FIELDS = ("name", "kind", "release_id", "description", "captured_by_id", "captured_at")
+
+    def save(self, *args, **kwargs):
+        # A captured baseline is evidence: only its state may move on (archive).
+        if self.pk:
+            stored = Baseline.objects.filter(pk=self.pk).exclude(state=BaselineState.OPEN) \
+                .values(*self.FROZEN_FIELDS).first()
+            if stored and any(stored[f] != getattr(self, f) for f in self.FROZEN_FIELDS):
+                raise ValidationError("A captured baseline cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self.state != BaselineState.OPEN:
+            raise ValidationError("A captured baseline cannot be deleted.")
+        return super().delete(*args, **kwargs)
+
     def versions(self) -> dict[int, str]:
         return {item.ci_id: item.version for item in self.items.all()}
 

@@ -1,6 +1,7 @@
 """CMDB use cases: the only code that writes CIs and baselines."""
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from releasemgmt.workflow import TransitionForbidden, has_any_role, run_transition
@@ -71,6 +72,7 @@ def baseline_diff(a: Baseline, b: Baseline) -> list[dict]:
 
 
 CI_WRITERS = ("configuration_manager",)
+CI_EDITABLE_FIELDS = {"name", "ci_type", "version", "owner", "attributes", "depends_on"}
 
 
 @transaction.atomic
@@ -78,6 +80,9 @@ def ci_create(*, by, depends_on=(), **fields) -> ConfigurationItem:
     """Register a configuration item in the CMDB."""
     if not has_any_role(by, CI_WRITERS):
         raise TransitionForbidden("create", "Only a configuration manager may register configuration items.")
+    unknown = set(fields) - CI_EDITABLE_FIELDS
+    if unknown:
+        raise ValidationError({name: "This field cannot be set." for name in sorted(unknown)})
     ci = ConfigurationItem(**fields)
     ci.full_clean(exclude=["status", "depends_on"])
     ci._history_user = by
@@ -93,17 +98,18 @@ def ci_update(*, ci_id, by, **fields) -> ConfigurationItem:
     if not has_any_role(by, CI_WRITERS):
         raise TransitionForbidden("update", "Only a configuration manager may edit configuration items.")
     ci = ConfigurationItem.objects.select_for_update().get(pk=ci_id)
+    unknown = set(fields) - CI_EDITABLE_FIELDS
+    if unknown:
+        raise ValidationError({name: "This field cannot be edited." for name in sorted(unknown)})
     depends_on = fields.pop("depends_on", None)
+    if depends_on is not None and ci.pk in {d.pk for d in depends_on}:
+        raise ValidationError({"depends_on": "A configuration item cannot depend on itself."})
     for key, value in fields.items():
         setattr(ci, key, value)
     ci.full_clean(exclude=["status", "depends_on"])
     ci._history_user = by
     ci.save()
     if depends_on is not None:
-        if ci.pk in {d.pk for d in depends_on}:
-            from django.core.exceptions import ValidationError
-
-            raise ValidationError({"depends_on": "A configuration item cannot depend on itself."})
         ci.depends_on.set(depends_on)
     return ci
 

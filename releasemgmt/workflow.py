@@ -285,8 +285,22 @@ def available(obj, user, field_name: str | None = None) -> list[dict[str, Any]]:
     return rows
 
 
+ROLE_LABELS = {
+    "release_manager": "a release manager",
+    "change_manager": "a change manager",
+    "cab_member": "a CAB member",
+    "delivery_manager": "a delivery manager",
+    "build_team": "the build team",
+    "test_team": "the test team",
+    "deployment_team": "the deployment team",
+    "configuration_manager": "a configuration manager",
+    "vendor": "the vendor",
+    "stakeholder": "a stakeholder",
+}
+
+
 def _roles_text(roles) -> str:
-    names = [r.replace("_", " ") for r in roles] or ["the system"]
+    names = [ROLE_LABELS.get(r, r.replace("_", " ")) for r in roles] or ["the system"]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 

@@ -37,7 +37,7 @@ from .models import (
 )
 
 RM = ("release_manager",)
-EDITABLE_RELEASE_STATES = ("new", "planning", "plan_submitted", "plan_approved", "scheduled")
+EDITABLE_RELEASE_STATES = ("new", "planning", "plan_submitted", "plan_approved", "scheduled")  # scope
 
 
 class RecordRefused(TransitionForbidden):
@@ -74,19 +74,42 @@ def release_create(*, by, title: str, release_type: str, rfcs, description: str 
     return release
 
 
+# Which ticket fields may change in which states. The type and the RFCs are
+# what the CAB decides on, so they are fixed once the plan is submitted; the
+# window can move (a reschedule) until packaging starts, but not while the
+# CAB is voting on it. State, manager and approved plan change only through
+# transitions.
+RELEASE_FIELD_STATES = {
+    "title": None,
+    "description": None,
+    "acceptance_criteria": None,
+    "release_type": ("new", "planning"),
+    "rfcs": ("new", "planning"),
+    "planned_start": ("new", "planning", "plan_approved", "scheduled"),
+    "planned_end": ("new", "planning", "plan_approved", "scheduled"),
+}
+
+
 @transaction.atomic
 def release_update(*, release_id, by, **fields) -> Release:
     """Edit the ticket's own fields (not its state) while they are still open."""
     release = Release.objects.select_for_update().get(pk=release_id)
     if not has_any_role(by, RM):
         raise TransitionForbidden("update", "Only a release manager may edit the release ticket.")
-    window_fields = {"planned_start", "planned_end", "release_type", "rfcs"}
-    if window_fields & set(fields) and release.state not in EDITABLE_RELEASE_STATES:
-        raise RecordClosed("update", "The plan's window, type and RFCs are fixed once packaging has started.",
-                           [Blocker("step_closed", "The release has passed scheduling.")])
+    unknown = set(fields) - set(RELEASE_FIELD_STATES)
+    if unknown:
+        raise ValidationError({name: "This field cannot be edited; it changes only through the process."
+                               for name in sorted(unknown)})
     if release.state in ("closed", "cancelled"):
         raise RecordClosed("update", "A closed or cancelled release cannot be edited.",
                            [Blocker("step_closed", "The release is finished.")])
+    closed = [name for name in fields
+              if RELEASE_FIELD_STATES[name] is not None and release.state not in RELEASE_FIELD_STATES[name]]
+    if closed:
+        raise RecordClosed(
+            "update", f"{', '.join(sorted(closed))} cannot change while the release is "
+                      f"{release.get_state_display().lower()}.",
+            [Blocker("step_closed", f"'{name}' is fixed at this step.") for name in sorted(closed)])
     rfcs = fields.pop("rfcs", None)
     for key, value in fields.items():
         setattr(release, key, value)
@@ -95,6 +118,9 @@ def release_update(*, release_id, by, **fields) -> Release:
     release._change_reason = "update"
     release.save()
     if rfcs is not None:
+        rfcs = list(rfcs)
+        if not rfcs:
+            raise ValidationError({"rfcs": "A release must be tagged to at least one RFC."})
         release.rfcs.set(rfcs)
     return release
 
@@ -257,6 +283,7 @@ def record_add(*, release_id, record_type: str, by, **data):
     model = RECORD_TYPES[record_type]
     release = _locked_release(release_id)
     _check_record_access(model, release, by)
+    _check_fields(model, data, record_type)
     record = model(release=release, created_by=by, **data)
     if model is ReleasePlan:
         last = release.latest("plans")
@@ -285,6 +312,7 @@ def record_update(*, record, by, **data):
         raise RecordClosed("edit", f"A {model._meta.verbose_name} is kept as written; add a new one instead.",
                            [Blocker("immutable", "This record cannot be edited.")])
     _check_record_access(model, release, by)
+    _check_fields(model, data, next(k for k, v in RECORD_TYPES.items() if v is model))
     record = model.objects.select_for_update().get(pk=record.pk)
     for key, value in data.items():
         setattr(record, key, value)
@@ -292,6 +320,20 @@ def record_update(*, record, by, **data):
     record._history_user = by
     record.save()
     return record
+
+
+# Fields of a record that its service sets, never its writer.
+SERVICE_SET_FIELDS = {"id", "release", "created_by", "created_at", "updated_at"}
+SERVICE_SET_BY_TYPE = {"plans": {"version", "created_in_state"}, "votes": {"plan"}, "communications": {"sent_at"}}
+
+
+def _check_fields(model, data, record_type):
+    writable = {f.name for f in model._meta.concrete_fields} - SERVICE_SET_FIELDS - \
+        SERVICE_SET_BY_TYPE.get(record_type, set())
+    unknown = set(data) - writable
+    if unknown:
+        raise ValidationError({name: f"A {model._meta.verbose_name} has no writable field '{name}'."
+                               for name in sorted(unknown)})
 
 
 def _check_record_access(model, release, by):

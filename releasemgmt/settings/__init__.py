@@ -157,6 +157,10 @@ CELERY_BEAT_SCHEDULE = {
     "relay-outbox": {"task": "releases.tasks.deliver_outbox", "schedule": 30.0},
 }
 
+# History is evidence: nobody "reverts" an object to an old version (that
+# would rewrite states without a transition).
+SIMPLE_HISTORY_REVERT_DISABLED = True
+
 # CAB quorum: approve votes a normal plan needs (emergency: one ECAB vote).
 RELEASE_CAB_QUORUM = int(os.environ.get("RELEASE_CAB_QUORUM", "2"))
 
