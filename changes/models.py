@@ -86,6 +86,10 @@ class ChangeRequest(ConcurrentTransitionMixin, models.Model):
     def schedule(self, *, by=None):
         pass
 
+    @transition(field=state, source=R.SCHEDULED, target=R.AUTHORIZED, custom={"internal": True})
+    def unschedule(self, *, by=None):
+        """Its release was cancelled: the RFC is authorised and waits for another."""
+
     @transition(field=state, source=R.SCHEDULED, target=R.IMPLEMENTED, custom={"internal": True})
     def implement(self, *, by=None):
         pass

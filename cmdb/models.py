@@ -6,6 +6,8 @@ from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 from simple_history.models import HistoricalRecords
 
+from releasemgmt.workflow import Blocker, guard
+
 from .choices import BaselineKind, BaselineState, CIStatus, CIType
 
 
@@ -51,6 +53,14 @@ class ConfigurationItem(FSMModelMixin, models.Model):
         """The CI is withdrawn from service; it stays in the CMDB for the record."""
 
 
+@guard
+def restore_point_not_needed(baseline, ctx):
+    """A release's restore point stays current until the release is over."""
+    release = baseline.release
+    if release is not None and release.state not in ("closed", "cancelled"):
+        yield Blocker("restore_point_in_use", f"{release.number} may still need this baseline to roll back.")
+
+
 class Baseline(FSMModelMixin, models.Model):
     """A configuration baseline: a frozen snapshot of CIs and their versions.
 
@@ -88,7 +98,7 @@ class Baseline(FSMModelMixin, models.Model):
         self.captured_at = timezone.now()
 
     @transition(field=state, source=BaselineState.CAPTURED, target=BaselineState.ARCHIVED,
-                custom={"roles": ("configuration_manager",)})
+                conditions=[restore_point_not_needed], custom={"roles": ("configuration_manager",)})
     def archive(self, *, by=None):
         """Kept for the record, no longer the reference for its CIs."""
 

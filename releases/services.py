@@ -142,6 +142,9 @@ def _effects(release: Release, spec, *, by, payload, at, source, **_):
     name = spec.name
     if name == "schedule":
         _drive_rfcs(release, "schedule", by, only_from=("authorized",))
+    elif name == "cancel":
+        # The RFCs go back to Change Management's pool for another release.
+        _drive_rfcs(release, "unschedule", by, only_from=("scheduled",))
     elif name in ("approve_go", "no_go"):
         GoNoGoDecision.objects.create(release=release, created_by=by, reason=payload.get("reason", ""),
                                       decision=GoDecision.GO if name == "approve_go" else GoDecision.NO_GO)
@@ -233,6 +236,11 @@ TASK_EDITABLE = ("new", "planning", "plan_submitted", "plan_approved", "schedule
                  "deployed", "verified", "evaluated", "in_review", "succeeded", "rolling_back", "rolled_back")
 
 
+TASK_ASSIGNEE_FIELDS = {"vendor_ticket_ref", "description"}
+TASK_PLANNER_FIELDS = TASK_ASSIGNEE_FIELDS | {"title", "step", "assignee_user", "assignee_team", "assignee_vendor",
+                                              "planned_start", "planned_end"}
+
+
 @transaction.atomic
 def task_create(*, release_id, by, title: str, step: int = 12, **fields) -> Task:
     """Plan a release activity and assign it (step 3)."""
@@ -241,6 +249,9 @@ def task_create(*, release_id, by, title: str, step: int = 12, **fields) -> Task
     if release.state not in TASK_EDITABLE:
         raise RecordClosed("task", "A finished release takes no new activities.",
                            [Blocker("step_closed", "The release is finished.")])
+    refused = set(fields) - TASK_PLANNER_FIELDS
+    if refused:
+        raise ValidationError({name: "This field cannot be set on a new task." for name in sorted(refused)})
     task = Task(release=release, title=title, step=step, **fields)
     task.full_clean(exclude=["state"])
     task._history_user = by
@@ -258,9 +269,12 @@ def task_update(*, task_id, by, **fields) -> Task:
     if task.state in ("done", "cancelled"):
         raise RecordClosed("task", "A finished task cannot be edited.",
                            [Blocker("step_closed", "The task is finished.")])
-    if "release_manager" not in user_roles(by):
-        # Assignees (a vendor, say) report progress but do not re-plan the work.
-        fields = {k: v for k, v in fields.items() if k in ("vendor_ticket_ref", "description")}
+    allowed = TASK_PLANNER_FIELDS if "release_manager" in user_roles(by) else TASK_ASSIGNEE_FIELDS
+    refused = set(fields) - allowed
+    if refused:
+        # Assignees (a vendor, say) report progress but do not re-plan the
+        # work; nobody moves a task to another release or sets its state.
+        raise ValidationError({name: "You cannot change this field of a task." for name in sorted(refused)})
     for key, value in fields.items():
         setattr(task, key, value)
     task.full_clean(exclude=["state"])

@@ -54,9 +54,12 @@ def release_scheduled(task, ctx):
 
 def task_actor(task, user) -> bool:
     """The release managers, and whoever the task is assigned to."""
-    if "release_manager" in user_roles(user):
+    roles = user_roles(user)
+    if not roles:  # anonymous, inactive or without any role in the process
+        return False
+    if "release_manager" in roles:
         return True
-    if task.assignee_user_id == user.pk:
+    if task.assignee_user_id is not None and task.assignee_user_id == user.pk:
         return True
     if task.assignee_team_id and task.assignee_team.members.filter(pk=user.pk).exists():
         return True
