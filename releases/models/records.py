@@ -99,6 +99,7 @@ class CabVote(StepRecord):
     history = HistoricalRecords()
 
     class Meta(StepRecord.Meta):
+        verbose_name = "CAB vote"
         constraints = [models.UniqueConstraint(fields=["plan", "created_by"], name="one_vote_per_plan_version")]
 
 
@@ -233,6 +234,9 @@ class EnvironmentReadiness(StepRecord):
     step = 9
     history = HistoricalRecords()
 
+    class Meta(StepRecord.Meta):
+        verbose_name = verbose_name_plural = "environment readiness"
+
 
 class Communication(StepRecord):
     """A message sent about the release: stakeholder notice (step 9), plan
@@ -278,6 +282,9 @@ class GoNoGoDecision(StepRecord):
     immutable = True
     step = 10
     history = HistoricalRecords()
+
+    class Meta(StepRecord.Meta):
+        verbose_name = "Go/No-Go decision"
 
 
 class TrainingPlan(StepRecord):
@@ -363,6 +370,10 @@ class PostImplementationReview(StepRecord):
     step = 15
     history = HistoricalRecords()
 
+    class Meta(StepRecord.Meta):
+        verbose_name = "post-implementation review (PIR)"
+        verbose_name_plural = "post-implementation reviews (PIR)"
+
 
 class RollbackAdvice(StepRecord):
     """A delivery or change manager's advice to roll back, on which the release
@@ -376,6 +387,9 @@ class RollbackAdvice(StepRecord):
     immutable = True
     step = 17
     history = HistoricalRecords()
+
+    class Meta(StepRecord.Meta):
+        verbose_name = verbose_name_plural = "rollback advice"
 
     @property
     def advised_by(self):
