@@ -31,6 +31,8 @@ from .choices import STATE_STEP, STEPS
 from .models import (
     RECORD_TYPES,
     CabVote,
+    CalendarToken,
+    InboundDelivery,
     FreezeWindow,
     OutboxMessage,
     Release,
@@ -558,3 +560,23 @@ class OutboxMessageAdmin(ReadOnlyAdminMixin, AuditAdmin):
     search_fields = ("recipient", "subject", "event", "dedupe_key")
     list_select_related = ("release",)
     date_hierarchy = "created_at"
+
+
+@admin.register(CalendarToken)
+class CalendarTokenAdmin(ReadOnlyAdminMixin, AuditAdmin):
+    """Private calendar subscription tokens; the key itself is never shown."""
+
+    list_display = ("user", "created_at")
+    search_fields = ("user__username",)
+    exclude = ("key",)
+    list_select_related = ("user",)
+
+
+@admin.register(InboundDelivery)
+class InboundDeliveryAdmin(ReadOnlyAdminMixin, AuditAdmin):
+    """Signed updates received from vendors' systems, by idempotency key."""
+
+    list_display = ("received_at", "vendor", "idempotency_key")
+    list_filter = ("vendor",)
+    search_fields = ("idempotency_key",)
+    list_select_related = ("vendor",)

@@ -5,6 +5,8 @@ understands) and yields nothing when it is met. Guards declared with
 ``context=True`` also look at the acting user or the request's payload.
 """
 from django.conf import settings
+from datetime import timedelta
+
 from django.utils import timezone
 
 from releasemgmt.workflow import Blocker, guard, has_any_role, user_roles
@@ -290,18 +292,43 @@ def inside_window(release, ctx):
         yield Blocker("outside_window", "It is not within the release's planned window.")
 
 
-@guard(context=True)
-def no_freeze(release, ctx):
-    from .querysets import freezes_hitting
+def _window_clear(release, ctx, start, end):
+    """No freeze window and no other release touching the same CIs (or CIs
+    depending on them) in [start, end]. An emergency release may go ahead with
+    a recorded reason."""
+    from .querysets import window_conflicts
 
-    freezes = list(freezes_hitting(release, timezone.now()))
-    if not freezes:
+    if not (start and end):
+        return
+    freezes, others = window_conflicts(release, start, end)
+    if not (freezes or others):
         return
     override = str(ctx.payload.get("freeze_override_reason") or "").strip()
     if release.release_type == ReleaseType.EMERGENCY and override:
         return
-    for f in freezes:
-        yield Blocker("freeze_window", f"Freeze window '{f.name}' is in force until {f.end:%Y-%m-%d %H:%M}.")
+    for f, cis in freezes:
+        scope = f" on {', '.join(cis)}" if cis else " (global)"
+        yield Blocker("freeze_window", f"Freeze window '{f.name}'{scope} runs from {f.start:%Y-%m-%d %H:%M} "
+                                       f"to {f.end:%Y-%m-%d %H:%M} UTC.")
+    for other, cis in others:
+        yield Blocker("release_conflict", f"{other.number} {other.title} also changes {', '.join(cis)} in the same "
+                                          f"window.")
+
+
+@guard(context=True)
+def schedule_window_clear(release, ctx):
+    plan = release.current_plan
+    if plan is not None:
+        yield from _window_clear(release, ctx, plan.deployment_start, plan.deployment_end)
+
+
+@guard(context=True)
+def no_freeze(release, ctx):
+    now = timezone.now()
+    plan = release.current_plan
+    end = max(now + timedelta(minutes=1), plan.deployment_end) if plan and plan.deployment_end else \
+        now + timedelta(minutes=1)
+    yield from _window_clear(release, ctx, now, end)
 
 
 @guard

@@ -1,133 +1,209 @@
 """Who is told what: one table for every transition of the release process.
 
-``enqueue`` writes one outbox row per recipient inside the transition's
-transaction; the Celery relay (``releases.tasks.deliver_outbox``) delivers
-them after commit. Nothing here talks to the broker.
+``enqueue`` writes one outbox row per (event, recipient, channel) inside the
+transition's transaction; ``releases.tasks.deliver_outbox`` delivers them
+afterwards. Nothing here talks to the broker: with a broker, Celery beat runs
+the relay every few seconds; without one (``make run``) the relay runs in
+process right after the commit.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
 
 from .choices import Channel
 
-# Audiences a message can go to; each resolves to users of the release.
+# Audiences; each resolves to users of one release.
 RM = "release_manager"
 CAB = "cab_members"
 ASSIGNEES = "assignees"
 REQUESTERS = "requesters"
 STAKEHOLDERS = "stakeholders"
+CI_STAKEHOLDERS = "ci_stakeholders"  # owners of the CIs in scope and of the CIs depending on them
 CHANGE = "change_managers"
+DELIVERY = "delivery_managers"
 BUILD = "build_team"
 TEST = "test_team"
+DEPLOY = "deployment_team"
 EVERYONE = "everyone"
 
-# transition -> (audiences, subject). {release} is "REL-00001 Title".
+
+@dataclass(frozen=True)
+class Notice:
+    audiences: tuple[str, ...]
+    subject: str
+    calendar: bool = False  # attach the release's calendar (.ics)
+
+
+# The table: transition (or event) -> who is told, about what. {release} is
+# "REL-00001 Title".
 WHO_IS_TOLD = {
-    "submit_plan": ((CAB,), "Release plan for {release} awaits your CAB vote"),
-    "approve_plan": ((RM,), "The CAB approved the plan of {release}"),
-    "reject_plan": ((RM,), "The CAB rejected the plan of {release}"),
-    "schedule": ((ASSIGNEES, STAKEHOLDERS), "{release} is scheduled: your activities and the calendar"),
-    "start_build": ((BUILD,), "{release} is ready to build"),
-    "start_testing": ((TEST,), "{release} is ready for testing"),
-    "fail_tests": ((BUILD, RM), "{release} failed mandatory tests and is back in build"),
-    "update_plans": ((CHANGE, STAKEHOLDERS), "Updated release and rollback plans for {release}"),
-    "approve_go": ((RM, STAKEHOLDERS), "Go for {release}"),
-    "no_go": ((RM, STAKEHOLDERS), "No-Go for {release}"),
-    "start_deployment": ((STAKEHOLDERS, ASSIGNEES), "Deployment of {release} has started"),
-    "complete_deployment": ((RM,), "Deployment of {release} is complete"),
-    "accept": ((RM, REQUESTERS), "{release} succeeded"),
-    "rollback": ((EVERYONE,), "{release} is being rolled back"),
-    "complete_rollback": ((REQUESTERS, RM, CHANGE), "{release} was rolled back: your change failed"),
-    "close": ((CHANGE, REQUESTERS), "{release} is closed"),
-    "cancel": ((EVERYONE,), "{release} was cancelled"),
+    "submit_plan": Notice((CAB,), "Release plan for {release} awaits your CAB vote"),
+    "approve_plan": Notice((RM,), "The CAB approved the plan of {release}"),
+    "reject_plan": Notice((RM,), "The CAB rejected the plan of {release}"),
+    "schedule": Notice((ASSIGNEES, STAKEHOLDERS, CI_STAKEHOLDERS), "{release} is scheduled: activities and calendar",
+                       calendar=True),
+    "reschedule": Notice((ASSIGNEES, STAKEHOLDERS, CI_STAKEHOLDERS), "{release} was rescheduled", calendar=True),
+    "start_build": Notice((BUILD,), "{release} is ready to build"),
+    "start_testing": Notice((TEST,), "{release} is ready for testing"),
+    "fail_tests": Notice((BUILD, RM), "{release} failed mandatory tests and is back in build"),
+    "update_plans": Notice((CHANGE, STAKEHOLDERS), "Updated release and rollback plans for {release}"),
+    "prepare": Notice((DELIVERY,), "{release} is ready for the Go/No-Go decision"),
+    "approve_go": Notice((RM, STAKEHOLDERS), "Go for {release}"),
+    "no_go": Notice((RM, STAKEHOLDERS), "No-Go for {release}"),
+    "start_deployment": Notice((STAKEHOLDERS, CI_STAKEHOLDERS, ASSIGNEES), "Deployment of {release} has started"),
+    "complete_deployment": Notice((RM,), "Deployment of {release} is complete"),
+    "verify_deployment": Notice((CHANGE,), "{release} is deployed and healthy: change evaluation due"),
+    "accept": Notice((RM, REQUESTERS), "{release} succeeded"),
+    "rollback": Notice((EVERYONE,), "{release} is being rolled back"),
+    "complete_rollback": Notice((REQUESTERS, RM, CHANGE), "{release} was rolled back: your change failed"),
+    "close": Notice((CHANGE, REQUESTERS), "{release} is closed"),
+    "cancel": Notice((EVERYONE,), "{release} was cancelled"),
+    # Sent by Celery beat:
+    "cab_vote_reminder": Notice((CAB,), "Reminder: {release} still awaits your CAB vote"),
+    "downtime_broadcast": Notice((STAKEHOLDERS, CI_STAKEHOLDERS), "Planned downtime: {release}"),
 }
 
 
-def _group_users(name):
-    return get_user_model().objects.filter(groups__name=name, is_active=True)
+def _group(name):
+    return Q(groups__name=name)
 
 
-def audience_users(release, audience: str):
-    User = get_user_model()
+def audience_filter(release, audience: str) -> Q:
     if audience == RM:
-        return User.objects.filter(pk=release.release_manager_id)
+        return Q(pk=release.release_manager_id)
     if audience == CAB:
-        return _group_users("cab_member").exclude(pk__in=release.conflicted_user_ids())
+        return _group("cab_member") & ~Q(pk__in=release.conflicted_user_ids())
     if audience == CHANGE:
-        return _group_users("change_manager")
+        return _group("change_manager")
+    if audience == DELIVERY:
+        return _group("delivery_manager")
     if audience == STAKEHOLDERS:
-        return _group_users("stakeholder")
+        return _group("stakeholder")
     if audience == BUILD:
-        return _group_users("build_team")
+        return _group("build_team")
     if audience == TEST:
-        return _group_users("test_team")
+        return _group("test_team")
+    if audience == DEPLOY:
+        return _group("deployment_team")
     if audience == REQUESTERS:
-        return User.objects.filter(rfcs__releases=release)
+        return Q(rfcs__releases=release)
+    if audience == CI_STAKEHOLDERS:
+        ci_ids = [i.ci_id for i in release.scope_items.all()]
+        return Q(owned_cis__in=ci_ids) | Q(owned_cis__depends_on__in=ci_ids)
     if audience == ASSIGNEES:
-        tasks = release.tasks.all()
-        return User.objects.filter(
-            models_q(release_tasks__in=tasks) | models_q(teams__tasks__in=tasks) | models_q(vendors__tasks__in=tasks)
-        )
+        tasks = release.tasks.exclude(state="cancelled")
+        return Q(release_tasks__in=tasks) | Q(teams__tasks__in=tasks) | Q(vendors__tasks__in=tasks)
     if audience == EVERYONE:
-        ids = set()
+        q = Q(pk__in=[])
         for a in (RM, ASSIGNEES, REQUESTERS, STAKEHOLDERS, CHANGE):
-            ids.update(audience_users(release, a).values_list("pk", flat=True))
-        return User.objects.filter(pk__in=ids)
+            q |= audience_filter(release, a)
+        return q
     raise ValueError(audience)
 
 
-def models_q(**kw):
-    from django.db.models import Q
+def recipients(release, audiences) -> dict[str, object]:
+    """Active users with an address, by address, for these audiences."""
+    q = Q(pk__in=[])
+    for audience in audiences:
+        q |= audience_filter(release, audience)
+    users = get_user_model().objects.filter(q, is_active=True).exclude(email="").distinct()
+    return {u.email: u for u in users}
 
-    return Q(**kw)
+
+def release_link(release) -> str:
+    return f"{settings.SITE_URL.rstrip('/')}/releases/{release.pk}/"
 
 
-def enqueue(release, *, event: str, by=None, payload=None, log=None, subject_obj=None) -> int:
+def _render(release, event, subject, by, payload, extra=""):
+    context = {"release": release, "event": event, "subject": subject, "by": by, "link": release_link(release),
+               "reason": str((payload or {}).get("reason") or ""), "extra": extra,
+               "admin_link": f"{settings.SITE_URL.rstrip('/')}/admin/releases/release/{release.pk}/change/"}
+    return (render_to_string("releases/email/notification.txt", context),
+            render_to_string("releases/email/notification.html", context))
+
+
+def enqueue(release, *, event: str, by=None, payload=None, log=None, subject_obj=None, occurrence=None,
+            audiences=None, extra: str = "") -> int:
     """Write the event's messages to the outbox; returns how many."""
+    from .calendar import entries, to_ical
     from .models import OutboxMessage
 
-    rule = WHO_IS_TOLD.get(event)
-    if rule is None:
+    notice = WHO_IS_TOLD.get(event)
+    if notice is None and audiences is None:
         return 0
-    audiences, subject = rule
-    users = {}
-    for audience in audiences:
-        for user in audience_users(release, audience).distinct():
-            if user.email:
-                users[user.email] = user
-    occurrence = log.pk if log else f"{event}-{release.pk}"
-    subject_text = subject.format(release=f"{release.number} {release.title}")
-    link = f"{settings.SITE_URL.rstrip('/')}/admin/releases/release/{release.pk}/change/"
-    reason = str((payload or {}).get("reason") or "")
-    body = f"{subject_text}.\n\nState: {release.get_state_display()}\n" + (f"Reason: {reason}\n" if reason else "") + f"\n{link}\n"
+    audiences = audiences or notice.audiences
+    subject = (notice.subject if notice else "{release}: " + event.replace("_", " ")).format(
+        release=f"{release.number} {release.title}")
+    occurrence = occurrence or (f"log{log.pk}" if log else f"{event}-{release.pk}")
+    text, html = _render(release, event, subject, by, payload, extra)
+    ics = ""
+    if notice and notice.calendar:
+        ics = to_ical(entries(release=release), name=f"{release.number} {release.title}",
+                      method="PUBLISH").decode()
     obj = subject_obj or release
     ct = ContentType.objects.get_for_model(type(obj))
+    channel = Channel.CALENDAR if ics else Channel.EMAIL
     rows = [
         OutboxMessage(
-            event=event, release=release, content_type=ct, object_id=obj.pk, channel=Channel.EMAIL,
-            recipient=email, subject=subject_text, body=body,
-            payload={"release": release.pk, "state": release.state, "by": getattr(by, "pk", None)},
-            dedupe_key=f"{occurrence}:{Channel.EMAIL}:{email}",
+            event=event, release=release, content_type=ct, object_id=obj.pk, channel=channel,
+            recipient=email, subject=subject, body=text,
+            payload={"html": html, "ics": ics, "release": release.pk, "by": getattr(by, "pk", None)},
+            dedupe_key=f"{occurrence}:{channel}:{email}",
         )
-        for email in sorted(users)
+        for email in sorted(recipients(release, audiences))
     ]
+    if event == "schedule":
+        rows += _vendor_routing(release, occurrence, ct, by)
     for row in rows:
         row.save()  # one by one so each gets its history row
     if rows:
-        transaction.on_commit(kick_relay)
+        transaction.on_commit(relay_in_process)
     return len(rows)
 
 
-def kick_relay():
-    """Ask a worker to deliver now; if the broker is down the beat relay will."""
-    from .tasks import deliver_outbox
+def _vendor_routing(release, occurrence, ct, by):
+    """Step 3: each vendor task goes to the vendor's system (signed webhook),
+    or by email to the vendor's queue when it has no integration."""
+    from .models import OutboxMessage
+    from .vendors import task_payload
 
-    try:
-        deliver_outbox.delay()
-    except Exception:  # noqa: BLE001 - a broker outage must not fail a committed request
-        import logging
+    rows = []
+    for task in release.tasks.filter(assignee_vendor__isnull=False).select_related("assignee_vendor", "release"):
+        vendor = task.assignee_vendor
+        task_ct = ContentType.objects.get_for_model(type(task))
+        if vendor.integration_url and vendor.integration_secret:
+            rows.append(OutboxMessage(
+                event="route_vendor_task", release=release, content_type=task_ct, object_id=task.pk,
+                channel=Channel.WEBHOOK, recipient=vendor.integration_url,
+                subject=f"{release.number}: {task.title}", payload={"vendor": vendor.pk, "body": task_payload(task)},
+                dedupe_key=f"{occurrence}:webhook:task-{task.pk}",
+            ))
+        elif vendor.email:
+            text = (f"{vendor.name}: a release activity is assigned to your queue.\n\n"
+                    f"{release.number} {release.title}\nTask: {task.title}\n"
+                    f"Planned: {task.planned_start:%Y-%m-%d %H:%M} – {task.planned_end:%Y-%m-%d %H:%M} UTC\n\n"
+                    f"{release_link(release)}\n")
+            rows.append(OutboxMessage(
+                event="route_vendor_task", release=release, content_type=task_ct, object_id=task.pk,
+                channel=Channel.EMAIL, recipient=vendor.email, subject=f"{release.number}: {task.title}",
+                body=text, payload={"vendor": vendor.pk},
+                dedupe_key=f"{occurrence}:email:task-{task.pk}:{vendor.email}",
+            ))
+    return rows
 
-        logging.getLogger(__name__).warning("Outbox relay not reachable; messages wait for the next relay run.")
+
+def relay_in_process():
+    """Without a broker (``make run``) deliver right after the commit. With a
+    broker this does nothing: the beat-driven relay delivers, and the request
+    never waits on Redis."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        from .tasks import deliver_outbox
+
+        deliver_outbox.apply()

@@ -50,13 +50,54 @@ def dependency_order(release) -> list:
     return [items[i] for i in TopologicalSorter(graph).static_order()]
 
 
-def freezes_hitting(release, at):
-    """Freeze windows in force at ``at`` that are global or name a CI in scope."""
-    from .models import FreezeWindow
+ACTIVE_FOR_CONFLICTS = ("plan_approved", "scheduled", "packaging", "building", "built", "testing", "tests_passed",
+                        "plans_updated", "ready", "go", "backed_up", "deploying", "deployed", "rolling_back")
 
-    ci_ids = [item.ci_id for item in release.scope_items.all()]
-    return (
-        FreezeWindow.objects.filter(start__lte=at, end__gte=at)
-        .filter(Q(cis__isnull=True) | Q(cis__in=ci_ids))
-        .distinct()
-    )
+
+def affected_ci_ids(release, *, dependencies: bool = False) -> set[int]:
+    """The CIs in scope and the CIs that depend on them: what a deployment
+    touches. With ``dependencies``, also the CIs the scope depends on, so that
+    two releases on either end of a dependency see each other."""
+    from cmdb.models import ConfigurationItem
+
+    scope = {item.ci_id for item in release.scope_items.all()}
+    through = ConfigurationItem.depends_on.through
+    related = set(through.objects.filter(to_configurationitem_id__in=scope)
+                  .values_list("from_configurationitem_id", flat=True))
+    if dependencies:
+        related |= set(through.objects.filter(from_configurationitem_id__in=scope)
+                       .values_list("to_configurationitem_id", flat=True))
+    return scope | related
+
+
+def window_conflicts(release, start, end):
+    """Freeze windows and other releases colliding with [start, end].
+
+    Returns ``(freezes, releases)``: each a list of ``(object, [CI names])``;
+    a global freeze lists no CI names.
+    """
+    from cmdb.models import ConfigurationItem
+
+    from .models import FreezeWindow, Release, ReleaseScopeItem
+
+    affected = affected_ci_ids(release)
+    related = affected_ci_ids(release, dependencies=True)
+    names = dict(ConfigurationItem.objects.filter(pk__in=related).values_list("pk", "name"))
+    freezes = []
+    for freeze in FreezeWindow.objects.filter(start__lt=end, end__gt=start).prefetch_related("cis"):
+        cis = [c.pk for c in freeze.cis.all()]
+        if not cis:
+            freezes.append((freeze, []))
+        elif hit := sorted(names[c] for c in set(cis) & affected):
+            freezes.append((freeze, hit))
+    others = []
+    candidates = (Release.objects.exclude(pk=release.pk).filter(state__in=ACTIVE_FOR_CONFLICTS)
+                  .filter(scope_items__ci__in=related).distinct().prefetch_related("plans"))
+    for other in candidates:
+        plan = other.current_plan
+        o_start, o_end = ((plan.deployment_start, plan.deployment_end) if plan and plan.deployment_start
+                          else (other.planned_start, other.planned_end))
+        if o_start and o_end and o_start < end and start < o_end:
+            shared = ReleaseScopeItem.objects.filter(release=other, ci__in=related).values_list("ci__name", flat=True)
+            others.append((other, sorted(shared)))
+    return freezes, others

@@ -111,8 +111,12 @@ def release_update(*, release_id, by, **fields) -> Release:
                       f"{release.get_state_display().lower()}.",
             [Blocker("step_closed", f"'{name}' is fixed at this step.") for name in sorted(closed)])
     rfcs = fields.pop("rfcs", None)
+    old_window = (release.planned_start, release.planned_end)
     for key, value in fields.items():
         setattr(release, key, value)
+    rescheduled = (release.planned_start, release.planned_end) != old_window
+    if rescheduled:
+        release.calendar_sequence += 1
     release.full_clean(exclude=["rfcs", "state"])
     release._history_user = by
     release._change_reason = "update"
@@ -122,6 +126,10 @@ def release_update(*, release_id, by, **fields) -> Release:
         if not rfcs:
             raise ValidationError({"rfcs": "A release must be tagged to at least one RFC."})
         release.rfcs.set(rfcs)
+    if rescheduled and release.state == "scheduled":
+        # The calendar was published at `schedule`: subscribers get the update.
+        notifications.enqueue(release, event="reschedule", by=by,
+                              occurrence=f"reschedule-{release.pk}-{release.calendar_sequence}")
     return release
 
 
@@ -275,11 +283,18 @@ def task_update(*, task_id, by, **fields) -> Task:
         # Assignees (a vendor, say) report progress but do not re-plan the
         # work; nobody moves a task to another release or sets its state.
         raise ValidationError({name: "You cannot change this field of a task." for name in sorted(refused)})
+    old_dates = (task.planned_start, task.planned_end)
     for key, value in fields.items():
         setattr(task, key, value)
+    if (task.planned_start, task.planned_end) != old_dates:
+        task.calendar_sequence += 1
     task.full_clean(exclude=["state"])
     task._history_user = by
     task.save()
+    if (task.planned_start, task.planned_end) != old_dates and task.release.state not in (
+            "new", "planning", "plan_submitted", "plan_approved", "closed", "cancelled"):
+        notifications.enqueue(task.release, event="reschedule", by=by, subject_obj=task,
+                              occurrence=f"reschedule-task-{task.pk}-{task.calendar_sequence}")
     return task
 
 

@@ -152,9 +152,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
-    # The relay is also kicked after each commit; the beat run is the safety
-    # net that delivers whatever a broker outage left in the outbox.
-    "relay-outbox": {"task": "releases.tasks.deliver_outbox", "schedule": 30.0},
+    # The relay delivers the outbox. Requests never publish to the broker, so
+    # the web app keeps answering while Redis is down; the backlog goes out
+    # when it is back.
+    "relay-outbox": {"task": "releases.tasks.deliver_outbox",
+                     "schedule": float(os.environ.get("OUTBOX_RELAY_SECONDS", "5"))},
+    "reminders": {"task": "releases.tasks.send_reminders", "schedule": 15 * 60.0},
 }
 
 # History is evidence: nobody "reverts" an object to an old version (that

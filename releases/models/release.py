@@ -8,7 +8,7 @@ from releasemgmt.workflow import reason_given
 from .. import guards as g
 from ..choices import CANCELLABLE_STATES, STATE_STEP, ReleaseState as S, ReleaseType
 
-__all__ = ["Release", "ReleaseScopeItem", "FreezeWindow"]
+__all__ = ["Release", "ReleaseScopeItem", "FreezeWindow", "CalendarToken", "InboundDelivery"]
 
 RM = ("release_manager",)
 CM = ("change_manager",)
@@ -38,6 +38,8 @@ class Release(ConcurrentTransitionMixin, models.Model):
         "releases.ReleasePlan", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
         help_text="The plan version the CAB approved; frozen.",
     )
+    calendar_sequence = models.PositiveIntegerField(
+        default=0, editable=False, help_text="iCalendar SEQUENCE: raised whenever the window is rescheduled.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -114,8 +116,8 @@ class Release(ConcurrentTransitionMixin, models.Model):
         pass
 
     @transition(field=state, source=S.PLAN_APPROVED, target=S.SCHEDULED, conditions=[g.tasks_assigned],
-                custom={"step": 3, "roles": RM})
-    def schedule(self, *, by=None):
+                custom={"step": 3, "roles": RM, "checks": [g.schedule_window_clear]})
+    def schedule(self, *, by=None, freeze_override_reason=""):
         pass
 
     @transition(field=state, source=S.SCHEDULED, target=S.PACKAGING, conditions=[g.scope_defined],
@@ -255,6 +257,7 @@ class FreezeWindow(models.Model):
                                  help_text="Leave empty for a global freeze.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    calendar_sequence = models.PositiveIntegerField(default=0, editable=False)
 
     history = HistoricalRecords(m2m_fields=[cis])
 
@@ -263,3 +266,53 @@ class FreezeWindow(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if self.start and self.end and self.end <= self.start:
+            raise ValidationError({"end": "A freeze window must end after it starts."})
+
+    def save(self, *args, **kwargs):
+        # Calendar subscribers see a moved freeze as an update, not a new event.
+        if self.pk:
+            old = FreezeWindow.objects.filter(pk=self.pk).values("start", "end").first()
+            if old and (old["start"], old["end"]) != (self.start, self.end):
+                self.calendar_sequence += 1
+        super().save(*args, **kwargs)
+
+
+class CalendarToken(models.Model):
+    """The secret in a user's private calendar subscription URL: calendar
+    clients cannot log in, so the URL itself is the credential."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_token")
+    key = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords(excluded_fields=["key"])
+
+    def __str__(self):
+        return f"calendar token of {self.user}"
+
+    @classmethod
+    def for_user(cls, user):
+        import secrets
+
+        token, _ = cls.objects.get_or_create(user=user, defaults={"key": secrets.token_hex(24)})
+        return token
+
+
+class InboundDelivery(models.Model):
+    """An update a vendor's system sent us, kept by its idempotency key so a
+    replayed delivery is recognised and refused."""
+
+    vendor = models.ForeignKey("releases.Vendor", on_delete=models.PROTECT, related_name="inbound_deliveries")
+    idempotency_key = models.CharField(max_length=200)
+    received_at = models.DateTimeField(auto_now_add=True)
+    payload = models.JSONField(default=dict)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["vendor", "idempotency_key"], name="inbound_unique_key")]

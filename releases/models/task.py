@@ -88,6 +88,10 @@ class Task(ConcurrentTransitionMixin, models.Model):
     vendor_ticket_ref = models.CharField(max_length=200, blank=True,
                                          help_text="The ticket created in the vendor's system.")
     state = FSMField(choices=T.choices, default=T.OPEN, protected=True)
+    calendar_sequence = models.PositiveIntegerField(default=0, editable=False)
+    reminded_at = models.DateTimeField(null=True, blank=True, editable=False,
+                                       help_text="When the assignee was last reminded (beat), to remind once.")
+    escalated_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

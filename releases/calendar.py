@@ -1,0 +1,154 @@
+"""The release calendar: planned windows, deployment windows, task dates and
+freeze windows, as entries (for the API and the UI) and as iCalendar.
+
+Every entry has a stable UID and a SEQUENCE that rises with each reschedule,
+so subscribed calendars update the event instead of adding a new one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlparse
+
+from django.conf import settings
+from django.db.models import Prefetch, Q
+from django.utils import timezone
+from icalendar import Calendar, Event
+
+from .models import FreezeWindow, Release, ReleasePlan, Task
+
+ENDED = ("closed", "cancelled")
+
+
+@dataclass(frozen=True)
+class Entry:
+    uid: str
+    kind: str  # release_window | deployment_window | task | freeze
+    title: str
+    start: datetime
+    end: datetime
+    sequence: int
+    url: str
+    release: int | None = None
+    state: str = ""
+    description: str = ""
+
+    def as_dict(self):
+        return {"uid": self.uid, "kind": self.kind, "title": self.title, "start": self.start, "end": self.end,
+                "sequence": self.sequence, "url": self.url, "release": self.release, "state": self.state}
+
+
+def _host() -> str:
+    return urlparse(settings.SITE_URL).hostname or "releasemgmt"
+
+
+def _url(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def release_entries(release: Release, plans=None) -> list[Entry]:
+    host = _host()
+    out = []
+    link = _url(f"/releases/{release.pk}/")
+    if release.planned_start and release.planned_end:
+        out.append(Entry(
+            uid=f"release-{release.pk}-window@{host}", kind="release_window",
+            title=f"{release.number} {release.title} (planned window)", start=release.planned_start,
+            end=release.planned_end, sequence=release.calendar_sequence, url=link, release=release.pk,
+            state=release.state, description=f"{release.get_release_type_display()} release, {release.get_state_display()}.",
+        ))
+    plans = list(release.plans.all()) if plans is None else plans
+    if plans:
+        current = max(plans, key=lambda p: p.version)
+        if current.deployment_start and current.deployment_end:
+            # Each plan version may move the window: its version is the sequence.
+            windows = []
+            for p in sorted(plans, key=lambda p: p.version):
+                if not windows or windows[-1] != (p.deployment_start, p.deployment_end):
+                    windows.append((p.deployment_start, p.deployment_end))
+            out.append(Entry(
+                uid=f"release-{release.pk}-deployment@{host}", kind="deployment_window",
+                title=f"{release.number} deployment" + (" (downtime)" if current.downtime_expected else ""),
+                start=current.deployment_start, end=current.deployment_end, sequence=len(windows) - 1,
+                url=link, release=release.pk, state=release.state, description=current.deployment_approach,
+            ))
+    return out
+
+
+def task_entry(task: Task) -> Entry | None:
+    if not (task.planned_start and task.planned_end):
+        return None
+    return Entry(
+        uid=f"task-{task.pk}@{_host()}", kind="task", title=f"{task.release.number}: {task.title}",
+        start=task.planned_start, end=task.planned_end, sequence=task.calendar_sequence,
+        url=_url(f"/releases/{task.release_id}/"), release=task.release_id, state=task.state,
+        description=task.assignee_label,
+    )
+
+
+def freeze_entry(freeze: FreezeWindow) -> Entry:
+    return Entry(uid=f"freeze-{freeze.pk}@{_host()}", kind="freeze", title=f"Change freeze: {freeze.name}",
+                 start=freeze.start, end=freeze.end, sequence=freeze.calendar_sequence,
+                 url=_url("/calendar/"), description=freeze.reason)
+
+
+def entries(*, start=None, end=None, team=None, ci=None, user=None, release=None) -> list[Entry]:
+    """Calendar entries overlapping [start, end], optionally for one team, CI,
+    user or release. A fixed number of queries whatever the size."""
+    now = timezone.now()
+    start = start or now - timedelta(days=30)
+    end = end or now + timedelta(days=90)
+    releases = Release.objects.filter(planned_start__lte=end, planned_end__gte=start).exclude(state="cancelled")
+    tasks = Task.objects.filter(planned_start__lte=end, planned_end__gte=start).exclude(state="cancelled") \
+        .exclude(release__state="cancelled")
+    freezes = FreezeWindow.objects.filter(start__lte=end, end__gte=start)
+    if release is not None:
+        releases = releases.filter(pk=release.pk)
+        tasks = tasks.filter(release=release)
+        freezes = freezes.filter(Q(cis__isnull=True) | Q(cis__release_scope__release=release))
+    if team is not None:
+        releases = releases.filter(tasks__assignee_team=team)
+        tasks = tasks.filter(assignee_team=team)
+    if ci is not None:
+        releases = releases.filter(scope_items__ci=ci)
+        tasks = tasks.filter(release__scope_items__ci=ci)
+        freezes = freezes.filter(Q(cis__isnull=True) | Q(cis=ci))
+    if user is not None:
+        mine = Q(assignee_user=user) | Q(assignee_team__members=user) | Q(assignee_vendor__users=user)
+        releases = releases.filter(Q(release_manager=user) | Q(rfcs__requester=user) | Q(tasks__in=Task.objects.filter(mine)))
+        tasks = tasks.filter(mine | Q(release__release_manager=user))
+    releases = releases.distinct().prefetch_related(Prefetch("plans", queryset=ReleasePlan.objects.only(
+        "id", "release_id", "version", "deployment_start", "deployment_end", "downtime_expected",
+        "deployment_approach")))
+    out: list[Entry] = []
+    for r in releases:
+        out.extend(release_entries(r))
+    out.extend(e for e in (task_entry(t) for t in tasks.distinct().select_related(
+        "release", "assignee_user", "assignee_team", "assignee_vendor")) if e)
+    out.extend(freeze_entry(f) for f in freezes.distinct())
+    return sorted(out, key=lambda e: (e.start, e.uid))
+
+
+def to_ical(items: list[Entry], *, name: str = "Release calendar", method: str | None = None) -> bytes:
+    cal = Calendar()
+    cal.add("prodid", "-//Release and Deployment Management//EN")
+    cal.add("version", "2.0")
+    cal.add("x-wr-calname", name)
+    if method:
+        cal.add("method", method)
+    stamp = timezone.now()
+    for e in items:
+        ev = Event()
+        ev.add("uid", e.uid)
+        ev.add("dtstamp", stamp)
+        ev.add("dtstart", e.start)
+        ev.add("dtend", e.end)
+        ev.add("summary", e.title)
+        ev.add("sequence", e.sequence)
+        ev.add("url", e.url)
+        if e.description:
+            ev.add("description", e.description)
+        ev.add("categories", [e.kind])
+        ev.add("status", "CANCELLED" if e.state == "cancelled" else "CONFIRMED")
+        cal.add_component(ev)
+    return cal.to_ical()

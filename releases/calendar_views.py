@@ -1,0 +1,109 @@
+"""The release calendar over HTTP: JSON entries for integrations, and
+iCalendar feeds (all, per team, per CI, per release, and a private per-user
+URL that calendar clients can subscribe to without logging in)."""
+from __future__ import annotations
+
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cmdb.models import ConfigurationItem
+
+from .calendar import entries, to_ical
+from .models import CalendarToken, Release, Team
+
+FILTERS = [
+    OpenApiParameter("start", OpenApiTypes.DATETIME, description="From (default: 30 days ago)."),
+    OpenApiParameter("end", OpenApiTypes.DATETIME, description="Until (default: 90 days ahead)."),
+    OpenApiParameter("team", OpenApiTypes.INT, description="Only this team's releases and tasks."),
+    OpenApiParameter("ci", OpenApiTypes.INT, description="Only releases touching this CI, and its freezes."),
+    OpenApiParameter("release", OpenApiTypes.INT, description="Only this release."),
+    OpenApiParameter("mine", OpenApiTypes.BOOL, description="Only what concerns the authenticated user."),
+]
+
+EntrySerializer = inline_serializer("CalendarEntry", {
+    "uid": serializers.CharField(),
+    "kind": serializers.ChoiceField(choices=["release_window", "deployment_window", "task", "freeze"]),
+    "title": serializers.CharField(),
+    "start": serializers.DateTimeField(),
+    "end": serializers.DateTimeField(),
+    "sequence": serializers.IntegerField(),
+    "url": serializers.CharField(),
+    "release": serializers.IntegerField(allow_null=True),
+    "state": serializers.CharField(),
+}, many=True)
+
+
+def _date(params, name):
+    raw = params.get(name)
+    if not raw:
+        return None
+    value = parse_datetime(raw)
+    if value is None:
+        raise ValidationError({name: "Give an ISO 8601 date and time, e.g. 2026-12-01T00:00:00Z."})
+    return value
+
+
+def _int(params, name):
+    raw = params.get(name)
+    if raw in (None, ""):
+        return None
+    if not str(raw).isdigit():
+        raise ValidationError({name: "Give a numeric id."})
+    return int(raw)
+
+
+def filtered_entries(request):
+    params = request.query_params
+    start, end = _date(params, "start"), _date(params, "end")
+    if start and end and end <= start:
+        raise ValidationError({"end": "The end must be after the start."})
+    kwargs = {"start": start, "end": end}
+    if (team := _int(params, "team")) is not None:
+        kwargs["team"] = get_object_or_404(Team, pk=team)
+    if (ci := _int(params, "ci")) is not None:
+        kwargs["ci"] = get_object_or_404(ConfigurationItem, pk=ci)
+    if (release := _int(params, "release")) is not None:
+        kwargs["release"] = get_object_or_404(Release, pk=release)
+    if params.get("mine") in ("1", "true", "yes"):
+        kwargs["user"] = request.user
+    return entries(**kwargs)
+
+
+class CalendarView(APIView):
+    """Release calendar entries: planned windows, deployment windows, task
+    dates and freeze windows. Each has a stable `uid` and a `sequence` that
+    rises with every reschedule."""
+
+    @extend_schema(summary="Release calendar entries", parameters=FILTERS, responses={200: EntrySerializer})
+    def get(self, request):
+        return Response([e.as_dict() for e in filtered_entries(request)])
+
+
+class CalendarFeedView(APIView):
+    """The same entries as iCalendar (RFC 5545), for a logged-in user or a token."""
+
+    @extend_schema(exclude=True)
+    def get(self, request):
+        return _ics_response(filtered_entries(request), "Release calendar")
+
+
+def private_feed(request, key: str):
+    """A user's own calendar (what they manage, requested or are assigned),
+    at a secret URL calendar clients can subscribe to."""
+    token = CalendarToken.objects.select_related("user").filter(key=key).first()
+    if token is None or not token.user.is_active:
+        raise Http404("Unknown calendar.")
+    return _ics_response(entries(user=token.user), f"Releases for {token.user.get_username()}")
+
+
+def _ics_response(items, name):
+    response = HttpResponse(to_ical(items, name=name), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="releases.ics"'
+    return response

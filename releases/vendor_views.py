@@ -1,0 +1,87 @@
+"""Inbound updates from a vendor's system: signed, fresh and never replayed."""
+from __future__ import annotations
+
+import json
+
+from django.db import IntegrityError, transaction
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.parsers import BaseParser
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import services
+from .models import InboundDelivery, Task, Vendor
+from .vendors import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+
+
+class RawJSONParser(BaseParser):
+    """Keep the exact bytes: the signature is over the body as sent."""
+
+    media_type = "application/json"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        return stream.read()
+
+
+class InboundUpdate(serializers.Serializer):
+    task = serializers.IntegerField()
+    vendor_ticket_ref = serializers.CharField(required=False, max_length=200)
+    transition = serializers.ChoiceField(choices=["start", "complete", "block", "unblock"], required=False)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=4000)
+
+
+def _error(code, detail, http=status.HTTP_400_BAD_REQUEST):
+    return Response({"detail": detail, "code": code, "blockers": []}, status=http)
+
+
+class VendorInboundView(APIView):
+    """A vendor's system reports on one of its tasks: its ticket reference
+    and/or a task transition. Signed like our outbound calls (see
+    `releases/vendors.py`); a wrong signature gets 401, a replayed
+    idempotency key 409, and nothing changes."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    parser_classes = [RawJSONParser]
+
+    @extend_schema(summary="Signed update from a vendor's system", request=InboundUpdate,
+                   responses={200: inline_serializer("InboundResult", {"task": serializers.IntegerField(),
+                                                                       "state": serializers.CharField(),
+                                                                       "vendor_ticket_ref": serializers.CharField()})})
+    def post(self, request, vendor_id: int):
+        vendor = get_object_or_404(Vendor, pk=vendor_id)
+        body = request.data if isinstance(request.data, bytes) else b""
+        problem = verify(vendor.integration_secret, body, request.headers.get(TIMESTAMP_HEADER),
+                         request.headers.get(SIGNATURE_HEADER))
+        if problem:
+            return _error("bad_signature", problem, status.HTTP_401_UNAUTHORIZED)
+        key = (request.headers.get(IDEMPOTENCY_HEADER) or "").strip()
+        if not key or len(key) > 200:
+            return _error("idempotency_key_required", f"Send an {IDEMPOTENCY_HEADER} header (at most 200 characters).")
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return _error("parse_error", "The body is not valid JSON.")
+        update = InboundUpdate(data=data if isinstance(data, dict) else {})
+        update.is_valid(raise_exception=True)
+        actor = vendor.users.filter(is_active=True).order_by("pk").first()
+        if actor is None:
+            return _error("no_vendor_user", "This vendor has no active user to act as.", status.HTTP_409_CONFLICT)
+        task = Task.objects.filter(pk=update.validated_data["task"], assignee_vendor=vendor).first()
+        if task is None:
+            return _error("not_found", "This vendor has no such task.", status.HTTP_404_NOT_FOUND)
+        try:
+            with transaction.atomic():
+                InboundDelivery.objects.create(vendor=vendor, idempotency_key=key, payload=data)
+                if "vendor_ticket_ref" in update.validated_data:
+                    task = services.task_update(task_id=task.pk, by=actor,
+                                                vendor_ticket_ref=update.validated_data["vendor_ticket_ref"])
+                if name := update.validated_data.get("transition"):
+                    task = services.task_transition(task_id=task.pk, name=name, by=actor,
+                                                    reason=update.validated_data.get("reason", ""))
+        except IntegrityError:
+            return _error("replayed", "This idempotency key was already used.", status.HTTP_409_CONFLICT)
+        return Response({"task": task.pk, "state": task.state, "vendor_ticket_ref": task.vendor_ticket_ref})
