@@ -161,6 +161,11 @@ def enqueue(release, *, event: str, by=None, payload=None, log=None, subject_obj
     ]
     if event == "schedule":
         rows += _vendor_routing(release, occurrence, ct, by)
+    # One message per (event occurrence, recipient, channel), however often
+    # the same occurrence is enqueued (a reminder run twice a day, say).
+    existing = set(OutboxMessage.objects.filter(dedupe_key__in=[r.dedupe_key for r in rows])
+                   .values_list("dedupe_key", flat=True))
+    rows = [r for r in rows if r.dedupe_key not in existing]
     for row in rows:
         row.save()  # one by one so each gets its history row
     if rows:
