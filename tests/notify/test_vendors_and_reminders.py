@@ -185,13 +185,19 @@ def test_reminders_escalate_overdue_tasks_and_chase_cab_votes(actors, cis, make_
     assert again == {"cab": 0, "due": 0, "overdue": 0, "downtime": 0}
 
 
-def test_with_the_broker_down_a_transition_still_answers_and_waits_in_the_outbox(actors, cis, settings,
-                                                                                 monkeypatch):
+@pytest.fixture
+def broker_down(settings):
     from releasemgmt.celery import app
 
+    saved = app.conf.task_always_eager, app.conf.broker_url
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    monkeypatch.setattr(app.conf, "task_always_eager", False)
-    monkeypatch.setattr(app.conf, "broker_url", "redis://127.0.0.1:9/0")  # nothing listens there
+    app.conf.task_always_eager = False
+    app.conf.broker_url = "redis://127.0.0.1:9/0"  # nothing listens there
+    yield
+    app.conf.task_always_eager, app.conf.broker_url = saved
+
+
+def test_with_the_broker_down_a_transition_still_answers_and_waits_in_the_outbox(actors, cis, broker_down):
     walker = Walker(new_release(actors, cis=cis), actors)
     walker.to("planning")
     walker.plan()
