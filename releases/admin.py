@@ -560,6 +560,18 @@ class OutboxMessageAdmin(ReadOnlyAdminMixin, AuditAdmin):
     search_fields = ("recipient", "subject", "event", "dedupe_key")
     list_select_related = ("release",)
     date_hierarchy = "created_at"
+    actions = ["retry_delivery"]
+    exclude = ("payload",)
+    readonly_fields = ("last_error",)
+
+    @admin.action(description="Retry delivery of the selected failed messages")
+    def retry_delivery(self, request, queryset):
+        try:
+            count = services.outbox_retry(message_ids=list(queryset.values_list("pk", flat=True)), by=request.user)
+        except services.RecordRefused as exc:
+            self.message_user(request, exc.detail, level="error")
+            return
+        self.message_user(request, f"{count} failed message(s) will be delivered again.")
 
 
 @admin.register(CalendarToken)

@@ -389,3 +389,22 @@ def _check_vote(release, by, vote):
         raise RecordClosed("vote", "You have already voted on this version of the plan.",
                            [Blocker("already_voted", "You have already voted on this version of the plan.")])
     vote.plan = plan
+
+
+@transaction.atomic
+def outbox_retry(*, message_ids, by) -> int:
+    """Give failed deliveries another round of attempts (after fixing an
+    address or a vendor endpoint)."""
+    from .models import OutboxMessage
+
+    _require(by, ("release_manager", "change_manager"), "retry deliveries")
+    count = 0
+    for row in OutboxMessage.objects.select_for_update().filter(pk__in=message_ids, status="failed").order_by("pk"):
+        row.status = "pending"
+        row.attempts = 0
+        row.next_attempt_at = None
+        row._change_reason = "retry"
+        row._history_user = by
+        row.save()
+        count += 1
+    return count

@@ -208,3 +208,22 @@ def test_with_the_broker_down_a_transition_still_answers_and_waits_in_the_outbox
     release_transition(release_id=walker.release.pk, name="submit_plan", by=actors.release_manager)
     assert time.monotonic() - started < 2
     assert set(OutboxMessage.objects.values_list("status", flat=True)) == {"pending"}
+
+
+def test_failed_deliveries_can_be_retried_from_the_admin(actors, cis, client):
+    vendor = Vendor.objects.create(name="Down", integration_url="http://127.0.0.1:9/nothing",
+                                   integration_secret=SECRET)
+    _, task = scheduled_with_vendor_task(actors, cis, vendor)
+    row = OutboxMessage.objects.get(event="route_vendor_task", object_id=task.pk)
+    row.status, row.attempts = "failed", 8  # as the relay leaves it after its last attempt
+    row.save()
+    actors.release_manager.is_staff = True
+    actors.release_manager.save()
+    client.force_login(actors.release_manager)
+    page = client.get("/admin/releases/outboxmessage/?status__exact=failed")
+    assert page.status_code == 200 and row.subject in page.content.decode()
+    response = client.post("/admin/releases/outboxmessage/", {"action": "retry_delivery",
+                                                              "_selected_action": [row.pk]}, follow=True)
+    assert response.status_code == 200
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == ("pending", 0)
