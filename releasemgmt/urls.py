@@ -1,12 +1,18 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from releases.calendar_views import CalendarFeedView, CalendarView, private_feed
 from releases.vendor_views import VendorInboundView
+from releases.views import dashboard_view
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", dashboard_view, name="dashboard"),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("releases.urls")),
+    path("rfcs/", include("changes.urls")),
+    path("cmdb/", include("cmdb.urls")),
     path("admin/", admin.site.urls),
     # Release calendar (JSON and iCalendar) and signed vendor updates.
     path("api/calendar/", CalendarView.as_view(), name="api-calendar"),

@@ -106,7 +106,10 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # WhiteNoise serves them from the finders.
 STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT") or None
 
-LOGIN_URL = "admin:login"
+# The browser UI logs in at /accounts/login/ (Django admin keeps its own login page).
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "releases@localhost")

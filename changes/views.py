@@ -1,0 +1,162 @@
+"""RFC pages of the browser UI: list, raise, read, edit and decide, each
+action a call of ``changes.services``."""
+from __future__ import annotations
+
+import re
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Prefetch, Q
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from releasemgmt.workflow import TransitionError, available, has_any_role, may_act, specs, user_roles
+from releases.forms import TransitionForm
+from releases.models import Release
+from releases.selectors import transition_logs
+from releases.views.common import apply_errors, error_lines, forbid, reader_required, target_label
+
+from .choices import ChangeType, Level, RfcState
+from .models import ChangeRequest
+from .services import EDITABLE_STATES, rfc_create, rfc_transition, rfc_update
+
+
+class RfcForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}),
+                                  help_text="What should change, and why.")
+    change_type = forms.ChoiceField(choices=ChangeType.choices, initial=ChangeType.NORMAL, label="Change type")
+    risk = forms.ChoiceField(choices=Level.choices, initial=Level.MEDIUM)
+    impact = forms.ChoiceField(choices=Level.choices, initial=Level.MEDIUM)
+
+
+class RfcFilterForm(forms.Form):
+    q = forms.CharField(required=False, label="Search",
+                        widget=forms.TextInput(attrs={"type": "search", "placeholder": "RFC-00012, title…"}))
+    state = forms.ChoiceField(required=False, choices=[("", "Any state"), ("open", "Open")] + list(RfcState.choices))
+
+
+OPEN_STATES = ("submitted", "assessed", "authorized", "scheduled", "implemented", "reviewed")
+
+
+@reader_required
+def rfc_list_view(request):
+    form = RfcFilterForm(request.GET or None)
+    qs = ChangeRequest.objects.select_related("requester").prefetch_related("releases").order_by("-pk")
+    if form.is_valid():
+        q = form.cleaned_data["q"].strip()
+        if q:
+            text = Q(title__icontains=q) | Q(description__icontains=q)
+            match = re.fullmatch(r"(?:RFC-?)?0*(\d+)", q, re.IGNORECASE)
+            if match:
+                text |= Q(pk=int(match.group(1)))
+            qs = qs.filter(text)
+        state = form.cleaned_data["state"]
+        if state == "open":
+            qs = qs.filter(state__in=OPEN_STATES)
+        elif state:
+            qs = qs.filter(state=state)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(request, "changes/rfc_list.html", {"form": form, "page": page, "rfcs": page.object_list})
+
+
+@reader_required
+def rfc_create_view(request):
+    form = RfcForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                rfc = rfc_create(by=request.user, **form.cleaned_data)
+            except (TransitionError, ValidationError) as exc:
+                status = apply_errors(form, exc)
+            else:
+                messages.success(request, f"{rfc.number} raised; Change Management will assess it.")
+                return redirect("changes:detail", pk=rfc.pk)
+    return render(request, "changes/rfc_form.html", {"form": form, "title": "Raise an RFC"}, status=status)
+
+
+def _may_edit(rfc, user) -> bool:
+    return rfc.state in EDITABLE_STATES and (rfc.requester_id == user.pk or "change_manager" in user_roles(user))
+
+
+@reader_required
+def rfc_edit_view(request, pk):
+    rfc = get_object_or_404(ChangeRequest, pk=pk)
+    if not _may_edit(rfc, request.user):
+        raise PermissionDenied("Only the requester or a change manager may edit this RFC before it is authorised.")
+    fields = ("title", "description", "change_type", "risk", "impact")
+    form = RfcForm(request.POST or None, initial={f: getattr(rfc, f) for f in fields})
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                rfc_update(rfc_id=rfc.pk, by=request.user,
+                           **{name: form.cleaned_data[name] for name in form.changed_data})
+            except (TransitionError, ValidationError) as exc:
+                status = apply_errors(form, exc)
+            else:
+                messages.success(request, f"{rfc.number} updated.")
+                return redirect("changes:detail", pk=rfc.pk)
+    return render(request, "changes/rfc_form.html", {"form": form, "rfc": rfc, "title": f"Edit {rfc.number}"},
+                  status=status)
+
+
+def render_rfc(request, pk, *, status=200, transition=None):
+    rfc = get_object_or_404(
+        ChangeRequest.objects.select_related("requester").prefetch_related(
+            Prefetch("releases", queryset=Release.objects.select_related("release_manager"))), pk=pk)
+    actions = []
+    for t in available(rfc, request.user):
+        t = dict(t, url=reverse("changes:transition", args=[rfc.pk, t["name"]]),
+                 target_label=target_label(ChangeRequest, t["target"]),
+                 forbidden=any(b["code"] == "role_forbidden" for b in t["blockers"]))
+        if t["forbidden"]:
+            continue
+        if transition and transition[0] == t["name"]:
+            t["form"], t["errors"] = transition[1], transition[2]
+        else:
+            t["form"], t["errors"] = TransitionForm(user=request.user, reason=t["reason_required"],
+                                                    prefix=t["name"]), []
+        actions.append(t)
+    comments = list(rfc.release_closure_comments.select_related("release", "created_by"))
+    return render(request, "changes/rfc_detail.html", {
+        "rfc": rfc, "actions": actions, "logs": list(reversed(transition_logs(rfc))),
+        "releases": list(rfc.releases.all()), "closure_comments": comments,
+        "may_edit": _may_edit(rfc, request.user),
+        "may_release": has_any_role(request.user, ("release_manager",))
+        and rfc.state in ("submitted", "assessed", "authorized"),
+    }, status=status)
+
+
+@reader_required
+def rfc_detail_view(request, pk):
+    return render_rfc(request, pk)
+
+
+@require_POST
+@reader_required
+def rfc_transition_view(request, pk, name):
+    rfc = get_object_or_404(ChangeRequest, pk=pk)
+    spec = specs(ChangeRequest).get(name)
+    if spec is None or spec.internal:
+        raise Http404("No such transition.")
+    if not may_act(rfc, spec, request.user):
+        raise PermissionDenied(f"You may not {spec.title.lower()} this RFC.")
+    form = TransitionForm(request.POST, user=request.user, reason=spec.reason, prefix=name)
+    if not form.is_valid():
+        return render_rfc(request, pk, status=400, transition=(name, form, []))
+    try:
+        rfc = rfc_transition(rfc_id=rfc.pk, name=name, by=request.user, **form.payload())
+    except TransitionError as exc:
+        if exc.status == 403:
+            forbid(exc)
+        return render_rfc(request, pk, status=exc.status, transition=(name, form, error_lines(exc)))
+    messages.success(request, f"{spec.title}: {rfc.number} is now {rfc.get_state_display().lower()}.")
+    return redirect("changes:detail", pk=rfc.pk)

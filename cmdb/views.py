@@ -1,0 +1,85 @@
+"""CMDB pages of the browser UI: configuration items with their relations
+and the releases that touched them; baselines with a diff against another."""
+from __future__ import annotations
+
+from django import forms
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, render
+
+from releases.forms import BaselineCompareForm
+from releases.models import ReleaseScopeItem
+from releases.views.common import reader_required
+
+from .choices import CIType
+from .models import Baseline, BaselineItem, ConfigurationItem
+from .services import baseline_diff
+
+
+class CIFilterForm(forms.Form):
+    q = forms.CharField(required=False, label="Search",
+                        widget=forms.TextInput(attrs={"type": "search", "placeholder": "name or version"}))
+    ci_type = forms.ChoiceField(required=False, label="Type", choices=[("", "Any type")] + list(CIType.choices))
+
+
+@reader_required
+def ci_list_view(request):
+    form = CIFilterForm(request.GET or None)
+    qs = ConfigurationItem.objects.select_related("owner").annotate(
+        dependency_count=Count("depends_on", distinct=True),
+        release_count=Count("release_scope", distinct=True),
+    ).order_by("name")
+    if form.is_valid():
+        q = form.cleaned_data["q"].strip()
+        if q:
+            qs = qs.filter(Q(name__icontains=q) | Q(version__icontains=q))
+        if form.cleaned_data["ci_type"]:
+            qs = qs.filter(ci_type=form.cleaned_data["ci_type"])
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(request, "cmdb/ci_list.html", {"form": form, "page": page, "cis": page.object_list})
+
+
+@reader_required
+def ci_detail_view(request, pk):
+    ci = get_object_or_404(ConfigurationItem.objects.select_related("owner"), pk=pk)
+    touched = list(ReleaseScopeItem.objects.filter(ci=ci).select_related("release", "release__release_manager")
+                   .order_by("-release__created_at", "-release_id"))
+    in_baselines = list(BaselineItem.objects.filter(ci=ci).select_related("baseline")
+                        .order_by("-baseline__created_at", "-baseline_id")[:50])
+    history = list(ci.history.select_related("history_user").order_by("-history_date", "-history_id")[:30])
+    return render(request, "cmdb/ci_detail.html", {
+        "ci": ci,
+        "depends_on": list(ci.depends_on.order_by("name")),
+        "dependants": list(ci.dependants.order_by("name")),
+        "touched": touched,
+        "in_baselines": in_baselines,
+        "history": history,
+        "freezes": list(ci.freeze_windows.order_by("-start")[:10]),
+    })
+
+
+@reader_required
+def baseline_list_view(request):
+    qs = Baseline.objects.select_related("release", "captured_by").annotate(item_count=Count("items")) \
+        .order_by("-created_at", "-id")
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(request, "cmdb/baseline_list.html", {"page": page, "baselines": page.object_list})
+
+
+@reader_required
+def baseline_detail_view(request, pk):
+    baseline = get_object_or_404(Baseline.objects.select_related("release", "captured_by"), pk=pk)
+    form = BaselineCompareForm(request.GET or None, baseline=baseline)
+    other = form.cleaned_data.get("against") if form.is_valid() else None
+    if other is None and "against" not in request.GET:
+        # By default compare with the baseline before it that shares its CIs.
+        ci_ids = baseline.items.values("ci")
+        other = (Baseline.objects.filter(items__ci__in=ci_ids, created_at__lte=baseline.created_at)
+                 .exclude(pk=baseline.pk).order_by("-created_at", "-id").distinct().first())
+        if other is not None:
+            form = BaselineCompareForm(initial={"against": other.pk}, baseline=baseline)
+    diff = baseline_diff(other, baseline) if other is not None else None
+    return render(request, "cmdb/baseline_detail.html", {
+        "baseline": baseline, "items": list(baseline.items.select_related("ci")), "form": form,
+        "other": other, "diff": diff,
+    })

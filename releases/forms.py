@@ -1,0 +1,303 @@
+"""Forms of the browser UI. They only read and check input; the views hand
+the cleaned data to the services, which decide and write."""
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db import models
+from django.forms.models import fields_for_model
+from django.utils import timezone
+
+from changes.models import ChangeRequest
+from cmdb.models import Baseline, ConfigurationItem
+
+from .choices import STEPS, ReleaseState, ReleaseType, VoteDecision
+from .models import RECORD_TYPES, ReleasePlan, Team, Vendor
+from .services import RELEASE_FIELD_STATES, SERVICE_SET_BY_TYPE, SERVICE_SET_FIELDS
+
+OPEN_RFC_STATES = ("submitted", "assessed", "authorized")
+
+
+class DateTimeLocalInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%dT%H:%M")
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
+def _tidy(fields: dict) -> dict:
+    """Browser widgets: a date-time picker, short text areas."""
+    for f in fields.values():
+        if isinstance(f, forms.DateTimeField):
+            f.widget = DateTimeLocalInput()
+        elif isinstance(f.widget, forms.Textarea):
+            f.widget.attrs.update({"rows": 3, "cols": 60})
+    return fields
+
+
+class PasswordField(forms.CharField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", "Your password")
+        kwargs.setdefault("help_text", "You approve with your password, as a signature.")
+        super().__init__(widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}), strip=False,
+                         **kwargs)
+
+
+class SignedFormMixin:
+    """A form that needs the acting user's password, checked like a signature."""
+
+    def clean_password(self):
+        password = self.cleaned_data.get("password") or ""
+        if not self.user.check_password(password):
+            raise forms.ValidationError("That is not your password; nothing was recorded.", code="bad_password")
+        return ""  # never kept
+
+
+class TransitionForm(SignedFormMixin, forms.Form):
+    """The fields one release or task transition asks for: a reason where the
+    contract wants one, the password for approvals, a freeze override."""
+
+    def __init__(self, *args, user, reason=False, signed=False, freeze_override=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if reason:
+            self.fields["reason"] = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000,
+                                                    label="Reason")
+        if freeze_override:
+            self.fields["freeze_override_reason"] = forms.CharField(
+                required=False, max_length=2000, label="Freeze override reason",
+                help_text="Emergency releases only: why the deployment may start inside a freeze window.")
+        if signed:
+            self.fields["password"] = PasswordField()
+
+    def payload(self) -> dict:
+        data = {k: v for k, v in self.cleaned_data.items() if k != "password" and v not in ("", None)}
+        if "password" in self.fields:
+            data.update(signature(self.user))
+        return data
+
+
+def signature(user) -> dict:
+    """What the transition log keeps of a password-confirmed approval."""
+    return {"signed_with": "password", "signed_by": user.get_username(),
+            "signed_at": timezone.now().isoformat(timespec="seconds")}
+
+
+def signature_line(user) -> str:
+    return (f"Signed with password by {user.get_full_name() or user.get_username()} ({user.get_username()}) "
+            f"on {timezone.now():%Y-%m-%d %H:%M %Z}.")
+
+
+# --- releases --------------------------------------------------------------------------------
+
+
+def open_rfcs():
+    return ChangeRequest.objects.filter(state__in=OPEN_RFC_STATES).order_by("-pk")
+
+
+class RfcChoiceField(forms.ModelMultipleChoiceField):
+    widget = forms.CheckboxSelectMultiple
+
+    def label_from_instance(self, obj):
+        return f"{obj.number} {obj.title} ({obj.get_state_display().lower()})"
+
+
+class ReleaseCreateForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    release_type = forms.ChoiceField(choices=ReleaseType.choices, label="Type", initial=ReleaseType.MINOR)
+    rfcs = RfcChoiceField(queryset=ChangeRequest.objects.none(), label="RFCs",
+                          help_text="The RFCs that trigger this release (one or more).")
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    planned_start = forms.DateTimeField(widget=DateTimeLocalInput(), required=False)
+    planned_end = forms.DateTimeField(widget=DateTimeLocalInput(), required=False)
+    acceptance_criteria = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["rfcs"].queryset = open_rfcs()
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("planned_start"), data.get("planned_end")
+        if start and end and end <= start:
+            self.add_error("planned_end", "The planned end must be after the planned start.")
+        return data
+
+
+class ReleaseEditForm(forms.Form):
+    """The ticket's own fields; only those still open in the release's state."""
+
+    title = forms.CharField(max_length=200)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    acceptance_criteria = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
+                                          help_text="Documented on the ticket at step 9.")
+    release_type = forms.ChoiceField(choices=ReleaseType.choices, label="Type")
+    rfcs = RfcChoiceField(queryset=ChangeRequest.objects.none(), label="RFCs")
+    planned_start = forms.DateTimeField(widget=DateTimeLocalInput(), required=False)
+    planned_end = forms.DateTimeField(widget=DateTimeLocalInput(), required=False)
+
+    def __init__(self, *args, release, **kwargs):
+        kwargs.setdefault("initial", {
+            "title": release.title, "description": release.description,
+            "acceptance_criteria": release.acceptance_criteria, "release_type": release.release_type,
+            "rfcs": list(release.rfcs.all()), "planned_start": release.planned_start,
+            "planned_end": release.planned_end,
+        })
+        super().__init__(*args, **kwargs)
+        self.release = release
+        for name in list(self.fields):
+            states = RELEASE_FIELD_STATES.get(name)
+            if states is not None and release.state not in states:
+                del self.fields[name]
+        if "rfcs" in self.fields:
+            self.fields["rfcs"].queryset = (open_rfcs() | release.rfcs.all()).distinct()
+
+    def changed_values(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.changed_data}
+
+
+class ReleaseFilterForm(forms.Form):
+    q = forms.CharField(required=False, label="Search", widget=forms.TextInput(
+        attrs={"placeholder": "REL-00012, title, RFC…", "type": "search"}))
+    state = forms.ChoiceField(required=False, choices=[("", "Any state"), ("active", "Active (not closed)")]
+                              + list(ReleaseState.choices))
+    release_type = forms.ChoiceField(required=False, label="Type", choices=[("", "Any type")]
+                                     + list(ReleaseType.choices))
+    manager = forms.ModelChoiceField(required=False, queryset=get_user_model().objects.none(),
+                                     empty_label="Any manager")
+    ci = forms.ModelChoiceField(required=False, queryset=ConfigurationItem.objects.none(), label="CI",
+                                empty_label="Any CI")
+    start = forms.DateField(required=False, label="From", widget=DateInput())
+    end = forms.DateField(required=False, label="To", widget=DateInput())
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["manager"].queryset = get_user_model().objects.filter(
+            groups__name="release_manager", is_active=True).order_by("username").distinct()
+        self.fields["ci"].queryset = ConfigurationItem.objects.order_by("name")
+
+
+# --- step records --------------------------------------------------------------------------------
+
+
+def writable_fields(record_type: str) -> list[str]:
+    """The fields a writer fills in, as ``services.record_add`` accepts them."""
+    model = RECORD_TYPES[record_type]
+    skip = SERVICE_SET_FIELDS | SERVICE_SET_BY_TYPE.get(record_type, set())
+    return [f.name for f in model._meta.concrete_fields
+            if f.editable and f.name not in skip and not isinstance(f, models.AutoField)]
+
+
+class RecordForm(forms.Form):
+    record_type = ""
+
+    def __init__(self, *args, release, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.release = release
+        if "test_case" in self.fields:
+            self.fields["test_case"].queryset = release.test_cases.all()
+        if "rfc" in self.fields:
+            self.fields["rfc"].queryset = release.rfcs.all()
+            self.fields["rfc"].label = "RFC"
+        if "taken_at" in self.fields and not self.is_bound:
+            self.initial.setdefault("taken_at", timezone.now())
+
+
+_FORM_CLASSES: dict[str, type] = {}
+
+
+def record_form_class(record_type: str) -> type[RecordForm]:
+    if record_type not in _FORM_CLASSES:
+        model = RECORD_TYPES[record_type]
+        fields = _tidy(fields_for_model(model, fields=writable_fields(record_type)))
+        _FORM_CLASSES[record_type] = type(f"{model.__name__}Form", (RecordForm,),
+                                          {**fields, "record_type": record_type})
+    return _FORM_CLASSES[record_type]
+
+
+def record_form(record_type, release, data=None, instance=None):
+    """The add form (or, with ``instance``, the edit form) of a step record. A
+    new plan version starts from the latest version's text."""
+    cls = record_form_class(record_type)
+    initial = {}
+    if instance is not None:
+        initial = {name: getattr(instance, name) for name in cls.base_fields}
+    elif record_type == "plans":
+        latest = release.current_plan
+        if latest is not None:
+            initial = {name: getattr(latest, name) for name in cls.base_fields}
+    return cls(data, release=release, initial=initial, prefix=record_type)
+
+
+class VoteForm(SignedFormMixin, forms.Form):
+    decision = forms.ChoiceField(choices=VoteDecision.choices, widget=forms.RadioSelect)
+    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    password = PasswordField()
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == VoteDecision.REJECT and not (data.get("comment") or "").strip():
+            self.add_error("comment", "Say why you reject the plan.")
+        return data
+
+
+# --- scope, tasks, baselines ------------------------------------------------------------------
+
+
+class ScopeForm(forms.Form):
+    ci = forms.ModelChoiceField(queryset=ConfigurationItem.objects.order_by("name"), label="Configuration item")
+    target_version = forms.CharField(max_length=100)
+
+
+def _user_choices():
+    return get_user_model().objects.filter(is_active=True).order_by("username")
+
+
+class TaskForm(forms.Form):
+    """A release activity as the release manager plans it."""
+
+    title = forms.CharField(max_length=200)
+    step = forms.TypedChoiceField(choices=sorted(STEPS.items()), coerce=int, initial=12)
+    assignee_user = forms.ModelChoiceField(queryset=_user_choices(), required=False, label="Person")
+    assignee_team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False, label="Team")
+    assignee_vendor = forms.ModelChoiceField(queryset=Vendor.objects.all(), required=False, label="Vendor queue")
+    planned_start = forms.DateTimeField(widget=DateTimeLocalInput(), required=False)
+    planned_end = forms.DateTimeField(widget=DateTimeLocalInput(), required=False)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    vendor_ticket_ref = forms.CharField(max_length=200, required=False, label="Vendor ticket")
+
+    def __init__(self, *args, assignee_only=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee_user"].queryset = _user_choices()
+        if assignee_only:
+            for name in list(self.fields):
+                if name not in ("description", "vendor_ticket_ref"):
+                    del self.fields[name]
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("planned_start"), data.get("planned_end")
+        if start and end and end < start:
+            self.add_error("planned_end", "The planned end must not be before the planned start.")
+        return data
+
+
+class BaselineCompareForm(forms.Form):
+    against = forms.ModelChoiceField(queryset=Baseline.objects.none(), label="Compare with", required=False,
+                                     empty_label="Choose a baseline")
+
+    def __init__(self, *args, baseline, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["against"].queryset = Baseline.objects.exclude(pk=baseline.pk).order_by("-created_at", "-id")
+

@@ -1,0 +1,101 @@
+"""Small helpers the templates of the browser UI share."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from django import template
+from django.db import models
+from django.urls import Resolver404, resolve
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.text import capfirst
+
+from releasemgmt.workflow import ROLE_LABELS, user_label as _user_label, user_roles
+
+register = template.Library()
+
+STATE_TONES = {
+    "new": "neutral", "planning": "neutral", "plan_submitted": "wait", "plan_approved": "ok",
+    "rolling_back": "bad", "rolled_back": "bad", "failed": "bad", "rejected": "bad", "blocked": "bad",
+    "cancelled": "muted", "closed": "muted", "retired": "muted", "archived": "muted",
+    "succeeded": "ok", "done": "ok", "authorized": "ok", "reviewed": "ok", "implemented": "ok",
+    "go": "ok", "verified": "ok", "captured": "ok", "live": "ok",
+    "submitted": "wait", "assessed": "wait", "in_review": "wait", "ready": "wait",
+    "deploying": "active", "deployed": "active", "in_progress": "active",
+}
+
+
+@register.filter
+def tone(state) -> str:
+    """A colour family for a state badge."""
+    return STATE_TONES.get(str(state), "info")
+
+
+@register.filter
+def user_label(user) -> str:
+    return _user_label(user)
+
+
+@register.filter
+def has_role(user, role: str) -> bool:
+    return role in user_roles(user)
+
+
+@register.filter
+def role_names(user) -> str:
+    return ", ".join(ROLE_LABELS.get(r, r).removeprefix("a ").removeprefix("the ") for r in sorted(user_roles(user)))
+
+
+@register.filter
+def when(value) -> str:
+    """A date-time as the UI writes it: 2026-05-04 14:30 (local time)."""
+    if not value:
+        return ""
+    if isinstance(value, datetime):
+        return date_format(timezone.localtime(value) if timezone.is_aware(value) else value, "Y-m-d H:i")
+    return date_format(value, "Y-m-d")
+
+
+@register.simple_tag
+def record_fields(record, names) -> list[tuple[str, object, bool]]:
+    """(label, value, is_long_text) for the named fields of a step record."""
+    rows = []
+    for name in names:
+        f = record._meta.get_field(name)
+        value = getattr(record, name)
+        if f.choices:
+            value = getattr(record, f"get_{name}_display")()
+        elif isinstance(f, models.BooleanField):
+            value = "Yes" if value else "No"
+        elif isinstance(value, datetime):
+            value = when(value)
+        elif value is None or value == "":
+            value = "—"
+        long = isinstance(f, models.TextField) and value != "—"
+        rows.append((capfirst(f.verbose_name), value, long))
+    return rows
+
+
+@register.simple_tag
+def ical_url() -> str:
+    """The iCalendar feed's path, when that feed is served (another part of the project)."""
+    for path in ("/calendar.ics",):
+        try:
+            resolve(path)
+        except Resolver404:
+            continue
+        return path
+    return ""
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key) if mapping else None
+
+
+@register.filter
+def reads(user) -> bool:
+    """Whether the user reads releases, RFCs and the CMDB (not vendor-only)."""
+    from releases.selectors import can_read
+
+    return can_read(user)

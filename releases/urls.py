@@ -1,0 +1,26 @@
+from django.urls import path
+
+from . import views
+
+app_name = "releases"
+
+urlpatterns = [
+    path("releases/", views.release_list_view, name="list"),
+    path("releases/new/", views.release_create_view, name="create"),
+    path("releases/<int:pk>/", views.release_detail_view, name="detail"),
+    path("releases/<int:pk>/edit/", views.release_edit_view, name="edit"),
+    path("releases/<int:pk>/transitions/<slug:name>/", views.release_transition_view, name="transition"),
+    path("releases/<int:pk>/records/<slug:record_type>/", views.record_add_view, name="record_add"),
+    path("releases/<int:pk>/records/<slug:record_type>/<int:record_id>/edit/", views.record_edit_view,
+         name="record_edit"),
+    path("releases/<int:pk>/scope/", views.scope_add_view, name="scope_add"),
+    path("releases/<int:pk>/tasks/", views.task_add_view, name="task_add"),
+    path("releases/<int:pk>/baseline/", views.baseline_capture_view, name="baseline_capture"),
+    path("cab/", views.cab_queue_view, name="cab_queue"),
+    path("cab/<int:pk>/", views.cab_review_view, name="cab_review"),
+    path("cab/<int:pk>/vote/", views.cab_vote_view, name="cab_vote"),
+    path("calendar/", views.calendar_view, name="calendar"),
+    path("tasks/", views.task_board_view, name="tasks"),
+    path("tasks/<int:pk>/", views.task_detail_view, name="task"),
+    path("tasks/<int:pk>/transitions/<slug:name>/", views.task_transition_view, name="task_transition"),
+]

@@ -1,0 +1,112 @@
+"""The CAB: the queue of plans awaiting my vote, and one plan under review
+with its diff, the votes against the quorum, and the vote itself."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from releasemgmt.workflow import TransitionError, available, user_roles
+
+from .. import services
+from ..forms import TransitionForm, VoteForm, signature_line
+from ..models import Release
+from ..selectors import (
+    SIGNED_TRANSITIONS,
+    cab_queue,
+    plan_diff,
+    plans_under_review,
+    previous_plan,
+    release_for_page,
+    vote_tally,
+)
+from .common import apply_errors, reader_required, target_label
+
+
+@reader_required
+def cab_queue_view(request):
+    queue = cab_queue(request.user)
+    waiting = {r.pk for r in queue}
+    others = [r for r in plans_under_review() if r.pk not in waiting]
+    return render(request, "releases/cab_queue.html", {"queue": queue, "others": others})
+
+
+def _vote_state(release, user):
+    """Whether this user may vote on the current plan now, and why not."""
+    if "cab_member" not in user_roles(user):
+        return False, "Only CAB members vote."
+    if release.state != "plan_submitted":
+        return False, "The plan is not before the CAB."
+    plan = release.current_plan
+    if plan is None:
+        return False, "There is no plan to vote on."
+    if user.pk in release.conflicted_user_ids():
+        return False, "You manage this release or requested one of its RFCs, so you may not vote on it."
+    if any(v.created_by_id == user.pk for v in plan.votes.all()):
+        return False, "You have voted on this version of the plan."
+    return True, ""
+
+
+def render_review(request, pk, *, status=200, vote_form=None, transition=None):
+    try:
+        release = release_for_page(pk)
+    except Release.DoesNotExist:
+        raise Http404("No such release.") from None
+    plan = release.current_plan
+    before = previous_plan(release, plan)
+    may_vote, why_not = _vote_state(release, request.user)
+    decisions = []
+    for t in available(release, request.user):
+        if t["name"] not in ("approve_plan", "reject_plan"):
+            continue
+        t = dict(t, signed=t["name"] in SIGNED_TRANSITIONS, target_label=target_label(Release, t["target"]),
+                 url=reverse("releases:transition", args=[release.pk, t["name"]]),
+                 forbidden=any(b["code"] == "role_forbidden" for b in t["blockers"]))
+        if transition and transition[0] == t["name"]:
+            t["form"], t["errors"] = transition[1], transition[2]
+        else:
+            t["form"] = TransitionForm(user=request.user, reason=t["reason_required"], signed=t["signed"],
+                                       prefix=t["name"])
+            t["errors"] = []
+        decisions.append(t)
+    return render(request, "releases/cab_review.html", {
+        "release": release, "plan": plan, "before": before,
+        "diff": plan_diff(before, plan) if plan else [],
+        "tally": vote_tally(release), "may_vote": may_vote, "why_not": why_not,
+        "vote_form": vote_form or (VoteForm(user=request.user, prefix="vote") if may_vote else None),
+        "decisions": [t for t in decisions if not t["forbidden"]],
+        "rfcs": list(release.rfcs.all()), "scope": list(release.scope_items.all()),
+    }, status=status)
+
+
+@reader_required
+def cab_review_view(request, pk):
+    return render_review(request, pk)
+
+
+@require_POST
+@reader_required
+def cab_vote_view(request, pk):
+    if "cab_member" not in user_roles(request.user):
+        raise PermissionDenied("Only CAB members vote.")
+    release = Release.objects.filter(pk=pk).first()
+    if release is None:
+        raise Http404("No such release.")
+    form = VoteForm(request.POST, user=request.user, prefix="vote")
+    status = 400
+    if form.is_valid():
+        comment = form.cleaned_data["comment"].strip()
+        comment = f"{comment}\n\n{signature_line(request.user)}" if comment else signature_line(request.user)
+        try:
+            services.record_add(release_id=release.pk, record_type="votes", by=request.user,
+                                decision=form.cleaned_data["decision"], comment=comment)
+        except (TransitionError, ValidationError) as exc:
+            status = apply_errors(form, exc)
+        else:
+            messages.success(request, f"Your vote on {release.number} is recorded.")
+            return redirect("releases:cab_review", pk=release.pk)
+    return render_review(request, pk, status=status, vote_form=form)
+

@@ -1,0 +1,90 @@
+"""What the views of the browser UI share: who may read, and how a domain
+error becomes something a person sees in place."""
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.shortcuts import redirect
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from releasemgmt.workflow import TransitionError, TransitionForbidden, user_roles
+
+from ..selectors import can_read
+
+
+def reader_required(view):
+    """Logged in and holding a role that reads the process (not vendor-only)."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not can_read(request.user):
+            raise PermissionDenied("Your role does not give access to this page.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def role_required(view):
+    """Logged in and holding some role of the process (a vendor too)."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not user_roles(request.user):
+            raise PermissionDenied("You have no role in the release process.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def target_label(model, state: str) -> str:
+    """The readable name of a state of ``model``'s state machine."""
+    from releasemgmt.workflow import state_field
+
+    return dict(model._meta.get_field(state_field(model)).choices).get(state, state)
+
+
+def forbid(exc: TransitionError):
+    raise PermissionDenied(exc.detail) from exc
+
+
+def error_lines(exc: Exception) -> list[str]:
+    """A refused use case as sentences: the detail, then each blocker."""
+    if isinstance(exc, TransitionError):
+        lines = [exc.detail]
+        lines += [b.message for b in exc.blockers if b.message != exc.detail]
+        return lines
+    if isinstance(exc, ValidationError):
+        if hasattr(exc, "error_dict"):
+            return [m for msgs in exc.message_dict.values() for m in msgs]
+        return list(exc.messages)
+    return [str(exc)]
+
+
+def apply_errors(form, exc: Exception) -> int:
+    """Put a refused use case's errors on the form, on the fields they name
+    when the form has them; returns the HTTP status to answer with."""
+    if isinstance(exc, TransitionForbidden):
+        forbid(exc)
+    if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
+        for name, messages in exc.message_dict.items():
+            target = name if name in form.fields else None
+            for message in messages:
+                if target is None and name != NON_FIELD_ERRORS:
+                    message = f"{name.replace('_', ' ').capitalize()}: {message}"
+                form.add_error(target, message)
+        return 400
+    for line in error_lines(exc):
+        form.add_error(None, line)
+    return getattr(exc, "status", 400)
+
+
+def redirect_back(request, default):
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                   require_https=request.is_secure()):
+        return redirect(target)
+    return redirect(default)

@@ -1,0 +1,406 @@
+"""The release list, raising a release, and the release page with everything
+done on it: transitions, step records, scope, tasks, the restore point."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.text import capfirst
+from django.views.decorators.http import require_POST
+
+from releasemgmt.workflow import TransitionError, available, has_any_role, may_act, specs
+
+from .. import services
+from ..choices import STATE_STEP, STEPS
+from ..forms import (
+    ReleaseCreateForm,
+    ReleaseEditForm,
+    ReleaseFilterForm,
+    ScopeForm,
+    TaskForm,
+    TransitionForm,
+    record_form,
+    writable_fields,
+)
+from ..models import RECORD_TYPES, Release
+from ..selectors import (
+    NO_GENERIC_FORM,
+    SIGNED_TRANSITIONS,
+    Membership,
+    delivery_log,
+    process_tracker,
+    release_creation,
+    release_for_page,
+    release_list,
+    task_actions,
+    transition_logs,
+    visible_releases,
+    vote_tally,
+)
+from .common import apply_errors, error_lines, forbid, reader_required, target_label
+
+RM = ("release_manager",)
+BASELINE_ROLES = ("configuration_manager", "release_manager")
+
+# What a record's card shows, beyond the fields its writer fills in.
+EXTRA_DISPLAY = {
+    "plans": ["version"],
+    "communications": ["sent_at"],
+}
+DISPLAY_ONLY = {
+    "votes": ["decision", "comment"],
+    "go_decisions": ["decision", "reason"],
+    "deployments": ["started_at", "completed_at", "freeze_override_reason", "notes"],
+}
+
+
+# --- the list ------------------------------------------------------------------------------
+
+
+@reader_required
+def release_list_view(request):
+    form = ReleaseFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    qs = release_list(request.user, **{k: v for k, v in filters.items() if v not in ("", None)})
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(request, "releases/release_list.html", {
+        "form": form, "page": page, "releases": page.object_list,
+        "may_create": has_any_role(request.user, RM),
+    })
+
+
+@reader_required
+def release_create_view(request):
+    if not has_any_role(request.user, RM):
+        raise PermissionDenied("Only a release manager may raise a release ticket.")
+    initial = {}
+    if request.GET.get("rfc"):
+        initial["rfcs"] = [x for x in request.GET.getlist("rfc") if x.isdigit()]
+    form = ReleaseCreateForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            release = services.release_create(by=request.user, **form.cleaned_data)
+        except (TransitionError, ValidationError) as exc:
+            status = apply_errors(form, exc)
+        else:
+            messages.success(request, f"{release.number} raised. Next: start planning.")
+            return redirect("releases:detail", pk=release.pk)
+    elif request.method == "POST":
+        status = 400
+    return render(request, "releases/release_form.html", {"form": form, "title": "Raise a release ticket"},
+                  status=status)
+
+
+@reader_required
+def release_edit_view(request, pk):
+    release = get_object_or_404(visible_releases(request.user), pk=pk)
+    if not has_any_role(request.user, RM):
+        raise PermissionDenied("Only a release manager may edit the release ticket.")
+    if release.state in ("closed", "cancelled"):
+        raise PermissionDenied("A closed or cancelled release cannot be edited.")
+    form = ReleaseEditForm(request.POST or None, release=release)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.release_update(release_id=release.pk, by=request.user, **form.changed_values())
+            except (TransitionError, ValidationError) as exc:
+                status = apply_errors(form, exc)
+            else:
+                messages.success(request, f"{release.number} updated.")
+                return redirect("releases:detail", pk=release.pk)
+        else:
+            status = 400
+    return render(request, "releases/release_form.html",
+                  {"form": form, "release": release, "title": f"Edit {release.number}"}, status=status)
+
+
+# --- the release page ---------------------------------------------------------------------
+
+
+def _record_sections(release, user, bound_type=None, bound_form=None):
+    """The step records, grouped by step: what exists, and the add form where
+    this user may write that record now."""
+    by_step: dict[int, list] = {}
+    current_step = STATE_STEP.get(release.state)
+    for record_type, model in RECORD_TYPES.items():
+        rows = list(getattr(release, record_type).all())
+        if record_type == "plans":
+            rows.reverse()  # the current version first
+        may_write = bool(model.writers) and has_any_role(user, model.writers) \
+            and release.state in model.open_states and record_type not in NO_GENERIC_FORM
+        bound = bound_type == record_type
+        if not rows and not may_write and not bound and record_type != "votes":
+            continue
+        if record_type == "votes" and not rows and release.state != "plan_submitted":
+            continue
+        if record_type in DISPLAY_ONLY:
+            fields = DISPLAY_ONLY[record_type]
+        else:
+            fields = EXTRA_DISPLAY.get(record_type, []) + writable_fields(record_type)
+        form = None
+        if bound:
+            form = bound_form  # came back with errors: shown in place, even if the step has closed since
+        elif may_write:
+            form = record_form(record_type, release)
+        by_step.setdefault(model.step or 0, []).append({
+            "type": record_type,
+            "title": capfirst(model._meta.verbose_name_plural),
+            "name": str(model._meta.verbose_name),
+            "rows": rows,
+            "fields": fields,
+            "form": form,
+            "editable": may_write and not model.immutable,
+            "immutable": model.immutable,
+            "open": bound_type == record_type or (form is not None and model.step == current_step),
+            "add_url": reverse("releases:record_add", args=[release.pk, record_type]),
+        })
+    return [(step, STEPS.get(step, "Other"), sections) for step, sections in sorted(by_step.items())]
+
+
+def _open_steps(release, step_records) -> set:
+    """Step sections shown unfolded: the current step, and those where this
+    user can write a record now (their add forms stay folded until clicked)."""
+    current = STATE_STEP.get(release.state)
+    steps = {current} if current else set()
+    for step, _, sections in step_records:
+        if any(sec["form"] is not None for sec in sections):
+            steps.add(step)
+        if release.state == "plan_submitted" and any(sec["type"] == "votes" for sec in sections):
+            steps.add(step)
+    return steps
+
+
+def _transitions(release, user, bound=None):
+    """``workflow.available`` for this user, each with its form and any error."""
+    rows = []
+    for t in available(release, user):
+        t = dict(t)
+        name = t["name"]
+        t["signed"] = name in SIGNED_TRANSITIONS
+        t["target_label"] = target_label(Release, t["target"])
+        t["url"] = reverse("releases:transition", args=[release.pk, name])
+        if bound and bound[0] == name:
+            t["form"], t["errors"] = bound[1], bound[2]
+        else:
+            t["form"] = TransitionForm(user=user, reason=t["reason_required"], signed=t["signed"],
+                                       freeze_override=_freeze_override(release, name), prefix=name)
+            t["errors"] = []
+        t["forbidden"] = any(b["code"] == "role_forbidden" for b in t["blockers"])
+        rows.append(t)
+    return rows
+
+
+def _freeze_override(release, name):
+    """An emergency release may schedule or deploy inside a freeze, with a reason."""
+    return name in ("schedule", "start_deployment") and release.release_type == "emergency"
+
+
+def render_release(request, pk, *, status=200, transition=None, record=None, scope_form=None, task_form=None,
+                   baseline_errors=None):
+    try:
+        release = release_for_page(pk)
+    except Release.DoesNotExist:
+        raise Http404("No such release.") from None
+    user = request.user
+    member = Membership.of(user)
+    logs = transition_logs(release)
+    creator, created_at = release_creation(release)
+    transitions = _transitions(release, user, transition)
+    main = [t for t in transitions if t["name"] != "cancel"]
+    cancel = next((t for t in transitions if t["name"] == "cancel" and not t["forbidden"]), None)
+    rm = "release_manager" in member.roles
+    scope_open = release.state in services.EDITABLE_RELEASE_STATES
+    step_records = _record_sections(release, user, *(record or (None, None)))
+    tasks = list(release.tasks.all())
+    for task in tasks:
+        task.actions = task_actions(task, member)
+    ctx = {
+        "release": release,
+        "tracker": process_tracker(release, logs, creator, created_at),
+        "transitions": main,
+        "allowed": [t for t in main if t["allowed"]],
+        "waiting": [t for t in main if not t["allowed"]],
+        "cancel": cancel,
+        "step_records": step_records,
+        "open_steps": _open_steps(release, step_records),
+        "logs": list(reversed(logs)),
+        "outbox": delivery_log(release),
+        "tasks": tasks,
+        "rfcs": list(release.rfcs.all()),
+        "scope": list(release.scope_items.all()),
+        "baselines": list(release.baselines.all()),
+        "tally": vote_tally(release) if release.state == "plan_submitted" else None,
+        "may_edit": rm and release.state not in ("closed", "cancelled"),
+        "scope_form": (scope_form or ScopeForm(prefix="scope")) if rm and scope_open else None,
+        "task_form": (task_form or TaskForm(prefix="task")) if rm and release.state in services.TASK_EDITABLE
+        else None,
+        "may_capture": has_any_role(user, BASELINE_ROLES) and release.state in ("packaging", "building")
+        and release.pre_release_baseline is None,
+        "baseline_errors": baseline_errors or [],
+        "step": STATE_STEP.get(release.state),
+        "step_title": STEPS.get(STATE_STEP.get(release.state)),
+    }
+    return render(request, "releases/release_detail.html", ctx, status=status)
+
+
+@reader_required
+def release_detail_view(request, pk):
+    return render_release(request, pk)
+
+
+def _release_or_404(request, pk):
+    return get_object_or_404(visible_releases(request.user), pk=pk)
+
+
+@require_POST
+@reader_required
+def release_transition_view(request, pk, name):
+    release = _release_or_404(request, pk)
+    spec = specs(Release).get(name)
+    if spec is None or spec.internal:
+        raise Http404("No such transition.")
+    if not may_act(release, spec, request.user):
+        raise PermissionDenied(f"You may not {spec.title.lower()} this release.")
+    form = TransitionForm(request.POST, user=request.user, reason=spec.reason, signed=name in SIGNED_TRANSITIONS,
+                          freeze_override=_freeze_override(release, name), prefix=name)
+    # The CAB's decision is also taken on the review page; answer there.
+    from_cab = request.POST.get("from") == "cab" and name in ("approve_plan", "reject_plan")
+    if from_cab:
+        from .cab import render_review as render_page
+    else:
+        render_page = render_release
+    if not form.is_valid():
+        return render_page(request, pk, status=400, transition=(name, form, []))
+    try:
+        release = services.release_transition(release_id=release.pk, name=name, by=request.user, **form.payload())
+    except TransitionError as exc:
+        if exc.status == 403:
+            forbid(exc)
+        return render_page(request, pk, status=exc.status, transition=(name, form, error_lines(exc)))
+    messages.success(request, f"{spec.title}: {release.number} is now {release.get_state_display().lower()}.")
+    if from_cab:
+        return redirect("releases:cab_review", pk=release.pk)
+    return redirect(reverse("releases:detail", args=[release.pk]) + "#next-steps")
+
+
+# --- step records -------------------------------------------------------------------------------
+
+
+def _record_model(record_type):
+    model = RECORD_TYPES.get(record_type)
+    if model is None or record_type in NO_GENERIC_FORM:
+        raise Http404("No such record type.")
+    return model
+
+
+@require_POST
+@reader_required
+def record_add_view(request, pk, record_type):
+    model = _record_model(record_type)
+    release = _release_or_404(request, pk)
+    if not model.writers or not has_any_role(request.user, model.writers):
+        raise PermissionDenied(f"You may not write a {model._meta.verbose_name}.")
+    form = record_form(record_type, release, data=request.POST)
+    status = 400
+    if form.is_valid():
+        try:
+            services.record_add(release_id=release.pk, record_type=record_type, by=request.user,
+                                **form.cleaned_data)
+        except (TransitionError, ValidationError) as exc:
+            status = apply_errors(form, exc)
+        else:
+            messages.success(request, f"{capfirst(model._meta.verbose_name)} recorded.")
+            return redirect(reverse("releases:detail", args=[release.pk]) + f"#rec-{record_type}")
+    return render_release(request, pk, status=status, record=(record_type, form))
+
+
+@reader_required
+def record_edit_view(request, pk, record_type, record_id):
+    model = _record_model(record_type)
+    release = _release_or_404(request, pk)
+    record = get_object_or_404(model, pk=record_id, release=release)
+    if model.immutable:
+        raise PermissionDenied(f"A {model._meta.verbose_name} is kept as written; add a new one instead.")
+    if not model.writers or not has_any_role(request.user, model.writers):
+        raise PermissionDenied(f"You may not edit a {model._meta.verbose_name}.")
+    form = record_form(record_type, release, data=request.POST or None, instance=record)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            changed = {name: form.cleaned_data[name] for name in form.changed_data}
+            try:
+                services.record_update(record=record, by=request.user, **changed)
+            except (TransitionError, ValidationError) as exc:
+                status = apply_errors(form, exc)
+            else:
+                messages.success(request, f"{capfirst(model._meta.verbose_name)} updated.")
+                return redirect(reverse("releases:detail", args=[release.pk]) + f"#rec-{record_type}")
+    return render(request, "releases/record_form.html", {
+        "release": release, "record": record, "form": form, "name": model._meta.verbose_name,
+        "open": release.state in model.open_states,
+    }, status=status)
+
+
+# --- scope, tasks, baseline -----------------------------------------------------------------------
+
+
+@require_POST
+@reader_required
+def scope_add_view(request, pk):
+    release = _release_or_404(request, pk)
+    if not has_any_role(request.user, RM):
+        raise PermissionDenied("Only a release manager may change the release scope.")
+    form = ScopeForm(request.POST, prefix="scope")
+    status = 400
+    if form.is_valid():
+        try:
+            item = services.scope_set(release_id=release.pk, by=request.user, **form.cleaned_data)
+        except (TransitionError, ValidationError) as exc:
+            status = apply_errors(form, exc)
+        else:
+            messages.success(request, f"{item.ci.name} → {item.target_version} is in scope.")
+            return redirect(reverse("releases:detail", args=[release.pk]) + "#scope")
+    return render_release(request, pk, status=status, scope_form=form)
+
+
+@require_POST
+@reader_required
+def task_add_view(request, pk):
+    release = _release_or_404(request, pk)
+    if not has_any_role(request.user, RM):
+        raise PermissionDenied("Only a release manager may plan release activities.")
+    form = TaskForm(request.POST, prefix="task")
+    status = 400
+    if form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
+        try:
+            task = services.task_create(release_id=release.pk, by=request.user, **data)
+        except (TransitionError, ValidationError) as exc:
+            status = apply_errors(form, exc)
+        else:
+            messages.success(request, f"Task '{task.title}' planned.")
+            return redirect(reverse("releases:detail", args=[release.pk]) + "#tasks")
+    return render_release(request, pk, status=status, task_form=form)
+
+
+@require_POST
+@reader_required
+def baseline_capture_view(request, pk):
+    release = _release_or_404(request, pk)
+    if not has_any_role(request.user, BASELINE_ROLES):
+        raise PermissionDenied("Only a configuration manager or release manager may capture the baseline.")
+    try:
+        baseline = services.release_capture_baseline(release_id=release.pk, by=request.user)
+    except TransitionError as exc:
+        if exc.status == 403:
+            forbid(exc)
+        return render_release(request, pk, status=exc.status, baseline_errors=error_lines(exc))
+    messages.success(request, f"Baseline '{baseline.name}' captured: the restore point.")
+    return redirect(reverse("releases:detail", args=[release.pk]) + "#baselines")
+

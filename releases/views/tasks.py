@@ -1,0 +1,113 @@
+"""The task board of teams and vendors, a task's page, and its transitions."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from releasemgmt.workflow import TransitionError, specs
+
+from .. import services
+from ..forms import TaskForm, TransitionForm
+from ..models import Task
+from ..selectors import Membership, can_read, task_actions, task_board, transition_logs, visible_tasks
+from .common import apply_errors, error_lines, redirect_back, role_required
+
+COLUMNS = (("open", "Open"), ("in_progress", "In progress"), ("blocked", "Blocked"), ("done", "Done"))
+
+
+@role_required
+def task_board_view(request):
+    user = request.user
+    member = Membership.of(user)
+    reader = can_read(user)
+    default = "all" if "release_manager" in member.roles else "mine"
+    scope = request.GET.get("scope", default) if reader else "vendor"
+    if scope not in ("mine", "all", "vendor"):
+        scope = default
+    release_id = request.GET.get("release")
+    release_id = int(release_id) if release_id and release_id.isdigit() else None
+    columns = task_board(user, member, "mine" if scope == "mine" else "all", release_id)
+    for tasks in columns.values():
+        for task in tasks:
+            task.actions = task_actions(task, member)
+            for action in task.actions:
+                action["form"] = TransitionForm(user=user, reason=action["reason_required"],
+                                                prefix=f"t{task.pk}-{action['name']}")
+    return render(request, "releases/task_board.html", {
+        "columns": [(key, label, columns[key]) for key, label in COLUMNS],
+        "scope": scope, "reader": reader, "release_id": release_id,
+        "vendors": list(user.vendors.all()) if not reader else [],
+        "now": timezone.now(),
+    })
+
+
+def _task_or_404(request, pk):
+    return get_object_or_404(visible_tasks(request.user).select_related(
+        "release", "assignee_user", "assignee_team", "assignee_vendor"), pk=pk)
+
+
+@role_required
+def task_detail_view(request, pk):
+    task = _task_or_404(request, pk)
+    member = Membership.of(request.user)
+    may_edit = member.task_actor(task) and task.state not in ("done", "cancelled")
+    assignee_only = "release_manager" not in member.roles
+    form = None
+    status = 200
+    if may_edit:
+        initial = {name: getattr(task, name) for name in TaskForm.base_fields}
+        form = TaskForm(request.POST or None, initial=initial, assignee_only=assignee_only)
+    if request.method == "POST":
+        if form is None:
+            raise PermissionDenied("Only the release manager or the task's assignee may edit it.")
+        status = 400
+        if form.is_valid():
+            changed = {name: form.cleaned_data[name] for name in form.changed_data}
+            try:
+                services.task_update(task_id=task.pk, by=request.user, **changed)
+            except (TransitionError, ValidationError) as exc:
+                status = apply_errors(form, exc)
+            else:
+                messages.success(request, f"Task '{task.title}' updated.")
+                return redirect_back(request, reverse("releases:task", args=[task.pk]))
+    actions = task_actions(task, member)
+    for action in actions:
+        action["form"] = TransitionForm(user=request.user, reason=action["reason_required"],
+                                        prefix=f"t{task.pk}-{action['name']}")
+    return render(request, "releases/task_detail.html", {
+        "task": task, "form": form, "actions": actions, "logs": list(reversed(transition_logs(task))),
+        "reader": can_read(request.user),
+    }, status=status)
+
+
+@require_POST
+@role_required
+def task_transition_view(request, pk, name):
+    task = _task_or_404(request, pk)
+    spec = specs(Task).get(name)
+    if spec is None:
+        raise Http404("No such transition.")
+    member = Membership.of(request.user)
+    if not (member.roles & set(spec.roles_for(task))) or (spec.actor is not None and not member.task_actor(task)):
+        raise PermissionDenied(f"You may not {spec.title.lower()} this task.")
+    form = TransitionForm(request.POST, user=request.user, reason=spec.reason, prefix=f"t{task.pk}-{name}")
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for e in errors:
+                messages.error(request, f"{task.title}: {e}")
+        return redirect_back(request, reverse("releases:task", args=[task.pk]))
+    try:
+        task = services.task_transition(task_id=task.pk, name=name, by=request.user, **form.payload())
+    except TransitionError as exc:
+        if exc.status == 403:
+            raise PermissionDenied(exc.detail) from exc
+        for line in error_lines(exc):
+            messages.error(request, f"{task.title}: {line}")
+    else:
+        messages.success(request, f"Task '{task.title}' is now {task.get_state_display().lower()}.")
+    return redirect_back(request, reverse("releases:task", args=[task.pk]))
