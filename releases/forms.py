@@ -45,7 +45,7 @@ def _tidy(fields: dict) -> dict:
 class PasswordField(forms.CharField):
     def __init__(self, **kwargs):
         kwargs.setdefault("label", "Your password")
-        kwargs.setdefault("help_text", "You approve with your password, as a signature.")
+        kwargs.setdefault("help_text", "Confirm with your password: it signs this decision.")
         super().__init__(widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}), strip=False,
                          **kwargs)
 
@@ -181,6 +181,7 @@ class ReleaseFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["manager"].queryset = get_user_model().objects.filter(
             groups__name="release_manager", is_active=True).order_by("username").distinct()
+        self.fields["manager"].label_from_instance = person_label
         self.fields["ci"].queryset = ConfigurationItem.objects.order_by("name")
 
 
@@ -203,6 +204,7 @@ class RecordForm(forms.Form):
         self.release = release
         if "test_case" in self.fields:
             self.fields["test_case"].queryset = release.test_cases.all()
+            self.fields["test_case"].label_from_instance = lambda case: case.name
         if "rfc" in self.fields:
             self.fields["rfc"].queryset = release.rfcs.all()
             self.fields["rfc"].label = "RFC"
@@ -260,6 +262,11 @@ class ScopeForm(forms.Form):
     target_version = forms.CharField(max_length=100)
 
 
+def person_label(user) -> str:
+    name = user.get_full_name()
+    return f"{name} ({user.get_username()})" if name else user.get_username()
+
+
 def _user_choices():
     return get_user_model().objects.filter(is_active=True).order_by("username")
 
@@ -280,6 +287,7 @@ class TaskForm(forms.Form):
     def __init__(self, *args, assignee_only=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["assignee_user"].queryset = _user_choices()
+        self.fields["assignee_user"].label_from_instance = person_label
         if assignee_only:
             for name in list(self.fields):
                 if name not in ("description", "vendor_ticket_ref"):

@@ -122,7 +122,8 @@ def task_actions(task, member: Membership) -> list[dict]:
         blockers = evaluate(task, spec, member.user, {"reason": "given"} if spec.reason else {})
         rows.append({"name": spec.name, "label": spec.title, "allowed": not blockers,
                      "reason_required": spec.reason, "blockers": [b.as_dict() for b in blockers]})
-    return rows
+    # Plain buttons first; the ones that ask for a reason (block, cancel) after them.
+    return sorted(rows, key=lambda r: r["reason_required"])
 
 
 # --- one release, for its page ------------------------------------------------------------
@@ -169,10 +170,21 @@ def _baselines_qs():
 
 
 def transition_logs(obj):
-    """The performed steps of one object (release, RFC, task), oldest first."""
-    ct = ContentType.objects.get_for_model(type(obj))
-    return list(TransitionLog.objects.filter(content_type=ct, object_id=obj.pk).select_related("by")
+    """The performed steps of one object (release, RFC, task), oldest first,
+    each with readable names for the transition and the states."""
+    from releasemgmt.workflow import state_field
+
+    model = type(obj)
+    ct = ContentType.objects.get_for_model(model)
+    logs = list(TransitionLog.objects.filter(content_type=ct, object_id=obj.pk).select_related("by")
                 .order_by("at", "id"))
+    names = {name: spec.title for name, spec in specs(model).items()}
+    states = dict(model._meta.get_field(state_field(model)).choices)
+    for log in logs:
+        log.label = names.get(log.name, log.name)
+        log.source_label = states.get(log.source, log.source)
+        log.target_label = states.get(log.target, log.target)
+    return logs
 
 
 def delivery_log(release):
@@ -580,6 +592,8 @@ def task_board(user, member: Membership, scope: str, release_id=None):
         qs = qs.filter(release_id=release_id)
     qs = qs.select_related("release", "assignee_user", "assignee_team", "assignee_vendor").order_by(
         "planned_end", "pk")
+    # Done tasks stay on the board for two weeks, then live on their release's page.
+    qs = qs.exclude(state=TaskState.DONE, updated_at__lt=timezone.now() - timedelta(days=14))
     columns = {s: [] for s in (TaskState.OPEN, TaskState.IN_PROGRESS, TaskState.BLOCKED, TaskState.DONE)}
     for task in qs:
         if task.state in columns:

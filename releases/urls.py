@@ -20,6 +20,7 @@ urlpatterns = [
     path("cab/<int:pk>/", views.cab_review_view, name="cab_review"),
     path("cab/<int:pk>/vote/", views.cab_vote_view, name="cab_vote"),
     path("calendar/", views.calendar_view, name="calendar"),
+    path("calendar/subscription/", views.calendar_subscription_view, name="calendar_subscription"),
     path("tasks/", views.task_board_view, name="tasks"),
     path("tasks/<int:pk>/", views.task_detail_view, name="task"),
     path("tasks/<int:pk>/transitions/<slug:name>/", views.task_transition_view, name="task_transition"),

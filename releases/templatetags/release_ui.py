@@ -21,6 +21,7 @@ STATE_TONES = {
     "succeeded": "ok", "done": "ok", "authorized": "ok", "reviewed": "ok", "implemented": "ok",
     "go": "ok", "verified": "ok", "captured": "ok", "live": "ok",
     "submitted": "wait", "assessed": "wait", "in_review": "wait", "ready": "wait",
+    "approve": "ok", "reject": "bad", "passed": "ok", "no_go": "bad", "sent": "ok", "pending": "wait",
     "deploying": "active", "deployed": "active", "in_progress": "active",
 }
 
@@ -67,6 +68,8 @@ def record_fields(record, names) -> list[tuple[str, object, bool]]:
             value = getattr(record, f"get_{name}_display")()
         elif isinstance(f, models.BooleanField):
             value = "Yes" if value else "No"
+        elif isinstance(f, models.ForeignKey) and value is not None:
+            value = getattr(value, "name", None) or str(value)
         elif isinstance(value, datetime):
             value = when(value)
         elif value is None or value == "":

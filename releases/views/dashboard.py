@@ -3,8 +3,12 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 from django.utils import timezone
 
 from ..selectors import calendar_entries, dashboard, month_grid, week_lanes
@@ -60,8 +64,41 @@ def calendar_view(request):
     agenda = [(d, [e for e in entries if e.covers(d)]) for week in weeks for d in week
               if view == "week" or d.month == day.month]
     return render(request, "releases/calendar.html", {
+        "private_feed": private_feed_url(request),
         "view": view, "weeks": weeks_out, "agenda": [(d, es) for d, es in agenda if es], "title": title, "day": day, "prev": prev, "next": nxt, "today": today,
         "entries": entries,
         "kinds": [("release", "Release window"), ("deployment", "Deployment window"), ("task", "Task"),
                   ("freeze", "Freeze window")],
     })
+
+
+def private_feed_url(request) -> str:
+    """The user's private iCalendar URL, if the feed exists and they made one."""
+    from django.urls import NoReverseMatch
+
+    from .. import models
+
+    token_model = getattr(models, "CalendarToken", None)
+    if token_model is None:
+        return ""
+    token = token_model.objects.filter(user=request.user).first()
+    if token is None:
+        return ""
+    try:
+        return request.build_absolute_uri(reverse("calendar-private-feed", args=[token.key]))
+    except NoReverseMatch:
+        return ""
+
+
+@require_POST
+@role_required
+def calendar_subscription_view(request):
+    """Make the user's private subscription URL (calendar clients cannot log in)."""
+    from .. import models
+
+    token_model = getattr(models, "CalendarToken", None)
+    if token_model is None:
+        raise Http404("There is no calendar feed.")
+    token_model.for_user(request.user)
+    messages.success(request, "Your private calendar link is ready; add it to your calendar app.")
+    return redirect(reverse("releases:calendar") + "#subscribe")

@@ -156,7 +156,8 @@ def _record_sections(release, user, bound_type=None, bound_form=None):
             "form": form,
             "editable": may_write and not model.immutable,
             "immutable": model.immutable,
-            "open": bound_type == record_type or (form is not None and model.step == current_step),
+            # The add form starts unfolded only for a record the current step still lacks.
+            "open": bound or (form is not None and model.step == current_step and not rows),
             "add_url": reverse("releases:record_add", args=[release.pk, record_type]),
         })
     return [(step, STEPS.get(step, "Other"), sections) for step, sections in sorted(by_step.items())]
