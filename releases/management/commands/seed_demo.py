@@ -113,6 +113,9 @@ RELEASES = [
 
 FREEZE = "Year-end change freeze"
 
+# Days ahead of now at which each in-flight release's window opens.
+IN_FLIGHT_OFFSETS = {"ready": 16, "testing": 32, "plan_submitted": 48, "new": 64}
+
 
 @contextmanager
 def _outbox_held():
@@ -246,7 +249,12 @@ class Command(BaseCommand):
                 self.created["RFCs"] += 1
             rfcs.append(rfc)
         scope = [ConfigurationItem.objects.get(pk=cis[n].pk) for n in ci_names]  # current versions
-        release = new_release(actors, title=title, release_type=release_type, rfcs=rfcs, cis=scope)
+        # Releases still on their way to deployment get their own future
+        # windows, one after another: in one window they would collide on the
+        # CIs they share (the scheduling guard refuses that).
+        offset = IN_FLIGHT_OFFSETS.get(target) if how is None else None
+        now = timezone.now() + timedelta(days=offset) if offset else None
+        release = new_release(actors, title=title, release_type=release_type, rfcs=rfcs, cis=scope, now=now)
         self.created["releases"] += 1
         walker = Walker(release, actors)
         rm = actors.release_manager
@@ -297,7 +305,7 @@ class Command(BaseCommand):
     def _freeze(self, users):
         if FreezeWindow.objects.filter(name=FREEZE).exists():
             return
-        start = timezone.now() + timedelta(days=30)
+        start = timezone.now() + timedelta(days=90)
         freeze = FreezeWindow(name=FREEZE, start=start, end=start + timedelta(days=14),
                               reason="Peak trading season: no changes to production.",
                               created_by=users["change_manager"])
