@@ -1,0 +1,1 @@
+"""Integration tests against real services: PostgreSQL, a redis-server and Celery processes."""
