@@ -274,7 +274,7 @@ def test_a_wrong_role_sees_no_button_and_gets_403(login, planning, actors):
     client = login(actors.cab_members[0])
     page = client.get(reverse("releases:detail", args=[planning.pk]))
     assert transition_buttons(page) == set()
-    assert "Only a release manager may submit plan to cab." in html(page)
+    assert "Only a release manager may perform “Submit plan to CAB”." in html(page)
     response = client.post(reverse("releases:transition", args=[planning.pk, "submit_plan"]))
     assert response.status_code == 403
     response = client.post(reverse("releases:record_add", args=[planning.pk, "plans"]), {"plans-scope": "x"})
@@ -499,6 +499,15 @@ def test_rollback_authorisation_needs_the_password(login, actors, cis):
     assert release.state == "rolling_back"
 
 
+def test_an_emergency_release_may_give_a_freeze_override_reason(login, actors, cis):
+    release = walk(actors, cis, "backed_up", release_type="emergency")
+    page = html(login(actors.release_manager).get(reverse("releases:detail", args=[release.pk])))
+    assert 'name="start_deployment-freeze_override_reason"' in page
+    minor = walk(actors, [ConfigurationItem.objects.create(name="other", version="1")], "backed_up")
+    page = html(login(actors.release_manager).get(reverse("releases:detail", args=[minor.pk])))
+    assert "freeze_override_reason" not in page
+
+
 # --- calendar, RFCs, CMDB -------------------------------------------------------------------------------------------
 
 
@@ -523,6 +532,24 @@ def test_calendar_links_the_ical_feed_when_it_exists(login, actors):
         assert "calendar.ics" not in body
     else:
         assert 'href="/calendar.ics"' in body
+
+
+def test_private_calendar_link_is_made_on_request(login, actors):
+    from django.urls import NoReverseMatch
+
+    try:
+        reverse("calendar-private-feed", args=["x"])
+    except NoReverseMatch:
+        pytest.skip("the private iCalendar feed is not served")
+    client = login(actors.requester)
+    assert "Make my private link" in html(client.get(reverse("releases:calendar")))
+    assert client.get(reverse("releases:calendar_subscription")).status_code == 405
+    response = client.post(reverse("releases:calendar_subscription"))
+    assert response.status_code == 302
+    body = html(client.get(reverse("releases:calendar")))
+    match = re.search(r'id="private-feed" type="text" readonly value="([^"]+)"', body)
+    assert match and match.group(1).endswith(".ics")
+    assert client.get(match.group(1).replace("http://testserver", "")).status_code == 200
 
 
 def test_cmdb_pages(login, actors, cis):
