@@ -265,7 +265,7 @@ def available(obj, user, field_name: str | None = None) -> list[dict[str, Any]]:
         blockers = []
         if not may_act(obj, spec, user):
             blockers.append(
-                Blocker("role_forbidden", f"Only {_roles_text(spec.roles_for(obj))} may {spec.title.lower()}.")
+                Blocker("role_forbidden", f"Only {roles_text(spec.roles_for(obj))} may perform “{spec.title}”.")
             )
         # Guards that need a payload (a reason) are satisfied by the form, so
         # they are shown as fields, not blockers.
@@ -299,7 +299,7 @@ ROLE_LABELS = {
 }
 
 
-def _roles_text(roles) -> str:
+def roles_text(roles) -> str:
     names = [ROLE_LABELS.get(r, r.replace("_", " ")) for r in roles] or ["the system"]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
@@ -339,7 +339,7 @@ def run_transition(
         if spec.internal:
             detail = f"'{name}' is performed by the process itself, not by a user."
         else:
-            detail = f"Only {_roles_text(spec.roles_for(obj))} may {spec.title.lower()}."
+            detail = f"Only {roles_text(spec.roles_for(obj))} may perform “{spec.title}”."
         raise TransitionForbidden(name, detail)
     state = getattr(obj, field_name)
     if state not in spec.sources:

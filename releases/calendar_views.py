@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cmdb.models import ConfigurationItem
+from releasemgmt.workflow import user_roles
 
 from .calendar import entries, to_ical
 from .models import CalendarToken, Release, Team
@@ -71,7 +72,8 @@ def filtered_entries(request):
         kwargs["ci"] = get_object_or_404(ConfigurationItem, pk=ci)
     if (release := _int(params, "release")) is not None:
         kwargs["release"] = get_object_or_404(Release, pk=release)
-    if params.get("mine") in ("1", "true", "yes"):
+    if params.get("mine") in ("1", "true", "yes") or user_roles(request.user) == frozenset({"vendor"}):
+        # A vendor sees only its own work, never the whole calendar.
         kwargs["user"] = request.user
     return entries(**kwargs)
 

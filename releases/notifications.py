@@ -208,7 +208,9 @@ def relay_in_process():
     """Without a broker (``make run``) deliver right after the commit. With a
     broker this does nothing: the beat-driven relay delivers, and the request
     never waits on Redis."""
-    if settings.CELERY_TASK_ALWAYS_EAGER:
+    from releasemgmt.celery import app
+
+    if app.conf.task_always_eager:
         from .tasks import deliver_outbox
 
         deliver_outbox.apply()

@@ -18,6 +18,7 @@ from releasemgmt.workflow import (
     TransitionBlocked,
     TransitionForbidden,
     has_any_role,
+    roles_text,
     run_transition,
     user_roles,
 )
@@ -63,6 +64,8 @@ def release_create(*, by, title: str, release_type: str, rfcs, description: str 
     closed = [r.number for r in rfcs if r.state in ("rejected", "cancelled", "closed", "failed")]
     if closed:
         raise ValidationError({"rfcs": f"These RFCs can no longer be released: {', '.join(closed)}."})
+    if release_manager is not None and not has_any_role(release_manager, RM):
+        raise ValidationError({"release_manager": "The release manager must hold the release manager role."})
     release = Release(title=title, description=description, release_type=release_type,
                       release_manager=release_manager or by, planned_start=planned_start, planned_end=planned_end,
                       acceptance_criteria=acceptance_criteria)
@@ -311,7 +314,7 @@ def record_add(*, release_id, record_type: str, by, **data):
     """Write a step record while its step is open, as a role that may."""
     model = RECORD_TYPES[record_type]
     release = _locked_release(release_id)
-    _check_record_access(model, release, by)
+    record_access_check(model, release, by)
     _check_fields(model, data, record_type)
     record = model(release=release, created_by=by, **data)
     if model is ReleasePlan:
@@ -340,7 +343,7 @@ def record_update(*, record, by, **data):
     if model.immutable:
         raise RecordClosed("edit", f"A {model._meta.verbose_name} is kept as written; add a new one instead.",
                            [Blocker("immutable", "This record cannot be edited.")])
-    _check_record_access(model, release, by)
+    record_access_check(model, release, by)
     _check_fields(model, data, next(k for k, v in RECORD_TYPES.items() if v is model))
     record = model.objects.select_for_update().get(pk=record.pk)
     for key, value in data.items():
@@ -365,13 +368,12 @@ def _check_fields(model, data, record_type):
                                for name in sorted(unknown)})
 
 
-def _check_record_access(model, release, by):
+def record_access_check(model, release, by):
     name = model._meta.verbose_name
     if not model.writers:
         raise RecordRefused("record", f"A {name} is written by its step's transition, not by hand.")
     if not has_any_role(by, model.writers):
-        roles = ", ".join(r.replace("_", " ") for r in model.writers)
-        raise RecordRefused("record", f"Only {roles} may write a {name}.")
+        raise RecordRefused("record", f"Only {roles_text(model.writers)} may write a {name}.")
     if release.state not in model.open_states:
         raise RecordClosed(
             "record", f"A {name} cannot be written while the release is {release.get_state_display().lower()}.",

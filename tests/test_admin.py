@@ -167,7 +167,7 @@ def test_a_stakeholder_sees_no_button_and_cannot_move_the_release(client, staff,
     assert response.status_code == 200
     html = response.content.decode()
     assert 'name="transition"' not in html
-    assert "Only a release manager may start planning." in html
+    assert "Only a release manager may perform “Start planning”." in html
 
     response = client.post(transition_url(release, "start_planning"), follow=True)
     assert response.status_code in (200, 403)
@@ -619,7 +619,7 @@ def test_the_cab_approves_a_plan_from_the_release_page(client, walked):
         add_record(release, member, "votes", decision="approve")
     # segregation of duties: the release manager sees why approving is not theirs
     client.force_login(actors.release_manager)
-    assert "Only a CAB member may approve plan." in client.get(change_url(release)).content.decode()
+    assert "Only a CAB member may perform “Approve plan”." in client.get(change_url(release)).content.decode()
     client.force_login(actors.cab_members[2])
     assert 'value="approve_plan"' in client.get(change_url(release)).content.decode()
     client.post(transition_url(release, "approve_plan"))

@@ -156,3 +156,24 @@ def test_calendar_endpoints(actors, cis, make_user):
     assert private.status_code == 200
     assert f"task-{task.pk}@127.0.0.1" in events(private.content)
     assert anonymous.get("/calendar/not-a-token.ics").status_code == 404
+
+
+def test_a_vendor_sees_only_its_own_work_in_the_calendar(actors, cis, make_user):
+    from releases.models import Vendor
+    from releases.services import task_create
+
+    vendor_user = make_user("vendor", username="acme")
+    vendor = Vendor.objects.create(name="Acme")
+    vendor.users.add(vendor_user)
+    mine = Walker(new_release(actors, title="With Acme", cis=cis), actors).to("plan_approved")
+    task = task_create(release_id=mine.pk, by=actors.release_manager, title="Acme work", step=12,
+                       assignee_vendor=vendor, planned_start=mine.planned_start + timedelta(hours=5),
+                       planned_end=mine.planned_end - timedelta(hours=5))
+    other = ConfigurationItem.objects.create(name="hr-portal", version="1.0")
+    Walker(new_release(actors, title="Without Acme", cis=[other]), actors).to("scheduled")
+    client = APIClient()
+    client.force_authenticate(vendor_user)
+    titles = {e["title"] for e in client.get("/api/calendar/").json()}
+    assert any("Acme work" in t for t in titles)
+    assert not any("Without Acme" in t for t in titles)
+    assert task.pk
