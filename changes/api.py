@@ -3,13 +3,22 @@ from django_filters import rest_framework as df
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import filters, mixins, serializers, viewsets
 
-from releasemgmt.api import ERRORS, ETagMixin, StandardPagination, transition_viewset_mixin
+from releasemgmt.api import (
+    IF_MATCH,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    GuardedWritesMixin,
+    StandardPagination,
+    require_any_role,
+    transition_viewset_mixin,
+    vendor_only,
+    visible_releases,
+)
+from releasemgmt.workflow import TransitionForbidden, user_roles
 
 from . import services
 from .choices import ChangeType, Level, RfcState
 from .models import ChangeRequest
-
-WRITE_ERRORS = {k: v for k, v in ERRORS.items() if k in (400, 401, 403, 404, 409, 412)}
 
 
 class RfcSerializer(serializers.ModelSerializer):
@@ -40,14 +49,15 @@ class RfcFilter(df.FilterSet):
 
 @extend_schema_view(
     list=extend_schema(summary="List RFCs"),
-    retrieve=extend_schema(summary="An RFC", responses={200: RfcSerializer, **ERRORS}),
+    retrieve=extend_schema(summary="An RFC", responses={200: RfcSerializer, **READ_ERRORS}),
     create=extend_schema(summary="Raise an RFC", responses={201: RfcSerializer, **WRITE_ERRORS}),
-    partial_update=extend_schema(summary="Edit an RFC before it is authorised",
+    partial_update=extend_schema(summary="Edit an RFC before it is authorised", parameters=[IF_MATCH],
                                  responses={200: RfcSerializer, **WRITE_ERRORS}),
-    update=extend_schema(summary="Replace an RFC's fields before it is authorised",
+    update=extend_schema(summary="Replace an RFC's fields before it is authorised", parameters=[IF_MATCH],
                          responses={200: RfcSerializer, **WRITE_ERRORS}),
 )
-class RfcViewSet(ETagMixin, transition_viewset_mixin(ChangeRequest, services.rfc_transition, "rfc_id", RfcSerializer),
+class RfcViewSet(GuardedWritesMixin,
+                 transition_viewset_mixin(ChangeRequest, services.rfc_transition, "rfc_id", RfcSerializer),
                  mixins.ListModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
     """Requests for Change: assessed and authorised by Change Management, then
     carried by releases."""
@@ -61,14 +71,23 @@ class RfcViewSet(ETagMixin, transition_viewset_mixin(ChangeRequest, services.rfc
     ordering = ["-id"]
 
     def get_queryset(self):
-        return ChangeRequest.objects.prefetch_related("releases")
+        qs = ChangeRequest.objects.prefetch_related("releases")
+        if vendor_only(self.request.user):
+            qs = qs.filter(pk__in=visible_releases(self.request.user).values("rfcs"))
+        return qs
+
+    def check_create(self, request):
+        require_any_role(request.user, "create", "You need a role in the release process to raise an RFC.")
+
+    def check_update(self, request, instance):
+        if instance.requester_id != request.user.pk and "change_manager" not in user_roles(request.user):
+            raise TransitionForbidden("update", "Only the requester or a change manager may edit this RFC.")
 
     def perform_create(self, serializer):
         serializer.instance = services.rfc_create(by=self.request.user, **serializer.validated_data)
         self._etag_object = serializer.instance
 
     def perform_update(self, serializer):
-        self.check_if_match(serializer.instance)
         serializer.instance = services.rfc_update(rfc_id=serializer.instance.pk, by=self.request.user,
                                                   **serializer.validated_data)
         self._etag_object = serializer.instance

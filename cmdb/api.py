@@ -6,13 +6,23 @@ from rest_framework import filters, mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from releasemgmt.api import ERRORS, ETagMixin, StandardPagination, transition_viewset_mixin
+from releasemgmt.api import (
+    ERRORS,
+    IF_MATCH,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    ETagMixin,
+    GuardedWritesMixin,
+    StandardPagination,
+    require_roles,
+    transition_viewset_mixin,
+    vendor_only,
+    visible_releases,
+)
 
 from . import services
 from .choices import BaselineKind, CIStatus, CIType
 from .models import Baseline, BaselineItem, ConfigurationItem
-
-WRITE_ERRORS = {k: v for k, v in ERRORS.items() if k in (400, 401, 403, 404, 409, 412)}
 
 
 class CISerializer(serializers.ModelSerializer):
@@ -60,13 +70,15 @@ class CIFilter(df.FilterSet):
 
 @extend_schema_view(
     list=extend_schema(summary="List configuration items"),
-    retrieve=extend_schema(summary="A configuration item", responses={200: CISerializer, **ERRORS}),
+    retrieve=extend_schema(summary="A configuration item", responses={200: CISerializer, **READ_ERRORS}),
     create=extend_schema(summary="Register a configuration item", responses={201: CISerializer, **WRITE_ERRORS}),
-    partial_update=extend_schema(summary="Edit a configuration item", responses={200: CISerializer, **WRITE_ERRORS}),
-    update=extend_schema(summary="Replace a configuration item's fields",
+    partial_update=extend_schema(summary="Edit a configuration item", parameters=[IF_MATCH],
+                                 responses={200: CISerializer, **WRITE_ERRORS}),
+    update=extend_schema(summary="Replace a configuration item's fields", parameters=[IF_MATCH],
                          responses={200: CISerializer, **WRITE_ERRORS}),
 )
-class CIViewSet(ETagMixin, transition_viewset_mixin(ConfigurationItem, services.ci_transition, "ci_id", CISerializer),
+class CIViewSet(GuardedWritesMixin,
+                transition_viewset_mixin(ConfigurationItem, services.ci_transition, "ci_id", CISerializer),
                 mixins.ListModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
     """Configuration items (CIs) with their depends-on relations."""
 
@@ -79,14 +91,24 @@ class CIViewSet(ETagMixin, transition_viewset_mixin(ConfigurationItem, services.
     ordering = ["name"]
 
     def get_queryset(self):
-        return ConfigurationItem.objects.prefetch_related("depends_on", "dependants")
+        qs = ConfigurationItem.objects.prefetch_related("depends_on", "dependants")
+        if vendor_only(self.request.user):
+            qs = qs.filter(pk__in=visible_releases(self.request.user).values("scope_items__ci"))
+        return qs
+
+    def check_create(self, request):
+        require_roles(request.user, services.CI_WRITERS, "create",
+                      "Only a configuration manager may register configuration items.")
+
+    def check_update(self, request, instance):
+        require_roles(request.user, services.CI_WRITERS, "update",
+                      "Only a configuration manager may edit configuration items.")
 
     def perform_create(self, serializer):
         serializer.instance = services.ci_create(by=self.request.user, **serializer.validated_data)
         self._etag_object = serializer.instance
 
     def perform_update(self, serializer):
-        self.check_if_match(serializer.instance)
         serializer.instance = services.ci_update(ci_id=serializer.instance.pk, by=self.request.user,
                                                  **serializer.validated_data)
         self._etag_object = serializer.instance
@@ -117,7 +139,8 @@ DiffRow = inline_serializer(
 
 @extend_schema_view(
     list=extend_schema(summary="List baselines"),
-    retrieve=extend_schema(summary="A baseline with its items", responses={200: BaselineSerializer, **ERRORS}),
+    retrieve=extend_schema(summary="A baseline with its items",
+                           responses={200: BaselineSerializer, **READ_ERRORS}),
 )
 class BaselineViewSet(ETagMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     """Configuration baselines: immutable snapshots of CIs, read-only here."""
@@ -130,13 +153,16 @@ class BaselineViewSet(ETagMixin, mixins.ListModelMixin, viewsets.GenericViewSet)
     ordering = ["-id"]
 
     def get_queryset(self):
-        return Baseline.objects.prefetch_related("items")
+        qs = Baseline.objects.prefetch_related("items")
+        if vendor_only(self.request.user):
+            qs = qs.filter(release__in=visible_releases(self.request.user))
+        return qs
 
     @extend_schema(
         summary="What changed between this baseline and another",
         parameters=[OpenApiParameter("other", OpenApiTypes.INT, OpenApiParameter.QUERY, required=True,
                                      description="The baseline to compare with (the later one).")],
-        responses={200: DiffRow, **ERRORS},
+        responses={200: DiffRow, 400: ERRORS[400], **READ_ERRORS},
     )
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def diff(self, request, pk=None):

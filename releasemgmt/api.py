@@ -2,19 +2,22 @@
 optimistic concurrency (ETag / If-Match) and the transition serializers."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError as DjangoValidationError
+from django.db import transaction
 from django.db.models import ProtectedError
 from django.http import Http404
-from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from .workflow import TransitionError
+from .workflow import TransitionError, TransitionForbidden, has_any_role, user_roles
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,26 @@ def exception_handler(exc, context):
     if response is not None and isinstance(response.data, dict) and "detail" in response.data:
         response.data.setdefault("code", getattr(response.data["detail"], "code", "error"))
     return response
+
+
+# --- who may write -------------------------------------------------------------------
+#
+# The services decide who may do what, and they still do. The views repeat the
+# role check *before* reading the body, so a user who may not write gets 403
+# whatever they send (never a 400 that tells them how to fix a request they
+# may not make), and nothing is parsed or validated on their behalf.
+
+
+def require_roles(user, roles, action: str, detail: str) -> None:
+    """403 (code ``forbidden``) unless ``user`` holds one of ``roles``."""
+    if not has_any_role(user, roles):
+        raise TransitionForbidden(action, detail)
+
+
+def require_any_role(user, action: str, detail: str) -> None:
+    """403 unless ``user`` holds some role of the release process."""
+    if not user_roles(user):
+        raise TransitionForbidden(action, detail)
 
 
 class StandardPagination(PageNumberPagination):
@@ -73,6 +96,23 @@ class ETagMixin:
         if header and header.strip() != "*" and etag_for(obj) not in [t.strip() for t in header.split(",")]:
             raise PreconditionFailed()
 
+    def lock_for_write(self, obj):
+        """Lock the rows the service's write will lock, in the service's
+        order, and return ``obj`` as locked."""
+        return type(obj).objects.select_for_update().get(pk=obj.pk)
+
+    @contextlib.contextmanager
+    def if_match_held(self, obj):
+        """With an If-Match header: check it on the locked row and hold the
+        lock until the write commits, so two writers holding the same ETag
+        cannot both pass the check (the second gets 412, not a lost update)."""
+        if not self.request.headers.get("If-Match"):
+            yield
+            return
+        with transaction.atomic():
+            self.check_if_match(self.lock_for_write(obj))
+            yield
+
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         obj = getattr(self, "_etag_object", None)
@@ -84,6 +124,54 @@ class ETagMixin:
         instance = self.get_object()
         self._etag_object = instance
         return Response(self.get_serializer(instance).data)
+
+
+# --- writes: checks that come before the body is read --------------------------------
+
+
+class GuardedWritesMixin(ETagMixin):
+    """Create and update in the order a client expects: 404 (no such object),
+    403 (you may not) or 409 (its step is closed), 412 (stale If-Match), then
+    400 (the body). The service checks everything again under its row lock."""
+
+    def check_create(self, request) -> None:
+        """Raise before the body is validated when this user may not create."""
+
+    def check_update(self, request, instance) -> None:
+        """Raise before the body is validated when this user may not edit ``instance``."""
+
+    def create(self, request, *args, **kwargs):
+        self.check_create(request)
+        return super().create(request, *args, **kwargs)
+
+    def update(self, request, *args, **kwargs):
+        partial = kwargs.pop("partial", False)
+        instance = self.get_object()
+        self.check_update(request, instance)
+        with self.if_match_held(instance):
+            serializer = self.get_serializer(instance, data=request.data, partial=partial)
+            serializer.is_valid(raise_exception=True)
+            self.perform_update(serializer)
+        return Response(serializer.data)
+
+
+# --- who sees what ---------------------------------------------------------------------
+
+
+def vendor_only(user) -> bool:
+    """Users whose only role is ``vendor`` see only their vendor's work."""
+    return user_roles(user) == frozenset({"vendor"})
+
+
+def visible_releases(user):
+    """Releases this user may see: all of them, except for a vendor, who sees
+    the releases in which its vendor has an activity."""
+    from releases.models import Release
+
+    qs = Release.objects.all()
+    if vendor_only(user):
+        qs = qs.filter(pk__in=Release.objects.filter(tasks__assignee_vendor__users=user).values("pk"))
+    return qs
 
 
 # --- transitions ------------------------------------------------------------------------
@@ -124,8 +212,30 @@ class TransitionInput(serializers.Serializer):
         help_text="start_deployment of an emergency release inside a freeze window.")
 
 
-ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer,
+# A 400 maps each invalid field to its messages (``non_field_errors`` for the
+# body as a whole); a body that is not JSON gets ``detail`` and ``code``.
+VALIDATION_ERROR = {
+    "type": "object",
+    "description": "Field errors: each invalid field maps to a list of messages; `non_field_errors` holds "
+                   "errors of the body as a whole. A body that cannot be parsed gets `detail` and "
+                   "`code` (`parse_error`).",
+    "properties": {
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "non_field_errors": {"type": "array", "items": {"type": "string"}},
+    },
+    "additionalProperties": {},
+}
+
+ERRORS = {400: VALIDATION_ERROR, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer,
           409: ErrorSerializer, 412: ErrorSerializer}
+READ_ERRORS = {k: v for k, v in ERRORS.items() if k in (401, 404)}
+WRITE_ERRORS = dict(ERRORS)
+
+IF_MATCH = OpenApiParameter(
+    "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    description="The ETag of the object as you read it; if it has changed since, the request gets 412 and "
+                "changes nothing.")
 
 __all__ = ["extend_schema", "extend_schema_view"]
 
@@ -133,8 +243,6 @@ __all__ = ["extend_schema", "extend_schema_view"]
 def transition_viewset_mixin(model, service, id_kwarg: str, serializer):
     """The transition list and the transition action for a resource whose
     state machine is declared on ``model``; ``service`` performs one step."""
-    from drf_spectacular.types import OpenApiTypes
-    from drf_spectacular.utils import OpenApiParameter
     from rest_framework.decorators import action
 
     from .workflow import available, specs
@@ -145,7 +253,7 @@ def transition_viewset_mixin(model, service, id_kwarg: str, serializer):
 
     class Mixin:
         @extend_schema(summary=f"Transitions of the {model._meta.verbose_name}'s current state",
-                       responses={200: row, **{k: v for k, v in ERRORS.items() if k in (401, 404)}})
+                       responses={200: row, **READ_ERRORS})
         @action(detail=True, methods=["get"], url_path="transitions", pagination_class=None, filter_backends=[])
         def transitions(self, request, *args, **kwargs):
             """Every transition defined for the current state, with `allowed`
@@ -156,19 +264,19 @@ def transition_viewset_mixin(model, service, id_kwarg: str, serializer):
             summary=f"Perform a transition of the {model._meta.verbose_name}",
             request=TransitionInput,
             parameters=[OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, enum=names,
-                                         description="The transition, by its contract name.")],
+                                         description="The transition, by its contract name."), IF_MATCH],
             responses={200: serializer, **ERRORS},
         )
-        @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>[a-z_]+)", filter_backends=[])
+        @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>[^/.]+)", filter_backends=[])
         def transition(self, request, name=None, *args, **kwargs):
             """Perform one step. 409 with blockers when the state or a guard
             does not allow it, 403 when your role may not, 404 for an unknown
             name; nothing changes unless it succeeds."""
             obj = self.get_object()
-            self.check_if_match(obj)
-            data = TransitionInput(data=request.data)
-            data.is_valid(raise_exception=True)
-            obj = service(**{id_kwarg: obj.pk}, name=name, by=request.user, **data.validated_data)
+            with self.if_match_held(obj):
+                data = TransitionInput(data=request.data)
+                data.is_valid(raise_exception=True)
+                obj = service(**{id_kwarg: obj.pk}, name=name, by=request.user, **data.validated_data)
             obj = self.get_queryset().get(pk=obj.pk)
             self._etag_object = obj
             return Response(self.get_serializer(obj).data)

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
@@ -13,11 +14,12 @@ from cmdb.api import BaselineViewSet, CIViewSet
 from releases.api.serializers import UserSerializer
 from releases.api.views import RECORD_VIEWSETS, ReleaseViewSet, TaskViewSet
 
-from .api import ERRORS, StandardPagination
+from .api import ERRORS, READ_ERRORS, StandardPagination, vendor_only
 
 
 @extend_schema_view(list=extend_schema(summary="List users and their roles"),
-                    retrieve=extend_schema(summary="A user and their roles", responses={200: UserSerializer, **ERRORS}))
+                    retrieve=extend_schema(summary="A user and their roles",
+                                           responses={200: UserSerializer, **READ_ERRORS}))
 class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Users and the process roles (Django groups) they hold; read-only."""
 
@@ -25,9 +27,13 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     pagination_class = StandardPagination
 
     def get_queryset(self):
-        return get_user_model().objects.filter(is_active=True).prefetch_related("groups").order_by("username")
+        qs = get_user_model().objects.filter(is_active=True).prefetch_related("groups").order_by("username")
+        if vendor_only(self.request.user):
+            # A vendor's users are outsiders: they see themselves, not the staff directory.
+            qs = qs.filter(pk=self.request.user.pk)
+        return qs
 
-    @extend_schema(summary="The authenticated user and their roles", responses={200: UserSerializer, **ERRORS})
+    @extend_schema(summary="The authenticated user and their roles", responses={200: UserSerializer, **READ_ERRORS})
     @action(detail=False, methods=["get"], pagination_class=None)
     def me(self, request):
         return Response(UserSerializer(request.user).data)
@@ -68,7 +74,10 @@ for record_type, viewset in RECORD_VIEWSETS.items():
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The contract leaves only the token endpoint and the schema open; the
+    # interactive docs need a session (log in at /admin/) or a token.
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=[IsAuthenticated]),
+         name="api-docs"),
     *record_urls,
     path("", include(router.urls)),
 ]

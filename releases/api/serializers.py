@@ -1,4 +1,5 @@
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from rest_framework import serializers
 
 from changes.models import ChangeRequest
@@ -13,9 +14,12 @@ User = get_user_model()
 class ReleaseSerializer(serializers.ModelSerializer):
     number = serializers.CharField(read_only=True)
     step = serializers.SerializerMethodField()
-    rfcs = serializers.PrimaryKeyRelatedField(many=True, queryset=ChangeRequest.objects.all())
-    release_manager = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(is_active=True),
-                                                         required=False)
+    rfcs = serializers.PrimaryKeyRelatedField(many=True, queryset=ChangeRequest.objects.all(), allow_empty=False,
+                                              help_text="The RFCs that triggered the release (at least one).")
+    release_manager = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(Q(groups__name="release_manager") | Q(is_superuser=True), is_active=True)
+        .distinct(),
+        required=False, help_text="A user in the release_manager role; defaults to whoever raises the ticket.")
 
     class Meta:
         model = Release
@@ -23,6 +27,8 @@ class ReleaseSerializer(serializers.ModelSerializer):
                   "rfcs", "planned_start", "planned_end", "acceptance_criteria", "approved_plan", "created_at",
                   "updated_at"]
         read_only_fields = ["state", "approved_plan", "created_at", "updated_at"]
+        # The contract: a release is raised with a title, a type and its RFCs.
+        extra_kwargs = {"release_type": {"required": True}}
 
     def get_step(self, obj) -> int | None:
         return STATE_STEP.get(obj.state)
@@ -32,7 +38,7 @@ class ReleaseSerializer(serializers.ModelSerializer):
         end = attrs.get("planned_end", getattr(self.instance, "planned_end", None))
         if start and end and end <= start:
             raise serializers.ValidationError({"planned_end": "The planned end must be after the planned start."})
-        if self.instance is None and not attrs.get("rfcs"):
+        if self.instance is None and not attrs.get("rfcs", ()):
             raise serializers.ValidationError({"rfcs": "A release must be tagged to at least one RFC."})
         return attrs
 
@@ -47,6 +53,7 @@ class ScopeItemSerializer(serializers.ModelSerializer):
         fields = ["id", "ci", "ci_name", "current_version", "target_version", "created_at"]
         read_only_fields = ["created_at"]
         validators = []  # (release, ci) uniqueness: setting a CI again updates its target version
+        extra_kwargs = {"target_version": {"required": True, "allow_blank": False}}
 
     def validate_target_version(self, value):
         if not value.strip():

@@ -1,46 +1,73 @@
 """The REST API for releases, their step records, and tasks: it translates
 HTTP to the services and back, nothing more."""
-from django.db.models import Q
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import filters, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from cmdb.api import BaselineSerializer
-from releasemgmt.api import ERRORS, ETagMixin, StandardPagination, TaskCursorPagination, transition_viewset_mixin
-from releasemgmt.workflow import user_roles
+from releasemgmt.api import (
+    IF_MATCH,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    GuardedWritesMixin,
+    StandardPagination,
+    TaskCursorPagination,
+    require_roles,
+    transition_viewset_mixin,
+    vendor_only,
+    visible_releases,
+)
+from releasemgmt.workflow import ROLES, TransitionForbidden, user_roles
 
 from .. import services
 from ..filtersets import ReleaseFilter, TaskFilter
 from ..models import RECORD_TYPES, Release, Task
+from ..models.task import task_actor
 from .serializers import RECORD_SERIALIZERS, ReleaseSerializer, ScopeItemSerializer, TaskSerializer
 
-WRITE_ERRORS = {k: v for k, v in ERRORS.items() if k in (400, 401, 403, 404, 409, 412)}
+# What an assignee who is not a release manager may change on a task
+# (releases.services.task_update keeps only these).
+ASSIGNEE_FIELDS = {"vendor_ticket_ref", "description"}
+
+RM = ("release_manager",)
+BASELINE_WRITERS = ("configuration_manager", "release_manager")
+
+# What the guards of a release's transitions read, fetched once for the
+# transition list, so its query count does not grow with the number of RFCs,
+# tasks, scope items, test cases or advisers.
+GUARD_PREFETCH = ("rfcs", "plans__votes", "tasks", "scope_items__ci", "test_cases__results",
+                  "rollback_advice__created_by__groups")
 
 
-def vendor_only(user) -> bool:
-    """Users whose only role is ``vendor`` see only their vendor's work."""
-    return user_roles(user) == frozenset({"vendor"})
-
-
-def visible_releases(user):
-    qs = Release.objects.all()
-    if vendor_only(user):
-        qs = qs.filter(tasks__assignee_vendor__users=user).distinct()
-    return qs
+def _prime_roles(users) -> None:
+    """Fill the role cache ``releasemgmt.workflow.user_roles`` keeps on a user
+    object from prefetched groups, so the rollback guard, which asks each
+    adviser's roles, does not query once per adviser."""
+    for user in users:
+        if getattr(user, "_release_roles", None) is not None:
+            continue
+        if not user.is_active:
+            user._release_roles = frozenset()
+        elif user.is_superuser:
+            user._release_roles = frozenset(ROLES)
+        else:
+            user._release_roles = frozenset(g.name for g in user.groups.all() if g.name in ROLES)
 
 
 @extend_schema_view(
     list=extend_schema(summary="List releases"),
-    retrieve=extend_schema(summary="A release", responses={200: ReleaseSerializer, **ERRORS}),
+    retrieve=extend_schema(summary="A release", responses={200: ReleaseSerializer, **READ_ERRORS}),
     create=extend_schema(summary="Raise a release ticket (step 1)", responses={201: ReleaseSerializer, **WRITE_ERRORS}),
-    partial_update=extend_schema(summary="Edit a release ticket", responses={200: ReleaseSerializer, **WRITE_ERRORS}),
-    update=extend_schema(summary="Replace a release ticket's fields", responses={200: ReleaseSerializer,
-                                                                                 **WRITE_ERRORS}),
+    partial_update=extend_schema(summary="Edit a release ticket", parameters=[IF_MATCH],
+                                 responses={200: ReleaseSerializer, **WRITE_ERRORS}),
+    update=extend_schema(summary="Replace a release ticket's fields", parameters=[IF_MATCH],
+                         responses={200: ReleaseSerializer, **WRITE_ERRORS}),
 )
-class ReleaseViewSet(ETagMixin,
+class ReleaseViewSet(GuardedWritesMixin,
                      transition_viewset_mixin(Release, services.release_transition, "release_id", ReleaseSerializer),
                      mixins.ListModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
                      viewsets.GenericViewSet):
@@ -55,7 +82,22 @@ class ReleaseViewSet(ETagMixin,
     ordering = ["-id"]
 
     def get_queryset(self):
-        return visible_releases(self.request.user).select_related("release_manager").prefetch_related("rfcs")
+        qs = visible_releases(self.request.user)
+        if self.action == "transitions":
+            return qs.prefetch_related(*GUARD_PREFETCH)
+        return qs.prefetch_related("rfcs")
+
+    def get_object(self):
+        release = super().get_object()
+        if self.action == "transitions":
+            _prime_roles(advice.created_by for advice in release.rollback_advice.all())
+        return release
+
+    def check_create(self, request):
+        require_roles(request.user, RM, "create", "Only a release manager may raise a release ticket.")
+
+    def check_update(self, request, instance):
+        require_roles(request.user, RM, "update", "Only a release manager may edit the release ticket.")
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
@@ -63,13 +105,12 @@ class ReleaseViewSet(ETagMixin,
         self._etag_object = serializer.instance
 
     def perform_update(self, serializer):
-        self.check_if_match(serializer.instance)
         serializer.instance = services.release_update(release_id=serializer.instance.pk, by=self.request.user,
                                                       **serializer.validated_data)
         self._etag_object = serializer.instance
 
     @extend_schema(summary="Scope: the CIs the release changes, with target versions",
-                   responses={200: ScopeItemSerializer(many=True), **ERRORS})
+                   responses={200: ScopeItemSerializer(many=True), **READ_ERRORS})
     @action(detail=True, methods=["get"], url_path="scope", pagination_class=None, filter_backends=[])
     def scope(self, request, pk=None):
         release = self.get_object()
@@ -81,6 +122,7 @@ class ReleaseViewSet(ETagMixin,
     @scope.mapping.post
     def scope_set(self, request, pk=None):
         release = self.get_object()
+        require_roles(request.user, RM, "scope", "Only a release manager may change the release scope.")
         data = ScopeItemSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         item = services.scope_set(release_id=release.pk, by=request.user, **data.validated_data)
@@ -90,7 +132,11 @@ class ReleaseViewSet(ETagMixin,
                    responses={201: BaselineSerializer, **WRITE_ERRORS})
     @action(detail=True, methods=["post"], url_path="baseline", filter_backends=[])
     def baseline(self, request, pk=None):
+        """The configuration baseline of the release scope as it stands now,
+        recorded as the restore point a rollback returns to."""
         release = self.get_object()
+        require_roles(request.user, BASELINE_WRITERS, "capture_baseline",
+                      "Only a configuration manager or release manager may capture the baseline.")
         baseline = services.release_capture_baseline(release_id=release.pk, by=request.user)
         return Response(BaselineSerializer(baseline).data, status=status.HTTP_201_CREATED)
 
@@ -102,15 +148,16 @@ def _record_viewset(record_type, model):
 
     @extend_schema_view(
         list=extend_schema(summary=f"List the release's {model._meta.verbose_name_plural}", description=doc,
-                           responses={200: serializer_class(many=True), **ERRORS}),
-        retrieve=extend_schema(summary=f"A {verbose}", description=doc, responses={200: serializer_class, **ERRORS}),
+                           responses={200: serializer_class(many=True), **READ_ERRORS}),
+        retrieve=extend_schema(summary=f"A {verbose}", description=doc,
+                               responses={200: serializer_class, **READ_ERRORS}),
         create=extend_schema(summary=f"Add a {verbose}", description=doc,
                              responses={201: serializer_class, **WRITE_ERRORS}),
-        partial_update=extend_schema(summary=f"Edit a {verbose}", description=doc,
+        partial_update=extend_schema(summary=f"Edit a {verbose}", description=doc, parameters=[IF_MATCH],
                                      responses={200: serializer_class, **WRITE_ERRORS}),
     )
-    class RecordViewSet(ETagMixin, mixins.ListModelMixin, mixins.CreateModelMixin, mixins.RetrieveModelMixin,
-                        mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    class RecordViewSet(GuardedWritesMixin, mixins.ListModelMixin, mixins.CreateModelMixin,
+                        mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
         http_method_names = ["get", "post", "patch", "head", "options"]
         pagination_class = None
 
@@ -124,8 +171,21 @@ def _record_viewset(record_type, model):
             if release_pk is None:  # schema generation
                 return model.objects.none()
             self.get_release()
-            return model.objects.filter(release_id=release_pk).select_related("created_by").order_by("created_at",
-                                                                                                     "id")
+            return model.objects.filter(release_id=release_pk).order_by("created_at", "id")
+
+        def check_create(self, request):
+            # Who may write it, and whether its step is open: 403 or 409
+            # (step_closed) before the body is read. The service's own check,
+            # repeated under its row lock when the record is written.
+            services.record_access_check(model, self.get_release(), request.user)
+
+        def check_update(self, request, instance):
+            services.record_access_check(model, self.get_release(), request.user)
+
+        def lock_for_write(self, obj):
+            # record_update locks the release, then the record: the same order.
+            Release.objects.select_for_update().get(pk=obj.release_id)
+            return model.objects.select_for_update().get(pk=obj.pk)
 
         def perform_create(self, serializer):
             serializer.instance = services.record_add(release_id=self.get_release().pk, record_type=record_type,
@@ -133,7 +193,6 @@ def _record_viewset(record_type, model):
             self._etag_object = serializer.instance
 
         def perform_update(self, serializer):
-            self.check_if_match(serializer.instance)
             serializer.instance = services.record_update(record=serializer.instance, by=self.request.user,
                                                          **serializer.validated_data)
             self._etag_object = serializer.instance
@@ -150,14 +209,16 @@ RECORD_VIEWSETS = {rt: _record_viewset(rt, model) for rt, model in RECORD_TYPES.
 
 @extend_schema_view(
     list=extend_schema(summary="List release activities (cursor-paginated)"),
-    retrieve=extend_schema(summary="A release activity", responses={200: TaskSerializer, **ERRORS}),
+    retrieve=extend_schema(summary="A release activity", responses={200: TaskSerializer, **READ_ERRORS}),
     create=extend_schema(summary="Plan and assign a release activity (step 3)",
                          responses={201: TaskSerializer, **WRITE_ERRORS}),
-    partial_update=extend_schema(summary="Edit a release activity", responses={200: TaskSerializer, **WRITE_ERRORS}),
-    update=extend_schema(summary="Replace a release activity's fields", responses={200: TaskSerializer,
-                                                                                   **WRITE_ERRORS}),
+    partial_update=extend_schema(summary="Edit a release activity", parameters=[IF_MATCH],
+                                 responses={200: TaskSerializer, **WRITE_ERRORS}),
+    update=extend_schema(summary="Replace a release activity's fields", parameters=[IF_MATCH],
+                         responses={200: TaskSerializer, **WRITE_ERRORS}),
 )
-class TaskViewSet(ETagMixin, transition_viewset_mixin(Task, services.task_transition, "task_id", TaskSerializer),
+class TaskViewSet(GuardedWritesMixin,
+                  transition_viewset_mixin(Task, services.task_transition, "task_id", TaskSerializer),
                   mixins.ListModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
     """Release activities assigned to people, teams and vendor queues. A vendor
     sees and updates only its own tasks."""
@@ -173,24 +234,41 @@ class TaskViewSet(ETagMixin, transition_viewset_mixin(Task, services.task_transi
         user = self.request.user
         if vendor_only(user):
             qs = qs.filter(assignee_vendor__users=user)
+        if self.action in ("transitions", "transition"):
+            # release_scheduled reads the release; task_actor the team and vendor.
+            qs = qs.select_related("release", "assignee_team", "assignee_vendor")
         return qs.order_by("-id")
+
+    def check_create(self, request):
+        require_roles(request.user, RM, "create", "Only a release manager may plan release activities.")
+
+    def check_update(self, request, instance):
+        user = request.user
+        if not task_actor(instance, user):
+            raise TransitionForbidden("update", "Only the release manager or the task's assignee may edit it.")
+        if "release_manager" not in user_roles(user) and isinstance(request.data, dict):
+            # An assignee (a vendor, say) reports progress but does not re-plan
+            # the work; say so rather than silently dropping the other fields.
+            writable = {name for name, field in self.get_serializer().fields.items() if not field.read_only}
+            refused = sorted((set(request.data) & writable) - ASSIGNEE_FIELDS)
+            if refused:
+                raise TransitionForbidden(
+                    "update", f"As the task's assignee you may change only {' and '.join(sorted(ASSIGNEE_FIELDS))}; "
+                              f"not {', '.join(refused)}.")
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         release = data.pop("release")
         if not visible_releases(self.request.user).filter(pk=release.pk).exists():
-            from django.http import Http404
-
             raise Http404
         serializer.instance = services.task_create(release_id=release.pk, by=self.request.user, **data)
         self._etag_object = serializer.instance
 
     def perform_update(self, serializer):
-        self.check_if_match(serializer.instance)
         data = dict(serializer.validated_data)
         data.pop("release", None)
         serializer.instance = services.task_update(task_id=serializer.instance.pk, by=self.request.user, **data)
         self._etag_object = serializer.instance
 
 
-__all__ = ["ReleaseViewSet", "TaskViewSet", "RECORD_VIEWSETS", "Q", "OpenApiResponse"]
+__all__ = ["ReleaseViewSet", "TaskViewSet", "RECORD_VIEWSETS", "vendor_only", "visible_releases"]
