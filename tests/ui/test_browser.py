@@ -324,7 +324,7 @@ def test_a_wrong_role_sees_no_button_and_gets_403(page: Page, live_server, world
     expect(page.locator("#next-steps form.transition")).to_have_count(0)
     expect(page.locator("form[data-transition='submit_plan']")).to_have_count(0)
     expect(page.locator("#blockers [data-transition='submit_plan']")).to_contain_text(
-        "Only a release manager may submit plan to cab.")
+        "Only a release manager may perform “Submit plan to CAB”.")
     expect(page.locator("form.record-form")).to_have_count(0)  # CAB members write no plan
     expect(page.get_by_role("link", name="Edit ticket")).to_have_count(0)
 
