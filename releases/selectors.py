@@ -270,6 +270,29 @@ def _title(release_specs, name):
     return spec.title if spec else name.replace("_", " ").capitalize()
 
 
+# Where a release manager fixes what a blocker reports, by blocker code.
+BLOCKER_TARGETS = {
+    "plan_missing": "#rec-plans", "plan_incomplete": "#rec-plans", "plan_not_revised": "#rec-plans",
+    "build_document_missing": "#rec-build_documents", "build_document_incomplete": "#rec-build_documents",
+    "security_check": "#rec-security_checks", "prerequisites_unverified": "#rec-prerequisite_checks",
+    "baseline_missing": "#baselines", "no_mandatory_tests": "#rec-test_cases", "test_not_run": "#rec-test_results",
+    "test_not_passed": "#rec-test_results", "deferral_unjustified": "#rec-test_cases",
+    "rollback_plan_missing": "#rec-rollback_plans", "rollback_plan_unverified": "#rec-rollback_plans",
+    "pre_implementation_checks": "#rec-pre_implementation_checks",
+    "environments_not_ready": "#rec-environment_readiness", "stakeholders_not_told": "#rec-communications",
+    "downtime_not_broadcast": "#rec-communications", "readiness_not_assessed": "#rec-readiness_assessments",
+    "training_missing": "#rec-training_plans", "training_not_done": "#rec-training_plans",
+    "backup_missing": "#rec-backups", "backup_unverified": "#rec-backups",
+    "health_check_missing": "#rec-health_checks", "health_check_failed": "#rec-health_checks",
+    "evaluation_missing": "#rec-evaluations", "pir_missing": "#rec-reviews", "pir_not_success": "#rec-reviews",
+    "rollback_not_advised": "#rec-rollback_advice", "closure_comment_missing": "#rec-closure_comments",
+    "no_tasks": "#tasks", "task_unassigned": "#tasks", "task_undated": "#tasks", "task_outside_window": "#tasks",
+    "packaging_not_done": "#tasks", "deployment_tasks_open": "#tasks", "tasks_open": "#tasks",
+    "scope_undefined": "#scope", "target_version_missing": "#scope", "dependency_cycle": "#scope",
+    "no_rfcs": "#rfcs", "rfc_not_open": "#rfcs", "rfc_not_authorized": "#rfcs",
+}
+
+
 # --- the CAB -------------------------------------------------------------------------
 
 
@@ -388,6 +411,28 @@ def go_queue(user):
     return [r for r in releases if roles & set(go_roles(r))]
 
 
+QUEUED_ELSEWHERE = {"approve_plan", "reject_plan", "approve_go", "no_go", "cancel"}
+
+
+def role_queue(user):
+    """Active releases whose next step is taken by one of this user's roles
+    (other than release manager: those are on "my releases", and other than
+    the CAB vote and Go/No-Go, which have their own lists): (release, steps)."""
+    roles = user_roles(user) - {"release_manager"}
+    if not roles:
+        return []
+    release_specs = [spec for spec in specs(Release).values()
+                     if not spec.internal and spec.name not in QUEUED_ELSEWHERE]
+    out = []
+    for release in Release.objects.exclude(state__in=ENDED).select_related("release_manager") \
+            .order_by("planned_start", "pk"):
+        steps = [spec.title for spec in release_specs
+                 if release.state in spec.sources and roles & set(spec.roles_for(release))]
+        if steps:
+            out.append((release, steps))
+    return out
+
+
 def my_tasks(member: Membership, limit=50):
     if not member.roles:
         return []
@@ -417,6 +462,7 @@ def dashboard(user, now=None) -> dict:
     data["releases_by_step"] = [(step, STEPS.get(step, ""), rows) for step, rows in sorted(by_step.items())]
     data["cab_queue"] = cab_queue(user)
     data["go_queue"] = go_queue(user)
+    data["role_queue"] = role_queue(user)
     horizon = now + timedelta(days=30)
     data["deployments"] = upcoming_deployments(now, horizon)
     data["freezes"] = list(FreezeWindow.objects.filter(end__gte=now, start__lte=now + timedelta(days=60))

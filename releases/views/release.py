@@ -27,6 +27,7 @@ from ..forms import (
 )
 from ..models import RECORD_TYPES, Release
 from ..selectors import (
+    BLOCKER_TARGETS,
     NO_GENERIC_FORM,
     SIGNED_TRANSITIONS,
     Membership,
@@ -192,8 +193,18 @@ def _transitions(release, user, bound=None):
                                        freeze_override=_freeze_override(release, name), prefix=name)
             t["errors"] = []
         t["forbidden"] = any(b["code"] == "role_forbidden" for b in t["blockers"])
+        for b in t["blockers"]:
+            b["href"] = _blocker_href(release, b["code"])
         rows.append(t)
     return rows
+
+
+def _blocker_href(release, code):
+    if code in ("quorum_not_reached", "open_reject_vote"):
+        return reverse("releases:cab_review", args=[release.pk])
+    if code == "acceptance_criteria_missing":
+        return reverse("releases:edit", args=[release.pk])
+    return BLOCKER_TARGETS.get(code, "")
 
 
 def _freeze_override(release, name):

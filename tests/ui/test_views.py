@@ -137,6 +137,18 @@ def test_a_vendor_sees_only_its_tasks(login, make_user, actors, cis):
     assert "Open firewall" in calendar and "Renew certificate" not in calendar
 
 
+def test_dashboard_lists_releases_waiting_on_my_role(login, actors, cis):
+    release = walk(actors, cis, "verified")
+    body = html(login(actors.change_manager).get("/"))
+    assert 'id="role-queue"' in body and release.number in body and "Evaluate" in body
+    assert 'id="role-queue"' not in html(login(actors.test_team).get("/"))
+
+
+def test_blockers_link_to_where_they_are_fixed(login, planning, actors):
+    body = html(login(actors.release_manager).get(reverse("releases:detail", args=[planning.pk])))
+    assert re.search(r'data-code="plan_missing"[^>]*>[^<]*<a class="fix" href="#rec-plans">', body)
+
+
 def test_a_user_without_a_role_is_told_so(login, make_user):
     client = login(make_user())
     assert "no role in the release process" in html(client.get("/"))
@@ -628,4 +640,4 @@ def test_dashboard_query_count_is_pinned_and_flat(login, actors, cis, make_user)
 
 # The pinned counts: a change that adds queries to these pages shows here.
 RELEASE_PAGE_QUERIES = 40
-DASHBOARD_QUERIES = 17
+DASHBOARD_QUERIES = 18
