@@ -50,6 +50,20 @@ class PasswordField(forms.CharField):
                          **kwargs)
 
 
+def changed_values(form) -> dict:
+    """What the user changed. A date-time input shows minutes, so a stored
+    value with seconds is not "changed" just because the form rounded it."""
+    out = {}
+    for name in form.changed_data:
+        value = form.cleaned_data.get(name)
+        initial = form.get_initial_for_field(form.fields[name], name)
+        if isinstance(form.fields[name], forms.DateTimeField) and value is not None and initial is not None:
+            if initial.replace(second=0, microsecond=0) == value:
+                continue
+        out[name] = value
+    return out
+
+
 class SignedFormMixin:
     """A form that needs the acting user's password, checked like a signature."""
 
@@ -160,7 +174,7 @@ class ReleaseEditForm(forms.Form):
             self.fields["rfcs"].queryset = (open_rfcs() | release.rfcs.all()).distinct()
 
     def changed_values(self) -> dict:
-        return {name: self.cleaned_data[name] for name in self.changed_data}
+        return changed_values(self)
 
 
 class ReleaseFilterForm(forms.Form):

@@ -22,6 +22,7 @@ from ..forms import (
     ScopeForm,
     TaskForm,
     TransitionForm,
+    changed_values,
     record_form,
     writable_fields,
 )
@@ -345,7 +346,7 @@ def record_edit_view(request, pk, record_type, record_id):
     if request.method == "POST":
         status = 400
         if form.is_valid():
-            changed = {name: form.cleaned_data[name] for name in form.changed_data}
+            changed = changed_values(form)
             try:
                 services.record_update(record=record, by=request.user, **changed)
             except (TransitionError, ValidationError) as exc:

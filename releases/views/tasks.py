@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from releasemgmt.workflow import TransitionError, specs
 
 from .. import services
-from ..forms import TaskForm, TransitionForm
+from ..forms import TaskForm, TransitionForm, changed_values
 from ..models import Task
 from ..selectors import Membership, can_read, task_actions, task_board, transition_logs, visible_tasks
 from .common import apply_errors, error_lines, redirect_back, role_required
@@ -67,7 +67,7 @@ def task_detail_view(request, pk):
             raise PermissionDenied("Only the release manager or the task's assignee may edit it.")
         status = 400
         if form.is_valid():
-            changed = {name: form.cleaned_data[name] for name in form.changed_data}
+            changed = changed_values(form)
             try:
                 services.task_update(task_id=task.pk, by=request.user, **changed)
             except (TransitionError, ValidationError) as exc:

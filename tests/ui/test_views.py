@@ -641,3 +641,18 @@ def test_dashboard_query_count_is_pinned_and_flat(login, actors, cis, make_user)
 # The pinned counts: a change that adds queries to these pages shows here.
 RELEASE_PAGE_QUERIES = 40
 DASHBOARD_QUERIES = 18
+
+
+def test_editing_the_ticket_keeps_untouched_dates_to_the_second(login, planning, actors):
+    start = planning.planned_start
+    assert start.second or start.microsecond  # made by the services with the current time
+    client = login(actors.release_manager)
+    form = client.get(reverse("releases:edit", args=[planning.pk])).context["form"]
+    data = {name: form[name].value() for name in form.fields}
+    data["planned_start"] = f"{start:%Y-%m-%dT%H:%M}"
+    data["planned_end"] = f"{planning.planned_end:%Y-%m-%dT%H:%M}"
+    data["rfcs"] = [r.pk for r in planning.rfcs.all()]
+    data["title"] = "Renamed"
+    assert client.post(reverse("releases:edit", args=[planning.pk]), data).status_code == 302
+    planning.refresh_from_db()
+    assert planning.title == "Renamed" and planning.planned_start == start
