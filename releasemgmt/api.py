@@ -282,3 +282,11 @@ def transition_viewset_mixin(model, service, id_kwarg: str, serializer):
             return Response(self.get_serializer(obj).data)
 
     return Mixin
+
+
+def api_not_found(request, *args, **kwargs):
+    """Any other path under /api/ (an id that is not a number, say): the
+    API's JSON 404, not the HTML page of the browser UI."""
+    from django.http import JsonResponse
+
+    return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)

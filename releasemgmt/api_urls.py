@@ -1,5 +1,6 @@
 from django.contrib.auth import get_user_model
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import mixins, serializers, viewsets
@@ -14,7 +15,7 @@ from cmdb.api import BaselineViewSet, CIViewSet
 from releases.api.serializers import UserSerializer
 from releases.api.views import RECORD_VIEWSETS, ReleaseViewSet, TaskViewSet
 
-from .api import ERRORS, READ_ERRORS, StandardPagination, vendor_only
+from .api import ERRORS, READ_ERRORS, StandardPagination, api_not_found, vendor_only
 
 
 @extend_schema_view(list=extend_schema(summary="List users and their roles"),
@@ -80,4 +81,5 @@ urlpatterns = [
          name="api-docs"),
     *record_urls,
     path("", include(router.urls)),
+    re_path(r"", csrf_exempt(api_not_found)),  # last: JSON 404 for anything else under /api/
 ]

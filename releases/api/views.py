@@ -246,6 +246,11 @@ class TaskViewSet(GuardedWritesMixin,
         user = request.user
         if not task_actor(instance, user):
             raise TransitionForbidden("update", "Only the release manager or the task's assignee may edit it.")
+        if "release_manager" not in user_roles(user) and self.action == "update":
+            # PUT replaces every field, most of which an assignee may not change.
+            raise TransitionForbidden(
+                "update", f"As the task's assignee you may change only {' and '.join(sorted(ASSIGNEE_FIELDS))}; "
+                          "send them with PATCH.")
         if "release_manager" not in user_roles(user) and isinstance(request.data, dict):
             # An assignee (a vendor, say) reports progress but does not re-plan
             # the work; say so rather than silently dropping the other fields.

@@ -1,0 +1,136 @@
+"""One seeded world per test module, for the schema-driven API checks
+(Schemathesis and the role x endpoint matrix): a user per role with a token,
+CIs, RFCs, releases standing at different steps with their records, tasks
+(one assigned to a vendor) and captured baselines, all made through the
+services and ``releases.scenario.Walker``.
+
+It is built once per module inside an outer transaction that is rolled back
+when the module ends; each test runs in a savepoint inside it, so whatever a
+test writes is undone before the next one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, transaction
+from rest_framework.authtoken.models import Token
+
+from changes.services import rfc_create
+from cmdb.models import Baseline, ConfigurationItem
+from releasemgmt.workflow import ROLES
+from releases import services as s
+from releases.models import RECORD_TYPES, Task, Vendor
+from releases.scenario import Actors, Walker, new_release
+
+H = timedelta(hours=1)
+
+
+@dataclass
+class World:
+    users: dict  # role -> user
+    tokens: dict  # role -> token key
+    ids: dict = field(default_factory=dict)  # what a path parameter may name, by kind
+    records: dict = field(default_factory=dict)  # record type -> (release id, record id)
+
+
+def _user(username, *roles):
+    user = get_user_model().objects.create_user(username=username, email=f"{username}@example.test")
+    user.set_unusable_password()  # tokens only; no slow hashing
+    user.save(update_fields=["password"])
+    for role in roles:
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
+    return user
+
+
+def build_world() -> World:
+    assert set(ROLES) >= {"release_manager", "vendor", "stakeholder"}
+    actors = Actors(
+        release_manager=_user("rm", "release_manager"),
+        change_manager=_user("cm", "change_manager"),
+        cab_members=[_user(f"cab{i}", "cab_member") for i in (1, 2, 3)],
+        delivery_manager=_user("dm", "delivery_manager"),
+        build_team=_user("builder", "build_team"),
+        test_team=_user("tester", "test_team"),
+        deployment_team=_user("deployer", "deployment_team"),
+        configuration_manager=_user("confman", "configuration_manager"),
+        requester=_user("requester", "stakeholder"),
+    )
+    vendor_user = _user("acme-user", "vendor")
+    acme = Vendor.objects.create(name="Acme")
+    acme.users.add(vendor_user)
+    users = {
+        "release_manager": actors.release_manager, "change_manager": actors.change_manager,
+        "cab_member": actors.cab_members[2], "delivery_manager": actors.delivery_manager,
+        "build_team": actors.build_team, "test_team": actors.test_team, "deployment_team": actors.deployment_team,
+        "configuration_manager": actors.configuration_manager, "vendor": vendor_user,
+        # A stakeholder who requested nothing: the requester may edit their own RFCs.
+        "stakeholder": _user("stakeholder", "stakeholder"),
+    }
+    tokens = {role: Token.objects.create(user=user).key for role, user in users.items()}
+
+    db_ci = ConfigurationItem.objects.create(name="orders-db", ci_type="database", version="14.1")
+    api_ci = ConfigurationItem.objects.create(name="orders-api", ci_type="application", version="2.3")
+    api_ci.depends_on.add(db_ci)
+    cis = [api_ci, db_ci]
+
+    def vendor_task(release):
+        return s.task_create(release_id=release.pk, by=actors.release_manager, title="Acme gateway", step=12,
+                             assignee_vendor=acme, planned_start=release.planned_start + 3 * H,
+                             planned_end=release.planned_end - 3 * H)
+
+    # The far one: scope, baseline, most step records; the vendor works on it.
+    far = Walker(new_release(actors, title="Checkout 2.4", cis=cis), actors)
+    far.to("verified")
+    far_vendor_task = vendor_task(far.release)
+    scheduled = Walker(new_release(actors, title="Search revamp"), actors)
+    scheduled.to("scheduled")
+    vendor_task(scheduled.release)
+    submitted = Walker(new_release(actors, title="Billing fix", release_type="emergency"), actors)
+    submitted.to("plan_submitted")
+    fresh = new_release(actors, title="Reporting")
+    submitted_rfc = rfc_create(by=actors.requester, title="Dark mode", description="Offer a dark theme.")
+
+    world = World(users=users, tokens=tokens)
+    world.ids = {
+        "release": [fresh.pk, submitted.release.pk, scheduled.release.pk, far.release.pk],
+        "rfc": [submitted_rfc.pk, *far.release.rfcs.values_list("pk", flat=True)],
+        "task": [far_vendor_task.pk, *Task.objects.exclude(pk=far_vendor_task.pk).values_list("pk", flat=True)],
+        "ci": [c.pk for c in cis],
+        "baseline": list(Baseline.objects.values_list("pk", flat=True)),
+        "user": [u.pk for u in users.values()],
+        "vendor": [acme.pk],
+        # Named objects the role matrix acts on.
+        "far": far.release.pk, "new": fresh.pk, "plan_submitted": submitted.release.pk,
+        "submitted_rfc": submitted_rfc.pk, "vendor_task": far_vendor_task.pk, "planned_ci": None,
+    }
+    for record_type, model in RECORD_TYPES.items():
+        record = model.objects.filter(release=far.release).order_by("id").first() or \
+            model.objects.order_by("id").first()
+        if record is not None:
+            world.records[record_type] = (record.release_id, record.pk)
+    return world
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker):
+    """The seeded world, shared by the tests of one module and rolled back after it.
+
+    Requests go through the WSGI handler in this thread and this connection;
+    Django closes "old" connections at the start and end of each request,
+    which would end the open transaction, so that is off meanwhile (as the
+    test client does)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        with django_db_blocker.unblock():
+            with transaction.atomic():
+                yield build_world()
+                transaction.set_rollback(True)
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
