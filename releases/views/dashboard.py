@@ -61,8 +61,13 @@ def calendar_view(request):
             "lanes": lanes,
             "rows": len(lanes) + 2,
         })
-    agenda = [(d, [e for e in entries if e.covers(d)]) for week in weeks for d in week
-              if view == "week" or d.month == day.month]
+    # The agenda (what a phone shows) lists each entry once: on the day it
+    # starts, or on the first day shown if it started before.
+    days = [d for week in weeks for d in week if view == "week" or d.month == day.month]
+    agenda = [(d, [e for e in entries
+                   if timezone.localtime(e.start, tz).date() == d
+                   or (i == 0 and timezone.localtime(e.start, tz).date() < d and e.covers(d))])
+              for i, d in enumerate(days)]
     return render(request, "releases/calendar.html", {
         "private_feed": private_feed_url(request),
         "view": view, "weeks": weeks_out, "agenda": [(d, es) for d, es in agenda if es], "title": title, "day": day, "prev": prev, "next": nxt, "today": today,
