@@ -288,11 +288,15 @@ def _reset_pools(app) -> None:
 
 
 @pytest.fixture
-def cluster(redis_server, tmp_path, settings):
+def cluster(redis_server, tmp_path, settings, monkeypatch):
     """Workers and beat on demand; the test process's Celery app points at the
     same Redis and publishes for real (not eagerly) while the test runs."""
     from releasemgmt.celery import app
 
+    # Celery reads CELERY_BROKER_URL from the environment before its own
+    # configuration (CI exports it for the shared Redis): point it here too.
+    monkeypatch.setenv("CELERY_BROKER_URL", redis_server.url)
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
     # With a broker configured, the relay never runs in the web process.
     settings.CELERY_TASK_ALWAYS_EAGER = False
     saved = {"broker_url": app.conf.broker_url, "task_always_eager": app.conf.task_always_eager}
