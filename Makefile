@@ -48,7 +48,7 @@ seed: migrate
 
 run: seed
 	@echo
-	@echo "  Log in at http://$(HOST):$(PORT)/admin/ as release_manager / demo-pass-2026"
+	@echo "  Log in at http://$(HOST):$(PORT)/ as release_manager / demo-pass-2026 (admin: /admin/)"
 	@echo "  (one user per role, plus superuser admin: see README, Demo users)"
 	@echo
 	$(PY) manage.py runserver $(HOST):$(PORT)

@@ -328,4 +328,4 @@ class Command(BaseCommand):
             f"{ChangeRequest.objects.count()} RFCs, {Release.objects.count()} releases "
             f"({', '.join(f'{n} {st}' for st, n in sorted(states.items()))}; {rolled} rolled back)."
         )
-        self.stdout.write(f"Log in at http://127.0.0.1:8000/admin/ with any demo user, password {PASSWORD}")
+        self.stdout.write(f"Log in at http://127.0.0.1:8000/ with any demo user, password {PASSWORD}")
