@@ -19,7 +19,7 @@ from django.utils import timezone
 from changes.models import ChangeRequest
 from releasemgmt.workflow import ROLES, evaluate, specs, user_label, user_roles
 
-from .choices import STATE_STEP, STEPS, ReleaseState, TaskState, VoteDecision
+from .choices import STATE_ORDER, STATE_STEP, STEPS, ReleaseState, TaskState, VoteDecision
 from .guards import cab_quorum, go_roles
 from .models import (
     RECORD_TYPES,
@@ -464,7 +464,7 @@ def dashboard(user, now=None) -> dict:
     data["go_queue"] = go_queue(user)
     data["role_queue"] = role_queue(user)
     horizon = now + timedelta(days=30)
-    data["deployments"] = upcoming_deployments(now, horizon)
+    data["deployments"] = upcoming_deployments(now, horizon, not_started=True)
     data["freezes"] = list(FreezeWindow.objects.filter(end__gte=now, start__lte=now + timedelta(days=60))
                            .order_by("start")[:20])
     data["overdue_tasks"] = list(
@@ -479,11 +479,17 @@ def dashboard(user, now=None) -> dict:
     return data
 
 
-def upcoming_deployments(start, end):
+NOT_YET_DEPLOYING = tuple(STATE_ORDER[:STATE_ORDER.index("deploying")])
+
+
+def upcoming_deployments(start, end, *, not_started=False):
     """Deployment windows of active releases (the latest plan version's) that
-    end after ``start`` and begin before ``end``."""
+    end after ``start`` and begin before ``end``; with ``not_started``, only
+    of releases whose deployment has not started yet."""
     plans = (ReleasePlan.objects.filter(deployment_end__gte=start, deployment_start__lte=end)
              .exclude(release__state__in=ENDED).select_related("release").order_by("release_id", "-version"))
+    if not_started:
+        plans = plans.filter(release__state__in=NOT_YET_DEPLOYING)
     latest = {}
     for plan in plans:
         latest.setdefault(plan.release_id, plan)

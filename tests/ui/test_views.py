@@ -141,6 +141,8 @@ def test_dashboard_lists_releases_waiting_on_my_role(login, actors, cis):
     release = walk(actors, cis, "verified")
     body = html(login(actors.change_manager).get("/"))
     assert 'id="role-queue"' in body and release.number in body and "Evaluate" in body
+    deployments = body[body.index('id="deployments"'):body.index('id="freezes"')]
+    assert release.number not in deployments  # already deployed: not upcoming
     assert 'id="role-queue"' not in html(login(actors.test_team).get("/"))
 
 
