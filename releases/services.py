@@ -61,9 +61,7 @@ def release_create(*, by, title: str, release_type: str, rfcs, description: str 
     rfcs = list(rfcs)
     if not rfcs:
         raise ValidationError({"rfcs": "A release must be tagged to at least one RFC."})
-    closed = [r.number for r in rfcs if r.state in ("rejected", "cancelled", "closed", "failed")]
-    if closed:
-        raise ValidationError({"rfcs": f"These RFCs can no longer be released: {', '.join(closed)}."})
+    _check_rfcs_open(rfcs)
     if release_manager is not None and not has_any_role(release_manager, RM):
         raise ValidationError({"release_manager": "The release manager must hold the release manager role."})
     release = Release(title=title, description=description, release_type=release_type,
@@ -75,6 +73,14 @@ def release_create(*, by, title: str, release_type: str, rfcs, description: str 
     release.save()
     release.rfcs.set(rfcs)
     return release
+
+
+def _check_rfcs_open(rfcs):
+    """Only RFCs still on their way can be released (states read afresh)."""
+    done = ChangeRequest.objects.filter(pk__in=[r.pk for r in rfcs],
+                                        state__in=("rejected", "cancelled", "closed", "failed"))
+    if closed := sorted(r.number for r in done):
+        raise ValidationError({"rfcs": f"These RFCs can no longer be released: {', '.join(closed)}."})
 
 
 # Which ticket fields may change in which states. The type and the RFCs are
@@ -128,6 +134,7 @@ def release_update(*, release_id, by, **fields) -> Release:
         rfcs = list(rfcs)
         if not rfcs:
             raise ValidationError({"rfcs": "A release must be tagged to at least one RFC."})
+        _check_rfcs_open(rfcs)
         release.rfcs.set(rfcs)
     if rescheduled and release.state == "scheduled":
         # The calendar was published at `schedule`: subscribers get the update.
@@ -325,10 +332,7 @@ def record_add(*, release_id, record_type: str, by, **data):
         _check_vote(release, by, record)
     elif model is Communication and record.sent_at is None:
         record.sent_at = timezone.now()
-    elif getattr(record, "test_case_id", None) and record.test_case.release_id != release.pk:
-        raise ValidationError({"test_case": "This test case belongs to another release."})
-    elif record_type == "closure_comments" and not release.rfcs.filter(pk=record.rfc_id).exists():
-        raise ValidationError({"rfc": "This RFC is not part of the release."})
+    _check_membership(record, release)
     record.full_clean()
     record._history_user = by
     record.save()
@@ -348,10 +352,19 @@ def record_update(*, record, by, **data):
     record = model.objects.select_for_update().get(pk=record.pk)
     for key, value in data.items():
         setattr(record, key, value)
+    _check_membership(record, release)
     record.full_clean()
     record._history_user = by
     record.save()
     return record
+
+
+def _check_membership(record, release):
+    """A record may only point at the test cases and RFCs of its own release."""
+    if getattr(record, "test_case_id", None) and record.test_case.release_id != release.pk:
+        raise ValidationError({"test_case": "This test case belongs to another release."})
+    if getattr(record, "rfc_id", None) and not release.rfcs.filter(pk=record.rfc_id).exists():
+        raise ValidationError({"rfc": "This RFC is not part of the release."})
 
 
 # Fields of a record that its service sets, never its writer.

@@ -528,3 +528,22 @@ def test_task_update_cannot_move_a_task_to_another_release(actors, cis):
         s.task_update(task_id=task.pk, by=actors.release_manager, release=other)
     task.refresh_from_db()
     assert task.release_id == w.release.pk
+
+
+def test_record_update_keeps_a_closure_comment_on_an_rfc_of_its_release(actors, cis):
+    w = walk(actors, cis, "succeeded")
+    comment = w.add("closure_comments", actors.release_manager, rfc=w.release.rfcs.first(), comment="Done.")
+    stranger = authorised_rfc(actors, "Unrelated change")
+    with pytest.raises(ValidationError):
+        s.record_update(record=comment, by=actors.release_manager, rfc=stranger)
+    comment.refresh_from_db()
+    assert comment.rfc_id != stranger.pk
+
+
+def test_release_update_refuses_a_rejected_rfc(actors, cis):
+    release = new_release(actors, cis=cis)
+    rejected = rfc_create(by=actors.requester, title="No", description="Rejected.")
+    rfc_transition(rfc_id=rejected.pk, name="reject", by=actors.change_manager, reason="Out of scope.")
+    with pytest.raises(ValidationError):
+        s.release_update(release_id=release.pk, by=actors.release_manager, rfcs=[rejected])
+    assert list(release.rfcs.values_list("state", flat=True)) == ["authorized"]

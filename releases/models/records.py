@@ -48,6 +48,9 @@ class StepRecord(models.Model):
         abstract = True
         ordering = ["created_at", "id"]
 
+    def __str__(self):
+        return f"{self._meta.verbose_name.capitalize()} #{self.pk}"
+
 
 def release_fk(related_name):
     return models.ForeignKey("releases.Release", on_delete=models.CASCADE, related_name=related_name)
@@ -168,6 +171,9 @@ class TestCase(StepRecord):
     open_states = BEFORE_GO[: BEFORE_GO.index("tests_passed")]
     step = 6
     history = HistoricalRecords()
+
+    def __str__(self):
+        return self.name
 
     @property
     def latest_outcome(self):
