@@ -3,6 +3,7 @@ from django_filters import rest_framework as df
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import filters, mixins, serializers, viewsets
 
+from releasemgmt.filters import UtcIsoDateTimeFilter
 from releasemgmt.api import (
     IF_MATCH,
     READ_ERRORS,
@@ -39,8 +40,8 @@ class RfcFilter(df.FilterSet):
     impact = df.ChoiceFilter(choices=Level.choices)
     requester = df.NumberFilter()
     release = df.NumberFilter(field_name="releases", distinct=True)
-    created_after = df.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = df.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
 
     class Meta:
         model = ChangeRequest

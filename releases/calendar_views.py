@@ -13,7 +13,10 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+
 from cmdb.models import ConfigurationItem
+from releasemgmt.filters import UtcIsoDateTimeField
 from releasemgmt.workflow import user_roles
 
 from .calendar import entries, to_ical
@@ -45,10 +48,16 @@ def _date(params, name):
     raw = params.get(name)
     if not raw:
         return None
-    value = parse_datetime(raw)
+    try:
+        value = parse_datetime(raw)
+    except ValueError:
+        value = None
     if value is None:
         raise ValidationError({name: "Give an ISO 8601 date and time, e.g. 2026-12-01T00:00:00Z."})
-    return value
+    try:
+        return UtcIsoDateTimeField().to_python(value)
+    except DjangoValidationError as exc:
+        raise ValidationError({name: exc.messages}) from exc
 
 
 def _int(params, name):

@@ -1,5 +1,7 @@
 import django_filters as df
 
+from releasemgmt.filters import UtcIsoDateTimeFilter
+
 from .choices import ReleaseState, ReleaseType, TaskState
 from .models import Release, Task
 
@@ -10,9 +12,9 @@ class ReleaseFilter(df.FilterSet):
     release_manager = df.NumberFilter()
     ci = df.NumberFilter(field_name="scope_items__ci", distinct=True, label="Configuration item in scope")
     rfc = df.NumberFilter(field_name="rfcs", distinct=True, label="Linked RFC")
-    planned_after = df.IsoDateTimeFilter(field_name="planned_end", lookup_expr="gte",
+    planned_after = UtcIsoDateTimeFilter(field_name="planned_end", lookup_expr="gte",
                                          label="Planned window ends at or after")
-    planned_before = df.IsoDateTimeFilter(field_name="planned_start", lookup_expr="lte",
+    planned_before = UtcIsoDateTimeFilter(field_name="planned_start", lookup_expr="lte",
                                           label="Planned window starts at or before")
 
     class Meta:
@@ -27,8 +29,8 @@ class TaskFilter(df.FilterSet):
     assignee_user = df.NumberFilter()
     assignee_team = df.NumberFilter()
     assignee_vendor = df.NumberFilter()
-    due_after = df.IsoDateTimeFilter(field_name="planned_end", lookup_expr="gte")
-    due_before = df.IsoDateTimeFilter(field_name="planned_end", lookup_expr="lte")
+    due_after = UtcIsoDateTimeFilter(field_name="planned_end", lookup_expr="gte")
+    due_before = UtcIsoDateTimeFilter(field_name="planned_end", lookup_expr="lte")
 
     class Meta:
         model = Task
