@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from releasemgmt.refusals import logs_refusals
 from releasemgmt.workflow import TransitionForbidden, run_transition, user_roles
 
 from .models import ChangeRequest
 
 
+@logs_refusals()
 @transaction.atomic
 def rfc_create(*, by, title: str, description: str, **fields) -> ChangeRequest:
     """Raise an RFC. Anyone with a role in the process may request a change."""
@@ -21,6 +23,7 @@ def rfc_create(*, by, title: str, description: str, **fields) -> ChangeRequest:
     return rfc
 
 
+@logs_refusals(subject=lambda kw: (ChangeRequest, kw["rfc_id"]))
 def rfc_transition(*, rfc_id, name: str, by, **payload) -> ChangeRequest:
     with transaction.atomic():
         return run_transition(ChangeRequest, rfc_id, name, by=by, payload=payload)
@@ -30,6 +33,7 @@ EDITABLE_STATES = ("submitted", "assessed")
 RFC_EDITABLE_FIELDS = {"title", "description", "change_type", "risk", "impact"}
 
 
+@logs_refusals(subject=lambda kw: (ChangeRequest, kw["rfc_id"]))
 @transaction.atomic
 def rfc_update(*, rfc_id, by, **fields) -> ChangeRequest:
     """The requester or a change manager corrects an RFC before it is authorised."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from releasemgmt.refusals import logs_refusals
 from releasemgmt.workflow import TransitionForbidden, has_any_role, run_transition
 
 from .choices import BaselineKind
@@ -12,6 +13,7 @@ from .models import Baseline, BaselineItem, ConfigurationItem
 CMDB_WRITERS = ("configuration_manager", "release_manager")
 
 
+@logs_refusals()
 @transaction.atomic
 def baseline_capture(*, cis, name: str, kind: str = BaselineKind.MANUAL, release=None, by, description: str = "",
                      system: bool = False) -> Baseline:
@@ -42,6 +44,7 @@ def ci_set_version(*, ci: ConfigurationItem, version: str, by, reason: str) -> b
     return True
 
 
+@logs_refusals(subject=lambda kw: (Baseline, kw["baseline"].pk))
 @transaction.atomic
 def baseline_restore(*, baseline: Baseline, by, reason: str = "restore") -> list[ConfigurationItem]:
     """Return every CI of the baseline to the version it had when captured."""
@@ -75,6 +78,7 @@ CI_WRITERS = ("configuration_manager",)
 CI_EDITABLE_FIELDS = {"name", "ci_type", "version", "owner", "attributes", "depends_on"}
 
 
+@logs_refusals()
 @transaction.atomic
 def ci_create(*, by, depends_on=(), **fields) -> ConfigurationItem:
     """Register a configuration item in the CMDB."""
@@ -91,6 +95,7 @@ def ci_create(*, by, depends_on=(), **fields) -> ConfigurationItem:
     return ci
 
 
+@logs_refusals(subject=lambda kw: (ConfigurationItem, kw["ci_id"]))
 @transaction.atomic
 def ci_update(*, ci_id, by, **fields) -> ConfigurationItem:
     """Edit a CI's attributes. Versions of CIs in a release change through the
@@ -114,6 +119,7 @@ def ci_update(*, ci_id, by, **fields) -> ConfigurationItem:
     return ci
 
 
+@logs_refusals(subject=lambda kw: (ConfigurationItem, kw["ci_id"]))
 def ci_transition(*, ci_id, name: str, by, **payload) -> ConfigurationItem:
     with transaction.atomic():
         return run_transition(ConfigurationItem, ci_id, name, by=by, payload=payload)

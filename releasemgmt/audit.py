@@ -23,6 +23,8 @@ def history_tables() -> list[str]:
     for model in apps.get_models():
         if model.__name__.startswith("Historical") and hasattr(model, "history_id"):
             tables.append(model._meta.db_table)
+        elif getattr(model, "append_only", False):
+            tables.append(model._meta.db_table)
     return sorted(set(tables))
 
 

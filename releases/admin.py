@@ -40,6 +40,7 @@ from .models import (
     ReleaseScopeItem,
     Task,
     Team,
+    RefusedAttempt,
     TransitionLog,
     Vendor,
 )
@@ -592,3 +593,16 @@ class InboundDeliveryAdmin(ReadOnlyAdminMixin, AuditAdmin):
     list_filter = ("vendor",)
     search_fields = ("idempotency_key",)
     list_select_related = ("vendor",)
+
+
+@admin.register(RefusedAttempt)
+class RefusedAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Attempts refused for want of authority or by segregation of duties:
+    evidence that the controls work. Only ever added, never edited."""
+
+    list_display = ("at", "username", "action", "code", "subject_link", "detail")
+    list_filter = ("code", "action", "content_type", "at")
+    search_fields = ("username", "action", "detail")
+    list_select_related = ("content_type",)
+    date_hierarchy = "at"
+    subject_link = TransitionLogAdmin.subject_link

@@ -13,6 +13,7 @@ from django.utils import timezone
 from changes.models import ChangeRequest
 from cmdb.choices import BaselineKind
 from cmdb.services import baseline_capture, baseline_restore, ci_set_version
+from releasemgmt.refusals import logs_refusals
 from releasemgmt.workflow import (
     Blocker,
     TransitionBlocked,
@@ -52,6 +53,19 @@ class RecordClosed(TransitionBlocked):
 # --- releases -------------------------------------------------------------------
 
 
+def _release_subject(kwargs):
+    return Release, kwargs["release_id"]
+
+
+def _task_subject(kwargs):
+    return Task, kwargs["task_id"]
+
+
+def _record_subject(kwargs):
+    return Release, kwargs["record"].release_id
+
+
+@logs_refusals()
 @transaction.atomic
 def release_create(*, by, title: str, release_type: str, rfcs, description: str = "", planned_start=None,
                    planned_end=None, release_manager=None, acceptance_criteria: str = "") -> Release:
@@ -99,6 +113,7 @@ RELEASE_FIELD_STATES = {
 }
 
 
+@logs_refusals(subject=_release_subject)
 @transaction.atomic
 def release_update(*, release_id, by, **fields) -> Release:
     """Edit the ticket's own fields (not its state) while they are still open."""
@@ -143,6 +158,7 @@ def release_update(*, release_id, by, **fields) -> Release:
     return release
 
 
+@logs_refusals(subject=_release_subject)
 def release_transition(*, release_id, name: str, by, **payload) -> Release:
     """Perform one step of the release process."""
     with transaction.atomic():
@@ -201,6 +217,7 @@ def _close_cmdb(release: Release, by, *, rolled_back: bool):
                      name=f"{release.number} {'restored' if rolled_back else 'post-release'}")
 
 
+@logs_refusals(subject=_release_subject)
 def release_capture_baseline(*, release_id, by):
     """Record the pre-release baseline of the scope: the restore point (step 5)."""
     with transaction.atomic():
@@ -234,6 +251,7 @@ def _require(by, roles, action):
         raise RecordRefused(action, f"You may not {action.replace('_', ' ')}.")
 
 
+@logs_refusals(subject=_release_subject)
 @transaction.atomic
 def scope_set(*, release_id, ci, target_version: str, by) -> ReleaseScopeItem:
     """Put a CI in the release scope with the version the release brings."""
@@ -259,6 +277,7 @@ TASK_PLANNER_FIELDS = TASK_ASSIGNEE_FIELDS | {"title", "step", "assignee_user", 
                                               "planned_start", "planned_end"}
 
 
+@logs_refusals(subject=_release_subject)
 @transaction.atomic
 def task_create(*, release_id, by, title: str, step: int = 12, **fields) -> Task:
     """Plan a release activity and assign it (step 3)."""
@@ -277,6 +296,7 @@ def task_create(*, release_id, by, title: str, step: int = 12, **fields) -> Task
     return task
 
 
+@logs_refusals(subject=_task_subject)
 @transaction.atomic
 def task_update(*, task_id, by, **fields) -> Task:
     task = Task.objects.select_for_update().select_related("release").get(pk=task_id)
@@ -308,6 +328,7 @@ def task_update(*, task_id, by, **fields) -> Task:
     return task
 
 
+@logs_refusals(subject=_task_subject)
 def task_transition(*, task_id, name: str, by, **payload) -> Task:
     with transaction.atomic():
         return run_transition(Task, task_id, name, by=by, payload=payload)
@@ -316,6 +337,7 @@ def task_transition(*, task_id, name: str, by, **payload) -> Task:
 # --- step records ---------------------------------------------------------------------
 
 
+@logs_refusals(subject=_release_subject)
 @transaction.atomic
 def record_add(*, release_id, record_type: str, by, **data):
     """Write a step record while its step is open, as a role that may."""
@@ -339,6 +361,7 @@ def record_add(*, release_id, record_type: str, by, **data):
     return record
 
 
+@logs_refusals(subject=_record_subject)
 @transaction.atomic
 def record_update(*, record, by, **data):
     """Edit a step record that is not evidence, while its step is open."""
@@ -399,13 +422,15 @@ def _check_vote(release, by, vote):
     if plan is None:
         raise ValidationError({"plan": "There is no plan to vote on."})
     if by.pk in release.conflicted_user_ids():
-        raise RecordRefused("vote", "You manage this release or requested one of its RFCs, so you may not vote on it.")
+        message = "You manage this release or requested one of its RFCs, so you may not vote on it."
+        raise RecordRefused("vote", message, [Blocker("segregation_of_duties", message)])
     if CabVote.objects.filter(plan=plan, created_by=by).exists():
         raise RecordClosed("vote", "You have already voted on this version of the plan.",
                            [Blocker("already_voted", "You have already voted on this version of the plan.")])
     vote.plan = plan
 
 
+@logs_refusals()
 @transaction.atomic
 def outbox_retry(*, message_ids, by) -> int:
     """Give failed deliveries another round of attempts (after fixing an

@@ -6,7 +6,7 @@ from simple_history.models import HistoricalRecords
 
 from ..choices import Channel, OutboxStatus
 
-__all__ = ["TransitionLog", "OutboxMessage"]
+__all__ = ["TransitionLog", "OutboxMessage", "RefusedAttempt"]
 
 
 class TransitionLog(models.Model):
@@ -72,3 +72,35 @@ class OutboxMessage(models.Model):
 
     def __str__(self):
         return f"{self.event} → {self.recipient} ({self.channel})"
+
+
+class RefusedAttempt(models.Model):
+    """An attempt the process refused on grounds of authority: someone tried a
+    step their role does not allow, or one segregation of duties forbids them
+    (approving or voting on their own release or RFC, the release manager
+    deciding Go). Auditors read these beside the steps performed: a control
+    that refuses silently cannot be shown to work. Rows are only ever added."""
+
+    # Checked by the history-trigger installer: the table rejects UPDATE and
+    # DELETE on PostgreSQL like the history tables.
+    append_only = True
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                           related_name="+")
+    username = models.CharField(max_length=150, blank=True,
+                                help_text="Kept as written, so the row reads the same if the user is renamed.")
+    action = models.CharField(max_length=50, help_text="The transition or service action attempted.")
+    content_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.PROTECT)
+    object_id = models.PositiveBigIntegerField(null=True, blank=True)
+    subject = GenericForeignKey("content_type", "object_id")
+    code = models.CharField(max_length=50, help_text="forbidden, or segregation_of_duties.")
+    detail = models.TextField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["content_type", "object_id", "at"])]
+        verbose_name = "refused attempt"
+
+    def __str__(self):
+        return f"{self.username or 'anonymous'}: {self.action} refused ({self.code})"
