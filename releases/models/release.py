@@ -40,6 +40,10 @@ class Release(ConcurrentTransitionMixin, models.Model):
     )
     calendar_sequence = models.PositiveIntegerField(
         default=0, editable=False, help_text="iCalendar SEQUENCE: raised whenever the window is rescheduled.")
+    # Kept for reporting (which release model was used); templates are retired, not deleted.
+    template = models.ForeignKey("releases.ReleaseTemplate", null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="releases", editable=False,
+                                 help_text="The release template this release was raised from.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
