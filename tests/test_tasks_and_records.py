@@ -171,6 +171,23 @@ def test_a_task_of_a_cancelled_release_cannot_start_or_resume(actors, cis):
         assert {b.code for b in exc.value.blockers} == {"release_not_active"}
 
 
+def test_a_task_of_a_cancelled_release_cannot_be_completed_or_blocked_but_may_be_cancelled(actors, cis):
+    w = walk(actors, cis, "scheduled")
+    working = make_task(w, assignee_user=actors.deployment_team)
+    waiting = make_task(w, assignee_user=actors.deployment_team)
+    task_go(working, "start", actors.deployment_team)
+    w.go("cancel", actors.release_manager, reason="Withdrawn.")
+    for task, name, payload in ((working, "complete", {}), (waiting, "block", {"reason": "Waiting."})):
+        with pytest.raises(TransitionBlocked) as exc:
+            task_go(task, name, actors.deployment_team, **payload)
+        assert {b.code for b in exc.value.blockers} == {"release_ended"}
+        task.refresh_from_db()
+        assert not logs_of(task).filter(name=name).exists()
+    task_go(waiting, "cancel", actors.release_manager, reason="Release withdrawn.")
+    waiting.refresh_from_db()
+    assert waiting.state == "cancelled"
+
+
 def test_a_task_transition_from_the_wrong_state_is_invalid_state(actors, cis):
     w = walk(actors, cis, "scheduled")
     task = make_task(w, assignee_user=actors.deployment_team)

@@ -52,6 +52,15 @@ def release_scheduled(task, ctx):
         yield Blocker("release_not_active", f"The release is {task.release.get_state_display().lower()}, so its activities cannot start.")
 
 
+@guard
+def release_not_ended(task, ctx):
+    # A closed release is evidence and a cancelled one delivers nothing: work
+    # reported on their tasks afterwards would rewrite what happened.
+    if task.release.state in ("cancelled", "closed"):
+        yield Blocker("release_ended", f"The release is {task.release.get_state_display().lower()}, "
+                                       "so its activities can no longer be completed or blocked.")
+
+
 def task_actor(task, user) -> bool:
     """The release managers, and whoever the task is assigned to."""
     roles = user_roles(user)
@@ -123,12 +132,12 @@ class Task(ConcurrentTransitionMixin, models.Model):
     def start(self, *, by=None):
         pass
 
-    @transition(field=state, source=T.IN_PROGRESS, target=T.DONE,
+    @transition(field=state, source=T.IN_PROGRESS, target=T.DONE, conditions=[release_not_ended],
                 custom={"roles": WORKERS, "actor": task_actor})
     def complete(self, *, by=None):
         pass
 
-    @transition(field=state, source=[T.OPEN, T.IN_PROGRESS], target=T.BLOCKED,
+    @transition(field=state, source=[T.OPEN, T.IN_PROGRESS], target=T.BLOCKED, conditions=[release_not_ended],
                 custom={"roles": WORKERS, "actor": task_actor, "checks": [reason_given]})
     def block(self, *, by=None):
         pass
