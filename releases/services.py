@@ -174,7 +174,11 @@ def _drive_rfcs(release, name, by, *, only_from, **payload):
 
 def _effects(release: Release, spec, *, by, payload, at, source, **_):
     name = spec.name
-    if name == "schedule":
+    if name == "start_planning":
+        from .template_services import apply_template_at_planning  # templates build on these services
+
+        apply_template_at_planning(release, by)
+    elif name == "schedule":
         _drive_rfcs(release, "schedule", by, only_from=("authorized",))
     elif name == "cancel":
         # The RFCs go back to Change Management's pool for another release.
