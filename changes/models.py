@@ -106,3 +106,70 @@ class ChangeRequest(ConcurrentTransitionMixin, models.Model):
     @transition(field=state, source=[R.REVIEWED, R.FAILED], target=R.CLOSED, custom={"internal": True})
     def close(self, *, by=None, comments=""):
         self.closure_comments = comments
+
+
+# --- Problem Management -----------------------------------------------------------------
+
+PROBLEM_ROLES = ("release_manager", "change_manager")
+
+
+@guard
+def root_cause_recorded(problem, ctx):
+    if not problem.root_cause.strip():
+        yield Blocker("root_cause_missing", "The root cause has not been recorded yet.")
+
+
+@guard
+def corrective_actions_recorded(problem, ctx):
+    if not problem.corrective_actions.strip():
+        yield Blocker("corrective_actions_missing", "No corrective actions have been recorded yet.")
+
+
+class Problem(ConcurrentTransitionMixin, models.Model):
+    """A problem record (ITIL Problem Management): the investigation of the
+    underlying cause of a failed change, here a release that had to be rolled
+    back (step 17). It starts with the release's timeline (who did what, when)
+    so the analysis begins from the evidence; it is known when its root cause
+    is recorded, and closed once the corrective actions that prevent a
+    recurrence are agreed. One problem record per failed release."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        ROOT_CAUSE_KNOWN = "root_cause_known", "Root cause known"
+        CLOSED = "closed", "Closed"
+
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    release = models.OneToOneField("releases.Release", on_delete=models.PROTECT, related_name="problem",
+                                   help_text="The failed (rolled back) release under analysis.")
+    rfcs = models.ManyToManyField(ChangeRequest, related_name="problems", blank=True, verbose_name="RFCs")
+    timeline = models.TextField(blank=True, help_text="The release's history as it stood when the problem "
+                                                      "was opened: transitions, deployment, rollback, reviews.")
+    root_cause = models.TextField(blank=True)
+    corrective_actions = models.TextField(blank=True)
+    state = FSMField(choices=State.choices, default=State.OPEN, protected=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(m2m_fields=[rfcs])
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.number} {self.title}"
+
+    @property
+    def number(self) -> str:
+        return f"PRB-{self.pk:05d}" if self.pk else "PRB-new"
+
+    @transition(field=state, source=State.OPEN, target=State.ROOT_CAUSE_KNOWN, conditions=[root_cause_recorded],
+                custom={"roles": PROBLEM_ROLES, "label": "Root cause known"})
+    def identify_root_cause(self, *, by=None):
+        pass
+
+    @transition(field=state, source=State.ROOT_CAUSE_KNOWN, target=State.CLOSED,
+                conditions=[corrective_actions_recorded], custom={"roles": PROBLEM_ROLES})
+    def close(self, *, by=None):
+        pass

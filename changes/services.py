@@ -1,12 +1,24 @@
 """RFC use cases."""
 from __future__ import annotations
 
+from datetime import timezone as dt_timezone
+
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from releasemgmt.refusals import logs_refusals
-from releasemgmt.workflow import TransitionForbidden, run_transition, user_roles
+from releasemgmt.workflow import (
+    Blocker,
+    TransitionBlocked,
+    TransitionForbidden,
+    has_any_role,
+    roles_text,
+    run_transition,
+    user_label,
+    user_roles,
+)
 
-from .models import ChangeRequest
+from .models import PROBLEM_ROLES, ChangeRequest, Problem
 
 
 @logs_refusals()
@@ -58,3 +70,142 @@ def rfc_update(*, rfc_id, by, **fields) -> ChangeRequest:
     rfc._change_reason = "update"
     rfc.save()
     return rfc
+
+
+# --- Problem Management ---------------------------------------------------------------
+
+# Release states that say the release failed and was (or is being) rolled
+# back: the rollback step (17) is where the process offers a root cause analysis.
+ROLLED_BACK_STATES = ("rolling_back", "rolled_back")
+PROBLEM_EDITABLE_FIELDS = {"title", "description", "root_cause", "corrective_actions"}
+
+
+def release_rolled_back(release) -> bool:
+    """Whether the release failed and was rolled back: it is rolling back or
+    rolled back, or it was closed after its rollback."""
+    if release.state in ROLLED_BACK_STATES:
+        return True
+    if release.state != "closed":
+        return False
+    from releases.models import TransitionLog
+
+    return TransitionLog.objects.filter(content_type__app_label="releases", content_type__model="release",
+                                        object_id=release.pk, name="complete_rollback").exists()
+
+
+def problem_offered(release, user) -> bool:
+    """Whether the release page offers this user to open a problem record."""
+    return has_any_role(user, PROBLEM_ROLES) and release_rolled_back(release)
+
+
+def _at(value) -> str:
+    return value.astimezone(dt_timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if value else "(no date)"
+
+
+def release_timeline(release) -> str:
+    """The release's history as plain text, oldest first: every transition
+    (who, when, from, to, reason) and the records a failure analysis starts
+    from (deployment, health checks, evaluation, review, rollback advice and
+    plan, backup)."""
+    from releases.models import TransitionLog
+
+    events = []
+    for log in TransitionLog.objects.filter(content_type__app_label="releases", content_type__model="release",
+                                            object_id=release.pk).select_related("by").order_by("at", "id"):
+        line = f"{log.name}: {log.source} → {log.target}, by {user_label(log.by)}"
+        if log.reason:
+            line += f" (reason: {log.reason})"
+        events.append((log.at, log.pk, line))
+    for d in release.deployments.select_related("created_by"):
+        events.append((d.started_at, 0, f"Deployment started by {user_label(d.created_by)}"
+                                         + (f"; freeze override: {d.freeze_override_reason}"
+                                            if d.freeze_override_reason else "")))
+        if d.completed_at:
+            events.append((d.completed_at, 0, "Deployment completed"))
+    records = (
+        ("backups", lambda r: f"Backup of {r.what} at {r.location} ({'verified' if r.verified else 'not verified'})"),
+        ("health_checks", lambda r: f"Health check {'passed' if r.passed else 'FAILED'}: {r.details}"),
+        ("evaluations", lambda r: f"Change evaluation ({'meets' if r.meets_objectives else 'does not meet'} "
+                                  f"objectives): {r.summary}"),
+        ("reviews", lambda r: f"PIR, outcome {r.outcome}: {r.findings}"),
+        ("rollback_advice", lambda r: f"Rollback advised: {r.advice}"),
+        ("rollback_plans", lambda r: f"Rollback plan ({r.get_verification_display().lower()}): {r.content}"),
+    )
+    for related, text in records:
+        for r in getattr(release, related).select_related("created_by"):
+            events.append((r.created_at, r.pk, f"{text(r).strip()} — by {user_label(r.created_by)}"))
+    events.sort(key=lambda e: (e[0], e[1]))
+    return "\n".join(f"{_at(at)}  {line}" for at, _, line in events)
+
+
+def _release_subject(kwargs):
+    from releases.models import Release
+
+    return Release, kwargs["release_id"]
+
+
+def _problem_subject(kwargs):
+    return Problem, kwargs["problem_id"]
+
+
+@logs_refusals(subject=_release_subject)
+@transaction.atomic
+def problem_create_from_release(*, release_id, by, title: str = "", description: str = "") -> Problem:
+    """Open the problem record for root cause analysis of a rolled-back
+    release (step 17), pre-filled with the release's RFCs and timeline. One
+    per release: a second attempt is refused (409) and names the first. While
+    the rollback step is open the release also gets a problem reference
+    record, so its page and the API show where the analysis lives."""
+    from releases.models import ProblemReference, Release
+    from releases.services import record_add
+
+    release = Release.objects.select_for_update().get(pk=release_id)
+    if not has_any_role(by, PROBLEM_ROLES):
+        raise TransitionForbidden("open_problem", f"Only {roles_text(PROBLEM_ROLES)} may open a problem record.")
+    if not release_rolled_back(release):
+        message = f"{release.number} was not rolled back; problem records are for failed releases."
+        raise TransitionBlocked("open_problem", message, [Blocker("not_rolled_back", message)],
+                                code="not_rolled_back")
+    existing = Problem.objects.filter(release=release).first()
+    if existing is not None:
+        message = f"{existing.number} is already the problem record of {release.number}."
+        raise TransitionBlocked("open_problem", message, [Blocker("problem_exists", message)], code="problem_exists")
+    problem = Problem(release=release, created_by=by, title=title.strip() or f"Rollback of {release}"[:200],
+                      description=description, timeline=release_timeline(release))
+    problem.full_clean(exclude=["state", "rfcs"])
+    problem._history_user = by
+    problem._change_reason = "create"
+    problem.save()
+    problem.rfcs.set(release.rfcs.all())
+    if release.state in ProblemReference.open_states:
+        record_add(release_id=release.pk, record_type="problem_references", by=by, reference=problem.number,
+                   description=problem.title)
+    return problem
+
+
+@logs_refusals(subject=_problem_subject)
+@transaction.atomic
+def problem_update(*, problem_id, by, **fields) -> Problem:
+    """Record the analysis: root cause, corrective actions, a better title."""
+    problem = Problem.objects.select_for_update().get(pk=problem_id)
+    if not has_any_role(by, PROBLEM_ROLES):
+        raise TransitionForbidden("update", f"Only {roles_text(PROBLEM_ROLES)} may edit a problem record.")
+    if problem.state == Problem.State.CLOSED:
+        raise TransitionBlocked("update", "A closed problem record is kept as it is.",
+                                [Blocker("step_closed", "The problem record is closed.")], code="step_closed")
+    unknown = set(fields) - PROBLEM_EDITABLE_FIELDS
+    if unknown:
+        raise ValidationError({name: "This field cannot be edited." for name in sorted(unknown)})
+    for key, value in fields.items():
+        setattr(problem, key, value)
+    problem.full_clean(exclude=["state", "rfcs"])
+    problem._history_user = by
+    problem._change_reason = "update"
+    problem.save()
+    return problem
+
+
+@logs_refusals(subject=_problem_subject)
+def problem_transition(*, problem_id, name: str, by, **payload) -> Problem:
+    with transaction.atomic():
+        return run_transition(Problem, problem_id, name, by=by, payload=payload)
