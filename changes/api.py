@@ -11,15 +11,17 @@ from releasemgmt.api import (
     GuardedWritesMixin,
     StandardPagination,
     require_any_role,
+    require_roles,
     transition_viewset_mixin,
     vendor_only,
     visible_releases,
 )
 from releasemgmt.workflow import TransitionForbidden, user_roles
+from releases.models import Release
 
 from . import services
 from .choices import ChangeType, Level, RfcState
-from .models import ChangeRequest
+from .models import PROBLEM_ROLES, ChangeRequest, Problem
 
 
 class RfcSerializer(serializers.ModelSerializer):
@@ -91,4 +93,97 @@ class RfcViewSet(GuardedWritesMixin,
     def perform_update(self, serializer):
         serializer.instance = services.rfc_update(rfc_id=serializer.instance.pk, by=self.request.user,
                                                   **serializer.validated_data)
+        self._etag_object = serializer.instance
+
+
+# --- problem records ----------------------------------------------------------------------
+
+
+class ProblemSerializer(serializers.ModelSerializer):
+    number = serializers.CharField(read_only=True)
+    release = serializers.PrimaryKeyRelatedField(
+        queryset=Release.objects.all(),
+        help_text="The rolled-back release to analyse; one problem record per release.")
+    rfcs = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True,
+                                  help_text="Defaults to 'Rollback of <release>'.")
+
+    class Meta:
+        model = Problem
+        fields = ["id", "number", "title", "description", "release", "rfcs", "state", "timeline", "root_cause",
+                  "corrective_actions", "created_by", "created_at", "updated_at"]
+        read_only_fields = ["state", "timeline", "created_by", "created_at", "updated_at"]
+
+    def validate(self, attrs):
+        if self.instance is not None and "release" in attrs:
+            if attrs.pop("release") != self.instance.release:
+                raise serializers.ValidationError({"release": "A problem record stays with its release."})
+        if self.instance is None and ("root_cause" in attrs or "corrective_actions" in attrs):
+            raise serializers.ValidationError(
+                {"root_cause": "Open the problem record first; the analysis is recorded on it afterwards."})
+        return attrs
+
+
+class ProblemFilter(df.FilterSet):
+    state = df.MultipleChoiceFilter(choices=Problem.State.choices)
+    release = df.NumberFilter()
+
+    class Meta:
+        model = Problem
+        fields = ["state", "release"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List problem records"),
+    retrieve=extend_schema(summary="A problem record", responses={200: ProblemSerializer, **READ_ERRORS}),
+    create=extend_schema(summary="Open the problem record of a rolled-back release (step 17)",
+                         responses={201: ProblemSerializer, **WRITE_ERRORS}),
+    partial_update=extend_schema(summary="Record the analysis of a problem", parameters=[IF_MATCH],
+                                 responses={200: ProblemSerializer, **WRITE_ERRORS}),
+    update=extend_schema(summary="Replace a problem record's analysis", parameters=[IF_MATCH],
+                         responses={200: ProblemSerializer, **WRITE_ERRORS}),
+)
+class ProblemViewSet(GuardedWritesMixin,
+                     transition_viewset_mixin(Problem, services.problem_transition, "problem_id", ProblemSerializer),
+                     mixins.ListModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    """Problem records (ITIL Problem Management): root cause analysis of a
+    release that was rolled back, pre-filled with its RFCs and timeline.
+    Opened and worked by release and change managers; 409 `problem_exists`
+    when the release already has one, 409 `not_rolled_back` when it was not
+    rolled back."""
+
+    serializer_class = ProblemSerializer
+    pagination_class = StandardPagination
+    filter_backends = [df.DjangoFilterBackend, filters.SearchFilter, filters.OrderingFilter]
+    filterset_class = ProblemFilter
+    search_fields = ["title", "description", "root_cause"]
+    ordering_fields = ["id", "created_at", "state"]
+    ordering = ["-id"]
+
+    def get_queryset(self):
+        qs = Problem.objects.prefetch_related("rfcs")
+        if vendor_only(self.request.user):
+            return qs.none()
+        return qs
+
+    def check_create(self, request):
+        require_roles(request.user, PROBLEM_ROLES, "open_problem",
+                      "Only a release manager or change manager may open a problem record.")
+
+    def check_update(self, request, instance):
+        require_roles(request.user, PROBLEM_ROLES, "update",
+                      "Only a release manager or change manager may edit a problem record.")
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        release = data.pop("release")
+        if not visible_releases(self.request.user).filter(pk=release.pk).exists():
+            raise TransitionForbidden("open_problem", "You cannot see this release.")
+        serializer.instance = services.problem_create_from_release(release_id=release.pk, by=self.request.user,
+                                                                   **data)
+        self._etag_object = serializer.instance
+
+    def perform_update(self, serializer):
+        serializer.instance = services.problem_update(problem_id=serializer.instance.pk, by=self.request.user,
+                                                      **serializer.validated_data)
         self._etag_object = serializer.instance

@@ -10,9 +10,10 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
-from changes.api import RfcViewSet
+from changes.api import ProblemViewSet, RfcViewSet
 from cmdb.api import BaselineViewSet, CIViewSet
 from releases.api.serializers import UserSerializer
+from releases.api.templates import ReleaseTemplateViewSet
 from releases.api.views import RECORD_VIEWSETS, ReleaseViewSet, TaskViewSet
 
 from .api import ERRORS, READ_ERRORS, StandardPagination, api_not_found, vendor_only
@@ -61,6 +62,8 @@ router.register("tasks", TaskViewSet, basename="task")
 router.register("cis", CIViewSet, basename="ci")
 router.register("baselines", BaselineViewSet, basename="baseline")
 router.register("users", UserViewSet, basename="user")
+router.register("release-templates", ReleaseTemplateViewSet, basename="release-template")
+router.register("problems", ProblemViewSet, basename="problem")
 
 record_urls = []
 for record_type, viewset in RECORD_VIEWSETS.items():

@@ -6,7 +6,7 @@ from changes.models import ChangeRequest
 from cmdb.models import ConfigurationItem
 
 from ..choices import STATE_STEP
-from ..models import RECORD_TYPES, Release, ReleaseScopeItem, Task, Team, Vendor
+from ..models import RECORD_TYPES, Release, ReleaseScopeItem, ReleaseTemplate, Task, Team, Vendor
 
 User = get_user_model()
 
@@ -20,12 +20,17 @@ class ReleaseSerializer(serializers.ModelSerializer):
         queryset=User.objects.filter(Q(groups__name="release_manager") | Q(is_superuser=True), is_active=True)
         .distinct(),
         required=False, help_text="A user in the release_manager role; defaults to whoever raises the ticket.")
+    template = serializers.PrimaryKeyRelatedField(
+        queryset=ReleaseTemplate.objects.all(), required=False, allow_null=True,
+        help_text="On create: an active release template of the same type; the release starts with its tasks "
+                  "(dated from planned_start), test cases and draft plan, and gets its rollback plan when "
+                  "planning starts. Fixed afterwards.")
 
     class Meta:
         model = Release
         fields = ["id", "number", "title", "description", "release_type", "state", "step", "release_manager",
-                  "rfcs", "planned_start", "planned_end", "acceptance_criteria", "approved_plan", "created_at",
-                  "updated_at"]
+                  "rfcs", "planned_start", "planned_end", "acceptance_criteria", "approved_plan", "template",
+                  "created_at", "updated_at"]
         read_only_fields = ["state", "approved_plan", "created_at", "updated_at"]
         # The contract: a release is raised with a title, a type and its RFCs.
         extra_kwargs = {"release_type": {"required": True}}
@@ -40,6 +45,10 @@ class ReleaseSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError({"planned_end": "The planned end must be after the planned start."})
         if self.instance is None and not attrs.get("rfcs", ()):
             raise serializers.ValidationError({"rfcs": "A release must be tagged to at least one RFC."})
+        if self.instance is not None and "template" in attrs:
+            # A PUT may send back what it read; only a change is refused.
+            if attrs.pop("template") != self.instance.template:
+                raise serializers.ValidationError({"template": "The template is chosen when the release is raised."})
         return attrs
 
 

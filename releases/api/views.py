@@ -27,6 +27,7 @@ from .. import services
 from ..filtersets import ReleaseFilter, TaskFilter
 from ..models import RECORD_TYPES, Release, Task
 from ..models.task import task_actor
+from ..template_services import release_create_from_template
 from .serializers import RECORD_SERIALIZERS, ReleaseSerializer, ScopeItemSerializer, TaskSerializer
 
 # What an assignee who is not a release manager may change on a task
@@ -101,7 +102,11 @@ class ReleaseViewSet(GuardedWritesMixin,
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
-        serializer.instance = services.release_create(by=self.request.user, **data)
+        template = data.pop("template", None)
+        if template is not None:
+            serializer.instance = release_create_from_template(by=self.request.user, template=template, **data)
+        else:
+            serializer.instance = services.release_create(by=self.request.user, **data)
         self._etag_object = serializer.instance
 
     def perform_update(self, serializer):

@@ -1,0 +1,118 @@
+"""REST API for release templates (release models): read by every role of
+the process, kept by release managers through ``template_services``."""
+from django_filters import rest_framework as df
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import filters, mixins, serializers, viewsets
+
+from releasemgmt.api import (
+    IF_MATCH,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    GuardedWritesMixin,
+    StandardPagination,
+    require_roles,
+    vendor_only,
+)
+
+from .. import template_services
+from ..choices import ReleaseType
+from ..models import ReleaseTemplate, Team, TemplateTask, TemplateTestCase, Vendor
+
+RM = ("release_manager",)
+
+
+class TemplateTaskSerializer(serializers.ModelSerializer):
+    id = serializers.IntegerField(required=False, help_text="Give it to edit that task; leave it out to add one.")
+    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all(), required=False, allow_null=True)
+    vendor = serializers.PrimaryKeyRelatedField(queryset=Vendor.objects.all(), required=False, allow_null=True)
+
+    class Meta:
+        model = TemplateTask
+        fields = ["id", "title", "description", "step", "team", "vendor", "offset_start", "offset_end"]
+
+    def validate(self, attrs):
+        if attrs.get("team") and attrs.get("vendor"):
+            raise serializers.ValidationError({"vendor": "Assign the activity to a team or a vendor, not both."})
+        start, end = attrs.get("offset_start"), attrs.get("offset_end")
+        if start is not None and end is not None and end < start:
+            raise serializers.ValidationError({"offset_end": "The activity cannot end before it starts."})
+        return attrs
+
+
+class TemplateTestCaseSerializer(serializers.ModelSerializer):
+    id = serializers.IntegerField(required=False, help_text="Give it to edit that test; leave it out to add one.")
+
+    class Meta:
+        model = TemplateTestCase
+        fields = ["id", "name", "description", "mandatory"]
+
+
+class ReleaseTemplateSerializer(serializers.ModelSerializer):
+    tasks = TemplateTaskSerializer(many=True, required=False,
+                                   help_text="On a write, the template's tasks become exactly these.")
+    test_cases = TemplateTestCaseSerializer(many=True, required=False,
+                                            help_text="On a write, the template's test cases become exactly these.")
+
+    class Meta:
+        model = ReleaseTemplate
+        fields = ["id", "name", "release_type", "description", "active", "scope", "deployment_approach", "risks",
+                  "teams", "downtime_expected", "notes", "rollback_plan", "tasks", "test_cases", "created_by",
+                  "created_at", "updated_at"]
+        read_only_fields = ["created_by", "created_at", "updated_at"]
+        extra_kwargs = {"release_type": {"required": True}}
+
+
+class ReleaseTemplateFilter(df.FilterSet):
+    release_type = df.ChoiceFilter(choices=ReleaseType.choices)
+    active = df.BooleanFilter()
+
+    class Meta:
+        model = ReleaseTemplate
+        fields = ["release_type", "active"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List release templates"),
+    retrieve=extend_schema(summary="A release template", responses={200: ReleaseTemplateSerializer, **READ_ERRORS}),
+    create=extend_schema(summary="Define a release template",
+                         responses={201: ReleaseTemplateSerializer, **WRITE_ERRORS}),
+    partial_update=extend_schema(summary="Edit a release template", parameters=[IF_MATCH],
+                                 responses={200: ReleaseTemplateSerializer, **WRITE_ERRORS}),
+    update=extend_schema(summary="Replace a release template", parameters=[IF_MATCH],
+                         responses={200: ReleaseTemplateSerializer, **WRITE_ERRORS}),
+)
+class ReleaseTemplateViewSet(GuardedWritesMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                             mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    """Release templates (ITIL release models): the tasks, test cases, plan
+    sections and rollback skeleton a release of one type starts with. Raise a
+    release from one with `template` on `POST /api/releases/`. Templates are
+    retired (`active: false`), never deleted: releases refer to them."""
+
+    serializer_class = ReleaseTemplateSerializer
+    pagination_class = StandardPagination
+    filter_backends = [df.DjangoFilterBackend, filters.SearchFilter, filters.OrderingFilter]
+    filterset_class = ReleaseTemplateFilter
+    search_fields = ["name", "description"]
+    ordering_fields = ["id", "name", "release_type"]
+    ordering = ["name"]
+
+    def get_queryset(self):
+        qs = ReleaseTemplate.objects.prefetch_related("tasks", "test_cases")
+        if vendor_only(self.request.user):
+            return qs.none()  # a vendor works on its own tasks, not on how we run releases
+        return qs
+
+    def check_create(self, request):
+        require_roles(request.user, RM, "create_template", "Only a release manager may keep release templates.")
+
+    def check_update(self, request, instance):
+        require_roles(request.user, RM, "update_template", "Only a release manager may keep release templates.")
+
+    def perform_create(self, serializer):
+        serializer.instance = template_services.template_create(by=self.request.user, **serializer.validated_data)
+        self._etag_object = serializer.instance
+
+    def perform_update(self, serializer):
+        serializer.instance = template_services.template_update(
+            template_id=serializer.instance.pk, by=self.request.user, **serializer.validated_data)
+        self._etag_object = serializer.instance
