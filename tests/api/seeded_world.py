@@ -20,12 +20,13 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, transaction
 from rest_framework.authtoken.models import Token
 
-from changes.services import rfc_create
+from changes.services import problem_create_from_release, rfc_create
 from cmdb.models import Baseline, ConfigurationItem
 from releasemgmt.workflow import ROLES
 from releases import services as s
 from releases.models import RECORD_TYPES, Task, Vendor
 from releases.scenario import Actors, Walker, new_release
+from releases.template_services import template_create
 
 H = timedelta(hours=1)
 
@@ -93,6 +94,13 @@ def build_world() -> World:
     submitted = Walker(new_release(actors, title="Billing fix", release_type="emergency"), actors)
     submitted.to("plan_submitted")
     fresh = new_release(actors, title="Reporting")
+    template = template_create(by=actors.release_manager, name="Monthly minor", release_type="minor",
+                               scope="Monthly fixes.", rollback_plan="Redeploy the previous version.",
+                               tasks=[{"title": "Deploy", "step": 12, "offset_start": 2 * H, "offset_end": 4 * H}],
+                               test_cases=[{"name": "Smoke"}])
+    failed = Walker(new_release(actors, title="Payments 3.0", cis=cis), actors)
+    failed.to("rolled_back", rollback_from="deployed")
+    problem = problem_create_from_release(release_id=failed.release.pk, by=actors.change_manager)
     submitted_rfc = rfc_create(by=actors.requester, title="Dark mode", description="Offer a dark theme.")
 
     world = World(users=users, tokens=tokens)
@@ -107,6 +115,7 @@ def build_world() -> World:
         # Named objects the role matrix acts on.
         "far": far.release.pk, "new": fresh.pk, "plan_submitted": submitted.release.pk,
         "submitted_rfc": submitted_rfc.pk, "vendor_task": far_vendor_task.pk, "planned_ci": None,
+        "template": [template.pk], "problem": [problem.pk],
     }
     for record_type, model in RECORD_TYPES.items():
         record = model.objects.filter(release=far.release).order_by("id").first() or \

@@ -61,6 +61,15 @@ MATRIX: dict[str, frozenset] = {
     "GET /api/cis/{id}/": ALL, "PUT /api/cis/{id}/": CONF, "PATCH /api/cis/{id}/": CONF,
     "GET /api/cis/{id}/transitions/": ALL, "POST /api/cis/{id}/transitions/{name}/": CONF,
     "GET /api/baselines/": ALL, "GET /api/baselines/{id}/": ALL, "GET /api/baselines/{id}/diff/": ALL,
+    # Release templates are kept by release managers; a vendor lists none and reads none.
+    "GET /api/release-templates/": ALL, "POST /api/release-templates/": RM,
+    "GET /api/release-templates/{id}/": ALL - {"vendor"}, "PUT /api/release-templates/{id}/": RM,
+    "PATCH /api/release-templates/{id}/": RM,
+    # Problem records: opened and worked by release and change managers, read by the process.
+    "GET /api/problems/": ALL, "POST /api/problems/": RM | CM,
+    "GET /api/problems/{id}/": ALL - {"vendor"}, "PUT /api/problems/{id}/": RM | CM,
+    "PATCH /api/problems/{id}/": RM | CM,
+    "GET /api/problems/{id}/transitions/": ALL - {"vendor"}, "POST /api/problems/{id}/transitions/{name}/": RM | CM,
 }
 for _rt, _writers in RECORD_WRITERS.items():
     MATRIX.update({
@@ -84,7 +93,8 @@ def test_every_schema_operation_is_in_the_matrix():
     assert not set(MATRIX) - set(OPERATIONS), "the matrix names operations the schema no longer has"
 
 
-TRANSITION = {"releases": "start_planning", "rfcs": "assess", "tasks": "start", "cis": "commission"}
+TRANSITION = {"releases": "start_planning", "rfcs": "assess", "tasks": "start", "cis": "commission",
+              "problems": "identify_root_cause"}
 
 
 def target(world, label: str) -> tuple[str, str, dict]:
@@ -105,6 +115,7 @@ def target(world, label: str) -> tuple[str, str, dict]:
             "rfcs": ids["submitted_rfc"] if writing else ids["rfc"][-1],
             "tasks": ids["vendor_task"], "cis": ids["ci"][0], "baselines": ids["baseline"][0],
             "users": world.users["vendor"].pk, "vendors": ids["vendor"][0],
+            "release-templates": ids["template"][0], "problems": ids["problem"][0],
         }.get(kind)
         url = path.replace("{id}", str(obj)).replace("{vendor_id}", str(obj))
         url = url.replace("{name}", TRANSITION.get(kind, ""))
