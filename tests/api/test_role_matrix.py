@@ -70,6 +70,8 @@ MATRIX: dict[str, frozenset] = {
     "GET /api/problems/{id}/": ALL - {"vendor"}, "PUT /api/problems/{id}/": RM | CM,
     "PATCH /api/problems/{id}/": RM | CM,
     "GET /api/problems/{id}/transitions/": ALL - {"vendor"}, "POST /api/problems/{id}/transitions/{name}/": RM | CM,
+    # process metrics: every role but a vendor, who sees only its own tasks
+    "GET /api/metrics/": ALL - {"vendor"}, "GET /api/metrics/{metric}.csv": ALL - {"vendor"},
 }
 for _rt, _writers in RECORD_WRITERS.items():
     MATRIX.update({
@@ -118,7 +120,7 @@ def target(world, label: str) -> tuple[str, str, dict]:
             "release-templates": ids["template"][0], "problems": ids["problem"][0],
         }.get(kind)
         url = path.replace("{id}", str(obj)).replace("{vendor_id}", str(obj))
-        url = url.replace("{name}", TRANSITION.get(kind, ""))
+        url = url.replace("{name}", TRANSITION.get(kind, "")).replace("{metric}", "lead_time")
         if url.endswith("/diff/"):
             url += f"?other={ids['baseline'][0]}"
     body = {"vendor_ticket_ref": "ACME-1"} if label == "PATCH /api/tasks/{id}/" else {}
