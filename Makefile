@@ -2,6 +2,8 @@
 #
 #   make run    create .venv, install, migrate, seed demo data, serve on 127.0.0.1:8000
 #   make test   create .venv, install, run pytest (PYTEST_ARGS='-k cab -x' passes options)
+#   make bench  seed 100k releases / 1M tasks into PostgreSQL, serve with gunicorn,
+#               measure each endpoint beside its floor view (bench/README.md)
 #
 # Only Python 3.11+ and GNU make are needed: the defaults are a SQLite file
 # and Celery tasks run in process. Set DATABASE_URL / CELERY_BROKER_URL to use
@@ -17,13 +19,15 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test migrate seed lint clean
+.PHONY: help install run test migrate seed lint clean bench bench-quick
 
 help:
 	@echo "make run      install, migrate, seed demo users and data, serve on http://$(HOST):$(PORT)/"
 	@echo "make test     install and run the test suite (PYTEST_ARGS='...' passes options to pytest)"
 	@echo "make migrate  apply database migrations"
 	@echo "make seed     load the demo users and data (manage.py seed_demo)"
+	@echo "make bench    seed 100k releases in PostgreSQL, serve with gunicorn, measure (about 20 min; bench/README.md)"
+	@echo "make bench-quick  the same at a tenth of the size (a few minutes)"
 	@echo "make lint     Django system checks and a check for missing migrations"
 	@echo "make clean    remove $(VENV) and db.sqlite3"
 
@@ -57,6 +61,22 @@ run: seed
 test: $(STAMP)
 	@$(PY) -m pytest $(PYTEST_ARGS) || { rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5)" >&2; fi; exit $$rc; }
+
+# The benchmark's own dependencies (load tools, profilers) come with the bench extra.
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): pyproject.toml | $(PY)
+	$(BIN)/pip install --disable-pip-version-check --quiet -e '.[dev,bench]'
+	@touch $@ $(STAMP)
+
+# DATABASE_URL, if set, must name an empty database; otherwise a throwaway
+# PostgreSQL cluster is started (Debian's postgresql package). BENCH_ARGS='...'
+# passes options to bench/run.py (e.g. --only 'release list' --seed 3).
+BENCH_ARGS ?=
+bench: $(BENCH_STAMP)
+	$(PY) -m bench.run --scale 1.0 $(BENCH_ARGS)
+
+bench-quick: $(BENCH_STAMP)
+	$(PY) -m bench.run --scale 0.1 --fixed-seconds 10 --max-seconds 5 $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(PY) manage.py check

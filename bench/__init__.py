@@ -1,0 +1,1 @@
+"""`make bench`: seeding at scale, floor views, and the load driver."""
