@@ -12,7 +12,7 @@ from changes.models import ChangeRequest
 from cmdb.models import Baseline, ConfigurationItem
 
 from .choices import STEPS, ReleaseState, ReleaseType, VoteDecision
-from .models import RECORD_TYPES, ReleasePlan, Team, Vendor
+from .models import RECORD_TYPES, ReleasePlan, ReleaseTemplate, Team, Vendor
 from .services import RELEASE_FIELD_STATES, SERVICE_SET_BY_TYPE, SERVICE_SET_FIELDS
 
 OPEN_RFC_STATES = ("submitted", "assessed", "authorized")
@@ -132,10 +132,16 @@ class ReleaseCreateForm(forms.Form):
     planned_start = forms.DateTimeField(widget=DateTimeLocalInput(), required=False)
     planned_end = forms.DateTimeField(widget=DateTimeLocalInput(), required=False)
     acceptance_criteria = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    template = forms.ModelChoiceField(
+        queryset=ReleaseTemplate.objects.none(), required=False, label="Template", empty_label="No template",
+        help_text="Start with a template's activities (dated from the planned start), test cases, draft plan "
+                  "and rollback plan. It must be for the same type of release.")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["rfcs"].queryset = open_rfcs()
+        self.fields["template"].queryset = ReleaseTemplate.objects.filter(active=True)
+        self.fields["template"].label_from_instance = lambda t: f"{t.name} ({t.get_release_type_display().lower()})"
 
     def clean(self):
         data = super().clean()

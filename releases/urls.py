@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .views.templates import template_create_view, template_edit_view, template_list_view
 
 app_name = "releases"
 
@@ -16,6 +17,9 @@ urlpatterns = [
     path("releases/<int:pk>/scope/", views.scope_add_view, name="scope_add"),
     path("releases/<int:pk>/tasks/", views.task_add_view, name="task_add"),
     path("releases/<int:pk>/baseline/", views.baseline_capture_view, name="baseline_capture"),
+    path("templates/", template_list_view, name="templates"),
+    path("templates/new/", template_create_view, name="template_create"),
+    path("templates/<int:pk>/", template_edit_view, name="template_edit"),
     path("cab/", views.cab_queue_view, name="cab_queue"),
     path("cab/<int:pk>/", views.cab_review_view, name="cab_review"),
     path("cab/<int:pk>/vote/", views.cab_vote_view, name="cab_vote"),

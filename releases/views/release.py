@@ -27,6 +27,7 @@ from ..forms import (
     writable_fields,
 )
 from ..models import RECORD_TYPES, Release
+from ..template_services import release_create_from_template
 from ..selectors import (
     BLOCKER_TARGETS,
     NO_GENERIC_FORM,
@@ -84,8 +85,13 @@ def release_create_view(request):
     form = ReleaseCreateForm(request.POST or None, initial=initial)
     status = 200
     if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        template = data.pop("template", None)
         try:
-            release = services.release_create(by=request.user, **form.cleaned_data)
+            if template is not None:
+                release = release_create_from_template(by=request.user, template=template, **data)
+            else:
+                release = services.release_create(by=request.user, **data)
         except (TransitionError, ValidationError) as exc:
             status = apply_errors(form, exc)
         else:
