@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import problem_views, views
 
 app_name = "changes"
 
@@ -10,4 +10,9 @@ urlpatterns = [
     path("<int:pk>/", views.rfc_detail_view, name="detail"),
     path("<int:pk>/edit/", views.rfc_edit_view, name="edit"),
     path("<int:pk>/transitions/<slug:name>/", views.rfc_transition_view, name="transition"),
+    path("problems/", problem_views.problem_list_view, name="problem_list"),
+    path("problems/<int:pk>/", problem_views.problem_detail_view, name="problem_detail"),
+    path("problems/<int:pk>/transitions/<slug:name>/", problem_views.problem_transition_view,
+         name="problem_transition"),
+    path("problems/open/<int:release_pk>/", problem_views.problem_open_view, name="problem_open"),
 ]

@@ -13,6 +13,7 @@ from rest_framework.routers import DefaultRouter
 from changes.api import ProblemViewSet, RfcViewSet
 from cmdb.api import BaselineViewSet, CIViewSet
 from releases.api.metrics import MetricCsvView, MetricsView
+from releases.api.audit import AuditEvidenceView
 from releases.api.serializers import UserSerializer
 from releases.api.templates import ReleaseTemplateViewSet
 from releases.api.views import RECORD_VIEWSETS, ReleaseViewSet, TaskViewSet
@@ -85,6 +86,7 @@ urlpatterns = [
          name="api-docs"),
     path("metrics/", MetricsView.as_view(), name="api-metrics"),
     path("metrics/<str:metric>.csv", MetricCsvView.as_view(), name="api-metric-csv"),
+    path("audit/evidence/", AuditEvidenceView.as_view(), name="api-audit-evidence"),
     *record_urls,
     path("", include(router.urls)),
     re_path(r"", csrf_exempt(api_not_found)),  # last: JSON 404 for anything else under /api/

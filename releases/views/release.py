@@ -263,8 +263,21 @@ def render_release(request, pk, *, status=200, transition=None, record=None, sco
         "baseline_errors": baseline_errors or [],
         "step": STATE_STEP.get(release.state),
         "step_title": STEPS.get(STATE_STEP.get(release.state)),
+        **_problem_context(release, user),
     }
     return render(request, "releases/release_detail.html", ctx, status=status)
+
+
+def _problem_context(release, user) -> dict:
+    """A rolled-back release offers a problem record for root cause analysis
+    (step 17), or links to the one already opened."""
+    from changes.models import Problem
+    from changes.services import problem_offered
+
+    if release.state not in ("rolling_back", "rolled_back", "closed"):
+        return {}
+    problem = Problem.objects.filter(release=release).first()
+    return {"problem": problem, "may_open_problem": problem is None and problem_offered(release, user)}
 
 
 @reader_required

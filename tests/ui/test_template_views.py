@@ -111,3 +111,58 @@ def test_raising_a_release_with_a_template(login, actors):
     response = client.post(reverse("releases:create"), {**data, "title": "Wrong type", "release_type": "major"})
     assert response.status_code == 400 and "for minor releases" in response.content.decode()
     assert not Release.objects.filter(title="Wrong type").exists()
+
+
+# --- problem records -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def rolled_back(actors, cis):
+    return Walker(new_release(actors, title="Orders 2.4", cis=cis), actors).to("rolled_back", rollback_from="deployed")
+
+
+def test_rolled_back_release_page_offers_a_problem_record(login, actors, make_user, rolled_back):
+    url = reverse("releases:detail", args=[rolled_back.pk])
+    open_url = reverse("changes:problem_open", args=[rolled_back.pk])
+    assert "Open a problem record" not in login(make_user("stakeholder")).get(url).content.decode()
+    client = login(actors.change_manager)
+    assert "Open a problem record" in client.get(url).content.decode()
+    response = client.post(open_url)
+    problem = Problem.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("changes:problem_detail",
+                                                                           args=[problem.pk])
+    page = client.get(response["Location"]).content.decode()
+    assert problem.number in page and "complete_rollback" in page
+    # Now the release page links to it, and a second click lands on the same record.
+    release_page = client.get(url).content.decode()
+    assert problem.number in release_page and "Open a problem record" not in release_page
+    assert client.post(open_url)["Location"] == reverse("changes:problem_detail", args=[problem.pk])
+    assert Problem.objects.count() == 1
+    assert client.get(reverse("changes:problem_list")).status_code == 200
+
+
+def test_no_problem_record_for_a_release_not_rolled_back(login, actors, cis):
+    release = new_release(actors, cis=cis)
+    client = login(actors.release_manager)
+    assert "Open a problem record" not in client.get(reverse("releases:detail", args=[release.pk])).content.decode()
+    client.post(reverse("changes:problem_open", args=[release.pk]))
+    assert not Problem.objects.exists()
+    assert login(actors.requester).post(reverse("changes:problem_open", args=[release.pk])).status_code == 403
+
+
+def test_the_analysis_is_recorded_on_the_problem_page(login, actors, make_user, rolled_back):
+    client = login(actors.release_manager)
+    client.post(reverse("changes:problem_open", args=[rolled_back.pk]))
+    problem = Problem.objects.get()
+    url = reverse("changes:problem_detail", args=[problem.pk])
+    data = {"title": problem.title, "root_cause": "Pool exhausted.", "corrective_actions": ""}
+    assert client.post(url, data).status_code == 302
+    response = client.post(reverse("changes:problem_transition", args=[problem.pk, "identify_root_cause"]))
+    assert response.status_code == 302
+    problem.refresh_from_db()
+    assert (problem.root_cause, problem.state) == ("Pool exhausted.", "root_cause_known")
+    blocked = client.post(reverse("changes:problem_transition", args=[problem.pk, "close"]))
+    assert blocked.status_code == 409 and "corrective actions" in blocked.content.decode()
+    stakeholder = login(make_user("stakeholder"))
+    assert stakeholder.get(url).status_code == 200
+    assert stakeholder.post(url, {**data, "root_cause": "guess"}).status_code == 403

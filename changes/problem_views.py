@@ -1,0 +1,126 @@
+"""Problem record pages of the browser UI: open one from a rolled-back
+release, record the analysis, move it on; each action a call of
+``changes.services``."""
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from releasemgmt.workflow import TransitionError, available, has_any_role, may_act, specs
+from releases.forms import TransitionForm
+from releases.selectors import transition_logs, visible_releases
+from releases.views.common import apply_errors, error_lines, forbid, reader_required, target_label
+
+from .models import PROBLEM_ROLES, Problem
+from .services import problem_create_from_release, problem_transition, problem_update
+
+TEXT = {"rows": 4, "cols": 60}
+
+
+class ProblemForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs=TEXT))
+    root_cause = forms.CharField(required=False, widget=forms.Textarea(attrs=TEXT),
+                                 help_text="The underlying cause of the failure, once it is known.")
+    corrective_actions = forms.CharField(required=False, widget=forms.Textarea(attrs=TEXT),
+                                         help_text="What will prevent a recurrence; needed to close.")
+
+
+def _may_edit(problem, user) -> bool:
+    return problem.state != Problem.State.CLOSED and has_any_role(user, PROBLEM_ROLES)
+
+
+@reader_required
+def problem_list_view(request):
+    problems = Problem.objects.select_related("release", "created_by")
+    return render(request, "changes/problem_list.html", {"problems": problems})
+
+
+def render_problem(request, pk, *, status=200, form=None, transition=None):
+    problem = get_object_or_404(Problem.objects.select_related("release", "created_by").prefetch_related("rfcs"),
+                                pk=pk)
+    actions = []
+    for t in available(problem, request.user):
+        t = dict(t, url=reverse("changes:problem_transition", args=[problem.pk, t["name"]]),
+                 target_label=target_label(Problem, t["target"]),
+                 forbidden=any(b["code"] == "role_forbidden" for b in t["blockers"]))
+        if t["forbidden"]:
+            continue
+        if transition and transition[0] == t["name"]:
+            t["form"], t["errors"] = transition[1], transition[2]
+        else:
+            t["form"], t["errors"] = TransitionForm(user=request.user, prefix=t["name"]), []
+        actions.append(t)
+    may_edit = _may_edit(problem, request.user)
+    if may_edit and form is None:
+        form = ProblemForm(initial={f: getattr(problem, f) for f in ProblemForm.base_fields})
+    return render(request, "changes/problem_detail.html", {
+        "problem": problem, "actions": actions, "form": form if may_edit else None,
+        "logs": list(reversed(transition_logs(problem))), "rfcs": list(problem.rfcs.all()),
+    }, status=status)
+
+
+@reader_required
+def problem_detail_view(request, pk):
+    if request.method != "POST":
+        return render_problem(request, pk)
+    problem = get_object_or_404(Problem, pk=pk)
+    if not has_any_role(request.user, PROBLEM_ROLES):
+        raise PermissionDenied("Only a release manager or change manager may edit a problem record.")
+    form = ProblemForm(request.POST, initial={f: getattr(problem, f) for f in ProblemForm.base_fields})
+    if not form.is_valid():
+        return render_problem(request, pk, status=400, form=form)
+    try:
+        problem_update(problem_id=problem.pk, by=request.user,
+                       **{name: form.cleaned_data[name] for name in form.changed_data})
+    except (TransitionError, ValidationError) as exc:
+        return render_problem(request, pk, status=apply_errors(form, exc), form=form)
+    messages.success(request, f"{problem.number} updated.")
+    return redirect("changes:problem_detail", pk=problem.pk)
+
+
+@require_POST
+@reader_required
+def problem_open_view(request, release_pk):
+    """The release page's "Open a problem record" button."""
+    release = get_object_or_404(visible_releases(request.user), pk=release_pk)
+    try:
+        problem = problem_create_from_release(release_id=release.pk, by=request.user)
+    except TransitionError as exc:
+        if exc.status == 403:
+            forbid(exc)
+        existing = Problem.objects.filter(release=release).first()
+        if existing is not None:  # someone opened it meanwhile: show that one
+            messages.info(request, exc.detail)
+            return redirect("changes:problem_detail", pk=existing.pk)
+        messages.error(request, exc.detail)
+        return redirect("releases:detail", pk=release.pk)
+    messages.success(request, f"{problem.number} opened for the root cause analysis of {release.number}.")
+    return redirect("changes:problem_detail", pk=problem.pk)
+
+
+@require_POST
+@reader_required
+def problem_transition_view(request, pk, name):
+    problem = get_object_or_404(Problem, pk=pk)
+    spec = specs(Problem).get(name)
+    if spec is None or spec.internal:
+        raise Http404("No such transition.")
+    if not may_act(problem, spec, request.user):
+        raise PermissionDenied(f"You may not {spec.title.lower()} this problem record.")
+    form = TransitionForm(request.POST, user=request.user, reason=spec.reason, prefix=name)
+    if not form.is_valid():
+        return render_problem(request, pk, status=400, transition=(name, form, []))
+    try:
+        problem = problem_transition(problem_id=problem.pk, name=name, by=request.user, **form.payload())
+    except TransitionError as exc:
+        if exc.status == 403:
+            forbid(exc)
+        return render_problem(request, pk, status=exc.status, transition=(name, form, error_lines(exc)))
+    messages.success(request, f"{spec.title}: {problem.number} is now {problem.get_state_display().lower()}.")
+    return redirect("changes:problem_detail", pk=problem.pk)
