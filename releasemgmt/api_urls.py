@@ -14,7 +14,6 @@ from changes.api import ProblemViewSet, RfcViewSet
 from cmdb.api import BaselineViewSet, CIViewSet
 from releases.api.metrics import MetricCsvView, MetricsView
 from releases.api.audit import AuditEvidenceView
-from releases.api.audit import AuditEvidenceView
 from releases.api.serializers import UserSerializer
 from releases.api.templates import ReleaseTemplateViewSet
 from releases.api.views import RECORD_VIEWSETS, ReleaseViewSet, TaskViewSet
@@ -87,7 +86,6 @@ urlpatterns = [
          name="api-docs"),
     path("metrics/", MetricsView.as_view(), name="api-metrics"),
     path("metrics/<str:metric>.csv", MetricCsvView.as_view(), name="api-metric-csv"),
-    path("audit/evidence/", AuditEvidenceView.as_view(), name="api-audit-evidence"),
     path("audit/evidence/", AuditEvidenceView.as_view(), name="api-audit-evidence"),
     *record_urls,
     path("", include(router.urls)),
