@@ -160,7 +160,7 @@ class MetricsFilterForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if self.errors:
+        if "from" in self.errors or "to" in self.errors:
             return data
         end = data.get("to") or datetime.combine(self.now.astimezone(dt_timezone.utc).date() + timedelta(days=1),
                                                  time.min, tzinfo=dt_timezone.utc)
