@@ -21,3 +21,6 @@ urlpatterns = [
     path("calendar/<str:key>.ics", private_feed, name="calendar-private-feed"),
     path("api/", include("releasemgmt.api_urls")),
 ]
+
+# A generic answer with a correlation id, JSON under /api/: never a traceback.
+handler500 = "releasemgmt.security.server_error"

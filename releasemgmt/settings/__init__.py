@@ -7,6 +7,7 @@ none, a SQLite file beside the project. ``CELERY_BROKER_URL`` (or
 builds on this module for deployments.
 """
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -39,13 +40,21 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "simple_history",
+    # Login throttling: failed logins per username and IP (see AXES_* below).
+    "axes",
+    "csp",
+    # Security signal handlers (revocation on deactivation); no models.
+    "releasemgmt.apps.ReleaseMgmtConfig",
     "cmdb",
     "changes",
     "releases",
 ]
 
 MIDDLEWARE = [
+    # First, so every log line of the request (and the 500 page) carries its id.
+    "releasemgmt.security.CorrelationIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -55,6 +64,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Records the request user on every history row written during a request.
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "releasemgmt.urls"
@@ -117,6 +128,70 @@ if os.environ.get("EMAIL_FILE_PATH"):  # for the file-based backend
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "releases@localhost")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 
+# --- Security -------------------------------------------------------------------
+# What does not depend on TLS holds in development and tests too, so the
+# browser tests run under the production policy. production.py adds HSTS,
+# Secure cookies and the HTTPS redirect.
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+SESSION_COOKIE_HTTPONLY = True
+# Lax, not Strict: a link to a release from a notification e-mail must open
+# it logged in; Lax still withholds the cookie from cross-site POSTs.
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(12 * 3600)))
+# No script of ours reads the CSRF cookie: forms carry the token, and the
+# Swagger UI gets it rendered into its script.
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+# Sessions live in the database (the default backend, named here because
+# revoking a user's sessions deletes their rows).
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+# Content-Security-Policy (django-csp 4): nothing inline, nothing from
+# elsewhere. Templates that need per-page styles put them in a <style> with
+# the request's nonce.
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        # Swagger UI draws some icons from data: URIs.
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT failed logins for
+# one username from one IP address, that pair is locked out for the cool-off
+# time (the UI login, the admin login and the API token endpoint alike).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "releasemgmt.security.lockout_response"
+
+# The cache holds the API rate-limit counters: Redis when configured, so every
+# gunicorn worker counts the same requests; per process memory otherwise.
+CACHE_URL = os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL") or ""
+if CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
+                          "KEY_PREFIX": "releasemgmt"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes anonymous requests 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -129,6 +204,13 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "releasemgmt.api.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "releasemgmt.api.StandardPagination",
     "PAGE_SIZE": 50,
+    # Per token (per user for a session, per IP address when anonymous); a
+    # 429 carries Retry-After. An empty rate turns that limit off.
+    "DEFAULT_THROTTLE_CLASSES": ["releasemgmt.security.ApiRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "api": os.environ.get("API_THROTTLE_RATE", "1200/minute") or None,
+        "anon": os.environ.get("API_ANON_THROTTLE_RATE", "120/minute") or None,
+    },
 }
 
 SPECTACULAR_SETTINGS = {
@@ -137,6 +219,9 @@ SPECTACULAR_SETTINGS = {
                    "the CMDB. Transitions are named as in the process contract.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema maps the whole API: only for users who are logged in (session
+    # or token).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Served from static/ by the sidecar package: no CDN at run time.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -175,7 +260,11 @@ RELEASE_CAB_QUORUM = int(os.environ.get("RELEASE_CAB_QUORUM", "2"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Every line names the request it belongs to (the id a 500 page shows).
+    "filters": {"correlation_id": {"()": "releasemgmt.security.CorrelationIdFilter"}},
+    "formatters": {"default": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["correlation_id"],
+                             "formatter": "default"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # One line per task run is noise when tasks run in process.
     "loggers": {"celery.app.trace": {"level": "WARNING"}},

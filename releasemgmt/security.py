@@ -1,0 +1,189 @@
+"""Security plumbing shared by the browser UI and the API: a correlation id
+per request (in the response header, every log line and the 500 page), the
+generic 500 answers, the login lock-out page, the API rate limit and the
+revocation of a deactivated user's sessions and tokens.
+
+Imported by the logging configuration, before the apps are loaded: models are
+imported inside the functions that use them.
+"""
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import logging
+import re
+import uuid
+
+from django.http import HttpResponse, JsonResponse
+from django.template import loader
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+
+log = logging.getLogger(__name__)
+
+# --- correlation id -------------------------------------------------------------------
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# An inbound id (from a proxy or a client) is kept only if it is short and
+# plain, so it cannot forge log lines or carry markup into the 500 page.
+_SANE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,63}$")
+_current_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="-")
+
+
+def current_correlation_id() -> str:
+    return _current_id.get()
+
+
+class CorrelationIdMiddleware:
+    """Gives each request an id: a sane inbound ``X-Request-ID``, else a new
+    uuid4. The id is on ``request.correlation_id``, on every log record
+    written while the request runs, and on the response header."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        inbound = request.headers.get(REQUEST_ID_HEADER, "")
+        cid = inbound if _SANE_ID.match(inbound) else uuid.uuid4().hex
+        request.correlation_id = cid
+        token = _current_id.set(cid)
+        try:
+            response = self.get_response(request)
+        finally:
+            _current_id.reset(token)
+        response[REQUEST_ID_HEADER] = cid
+        return response
+
+
+_base_factory = logging.getLogRecordFactory()
+
+
+def _record_factory(*args, **kwargs):
+    # On the record itself, so every handler sees it (the console, a
+    # collector, pytest's caplog), not only the handlers that carry a filter.
+    record = _base_factory(*args, **kwargs)
+    record.correlation_id = _current_id.get()
+    return record
+
+
+logging.setLogRecordFactory(_record_factory)
+
+
+class CorrelationIdFilter(logging.Filter):
+    """For handlers whose format names ``%(correlation_id)s``: records made
+    before this module was imported have no id."""
+
+    def filter(self, record):
+        if not hasattr(record, "correlation_id"):
+            record.correlation_id = _current_id.get()
+        return True
+
+
+# --- errors ---------------------------------------------------------------------------
+
+
+def server_error(request, *args, **kwargs):
+    """``handler500``. Django has already logged the exception with its
+    traceback (and the correlation id); the client gets only the id, never
+    the traceback, the SQL or a setting. The API answers in its error shape."""
+    cid = getattr(request, "correlation_id", None) or current_correlation_id()
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "A server error occurred. Quote the correlation id if you report it.",
+                             "code": "server_error", "correlation_id": cid}, status=500)
+    try:
+        # No context processors: whatever broke the request may break them too.
+        body = loader.get_template("500.html").render({"correlation_id": cid})
+    except Exception:  # the error page must not fail in turn
+        log.exception("The 500 page could not be rendered")
+        body = f"<!doctype html><title>Server error</title><h1>Server error</h1><p>Correlation id: {cid}</p>"
+    return HttpResponse(body, status=500)
+
+
+# --- login lock-out (django-axes) -------------------------------------------------------
+
+
+def lockout_response(request, original_response=None, credentials=None):
+    """``AXES_LOCKOUT_CALLABLE``: the UI and admin logins show a page that
+    says the account is locked and for how long; 429 with Retry-After."""
+    from django.conf import settings
+
+    seconds = int(settings.AXES_COOLOFF_TIME.total_seconds()) if settings.AXES_COOLOFF_TIME else None
+    context = {"failure_limit": settings.AXES_FAILURE_LIMIT, "cooloff_minutes": (seconds or 0) // 60}
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"detail": "Too many failed logins: try again later.", "code": "locked_out"},
+                                status=429)
+    else:
+        response = HttpResponse(loader.render_to_string("registration/locked_out.html", context, request=request),
+                                status=429)
+    if seconds:
+        response["Retry-After"] = str(seconds)
+    return response
+
+
+# --- API rate limit ------------------------------------------------------------------------
+
+
+class ApiRateThrottle(SimpleRateThrottle):
+    """One budget per API token; a browser session counts against its user,
+    an anonymous client against its IP address. The rates are
+    ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` ``api`` (authenticated) and
+    ``anon``, read per request so a settings override takes effect; the
+    counters live in the default cache (Redis in production, shared by all
+    workers). An exceeded budget is a 429 with Retry-After before the view
+    runs, so the refused request changes nothing."""
+
+    def __init__(self):
+        # The rate depends on who is asking: chosen in allow_request.
+        pass
+
+    def allow_request(self, request, view):
+        authenticated = bool(request.user and request.user.is_authenticated)
+        self.scope = "api" if authenticated else "anon"
+        self.rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request, view):
+        from rest_framework.authtoken.models import Token
+
+        if isinstance(request.auth, Token):
+            # A digest: the cache must not hold the credential itself.
+            ident = "token:" + hashlib.sha256(request.auth.key.encode()).hexdigest()[:32]
+        elif request.user and request.user.is_authenticated:
+            ident = f"user:{request.user.pk}"
+        else:
+            ident = "ip:" + self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+# --- revocation -------------------------------------------------------------------------------
+
+
+def revoke_credentials(user) -> tuple[int, int]:
+    """Delete ``user``'s API tokens and server-side sessions; returns how
+    many of each. Django and DRF refuse an inactive user anyway; deleting the
+    rows makes the revocation hold even if the user is reactivated later, and
+    leaves nothing that still looks valid."""
+    from django.contrib.auth import SESSION_KEY
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+    from rest_framework.authtoken.models import Token
+
+    tokens, _ = Token.objects.filter(user=user).delete()
+    # Session data is encoded: find the user's sessions by decoding the live ones.
+    mine = [s.pk for s in Session.objects.filter(expire_date__gt=timezone.now()).iterator()
+            if s.get_decoded().get(SESSION_KEY) == str(user.pk)]
+    sessions, _ = Session.objects.filter(pk__in=mine).delete()
+    if tokens or sessions:
+        log.info("Revoked %s token(s) and %s session(s) of deactivated user %s", tokens, sessions, user.pk)
+    return tokens, sessions
+
+
+def revoke_on_deactivation(sender, instance, created=False, update_fields=None, **kwargs):
+    """``post_save`` of the user model: a user saved inactive (admin, API,
+    shell) loses every session and token at once."""
+    if created or instance.is_active:
+        return
+    if update_fields is not None and "is_active" not in update_fields:
+        return
+    revoke_credentials(instance)
