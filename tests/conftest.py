@@ -1,4 +1,5 @@
 import os
+import uuid
 
 import pytest
 from django.contrib.auth.models import Group
@@ -55,6 +56,15 @@ def _fresh_content_types():
 def _fast_password_hashing(settings):
     # Real hashing costs ~0.3 s a user; the tests create dozens.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache(settings):
+    # The cache holds the API rate-limit counters: each test starts with an
+    # empty one of its own, so tests cannot throttle each other, and no test
+    # flushes a Redis database (CI's Redis is also the Celery broker).
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": f"test-{uuid.uuid4().hex}"}}
 
 
 @pytest.fixture
