@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
+from django.test import RequestFactory
 
 from changes.models import ChangeRequest
 from cmdb.models import ConfigurationItem
@@ -23,6 +24,13 @@ ROLE_USERS = {
     "stakeholder": "stakeholder",
     "requester": "stakeholder",
 }
+
+
+
+def login_request():
+    # Login throttling (django-axes) needs the request to authenticate.
+    return RequestFactory().post("/accounts/login/")
+
 
 EXPECTED_STATES = {"new", "plan_submitted", "scheduled", "testing", "ready", "deployed", "closed", "rolled_back",
                    "cancelled"}
@@ -64,13 +72,13 @@ def test_seed_demo_loads_the_demo_and_a_second_run_changes_nothing(seeded):
     User = get_user_model()
     admin = User.objects.get(username="admin")
     assert admin.is_superuser and admin.is_staff
-    assert authenticate(username="admin", password="demo-pass-2026") == admin
+    assert authenticate(login_request(), username="admin", password="demo-pass-2026") == admin
     for username, group in ROLE_USERS.items():
         user = User.objects.get(username=username)
         assert user.groups.filter(name=group).exists(), username
         assert user.email == f"{username}@example.com"
         assert user.first_name and user.last_name
-        assert authenticate(username=username, password="demo-pass-2026") == user, username
+        assert authenticate(login_request(), username=username, password="demo-pass-2026") == user, username
     assert User.objects.exclude(username="requester").filter(is_staff=False).count() == 0
 
     # Teams and the vendor's queue.

@@ -89,8 +89,10 @@ def test_anonymous_writes_and_actions_get_401(client_for, method, path):
     assert getattr(client_for(None), method)(path, {}, format="json").status_code == 401
 
 
-def test_the_schema_is_public(client_for):
-    response = client_for(None).get("/api/schema/")
+def test_the_schema_needs_a_login(client_for, actors):
+    # The schema maps the whole API: anonymous clients get 401, like everywhere else.
+    assert client_for(None).get("/api/schema/").status_code == 401
+    response = client_for(actors.requester).get("/api/schema/")
     assert response.status_code == 200
     assert b"/api/releases/{id}/transitions/{name}/" in response.content
 
