@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.views import APIView
 
@@ -25,8 +24,8 @@ Columns: {", ".join(f"`{c}`" for c in COLUMNS)}.
 of the RFCs concerned; on test results and PIRs: the actor is not the release manager; blank elsewhere.
 Cells that a spreadsheet would run as a formula start with `'`.
 
-Change managers and release managers only. `from` and `to` are days (UTC), both included, at most
-{MAX_RANGE_DAYS} days apart; a missing or invalid day, `to` before `from` or a longer range is a 400 naming
+Change managers and release managers only. `from` and `to` are days (UTC), both included, covering
+at most {MAX_RANGE_DAYS} days (five years); a missing or invalid day, `to` before `from` or a longer range is a 400 naming
 the parameter."""
 
 
@@ -48,7 +47,7 @@ class AuditEvidenceView(APIView):
         ],
         responses={
             (200, "text/csv"): OpenApiResponse(
-                response=serializers.CharField(),
+                response=OpenApiTypes.STR,
                 description="The CSV, as an attachment named `audit-evidence_<from>_<to>.csv`."),
             400: VALIDATION_ERROR, 401: ErrorSerializer, 403: ErrorSerializer,
         },
