@@ -10,6 +10,7 @@ may use it.
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 
 import pytest
 from drf_spectacular.generators import SchemaGenerator
@@ -72,6 +73,8 @@ MATRIX: dict[str, frozenset] = {
     "GET /api/problems/{id}/transitions/": ALL - {"vendor"}, "POST /api/problems/{id}/transitions/{name}/": RM | CM,
     # process metrics: every role but a vendor, who sees only its own tasks
     "GET /api/metrics/": ALL - {"vendor"}, "GET /api/metrics/{metric}.csv": ALL - {"vendor"},
+    # Audit evidence (the change-management trail): release and change managers; auditors pull through them.
+    "GET /api/audit/evidence/": RM | CM,
 }
 for _rt, _writers in RECORD_WRITERS.items():
     MATRIX.update({
@@ -123,6 +126,8 @@ def target(world, label: str) -> tuple[str, str, dict]:
         url = url.replace("{name}", TRANSITION.get(kind, "")).replace("{metric}", "lead_time")
         if url.endswith("/diff/"):
             url += f"?other={ids['baseline'][0]}"
+        if url.endswith("/audit/evidence/"):  # the last 30 days: the seeded world is in them
+            url += f"?from={date.today() - timedelta(days=30)}&to={date.today() + timedelta(days=1)}"
     body = {"vendor_ticket_ref": "ACME-1"} if label == "PATCH /api/tasks/{id}/" else {}
     return method, url, body
 
