@@ -98,7 +98,9 @@ def gunicorn(settings_dict: dict, *, workers: int = 4, threads: int = 4, env: di
         # Notifications are delivered in process after each commit; keep
         # them in memory rather than on the console or an SMTP server.
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-        "LOG_LEVEL": "WARNING",
+        # Errors only: the 49 refusals per release are expected and would bury
+        # the traceback of a 500 in the failure message.
+        "LOG_LEVEL": "ERROR",
         "PYTHONUNBUFFERED": "1",
         **(env or {}),
     })
