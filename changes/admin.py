@@ -14,8 +14,16 @@ from django.utils.safestring import mark_safe
 from releasemgmt.admin_mixins import AuditAdmin, ServiceAdminMixin, TransitionAdminMixin
 from releasemgmt.workflow import has_any_role, user_roles
 
-from .models import ChangeRequest
-from .services import EDITABLE_STATES, rfc_create, rfc_transition, rfc_update
+from .models import PROBLEM_ROLES, ChangeRequest, Problem
+from .services import (
+    EDITABLE_STATES,
+    problem_create_from_release,
+    problem_transition,
+    problem_update,
+    rfc_create,
+    rfc_transition,
+    rfc_update,
+)
 
 # RFCs that release_create refuses.
 UNRELEASABLE = ("rejected", "cancelled", "closed", "failed")
@@ -105,3 +113,61 @@ class ChangeRequestAdmin(ServiceAdminMixin, TransitionAdminMixin, AuditAdmin):
             messages.success(request, format_html("{} was raised.", obj))
             return HttpResponseRedirect(reverse("admin:changes_changerequest_change", args=[obj.pk]))
         return super().response_add(request, obj, post_url_continue)
+
+
+# --- problem records --------------------------------------------------------------------
+
+
+@admin.register(Problem)
+class ProblemAdmin(ServiceAdminMixin, TransitionAdminMixin, AuditAdmin):
+    """Problem records: opened with ``problem_create_from_release`` (a
+    rolled-back release), edited with ``problem_update``, moved by
+    ``problem_transition``."""
+
+    list_display = ("number", "title", "release", "state", "created_by", "created_at")
+    list_display_links = ("number", "title")
+    list_filter = ("state", "created_at")
+    search_fields = ("title", "description", "root_cause")
+    list_select_related = ("release", "created_by")
+    autocomplete_fields = ("release",)
+    add_fields = ("release", "title", "description")
+    change_fields = ("number", "release", "title", "description", "state", "root_cause", "corrective_actions",
+                     "rfcs", "timeline", "created_by", "created_at", "updated_at")
+
+    @admin.display(description="number", ordering="pk")
+    def number(self, obj):
+        return obj.number
+
+    def get_fields(self, request, obj=None):
+        return self.change_fields if obj else self.add_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj)) + ["number"]
+        if obj is not None:
+            fields += ["release", "rfcs", "timeline"]
+        return fields
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and has_any_role(request.user, PROBLEM_ROLES)
+
+    def has_change_permission(self, request, obj=None):
+        if not super().has_change_permission(request, obj) or not has_any_role(request.user, PROBLEM_ROLES):
+            return False
+        return obj is None or obj.state != Problem.State.CLOSED
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if "title" in form.base_fields and obj is None:
+            form.base_fields["title"].required = False
+            form.base_fields["title"].help_text = "Leave empty for “Rollback of <release>”."
+        return form
+
+    def perform_save(self, request, form, change):
+        if change:
+            data = form.service_data(changed_only=True)
+            return problem_update(problem_id=form.instance.pk, by=request.user, **data) if data else form.instance
+        data = form.service_data(exclude=("release",))
+        return problem_create_from_release(release_id=form.cleaned_data["release"].pk, by=request.user, **data)
+
+    def run_transition(self, request, obj, name, payload):
+        return problem_transition(problem_id=obj.pk, name=name, by=request.user, **payload)

@@ -9,9 +9,10 @@ import re
 from urllib.parse import urlencode
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.db import models
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
 from django.db.models import Count, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
@@ -23,10 +24,11 @@ from releasemgmt.admin_mixins import (
     ReadOnlyInline,
     ServiceAdminMixin,
     TransitionAdminMixin,
+    validation_messages,
 )
 from releasemgmt.workflow import has_any_role, user_roles
 
-from . import services
+from . import services, template_services
 from .choices import STATE_STEP, STEPS
 from .models import (
     RECORD_TYPES,
@@ -38,8 +40,11 @@ from .models import (
     Release,
     ReleasePlan,
     ReleaseScopeItem,
+    ReleaseTemplate,
     Task,
     Team,
+    TemplateTask,
+    TemplateTestCase,
     RefusedAttempt,
     TransitionLog,
     Vendor,
@@ -606,3 +611,68 @@ class RefusedAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("content_type",)
     date_hierarchy = "at"
     subject_link = TransitionLogAdmin.subject_link
+
+
+# --- release templates ----------------------------------------------------------------
+
+
+class TemplateTaskInline(admin.TabularInline):
+    model = TemplateTask
+    extra = 1
+    fields = ("title", "step", "team", "vendor", "offset_start", "offset_end", "description")
+
+
+class TemplateTestCaseInline(admin.TabularInline):
+    model = TemplateTestCase
+    extra = 1
+    fields = ("name", "mandatory", "description")
+
+
+@admin.register(ReleaseTemplate)
+class ReleaseTemplateAdmin(ServiceAdminMixin, AuditAdmin):
+    """Release templates, kept through ``template_services``: the template's
+    fields when the form is validated, its tasks and test cases (the inlines)
+    as one replacement of each list afterwards."""
+
+    list_display = ("name", "release_type", "active", "updated_at")
+    list_filter = ("release_type", "active")
+    search_fields = ("name", "description")
+    inlines = (TemplateTaskInline, TemplateTestCaseInline)
+    fields = ("name", "release_type", "description", "active", "scope", "deployment_approach", "risks", "teams",
+              "downtime_expected", "notes", "rollback_plan", "created_by", "created_at", "updated_at")
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and has_any_role(request.user, ("release_manager",))
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and has_any_role(request.user, ("release_manager",))
+
+    def perform_save(self, request, form, change):
+        data = form.service_data(exclude=("created_by",), changed_only=change)
+        if change:
+            return template_services.template_update(template_id=form.instance.pk, by=request.user, **data)
+        return template_services.template_create(by=request.user, **data)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is TemplateTask:
+            key, allowed = "tasks", template_services.TASK_FIELDS
+        else:
+            key, allowed = "test_cases", template_services.TEST_CASE_FIELDS
+        # The admin's change message reads these; the service wrote the rows.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        rows = []
+        for f in formset.forms:
+            data = f.cleaned_data
+            if not data or data.get("DELETE"):
+                continue
+            row = {k: v for k, v in data.items() if k in allowed}
+            if f.instance.pk:
+                row["id"] = f.instance.pk
+            rows.append(row)
+        try:
+            template_services.template_update(template_id=form.instance.pk, by=request.user, **{key: rows})
+        except ValidationError as exc:
+            # The inline forms validated each row; what is left (a row the
+            # service refuses) undoes the whole save and says why.
+            transaction.set_rollback(True)
+            messages.error(request, "Not saved: " + " ".join(validation_messages(exc)))
