@@ -47,6 +47,8 @@ def column_chart(chart_id: str, bars: list[tuple[str, float]], *, title: str, de
     left, right, top, bottom = 34, 8, 12, 34
     plot_w, plot_h = width - left - right, height - top - bottom
     top_value = _nice_max(max((v for _, v in bars), default=0))
+    if all(float(v).is_integer() for _, v in bars):
+        top_value = max(4, math.ceil(top_value / 4) * 4)  # counts: whole-number gridlines
     out = _open(chart_id, width, height, title, desc)
     for i in range(5):  # gridlines and axis labels
         value = top_value * i / 4
@@ -59,7 +61,7 @@ def column_chart(chart_id: str, bars: list[tuple[str, float]], *, title: str, de
     # at most ~12 labels under the bars, whatever the number of weeks
     every = max(1, math.ceil(n / 12))
     for i, (label, value) in enumerate(bars):
-        h = plot_h * (value / top_value) if top_value else 0
+        h = plot_h * max(value, 0) / top_value if top_value else 0
         x = left + i * slot + slot * 0.15
         y = top + plot_h - h
         out.append(f'<rect class="bar" x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{h:.1f}" rx="2">'
@@ -76,41 +78,41 @@ def column_chart(chart_id: str, bars: list[tuple[str, float]], *, title: str, de
 
 
 def bar_list(chart_id: str, bars: list[tuple[str, float | None, str]], *, title: str, desc: str,
-             unit: str = "", width: int = 560) -> SafeString:
+             unit: str = "", width: int = 560, fmt=None) -> SafeString:
     """Horizontal bars with their value at the end; each bar is (label, value, tone)
     where tone is a class name: ``bar``, ``bar-ok``, ``bar-bad``, ``bar-wait``."""
-    row, left, right = 30, 150, 70
+    row, left, right = 30, 120, 64
     height = max(len(bars), 1) * row + 8
     top_value = max((v for _, v, _ in bars if v), default=0) or 1
     out = _open(chart_id, width, height, title, desc)
     plot_w = width - left - right
     for i, (label, value, tone) in enumerate(bars):
         y = 4 + i * row
-        w = plot_w * (value or 0) / top_value
+        w = plot_w * max(value or 0, 0) / top_value
         out.append(f'<text class="label" x="{left - 8}" y="{y + 17}" text-anchor="end" font-size="12">'
                    f'{escape(label)}</text>')
         out.append(f'<rect class="track" x="{left}" y="{y + 4}" width="{plot_w}" height="18" rx="3"/>')
         out.append(f'<rect class="{tone}" x="{left}" y="{y + 4}" width="{w:.1f}" height="18" rx="3"/>')
-        text = "–" if value is None else f"{_num(value)}{unit}"
+        text = "–" if value is None else fmt(value) if fmt else f"{_num(value)}{unit}"
         out.append(f'<text class="value" x="{left + w + 6:.1f}" y="{y + 17}" font-size="12">{escape(text)}</text>')
     out.append("</svg>")
     return mark_safe("".join(out))
 
 
 def target_chart(chart_id: str, rows: list[tuple[str, float, float]], *, title: str, desc: str,
-                 width: int = 560) -> SafeString:
+                 width: int = 420) -> SafeString:
     """One row per step: the median stay (bar, red when over target) against
     the target (a grey track ending in a tick). Values in hours."""
-    row, left, right = 28, 150, 84
+    row, left, right = 26, 150, 52
     height = max(len(rows), 1) * row + 26
     top_value = max([max(a, t) for _, a, t in rows] or [1]) or 1
     plot_w = width - left - right
     out = _open(chart_id, width, height, title, desc)
     for i, (label, actual, target) in enumerate(rows):
         y = 4 + i * row
-        tw, aw = plot_w * target / top_value, plot_w * actual / top_value
+        tw, aw = plot_w * target / top_value, plot_w * max(actual, 0) / top_value
         tone = "bar-bad" if actual > target else "bar-ok"
-        out.append(f'<text class="label" x="{left - 8}" y="{y + 16}" text-anchor="end" font-size="12">'
+        out.append(f'<text class="label" x="{left - 6}" y="{y + 16}" text-anchor="end" font-size="11.5">'
                    f'{escape(label)}</text>')
         out.append(f'<rect class="track" x="{left}" y="{y + 3}" width="{tw:.1f}" height="18" rx="3"/>')
         out.append(f'<rect class="{tone}" x="{left}" y="{y + 7}" width="{aw:.1f}" height="10" rx="2">'
@@ -119,13 +121,13 @@ def target_chart(chart_id: str, rows: list[tuple[str, float, float]], *, title: 
         out.append(f'<line class="target" x1="{left + tw:.1f}" x2="{left + tw:.1f}" y1="{y + 1}" y2="{y + 23}"/>')
         out.append(f'<text class="value" x="{left + max(tw, aw) + 6:.1f}" y="{y + 16}" font-size="11">'
                    f'{escape(hours_label(actual))}</text>')
-    y = height - 8
-    out.append(f'<rect class="bar-ok" x="{left}" y="{y - 9}" width="14" height="8" rx="2"/>'
-               f'<text class="axis" x="{left + 18}" y="{y}" font-size="11">median within target</text>'
-               f'<rect class="bar-bad" x="{left + 150}" y="{y - 9}" width="14" height="8" rx="2"/>'
-               f'<text class="axis" x="{left + 168}" y="{y}" font-size="11">over target</text>'
-               f'<line class="target" x1="{left + 260}" x2="{left + 260}" y1="{y - 11}" y2="{y + 1}"/>'
-               f'<text class="axis" x="{left + 266}" y="{y}" font-size="11">target</text>')
+    y = height - 8  # the legend
+    out.append(f'<rect class="bar-ok" x="8" y="{y - 9}" width="14" height="8" rx="2"/>'
+               f'<text class="axis" x="26" y="{y}" font-size="11">median within target</text>'
+               f'<rect class="bar-bad" x="160" y="{y - 9}" width="14" height="8" rx="2"/>'
+               f'<text class="axis" x="178" y="{y}" font-size="11">over target</text>'
+               f'<line class="target" x1="270" x2="270" y1="{y - 11}" y2="{y + 1}"/>'
+               f'<text class="axis" x="276" y="{y}" font-size="11">target</text>')
     out.append("</svg>")
     return mark_safe("".join(out))
 

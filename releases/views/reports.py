@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 
 from .. import charts
 from ..choices import ReleaseType
@@ -38,7 +39,7 @@ def _spread_chart(chart_id, spread, title, what):
     desc = (f"{what}: {spread['count']} measured; median {charts.hours_label(spread['median_hours'])}, "
             f"90th percentile {charts.hours_label(spread['p90_hours'])}.")
     return charts.bar_list(chart_id, [(label, value, tone) for label, value, tone in bars], title=title, desc=desc,
-                           unit=" h", width=460)
+                           width=380, fmt=charts.hours_label)
 
 
 def build_panels(m: dict, query: str) -> list[dict]:
@@ -121,7 +122,7 @@ def build_panels(m: dict, query: str) -> list[dict]:
         charts.bar_list("chart-tasks", [("Overdue", tasks["overdue"], "bar-bad"),
                                         ("Completed late", tasks["completed_late"], "bar-wait"),
                                         ("Completed on time", on_time_done, "bar-ok")],
-                        title="Release activities", width=460,
+                        title="Release activities", width=380,
                         desc=f"{tasks['overdue']} overdue; {tasks['completed']} completed, "
                              f"{tasks['completed_late']} of them late."),
         [("Overdue at the end of the period", tasks["overdue"]), ("Completed", tasks["completed"]),
@@ -145,7 +146,7 @@ def build_panels(m: dict, query: str) -> list[dict]:
                 charts.hours_label(r["median_hours"]), charts.hours_label(r["p90_hours"]),
                 charts.hours_label(r["target_hours"]), _pct(r["over_target_percent"])) for r in rows],
         query, wide=True, header=("Type", "Step · state", "Stays", "Median", "90th pct.", "Target", "Over target"))
-    panel["charts"] = charts_by_type
+    panel.update(charts=charts_by_type, stacked=True)
     panels.append(panel)
     return panels
 
@@ -153,12 +154,17 @@ def build_panels(m: dict, query: str) -> list[dict]:
 @reader_required
 def reports_view(request):
     """Process metrics for a period, filterable by type, team, CI and vendor."""
-    form = MetricsFilterForm(request.GET)
+    data = request.GET.copy()
+    if not data.get("from") and not data.get("to"):
+        # The default period written into the form, so the page says what it shows.
+        today = timezone.now().date()
+        data["from"], data["to"] = (today - timedelta(days=89)).isoformat(), today.isoformat()
+    form = MetricsFilterForm(data)
     context = {"form": form, "panels": [], "period": None}
     if not form.is_valid():
         return render(request, "reports/reports.html", context, status=400)
     filters = form.filters()
-    query = urlencode([(k, request.GET[k]) for k in FILTER_KEYS if request.GET.get(k)])
+    query = urlencode([(k, data[k]) for k in FILTER_KEYS if data.get(k)])
     metrics = compute(filters)
     context.update(panels=build_panels(metrics, query), period=(filters.start, filters.end - timedelta(seconds=1)),
                    json_url=reverse("api-metrics") + (f"?{query}" if query else ""), filters=filters)

@@ -107,12 +107,15 @@ def _spread_over_weeks(now):
             at += timedelta(hours=[5, 30, 14, 52, 8, 26, 3, 70, 2, 11][(i + j) % 10])
             log.at = at
             log.save(update_fields=["at"])
-        for deployment in release.deployments.all():
-            started = next((log.at for log in logs if log.name == "start_deployment"), None)
-            done = next((log.at for log in logs if log.name == "complete_deployment"), None)
-            if started:
-                deployment.started_at, deployment.completed_at = started, done
-                deployment.save(update_fields=["started_at", "completed_at"])
+        if logs:  # the RFCs were raised a few days before the release
+            release.rfcs.update(created_at=logs[0].at - timedelta(days=3 + i % 5))
+        started = next((log.at for log in logs if log.name == "start_deployment"), None)
+        done = next((log.at for log in logs if log.name == "complete_deployment"), None)
+        if started:
+            release.deployments.update(started_at=started, completed_at=done)
+            # every third deployment overran its window
+            end = (done or started) + timedelta(hours=-1 if i % 3 == 0 else 2)
+            release.plans.update(deployment_start=started - timedelta(hours=1), deployment_end=end)
 
 
 @pytest.mark.browser
