@@ -20,12 +20,13 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from changes.models import ChangeRequest
-from changes.services import rfc_create, rfc_transition
+from changes.services import problem_create_from_release, release_rolled_back, rfc_create, rfc_transition
 from cmdb.models import ConfigurationItem
 from releases import services as s
 from releases.choices import ReleaseType
-from releases.models import FreezeWindow, Release, Team, TransitionLog, Vendor
+from releases.models import FreezeWindow, Release, ReleaseTemplate, Team, TransitionLog, Vendor
 from releases.scenario import Actors, Walker, authorised_rfc, new_release
+from releases.template_services import template_create
 
 PASSWORD = "demo-pass-2026"
 
@@ -132,7 +133,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         self.created = {"users": 0, "teams": 0, "vendors": 0, "CIs": 0, "RFCs": 0, "releases": 0,
-                        "freeze windows": 0}
+                        "freeze windows": 0, "release templates": 0, "problem records": 0}
         with _outbox_held(), transaction.atomic():
             users = self._users()
             self._teams(users)
@@ -153,6 +154,8 @@ class Command(BaseCommand):
             for spec in RELEASES:
                 self._release(actors, vendor, cis, *spec)
             self._freeze(users)
+            self._templates(actors, vendor)
+            self._problems(actors)
         self._summary()
 
     # -- people -------------------------------------------------------------------
@@ -261,8 +264,9 @@ class Command(BaseCommand):
 
         if how == "rolled_back":
             walker.to("rolled_back", rollback_from="deployed")
-            walker.add("problem_references", rm, reference=f"PRB-{release.pk:04d}",
-                       description="Root cause analysis of the failed deployment.")
+            problem_create_from_release(release_id=release.pk, by=rm,
+                                        description="Root cause analysis of the failed deployment.")
+            self.created["problem records"] += 1
             walker.add("communications", rm, kind="failure_notice", audience="requesters and stakeholders",
                        subject=f"{release.number} was rolled back",
                        body="The deployment failed its health checks and was rolled back; service is restored.")
@@ -312,6 +316,50 @@ class Command(BaseCommand):
         freeze._history_user = users["change_manager"]
         freeze.save()
         self.created["freeze windows"] += 1
+
+    # -- release templates and problem records --------------------------------------------
+
+    def _templates(self, actors, vendor):
+        build, deploy = Team.objects.get(name="Build team"), Team.objects.get(name="Deployment team")
+        tests = Team.objects.get(name="Test team")
+        h = timedelta(hours=1)
+        specs = [
+            dict(name="Monthly minor release", release_type=ReleaseType.MINOR,
+                 description="The monthly bundle of small changes.", scope="The month's authorised minor RFCs.",
+                 deployment_approach="Rolling deployment, one node at a time.",
+                 risks="Short service degradation during the rollout.", teams="Build, test and deployment teams.",
+                 rollback_plan="Redeploy the previous artefacts; restore the pre-release baseline.",
+                 tasks=[{"title": "Assemble packages", "step": 4, "team": build, "offset_start": -72 * h,
+                         "offset_end": -48 * h},
+                        {"title": "Regression run", "step": 6, "team": tests, "offset_start": -48 * h,
+                         "offset_end": -24 * h},
+                        {"title": "Deploy to production", "step": 12, "team": deploy, "offset_start": 2 * h,
+                         "offset_end": 4 * h}],
+                 test_cases=[{"name": "Smoke test"}, {"name": "Regression suite"},
+                             {"name": "Exploratory session", "mandatory": False}]),
+            dict(name="Emergency hot fix", release_type=ReleaseType.EMERGENCY,
+                 description="One urgent fix, approved by the ECAB.", scope="The single emergency RFC.",
+                 deployment_approach="Hot fix on every node at once.", risks="Untested paths; short window.",
+                 teams="Deployment team and the vendor on call.", downtime_expected=True,
+                 rollback_plan="Revert the hot fix package.",
+                 tasks=[{"title": "Deploy the hot fix", "step": 12, "team": deploy, "offset_start": 0 * h,
+                         "offset_end": 1 * h},
+                        {"title": "Vendor on call", "step": 12, "vendor": vendor, "offset_start": 0 * h,
+                         "offset_end": 2 * h}],
+                 test_cases=[{"name": "Smoke test"}]),
+        ]
+        for spec in specs:
+            if not ReleaseTemplate.objects.filter(name=spec["name"]).exists():
+                template_create(by=actors.release_manager, **spec)
+                self.created["release templates"] += 1
+
+    def _problems(self, actors):
+        """A problem record for each rolled-back demo release without one
+        (e.g. in a database seeded before problem records existed)."""
+        for release in Release.objects.filter(state__in=("rolled_back", "closed"), problem__isnull=True):
+            if release_rolled_back(release):
+                problem_create_from_release(release_id=release.pk, by=actors.change_manager)
+                self.created["problem records"] += 1
 
     # -- report --------------------------------------------------------------------------
 
