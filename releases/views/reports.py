@@ -121,7 +121,7 @@ def build_panels(m: dict, query: str) -> list[dict]:
         "late: done in the period after their planned end.",
         charts.bar_list("chart-tasks", [("Overdue", tasks["overdue"], "bar-bad"),
                                         ("Completed late", tasks["completed_late"], "bar-wait"),
-                                        ("Completed on time", on_time_done, "bar-ok")],
+                                        ("Done on time", on_time_done, "bar-ok")],
                         title="Release activities", width=380,
                         desc=f"{tasks['overdue']} overdue; {tasks['completed']} completed, "
                              f"{tasks['completed_late']} of them late."),

@@ -132,6 +132,8 @@ def test_reports_page_in_the_browser(page, live_server, screenshot_dir):
     user.set_password("pw-test-12345")
     user.save()
 
+    violations = []  # what the Content-Security-Policy blocked, as the browser reports it
+    page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
     page.goto(live_server.url + "/accounts/login/")
     page.get_by_label("Username").fill("release_manager")
     page.get_by_label("Password").fill("pw-test-12345")
@@ -145,3 +147,4 @@ def test_reports_page_in_the_browser(page, live_server, screenshot_dir):
         page.locator("#change-failure-rate").get_by_role("link", name=re.compile("^CSV")).click()
     assert download.value.suggested_filename.startswith("change_failure_rate_")
     page.screenshot(path=str(screenshot_dir / "reports.png"), full_page=True)
+    assert not violations, violations
