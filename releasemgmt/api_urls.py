@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
+from rest_framework.settings import api_settings
 
 from changes.api import ProblemViewSet, RfcViewSet
 from cmdb.api import BaselineViewSet, CIViewSet
@@ -54,6 +55,9 @@ class TokenView(ObtainAuthToken):
     `Authorization: Token <key>`."""
 
     authentication_classes = []
+    # ObtainAuthToken turns throttling off; here the anonymous rate applies
+    # (per address), beside the per-username lock-out of django-axes.
+    throttle_classes = api_settings.DEFAULT_THROTTLE_CLASSES
 
 
 router = DefaultRouter()
