@@ -17,7 +17,6 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from changes.models import ChangeRequest
 from cmdb.models import ConfigurationItem
 from changes.services import rfc_create, rfc_transition
 from releasemgmt.workflow import TransitionError
@@ -27,13 +26,11 @@ from releases.models import (
     CabVote,
     Deployment,
     GoNoGoDecision,
-    PostImplementationReview,
     RefusedAttempt,
-    Release,
     TestResult,
     TransitionLog,
 )
-from releases.scenario import Walker, authorised_rfc, new_release
+from releases.scenario import Walker, new_release
 
 pytestmark = pytest.mark.django_db
 
