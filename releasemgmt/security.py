@@ -28,6 +28,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # plain, so it cannot forge log lines or carry markup into the 500 page.
 _SANE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,63}$")
 _current_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="-")
+_current_request: contextvars.ContextVar = contextvars.ContextVar("request", default=None)
 
 
 def current_correlation_id() -> str:
@@ -46,11 +47,12 @@ class CorrelationIdMiddleware:
         inbound = request.headers.get(REQUEST_ID_HEADER, "")
         cid = inbound if _SANE_ID.match(inbound) else uuid.uuid4().hex
         request.correlation_id = cid
-        token = _current_id.set(cid)
+        token, request_token = _current_id.set(cid), _current_request.set(request)
         try:
             response = self.get_response(request)
         finally:
             _current_id.reset(token)
+            _current_request.reset(request_token)
         response[REQUEST_ID_HEADER] = cid
         return response
 
@@ -118,6 +120,22 @@ def lockout_response(request, original_response=None, credentials=None):
     if seconds:
         response["Retry-After"] = str(seconds)
     return response
+
+
+def check_signature_password(user, password: str) -> bool:
+    """A password typed to sign an approval is a login attempt in all but
+    name: checked through ``authenticate`` with the request, so django-axes
+    counts a wrong one and refuses (and shows its lock-out page) once the
+    username is locked, and a stolen session cannot be used to guess the
+    password. Outside a request (a shell, a test calling the form) it is a
+    plain password check."""
+    from django.contrib.auth import authenticate
+
+    request = _current_request.get()
+    if request is None:
+        return user.check_password(password)
+    signed_by = authenticate(request, username=user.get_username(), password=password)
+    return signed_by is not None and signed_by.pk == user.pk
 
 
 # --- API rate limit ------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from changes.models import ChangeRequest
 from cmdb.models import Baseline, ConfigurationItem
+from releasemgmt.security import check_signature_password
 
 from .choices import STEPS, ReleaseState, ReleaseType, VoteDecision
 from .models import RECORD_TYPES, ReleasePlan, ReleaseTemplate, Team, Vendor
@@ -69,7 +70,8 @@ class SignedFormMixin:
 
     def clean_password(self):
         password = self.cleaned_data.get("password") or ""
-        if not self.user.check_password(password):
+        # Through the login throttling: a wrong password counts as a failed login.
+        if not check_signature_password(self.user, password):
             raise forms.ValidationError("That is not your password; nothing was recorded.", code="bad_password")
         return ""  # never kept
 

@@ -164,3 +164,34 @@ def test_deactivating_through_the_admin_revokes_too(make_user, django_user_model
     assert not alice.is_active
     assert not Token.objects.filter(pk=token.pk).exists()
     assert browser.get("/").status_code == 302
+
+
+# --- the password that signs a CAB vote is a login attempt too ----------------------------------
+
+
+def test_wrong_signature_passwords_count_and_lock_the_signing(actors, cis):
+    from releases import services as s
+    from releases.models import CabVote
+    from releases.scenario import Walker, new_release
+
+    release = Walker(new_release(actors, cis=cis), actors).to("planning")
+    Walker(release, actors).plan()
+    release = s.release_transition(release_id=release.pk, name="submit_plan", by=actors.release_manager)
+    cab = actors.cab_members[0]
+    client = Client(REMOTE_ADDR="10.0.0.9")
+    client.force_login(cab)  # a session someone else may be holding
+    url = reverse("releases:cab_vote", args=[release.pk])
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        wrong = client.post(url, {"vote-decision": "approve", "vote-password": "guess"})
+        assert wrong.status_code == 400 and "That is not your password" in wrong.content.decode()
+    assert AccessAttempt.objects.get(username=cab.username).failures_since_start == settings.AXES_FAILURE_LIMIT - 1
+    assert client.post(url, {"vote-decision": "approve", "vote-password": "guess"}).status_code == 429
+    # Locked: the right password does not sign either, and nothing is recorded.
+    locked = client.post(url, {"vote-decision": "approve", "vote-password": PASSWORD})
+    assert locked.status_code == 429 and "Login locked" in locked.content.decode()
+    assert not CabVote.objects.exists()
+    # Another CAB member signs as usual.
+    other = Client(REMOTE_ADDR="10.0.0.9")
+    other.force_login(actors.cab_members[1])
+    ok = other.post(url, {"vote-decision": "approve", "vote-comment": "Fine.", "vote-password": PASSWORD})
+    assert ok.status_code == 302 and CabVote.objects.count() == 1
