@@ -164,6 +164,11 @@ class MetricsFilterForm(forms.Form):
             return data
         end = data.get("to") or datetime.combine(self.now.astimezone(dt_timezone.utc).date() + timedelta(days=1),
                                                  time.min, tzinfo=dt_timezone.utc)
+        # Far-off years would overflow the date arithmetic (weeks, defaults)
+        # and hold no releases anyway.
+        for name in ("from", "to"):
+            if data.get(name) is not None and not 1970 <= data[name].year <= 2999:
+                raise forms.ValidationError({name: "Give a date between the years 1970 and 2999."})
         start = data.get("from") or end - DEFAULT_PERIOD
         if start >= end:
             raise forms.ValidationError({"from": "The start of the period must be before its end."})
