@@ -40,7 +40,7 @@ rows that are controls (blank elsewhere):
 ``actor_roles`` are the actor's roles at export time (roles are groups and
 have no history of their own).
 
-Queries: a fixed number per chunk of ``CHUNK_SIZE`` releases (about fifteen),
+Queries: two to select, then fourteen per chunk of ``CHUNK_SIZE`` releases,
 whatever the number of RFCs, votes, tests or transitions; the CSV is
 produced chunk by chunk so memory stays bounded on long ranges. On
 PostgreSQL, outside any outer transaction, every query reads the same
