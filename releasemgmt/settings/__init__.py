@@ -187,8 +187,11 @@ AXES_LOCKOUT_CALLABLE = "releasemgmt.security.lockout_response"
 # gunicorn worker counts the same requests; per process memory otherwise.
 CACHE_URL = os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL") or ""
 if CACHE_URL:
+    # Short timeouts: with Redis down, a request waits at most this long for
+    # the rate limit, which then lets it through (releasemgmt.security).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
-                          "KEY_PREFIX": "releasemgmt"}}
+                          "KEY_PREFIX": "releasemgmt",
+                          "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

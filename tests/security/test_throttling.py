@@ -117,3 +117,17 @@ def test_rates_and_the_shared_cache_come_from_the_environment():
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["100000/minute", "django.core.cache.backends.redis.RedisCache",
                                   "redis://127.0.0.1:6399/3"]
+
+
+def test_the_api_keeps_answering_while_the_cache_is_down(settings, actors, caplog):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": f"redis://127.0.0.1:{port}/0",
+                                   "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}}
+    client = token_client(actors.release_manager)
+    assert client.get("/api/releases/").status_code == 200
+    assert "Rate limit not applied" in caplog.text

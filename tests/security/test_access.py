@@ -1,0 +1,36 @@
+"""What needs a login: the API schema and docs (any user), the admin (staff)."""
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("path", ["/api/schema/", "/api/docs/", "/api/docs/?script="])
+def test_the_schema_and_docs_need_a_login(client, actors, path):
+    anonymous = client.get(path)
+    assert anonymous.status_code == 401
+    assert b"openapi" not in anonymous.content and b"/api/releases/" not in anonymous.content
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=actors.requester).key}")
+    assert api.get(path).status_code == 200
+    client.force_login(actors.requester)
+    assert client.get(path).status_code == 200
+
+
+def test_the_admin_needs_a_staff_login(client, make_user, django_user_model):
+    for url in (reverse("admin:index"), reverse("admin:releases_release_changelist"),
+                reverse("admin:auth_user_changelist")):
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"].startswith(reverse("admin:login")), url
+    client.force_login(make_user("release_manager"))  # a role, but not staff
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("admin:login"))
+    staff = make_user("release_manager", is_staff=True)
+    client.force_login(staff)
+    assert client.get(reverse("admin:index")).status_code == 200
+    # Staff without the permission still cannot open the users.
+    assert client.get(reverse("admin:auth_user_changelist")).status_code == 403
