@@ -62,3 +62,15 @@ def login(client):
         return client
 
     return do
+
+
+@pytest.fixture
+def page(page):
+    """Playwright's page, failing the test on any Content-Security-Policy
+    violation: the browser blocks the script or style and only says so on the
+    console, so a page could otherwise break silently."""
+    violations = []
+    page.on("console", lambda msg: violations.append(f"{page.url}: {msg.text}")
+            if "Content Security Policy" in msg.text else None)
+    yield page
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
