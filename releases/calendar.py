@@ -116,15 +116,24 @@ def entries(*, start=None, end=None, team=None, ci=None, user=None, release=None
         mine = Q(assignee_user=user) | Q(assignee_team__members=user) | Q(assignee_vendor__users=user)
         releases = releases.filter(Q(release_manager=user) | Q(rfcs__requester=user) | Q(tasks__in=Task.objects.filter(mine)))
         tasks = tasks.filter(mine | Q(release__release_manager=user))
-    releases = releases.distinct().prefetch_related(Prefetch("plans", queryset=ReleasePlan.objects.only(
+    # DISTINCT only where a filter joins a to-many relation: on the wide
+    # joined rows of the plain feed it made PostgreSQL sort thousands of
+    # rows by every column.
+    if team is not None or ci is not None or user is not None:
+        releases = releases.distinct()
+    if ci is not None or user is not None:
+        tasks = tasks.distinct()
+    if release is not None or ci is not None:
+        freezes = freezes.distinct()
+    releases = releases.prefetch_related(Prefetch("plans", queryset=ReleasePlan.objects.only(
         "id", "release_id", "version", "deployment_start", "deployment_end", "downtime_expected",
         "deployment_approach")))
     out: list[Entry] = []
     for r in releases:
         out.extend(release_entries(r))
-    out.extend(e for e in (task_entry(t) for t in tasks.distinct().select_related(
+    out.extend(e for e in (task_entry(t) for t in tasks.select_related(
         "release", "assignee_user", "assignee_team", "assignee_vendor")) if e)
-    out.extend(freeze_entry(f) for f in freezes.distinct())
+    out.extend(freeze_entry(f) for f in freezes)
     return sorted(out, key=lambda e: (e.start, e.uid))
 
 
