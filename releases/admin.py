@@ -676,3 +676,23 @@ class ReleaseTemplateAdmin(ServiceAdminMixin, AuditAdmin):
             # service refuses) undoes the whole save and says why.
             transaction.set_rollback(True)
             messages.error(request, "Not saved: " + " ".join(validation_messages(exc)))
+
+
+@admin.register(TemplateTask)
+class TemplateTaskAdmin(ReadOnlyAdminMixin, AuditAdmin):
+    """Listed for search and history; edited on its template's page."""
+
+    list_display = ("title", "template", "step", "team", "vendor", "offset_start", "offset_end")
+    list_filter = ("template", "step")
+    search_fields = ("title", "template__name")
+    list_select_related = ("template", "team", "vendor")
+
+
+@admin.register(TemplateTestCase)
+class TemplateTestCaseAdmin(ReadOnlyAdminMixin, AuditAdmin):
+    """Listed for search and history; edited on its template's page."""
+
+    list_display = ("name", "template", "mandatory")
+    list_filter = ("template", "mandatory")
+    search_fields = ("name", "template__name")
+    list_select_related = ("template",)
