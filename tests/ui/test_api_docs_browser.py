@@ -1,0 +1,23 @@
+"""The interactive API docs (Swagger UI) in a real browser under the
+Content-Security-Policy: the page loads its script as a file and renders the
+operations; any CSP violation fails the test (tests/ui/conftest.py)."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+
+def test_swagger_ui_renders_under_the_policy(page, live_server, make_user):
+    make_user("release_manager", username="docs-reader")
+    page.goto(live_server.url + "/accounts/login/?next=/api/docs/")
+    page.get_by_label("Username").fill("docs-reader")
+    page.get_by_label("Password").fill("pw-test-12345")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/api/docs/"))
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Release and Deployment Management API")
+    expect(page.locator(".opblock-summary-path", has_text="/api/releases/{id}/transitions/{name}/").first) \
+        .to_be_visible()
