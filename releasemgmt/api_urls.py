@@ -59,6 +59,18 @@ class TokenView(ObtainAuthToken):
     # (per address), beside the per-username lock-out of django-axes.
     throttle_classes = api_settings.DEFAULT_THROTTLE_CLASSES
 
+    def post(self, request, *args, **kwargs):
+        try:
+            return super().post(request, *args, **kwargs)
+        except serializers.ValidationError:
+            # django-axes marks the (DRF) request when the username is locked
+            # out: say so, with Retry-After, rather than "wrong credentials".
+            if getattr(request, "axes_locked_out", False):
+                from .security import lockout_response
+
+                return lockout_response(request._request)
+            raise
+
 
 router = DefaultRouter()
 router.include_root_view = False

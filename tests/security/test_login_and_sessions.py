@@ -77,10 +77,13 @@ def test_the_admin_login_locks_too(client, django_user_model):
 def test_the_api_token_endpoint_counts_failures_and_locks(make_user):
     make_user("release_manager", username="alice")
     api = APIClient(REMOTE_ADDR="10.0.0.1")
-    for _ in range(settings.AXES_FAILURE_LIMIT):
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
         assert api.post("/api/auth/token/", {"username": "alice", "password": "nope"}).status_code == 400
+    assert api.post("/api/auth/token/", {"username": "alice", "password": "nope"}).status_code == 429
     response = api.post("/api/auth/token/", {"username": "alice", "password": PASSWORD})
-    assert response.status_code != 200 and "token" not in response.json()
+    assert response.status_code == 429
+    assert response.json()["code"] == "locked_out" and "token" not in response.json()
+    assert int(response["Retry-After"]) == 15 * 60
     assert not Token.objects.filter(user__username="alice").exists()
 
 
