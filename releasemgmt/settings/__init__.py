@@ -270,5 +270,8 @@ LOGGING = {
                              "formatter": "default"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # One line per task run is noise when tasks run in process.
-    "loggers": {"celery.app.trace": {"level": "WARNING"}},
+    "loggers": {"celery.app.trace": {"level": "WARNING"},
+                # Failures and lock-outs are warnings; its INFO lines (a banner
+                # per command, a clean-up per attempt) are noise.
+                "axes": {"level": "WARNING"}},
 }
