@@ -24,10 +24,12 @@ from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
-# Variables of the test run that must not reach the server: a broker (CI sets
-# one) would send the outbox relay to Redis instead of running it in process,
-# and the test database name is already what DATABASE_URL names.
-DROPPED_ENV = ("CELERY_BROKER_URL", "REDIS_URL", "TEST_DATABASE_NAME", "DATABASE_URL", "DJANGO_SETTINGS_MODULE")
+# Variables of the test run that must not reach the server: with a broker (CI
+# sets one) the outbox relay would wait for a Celery worker instead of running
+# in process, and with a cache URL the workers would share Redis; the server
+# needs nothing but PostgreSQL. The test database is what DATABASE_URL names.
+DROPPED_ENV = ("CELERY_BROKER_URL", "REDIS_URL", "CACHE_URL", "TEST_DATABASE_NAME", "DATABASE_URL",
+               "DJANGO_SETTINGS_MODULE")
 
 
 def free_port() -> int:
