@@ -16,6 +16,8 @@ import uuid
 
 from django.http import HttpResponse, JsonResponse
 from django.template import loader
+from django.conf import settings
+from rest_framework.permissions import BasePermission
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -139,6 +141,15 @@ def check_signature_password(user, password: str) -> bool:
 
 
 # --- API rate limit ------------------------------------------------------------------------
+
+
+class SchemaAccess(BasePermission):
+    """The OpenAPI schema and docs: open where ``API_SCHEMA_PUBLIC`` is on
+    (the default, as the API contract says), otherwise for logged-in users
+    (production). Read per request, so a test can switch it."""
+
+    def has_permission(self, request, view):
+        return bool(settings.API_SCHEMA_PUBLIC or (request.user and request.user.is_authenticated))
 
 
 class ApiRateThrottle(SimpleRateThrottle):

@@ -216,15 +216,20 @@ REST_FRAMEWORK = {
     },
 }
 
+# The API contract keeps the schema open so integrators can generate a client
+# before they hold a token; production (which maps the whole API for whoever
+# asks) requires a login unless a deployment opts back in.
+API_SCHEMA_PUBLIC = env_bool("API_SCHEMA_PUBLIC", True)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Release and Deployment Management API",
     "DESCRIPTION": "Drive the 20-step ITIL release process: RFCs, releases, their step records, tasks, "
                    "the CMDB. Transitions are named as in the process contract.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    # The schema maps the whole API: only for users who are logged in (session
-    # or token).
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Who may read the schema and docs: releasemgmt.security.SchemaAccess,
+    # from API_SCHEMA_PUBLIC below.
+    "SERVE_PERMISSIONS": ["releasemgmt.security.SchemaAccess"],
     # Served from static/ by the sidecar package: no CDN at run time.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -20,6 +20,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# The schema and docs map the whole API: logged-in users only.
+API_SCHEMA_PUBLIC = os.environ.get("API_SCHEMA_PUBLIC", "false").lower() == "true"
+
 STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT") or BASE_DIR / "staticfiles"
 
 STORAGES = {
