@@ -7,7 +7,10 @@ from .models import Release, Task
 
 
 class ReleaseFilter(df.FilterSet):
-    state = df.MultipleChoiceFilter(choices=ReleaseState.choices)
+    # distinct=False: state is a column of the row itself, and django-filter's
+    # default DISTINCT made the page count sort every column of every
+    # matching release (0.5 s at 100k releases).
+    state = df.MultipleChoiceFilter(choices=ReleaseState.choices, distinct=False)
     release_type = df.ChoiceFilter(choices=ReleaseType.choices)
     release_manager = df.NumberFilter()
     ci = df.NumberFilter(field_name="scope_items__ci", distinct=True, label="Configuration item in scope")
@@ -23,7 +26,7 @@ class ReleaseFilter(df.FilterSet):
 
 
 class TaskFilter(df.FilterSet):
-    state = df.MultipleChoiceFilter(choices=TaskState.choices)
+    state = df.MultipleChoiceFilter(choices=TaskState.choices, distinct=False)  # a column: no DISTINCT
     release = df.NumberFilter()
     step = df.NumberFilter()
     assignee_user = df.NumberFilter()
