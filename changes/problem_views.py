@@ -6,15 +6,14 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from releasemgmt.workflow import TransitionError, available, has_any_role, may_act, specs
+from releasemgmt.workflow import TransitionError, available, has_any_role
 from releases.forms import TransitionForm
 from releases.selectors import transition_logs, visible_releases
-from releases.views.common import apply_errors, error_lines, forbid, reader_required, target_label
+from releases.views.common import apply_errors, forbid, post_transition, reader_required, target_label
 
 from .models import PROBLEM_ROLES, Problem
 from .services import problem_create_from_release, problem_transition, problem_update
@@ -108,19 +107,8 @@ def problem_open_view(request, release_pk):
 @reader_required
 def problem_transition_view(request, pk, name):
     problem = get_object_or_404(Problem, pk=pk)
-    spec = specs(Problem).get(name)
-    if spec is None or spec.internal:
-        raise Http404("No such transition.")
-    if not may_act(problem, spec, request.user):
-        raise PermissionDenied(f"You may not {spec.title.lower()} this problem record.")
-    form = TransitionForm(request.POST, user=request.user, reason=spec.reason, prefix=name)
-    if not form.is_valid():
-        return render_problem(request, pk, status=400, transition=(name, form, []))
-    try:
-        problem = problem_transition(problem_id=problem.pk, name=name, by=request.user, **form.payload())
-    except TransitionError as exc:
-        if exc.status == 403:
-            forbid(exc)
-        return render_problem(request, pk, status=exc.status, transition=(name, form, error_lines(exc)))
-    messages.success(request, f"{spec.title}: {problem.number} is now {problem.get_state_display().lower()}.")
-    return redirect("changes:problem_detail", pk=problem.pk)
+    moved, response = post_transition(
+        request, problem, name, noun="problem record", render_page=render_problem,
+        perform=lambda **payload: problem_transition(problem_id=problem.pk, name=name, **payload),
+    )
+    return response or redirect("changes:problem_detail", pk=moved.pk)

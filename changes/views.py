@@ -9,16 +9,15 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from releasemgmt.workflow import TransitionError, available, has_any_role, may_act, specs, user_roles
+from releasemgmt.workflow import TransitionError, available, has_any_role, user_roles
 from releases.forms import TransitionForm
 from releases.models import Release
 from releases.selectors import transition_logs
-from releases.views.common import apply_errors, error_lines, forbid, reader_required, target_label
+from releases.views.common import apply_errors, post_transition, reader_required, target_label
 
 from .choices import ChangeType, Level, RfcState
 from .models import ChangeRequest
@@ -144,19 +143,8 @@ def rfc_detail_view(request, pk):
 @reader_required
 def rfc_transition_view(request, pk, name):
     rfc = get_object_or_404(ChangeRequest, pk=pk)
-    spec = specs(ChangeRequest).get(name)
-    if spec is None or spec.internal:
-        raise Http404("No such transition.")
-    if not may_act(rfc, spec, request.user):
-        raise PermissionDenied(f"You may not {spec.title.lower()} this RFC.")
-    form = TransitionForm(request.POST, user=request.user, reason=spec.reason, prefix=name)
-    if not form.is_valid():
-        return render_rfc(request, pk, status=400, transition=(name, form, []))
-    try:
-        rfc = rfc_transition(rfc_id=rfc.pk, name=name, by=request.user, **form.payload())
-    except TransitionError as exc:
-        if exc.status == 403:
-            forbid(exc)
-        return render_rfc(request, pk, status=exc.status, transition=(name, form, error_lines(exc)))
-    messages.success(request, f"{spec.title}: {rfc.number} is now {rfc.get_state_display().lower()}.")
-    return redirect("changes:detail", pk=rfc.pk)
+    moved, response = post_transition(
+        request, rfc, name, noun="RFC", render_page=render_rfc,
+        perform=lambda **payload: rfc_transition(rfc_id=rfc.pk, name=name, **payload),
+    )
+    return response or redirect("changes:detail", pk=moved.pk)

@@ -88,3 +88,37 @@ def redirect_back(request, default):
                                                    require_https=request.is_secure()):
         return redirect(target)
     return redirect(default)
+
+
+def post_transition(request, obj, name, *, noun, perform, render_page, **form_options):
+    """A transition button pressed in the UI, for any state machine: the same
+    role check as the service (so a forbidden press is a 403 page), the
+    reason or signature the transition asks for, then the service itself.
+
+    Returns ``(moved, None)`` on success, with a message queued for the next
+    page, or ``(None, response)``: the page re-rendered with the errors in
+    place of the button (400 for the form, the service's status otherwise).
+    """
+    from django.contrib import messages
+    from django.http import Http404
+
+    from releasemgmt.workflow import may_act, specs
+
+    from ..forms import TransitionForm
+
+    spec = specs(type(obj)).get(name)
+    if spec is None or spec.internal:
+        raise Http404("No such transition.")
+    if not may_act(obj, spec, request.user):
+        raise PermissionDenied(f"You may not {spec.title.lower()} this {noun}.")
+    form = TransitionForm(request.POST, user=request.user, reason=spec.reason, prefix=name, **form_options)
+    if not form.is_valid():
+        return None, render_page(request, obj.pk, status=400, transition=(name, form, []))
+    try:
+        moved = perform(by=request.user, **form.payload())
+    except TransitionError as exc:
+        if exc.status == 403:
+            forbid(exc)
+        return None, render_page(request, obj.pk, status=exc.status, transition=(name, form, error_lines(exc)))
+    messages.success(request, f"{spec.title}: {moved.number} is now {moved.get_state_display().lower()}.")
+    return moved, None

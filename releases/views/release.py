@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.text import capfirst
 from django.views.decorators.http import require_POST
 
-from releasemgmt.workflow import TransitionError, available, has_any_role, may_act, specs
+from releasemgmt.workflow import TransitionError, available, has_any_role
 
 from .. import services
 from ..choices import STATE_STEP, STEPS
@@ -43,7 +43,7 @@ from ..selectors import (
     visible_releases,
     vote_tally,
 )
-from .common import apply_errors, error_lines, forbid, reader_required, target_label
+from .common import apply_errors, error_lines, forbid, post_transition, reader_required, target_label
 
 RM = ("release_manager",)
 BASELINE_ROLES = ("configuration_manager", "release_manager")
@@ -293,31 +293,22 @@ def _release_or_404(request, pk):
 @reader_required
 def release_transition_view(request, pk, name):
     release = _release_or_404(request, pk)
-    spec = specs(Release).get(name)
-    if spec is None or spec.internal:
-        raise Http404("No such transition.")
-    if not may_act(release, spec, request.user):
-        raise PermissionDenied(f"You may not {spec.title.lower()} this release.")
-    form = TransitionForm(request.POST, user=request.user, reason=spec.reason, signed=name in SIGNED_TRANSITIONS,
-                          freeze_override=_freeze_override(release, name), prefix=name)
     # The CAB's decision is also taken on the review page; answer there.
     from_cab = request.POST.get("from") == "cab" and name in ("approve_plan", "reject_plan")
     if from_cab:
         from .cab import render_review as render_page
     else:
         render_page = render_release
-    if not form.is_valid():
-        return render_page(request, pk, status=400, transition=(name, form, []))
-    try:
-        release = services.release_transition(release_id=release.pk, name=name, by=request.user, **form.payload())
-    except TransitionError as exc:
-        if exc.status == 403:
-            forbid(exc)
-        return render_page(request, pk, status=exc.status, transition=(name, form, error_lines(exc)))
-    messages.success(request, f"{spec.title}: {release.number} is now {release.get_state_display().lower()}.")
+    moved, response = post_transition(
+        request, release, name, noun="release", render_page=render_page,
+        perform=lambda **payload: services.release_transition(release_id=release.pk, name=name, **payload),
+        signed=name in SIGNED_TRANSITIONS, freeze_override=_freeze_override(release, name),
+    )
+    if response:
+        return response
     if from_cab:
-        return redirect("releases:cab_review", pk=release.pk)
-    return redirect(reverse("releases:detail", args=[release.pk]) + "#next-steps")
+        return redirect("releases:cab_review", pk=moved.pk)
+    return redirect(reverse("releases:detail", args=[moved.pk]) + "#next-steps")
 
 
 # --- step records -------------------------------------------------------------------------------
