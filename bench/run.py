@@ -414,7 +414,8 @@ def main(argv=None):
     p.add_argument("--only", help="comma-separated endpoint names (default: all)")
     p.add_argument("--label", help="results file label (default: full or quick by scale)")
     p.add_argument("--state", help="the JSON `python -m bench.seed --out` wrote for the already seeded "
-                                   "DATABASE_URL: skip migrating and seeding")
+                                   "DATABASE_URL: skip migrating and seeding (set the DJANGO_SECRET_KEY "
+                                   "the seeding ran with: it signed the UI session)")
     args = p.parse_args(argv)
     # Stopped with SIGTERM (or Ctrl-C): still stop gunicorn and the cluster.
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
