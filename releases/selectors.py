@@ -441,6 +441,9 @@ def my_tasks(member: Membership, limit=50):
                 .order_by("planned_end", "pk")[:limit])
 
 
+DASHBOARD_RELEASES = 50
+
+
 def dashboard(user, now=None) -> dict:
     """Everything the dashboard shows, each list one query."""
     now = now or timezone.now()
@@ -456,8 +459,16 @@ def dashboard(user, now=None) -> dict:
         data["releases_title"] = "My releases"
     else:
         data["releases_title"] = "Releases in progress"
+    # Bounded: a release manager's own list is short, but a reader sees every
+    # release in progress, which with years of history is thousands of rows
+    # (the list page pages through them all).
+    shown = list(mine.order_by("planned_start", "pk")[:DASHBOARD_RELEASES])
+    data["releases_total"] = mine.count() if len(shown) == DASHBOARD_RELEASES else len(shown)
+    data["releases_shown"] = len(shown)
+    data["releases_list_query"] = "state=active" + (
+        f"&manager={user.pk}" if "release_manager" in member.roles else "")
     by_step: dict[int, list] = {}
-    for release in mine.order_by("planned_start", "pk"):
+    for release in shown:
         by_step.setdefault(release.step or 0, []).append(release)
     data["releases_by_step"] = [(step, STEPS.get(step, ""), rows) for step, rows in sorted(by_step.items())]
     data["cab_queue"] = cab_queue(user)

@@ -146,6 +146,22 @@ def test_dashboard_lists_releases_waiting_on_my_role(login, actors, cis):
     assert 'id="role-queue"' not in html(login(actors.test_team).get("/"))
 
 
+def test_dashboard_shows_a_bounded_number_of_releases_and_links_to_the_rest(login, actors, monkeypatch):
+    from releases import selectors
+
+    monkeypatch.setattr(selectors, "DASHBOARD_RELEASES", 3)
+    releases = [new_release(actors, title=f"Train {i}") for i in range(5)]
+    client = login(actors.change_manager)  # a reader: every release in progress
+    body = html(client.get("/"))
+    section = body[body.index('id="my-releases"'):body.index('id="my-tasks"')]
+    assert sum(r.number in section for r in releases) == 3
+    assert "The 3 starting first of 5" in section and 'href="/releases/?state=active"' in section
+
+    monkeypatch.setattr(selectors, "DASHBOARD_RELEASES", 10)
+    section = html(client.get("/"))
+    assert "starting first of" not in section
+
+
 def test_blockers_link_to_where_they_are_fixed(login, planning, actors):
     body = html(login(actors.release_manager).get(reverse("releases:detail", args=[planning.pk])))
     assert re.search(r'data-code="plan_missing"[^>]*>[^<]*<a class="fix" href="#rec-plans">', body)
