@@ -36,7 +36,7 @@ class RfcSerializer(serializers.ModelSerializer):
 
 
 class RfcFilter(df.FilterSet):
-    state = df.MultipleChoiceFilter(choices=RfcState.choices)
+    state = df.MultipleChoiceFilter(choices=RfcState.choices, distinct=False)  # a column: no DISTINCT
     change_type = df.ChoiceFilter(choices=ChangeType.choices)
     risk = df.ChoiceFilter(choices=Level.choices)
     impact = df.ChoiceFilter(choices=Level.choices)
@@ -125,7 +125,7 @@ class ProblemSerializer(serializers.ModelSerializer):
 
 
 class ProblemFilter(df.FilterSet):
-    state = df.MultipleChoiceFilter(choices=Problem.State.choices)
+    state = df.MultipleChoiceFilter(choices=Problem.State.choices, distinct=False)
     release = df.NumberFilter()
 
     class Meta:

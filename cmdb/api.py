@@ -58,7 +58,7 @@ class BaselineSerializer(serializers.ModelSerializer):
 
 
 class CIFilter(df.FilterSet):
-    status = df.MultipleChoiceFilter(choices=CIStatus.choices)
+    status = df.MultipleChoiceFilter(choices=CIStatus.choices, distinct=False)  # a column: no DISTINCT
     ci_type = df.ChoiceFilter(choices=CIType.choices)
     depends_on = df.NumberFilter(field_name="depends_on")
     owner = df.NumberFilter()

@@ -81,6 +81,8 @@ class ReleasePlan(StepRecord):
 
     class Meta(StepRecord.Meta):
         constraints = [models.UniqueConstraint(fields=["release", "version"], name="plan_unique_version")]
+        # The dashboard's and calendar's upcoming deployment windows (make bench).
+        indexes = [models.Index(fields=["deployment_end"], name="plan_deployment_end")]
 
     def __str__(self):
         return f"Plan v{self.version}"

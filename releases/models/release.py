@@ -51,7 +51,16 @@ class Release(ConcurrentTransitionMixin, models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["state"]), models.Index(fields=["planned_start"])]
+        indexes = [
+            models.Index(fields=["state"]),
+            models.Index(fields=["planned_start"]),
+            # The release list filtered by type and state (make bench: its
+            # count 44 ms to 11 ms at 100k releases).
+            models.Index(fields=["release_type", "state"], name="release_type_state"),
+            # Overdue releases on the dashboard: only the few still open.
+            models.Index(fields=["planned_end"], name="release_open_planned_end",
+                         condition=~models.Q(state__in=["closed", "cancelled"])),
+        ]
 
     def __str__(self):
         return f"{self.number} {self.title}"
