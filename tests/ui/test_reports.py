@@ -124,6 +124,14 @@ def test_reports_page_in_the_browser(page, live_server, screenshot_dir):
     from django.core.management import call_command
     from playwright.sync_api import expect
 
+    # The role groups come from a data migration, which an earlier
+    # transactional test may have truncated away: seed_demo expects them.
+    from django.contrib.auth.models import Group
+
+    from releasemgmt.workflow import ROLES
+
+    for role in ROLES:
+        Group.objects.get_or_create(name=role)
     call_command("seed_demo", verbosity=0)
     _spread_over_weeks(timezone.now())
     from django.contrib.auth import get_user_model
