@@ -1,4 +1,4 @@
-"""The REST contract of /work/shared/design/api.md, endpoint by endpoint:
+"""The REST contract of the design's api.md, endpoint by endpoint:
 authentication, creation and validation, transitions (list, 409, 403, 404),
 who sees and writes what (vendor, stakeholder), ETag / If-Match, closed
 steps, pagination and filters. Never a 500."""
