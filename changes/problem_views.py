@@ -7,13 +7,11 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from releasemgmt.workflow import TransitionError, available, has_any_role
-from releases.forms import TransitionForm
+from releasemgmt.workflow import TransitionError, has_any_role
 from releases.selectors import transition_logs, visible_releases
-from releases.views.common import apply_errors, forbid, post_transition, reader_required, target_label
+from releases.views.common import apply_errors, forbid, post_transition, reader_required, transition_buttons
 
 from .models import PROBLEM_ROLES, Problem
 from .services import problem_create_from_release, problem_transition, problem_update
@@ -43,18 +41,7 @@ def problem_list_view(request):
 def render_problem(request, pk, *, status=200, form=None, transition=None):
     problem = get_object_or_404(Problem.objects.select_related("release", "created_by").prefetch_related("rfcs"),
                                 pk=pk)
-    actions = []
-    for t in available(problem, request.user):
-        t = dict(t, url=reverse("changes:problem_transition", args=[problem.pk, t["name"]]),
-                 target_label=target_label(Problem, t["target"]),
-                 forbidden=any(b["code"] == "role_forbidden" for b in t["blockers"]))
-        if t["forbidden"]:
-            continue
-        if transition and transition[0] == t["name"]:
-            t["form"], t["errors"] = transition[1], transition[2]
-        else:
-            t["form"], t["errors"] = TransitionForm(user=request.user, prefix=t["name"]), []
-        actions.append(t)
+    actions = transition_buttons(problem, request.user, "changes:problem_transition", transition)
     may_edit = _may_edit(problem, request.user)
     if may_edit and form is None:
         form = ProblemForm(initial={f: getattr(problem, f) for f in ProblemForm.base_fields})

@@ -10,14 +10,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from releasemgmt.workflow import TransitionError, available, has_any_role, user_roles
-from releases.forms import TransitionForm
+from releasemgmt.workflow import TransitionError, has_any_role, user_roles
 from releases.models import Release
 from releases.selectors import transition_logs
-from releases.views.common import apply_errors, post_transition, reader_required, target_label
+from releases.views.common import apply_errors, post_transition, reader_required, transition_buttons
 
 from .choices import ChangeType, Level, RfcState
 from .models import ChangeRequest
@@ -111,19 +109,7 @@ def render_rfc(request, pk, *, status=200, transition=None):
     rfc = get_object_or_404(
         ChangeRequest.objects.select_related("requester").prefetch_related(
             Prefetch("releases", queryset=Release.objects.select_related("release_manager"))), pk=pk)
-    actions = []
-    for t in available(rfc, request.user):
-        t = dict(t, url=reverse("changes:transition", args=[rfc.pk, t["name"]]),
-                 target_label=target_label(ChangeRequest, t["target"]),
-                 forbidden=any(b["code"] == "role_forbidden" for b in t["blockers"]))
-        if t["forbidden"]:
-            continue
-        if transition and transition[0] == t["name"]:
-            t["form"], t["errors"] = transition[1], transition[2]
-        else:
-            t["form"], t["errors"] = TransitionForm(user=request.user, reason=t["reason_required"],
-                                                    prefix=t["name"]), []
-        actions.append(t)
+    actions = transition_buttons(rfc, request.user, "changes:transition", transition)
     comments = list(rfc.release_closure_comments.select_related("release", "created_by"))
     return render(request, "changes/rfc_detail.html", {
         "rfc": rfc, "actions": actions, "logs": list(reversed(transition_logs(rfc))),

@@ -122,3 +122,28 @@ def post_transition(request, obj, name, *, noun, perform, render_page, **form_op
         return None, render_page(request, obj.pk, status=exc.status, transition=(name, form, error_lines(exc)))
     messages.success(request, f"{spec.title}: {moved.number} is now {moved.get_state_display().lower()}.")
     return moved, None
+
+
+def transition_buttons(obj, user, url_name, transition=None) -> list[dict]:
+    """The transitions ``user`` may press on ``obj``'s page, each with its
+    form (reason asked where the transition requires one) and, for the one
+    just refused, the submitted form and its errors (see ``post_transition``).
+    Transitions the user's roles do not allow are not shown."""
+    from django.urls import reverse
+
+    from releasemgmt.workflow import available
+
+    from ..forms import TransitionForm
+
+    buttons = []
+    for t in available(obj, user):
+        if any(b["code"] == "role_forbidden" for b in t["blockers"]):
+            continue
+        t = dict(t, url=reverse(url_name, args=[obj.pk, t["name"]]), forbidden=False,
+                 target_label=target_label(type(obj), t["target"]))
+        if transition and transition[0] == t["name"]:
+            t["form"], t["errors"] = transition[1], transition[2]
+        else:
+            t["form"], t["errors"] = TransitionForm(user=user, reason=t["reason_required"], prefix=t["name"]), []
+        buttons.append(t)
+    return buttons
