@@ -28,7 +28,14 @@ from ..filtersets import ReleaseFilter, TaskFilter
 from ..models import RECORD_TYPES, Release, Task
 from ..models.task import task_actor
 from ..template_services import release_create_from_template
-from .serializers import RECORD_SERIALIZERS, ReleaseSerializer, ScopeItemSerializer, TaskSerializer
+from .serializers import (
+    RECORD_SERIALIZERS,
+    RELEASE_ROW_FIELDS,
+    ReleaseSerializer,
+    ScopeItemSerializer,
+    TaskSerializer,
+    release_rows_data,
+)
 
 # What an assignee who is not a release manager may change on a task
 # (releases.services.task_update keeps only these).
@@ -86,7 +93,16 @@ class ReleaseViewSet(GuardedWritesMixin,
         qs = visible_releases(self.request.user)
         if self.action == "transitions":
             return qs.prefetch_related(*GUARD_PREFETCH)
+        if self.action == "list":
+            return qs  # read as rows: see list()
         return qs.prefetch_related("rfcs")
+
+    def list(self, request, *args, **kwargs):
+        # The page is read as plain rows and written by the same function
+        # the serializer uses (releases.api.serializers.release_representation).
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset.values(*RELEASE_ROW_FIELDS))
+        return self.get_paginated_response(release_rows_data(page))
 
     def get_object(self):
         release = super().get_object()
