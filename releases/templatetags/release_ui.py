@@ -1,7 +1,7 @@
 """Small helpers the templates of the browser UI share."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from django import template
 from django.db import models
@@ -52,8 +52,14 @@ def when(value) -> str:
     """A date-time as the UI writes it: 2026-05-04 14:30 (local time)."""
     if not value:
         return ""
+    # What date_format(value, "Y-m-d H:i") writes, without its format parser:
+    # a page calls this for every date it shows (a hundred and more).
     if isinstance(value, datetime):
-        return date_format(timezone.localtime(value) if timezone.is_aware(value) else value, "Y-m-d H:i")
+        if value.tzinfo is not None and value.utcoffset() is not None:
+            value = timezone.localtime(value)
+        return f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}"
+    if isinstance(value, date):
+        return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
     return date_format(value, "Y-m-d")
 
 
