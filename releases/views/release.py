@@ -46,7 +46,15 @@ from ..selectors import (
     visible_releases,
     vote_tally,
 )
-from .common import apply_errors, error_lines, forbid, post_transition, reader_required, target_label
+from .common import (
+    apply_errors,
+    error_lines,
+    forbid,
+    post_transition,
+    reader_required,
+    target_label,
+    with_page_renderer,
+)
 
 RM = ("release_manager",)
 BASELINE_ROLES = ("configuration_manager", "release_manager")
@@ -314,6 +322,8 @@ def render_release(request, pk, *, status=200, transition=None, record=None, sco
         "step_title": STEPS.get(STATE_STEP.get(release.state)),
         **_problem_context(release, user),
     }
+    with_page_renderer(ctx["scope_form"], ctx["task_form"], *(t["form"] for t in transitions),
+                       *(sec["form"] for _, _, sections in step_records for sec in sections))
     return render(request, "releases/release_detail.html", ctx, status=status)
 
 
