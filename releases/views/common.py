@@ -10,9 +10,9 @@ from django.forms.renderers import DjangoTemplates
 from django.shortcuts import redirect
 from django.utils.formats import localize
 from django.utils.html import conditional_escape, escape
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeData
 from django.utils.timezone import template_localtime
-from django.utils.http import url_has_allowed_host_and_scheme
 
 from releasemgmt.workflow import TransitionError, TransitionForbidden, user_roles
 
