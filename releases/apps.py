@@ -10,6 +10,10 @@ class ReleasesConfig(AppConfig):
     def ready(self):
         from releasemgmt.audit import install_history_triggers
 
+        from . import calendar_cache
+
+        calendar_cache.connect()
+
         def install(sender, using="default", **kwargs):
             install_history_triggers(using=using)
 

@@ -106,12 +106,18 @@ def freeze_entry(freeze: FreezeWindow) -> Entry:
                  url=_url("/calendar/"), description=freeze.reason)
 
 
+def calendar_window(start=None, end=None) -> tuple[datetime, datetime]:
+    """The window a feed covers: by default from 30 days ago to 90 days
+    ahead, counted from the start of the current minute so that polls within
+    a minute ask for the same feed (releases.calendar_cache)."""
+    now = timezone.now().replace(second=0, microsecond=0)
+    return start or now - timedelta(days=30), end or now + timedelta(days=90)
+
+
 def entries(*, start=None, end=None, team=None, ci=None, user=None, release=None) -> list[Entry]:
     """Calendar entries overlapping [start, end], optionally for one team, CI,
     user or release. A fixed number of queries whatever the size."""
-    now = timezone.now()
-    start = start or now - timedelta(days=30)
-    end = end or now + timedelta(days=90)
+    start, end = calendar_window(start, end)
     releases = Release.objects.filter(planned_start__lte=end, planned_end__gte=start).exclude(state="cancelled")
     tasks = Task.objects.filter(planned_start__lte=end, planned_end__gte=start).exclude(state="cancelled") \
         .exclude(release__state="cancelled")

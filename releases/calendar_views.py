@@ -3,7 +3,7 @@ iCalendar feeds (all, per team, per CI, per release, and a private per-user
 URL that calendar clients can subscribe to without logging in)."""
 from __future__ import annotations
 
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.shortcuts import get_object_or_404
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
@@ -19,7 +19,8 @@ from cmdb.models import ConfigurationItem
 from releasemgmt.filters import UtcIsoDateTimeField
 from releasemgmt.workflow import user_roles
 
-from .calendar import entries, to_ical
+from .calendar import calendar_window, entries, to_ical
+from .calendar_cache import cached_feed
 from .models import CalendarToken, Release, Team
 
 FILTERS = [
@@ -69,11 +70,13 @@ def _int(params, name):
     return int(raw)
 
 
-def filtered_entries(request):
+def feed_filters(request) -> dict:
+    """The ``entries`` arguments the request's query asks for, checked."""
     params = request.query_params
     start, end = _date(params, "start"), _date(params, "end")
     if start and end and end <= start:
         raise ValidationError({"end": "The end must be after the start."})
+    start, end = calendar_window(start, end)
     kwargs = {"start": start, "end": end}
     if (team := _int(params, "team")) is not None:
         kwargs["team"] = get_object_or_404(Team, pk=team)
@@ -84,7 +87,7 @@ def filtered_entries(request):
     if params.get("mine") in ("1", "true", "yes") or user_roles(request.user) == frozenset({"vendor"}):
         # A vendor sees only its own work, never the whole calendar.
         kwargs["user"] = request.user
-    return entries(**kwargs)
+    return kwargs
 
 
 class CalendarView(APIView):
@@ -94,7 +97,7 @@ class CalendarView(APIView):
 
     @extend_schema(summary="Release calendar entries", parameters=FILTERS, responses={200: EntrySerializer})
     def get(self, request):
-        return Response([e.as_dict() for e in filtered_entries(request)])
+        return Response([e.as_dict() for e in entries(**feed_filters(request))])
 
 
 class CalendarFeedView(APIView):
@@ -102,7 +105,7 @@ class CalendarFeedView(APIView):
 
     @extend_schema(exclude=True)
     def get(self, request):
-        return _ics_response(filtered_entries(request), "Release calendar")
+        return _ics_response(request, feed_filters(request), "Release calendar")
 
 
 def private_feed(request, key: str):
@@ -111,10 +114,23 @@ def private_feed(request, key: str):
     token = CalendarToken.objects.select_related("user").filter(key=key).first()
     if token is None or not token.user.is_active:
         raise Http404("Unknown calendar.")
-    return _ics_response(entries(user=token.user), f"Releases for {token.user.get_username()}")
+    start, end = calendar_window()
+    return _ics_response(request, {"start": start, "end": end, "user": token.user},
+                         f"Releases for {token.user.get_username()}")
 
 
-def _ics_response(items, name):
-    response = HttpResponse(to_ical(items, name=name), content_type="text/calendar; charset=utf-8")
-    response["Content-Disposition"] = 'inline; filename="releases.ics"'
+def _ics_response(request, filters: dict, name: str):
+    """The feed for ``filters``, from the cache while nothing it shows has
+    changed (releases.calendar_cache); 304 when the client holds it already."""
+    key = (name, filters["start"], filters["end"],
+           *(getattr(filters.get(k), "pk", None) for k in ("team", "ci", "release", "user")))
+    body, etag = cached_feed(key, lambda: to_ical(entries(**filters), name=name))
+    if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+        response = HttpResponseNotModified()
+    else:
+        response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+        response["Content-Disposition"] = 'inline; filename="releases.ics"'
+    response["ETag"] = etag
+    # Each client may cache it but must ask again (with the ETag) before using it.
+    response["Cache-Control"] = "private, no-cache"
     return response

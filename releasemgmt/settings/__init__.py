@@ -127,6 +127,10 @@ if os.environ.get("EMAIL_FILE_PATH"):  # for the file-based backend
     EMAIL_FILE_PATH = os.environ["EMAIL_FILE_PATH"]
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "releases@localhost")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+# A rendered iCalendar feed is kept until calendar data changes
+# (releases.calendar_cache); this bounds how long a worker that does not share
+# the cache (local memory, several workers) may serve it after a change.
+CALENDAR_FEED_CACHE_SECONDS = int(os.environ.get("CALENDAR_FEED_CACHE_SECONDS", "60"))
 
 # --- Security -------------------------------------------------------------------
 # What does not depend on TLS holds in development and tests too, so the
