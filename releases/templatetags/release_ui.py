@@ -5,7 +5,7 @@ from datetime import date, datetime
 
 from django import template
 from django.db import models
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, get_script_prefix, get_urlconf, resolve, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.text import capfirst
@@ -83,6 +83,25 @@ def record_fields(record, names) -> list[tuple[str, object, bool]]:
         long = isinstance(f, models.TextField) and value != "—"
         rows.append((capfirst(f.verbose_name), value, long))
     return rows
+
+
+_PK_MARK = 2_147_483_647  # an id no route of the project spells out elsewhere in its path
+_PK_ROUTES: dict[tuple, tuple[str, str]] = {}
+
+
+@register.simple_tag
+def pk_url(name, pk) -> str:
+    """``{% url name pk %}`` for a route whose one argument is an integer id,
+    reversed once per route (and script prefix) and the id put in. A reverse
+    costs close to 0.1 ms here, and the dashboard links a hundred rows."""
+    key = (name, get_script_prefix(), get_urlconf())
+    parts = _PK_ROUTES.get(key)
+    if parts is None:
+        parts = tuple(reverse(name, args=[_PK_MARK]).split(str(_PK_MARK)))
+        if len(parts) != 2:  # not a route of one integer id: reverse each time
+            return reverse(name, args=[pk])
+        _PK_ROUTES[key] = parts
+    return f"{parts[0]}{int(pk)}{parts[1]}"
 
 
 @register.simple_tag
