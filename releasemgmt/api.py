@@ -78,7 +78,12 @@ class TaskCursorPagination(CursorPagination):
 
 def etag_for(obj) -> str:
     stamp = getattr(obj, "updated_at", None) or getattr(obj, "created_at", None)
-    raw = f"{type(obj).__name__}:{obj.pk}:{stamp.isoformat() if stamp else ''}:{getattr(obj, 'state', '')}"
+    return etag_from(type(obj).__name__, obj.pk, stamp, getattr(obj, "state", ""))
+
+
+def etag_from(model_name: str, pk, stamp, state: str = "") -> str:
+    """The ETag of a row read without its model instance (as ``etag_for``)."""
+    raw = f"{model_name}:{pk}:{stamp.isoformat() if stamp else ''}:{state}"
     return '"' + hashlib.sha1(raw.encode()).hexdigest()[:20] + '"'
 
 
@@ -90,6 +95,14 @@ class PreconditionFailed(exceptions.APIException):
 
 class ETagMixin:
     """Detail responses carry an ETag; a write with a stale If-Match gets 412."""
+
+    def filter_queryset(self, queryset):
+        # Query filters choose among the rows of a list; a row addressed by
+        # its id is not filtered (nor are the transition actions). This also
+        # spares every detail request building the list's filter form.
+        if getattr(self, "detail", False):
+            return queryset
+        return super().filter_queryset(queryset)
 
     def check_if_match(self, obj):
         header = self.request.headers.get("If-Match")

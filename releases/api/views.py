@@ -4,7 +4,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import filters, mixins, status, viewsets
+from rest_framework import filters, generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -16,6 +16,7 @@ from releasemgmt.api import (
     GuardedWritesMixin,
     StandardPagination,
     TaskCursorPagination,
+    etag_from,
     require_roles,
     transition_viewset_mixin,
     vendor_only,
@@ -96,6 +97,14 @@ class ReleaseViewSet(GuardedWritesMixin,
         if self.action == "list":
             return qs  # read as rows: see list()
         return qs.prefetch_related("rfcs")
+
+    def retrieve(self, request, *args, **kwargs):
+        # Read as the list reads its page: the row and its RFC ids, no model
+        # instance. (The viewset has no object-level permission to check.)
+        row = generics.get_object_or_404(self.get_queryset().values(*RELEASE_ROW_FIELDS), pk=kwargs["pk"])
+        response = Response(release_rows_data([row])[0])
+        response["ETag"] = etag_from("Release", row["id"], row["updated_at"], row["state"])
+        return response
 
     def list(self, request, *args, **kwargs):
         # The page is read as plain rows and written by the same function

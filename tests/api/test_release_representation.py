@@ -79,3 +79,18 @@ def test_filtered_list_and_write_responses_match(releases, client_for):
     response = client.patch(f"/api/releases/{items[2].pk}/", {"title": "renamed"}, format="json")
     assert response.status_code == 200, response.content
     assert response.json() == drf_generic(items[2]) and response.json()["title"] == "renamed"
+
+
+def test_detail_of_an_unknown_or_malformed_id_is_404_and_carries_the_etag_otherwise(releases, client_for):
+    from releasemgmt.api import etag_for
+
+    rm, items = releases
+    client = client_for(rm)
+    for bad in ("999999", "abc", "1e3"):
+        response = client.get(f"/api/releases/{bad}/")
+        assert response.status_code == 404, (bad, response.content)
+        assert response.json()["code"] == "not_found"
+    response = client.get(f"/api/releases/{items[0].pk}/")
+    assert response["ETag"] == etag_for(Release.objects.get(pk=items[0].pk))
+    # A row addressed by its id is not subject to the list's query filters.
+    assert client.get(f"/api/releases/{items[0].pk}/?state=closed").status_code == 200
