@@ -23,6 +23,7 @@ import argparse
 import base64
 import csv
 import http.client
+import itertools
 import json
 import os
 import random
@@ -299,6 +300,13 @@ def endpoints(state: dict, port: int):
     start = now.astimezone(timezone.utc).replace(minute=0, second=0)
     cal = urlencode({"start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
                      "end": (start + timedelta(days=90)).strftime("%Y-%m-%dT%H:%M:%SZ")})
+
+    asked = itertools.count(1)  # not i: warm-up and phases reuse request numbers
+
+    def cal_at(i):
+        moved = start + timedelta(seconds=next(asked))
+        return urlencode({"start": moved.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                          "end": (moved + timedelta(days=90)).strftime("%Y-%m-%dT%H:%M:%SZ")})
     # Page 50 of the closed minor releases (fewer pages at tiny scales).
     page = max(1, min(50, state["closed_minor"] // 50))
     list_q = f"state=closed&release_type=minor&page={page}"
@@ -341,6 +349,11 @@ def endpoints(state: dict, port: int):
          lambda i: Req("GET", f"/floor/tasks/?before={deep_pos}", tok)),
         ("iCalendar 90 days", lambda i: Req("GET", f"/calendar.ics?{cal}", tok),
          lambda i: Req("GET", f"/floor/calendar/?{cal}", tok)),
+        # The same feed where every request asks for a window no one asked
+        # for before (a second later each time): the feed cache never holds
+        # it, so this is the cost of rendering, as after every change.
+        ("iCalendar rendered", lambda i: Req("GET", f"/calendar.ics?{cal_at(i)}", tok),
+         lambda i: Req("GET", f"/floor/calendar/?{cal_at(i)}", tok)),
         ("dashboard", lambda i: Req("GET", "/", cookie), lambda i: Req("GET", "/floor/dashboard/", cookie)),
         ("release page", lambda i: Req("GET", f"/releases/{page_picks[i % 5000]}/", cookie),
          lambda i: Req("GET", f"/floor/release-page/{page_picks[i % 5000]}/", cookie)),
