@@ -133,6 +133,25 @@ class ScopeItemSerializer(serializers.ModelSerializer):
         return value
 
 
+# A task's representation from plain row values, for the list (as for
+# releases, above) and the serializer alike.
+TASK_ROW_FIELDS = ("id", "release_id", "title", "description", "step", "assignee_user_id", "assignee_team_id",
+                   "assignee_vendor_id", "planned_start", "planned_end", "vendor_ticket_ref", "state", "created_at",
+                   "updated_at")
+
+
+def task_representation(row, tz=None) -> dict:
+    """A task as the API shows it, from a row of ``TASK_ROW_FIELDS``."""
+    tz = tz or timezone.get_current_timezone()
+    return {
+        "id": row["id"], "release": row["release_id"], "title": row["title"], "description": row["description"],
+        "step": row["step"], "assignee_user": row["assignee_user_id"], "assignee_team": row["assignee_team_id"],
+        "assignee_vendor": row["assignee_vendor_id"], "planned_start": _iso(row["planned_start"], tz),
+        "planned_end": _iso(row["planned_end"], tz), "vendor_ticket_ref": row["vendor_ticket_ref"],
+        "state": row["state"], "created_at": _iso(row["created_at"], tz), "updated_at": _iso(row["updated_at"], tz),
+    }
+
+
 class TaskSerializer(serializers.ModelSerializer):
     release = serializers.PrimaryKeyRelatedField(queryset=Release.objects.all())
     assignee_user = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(is_active=True),
@@ -156,6 +175,9 @@ class TaskSerializer(serializers.ModelSerializer):
         if self.instance is not None and "release" in attrs and attrs["release"].pk != self.instance.release_id:
             raise serializers.ValidationError({"release": "A task cannot move to another release."})
         return attrs
+
+    def to_representation(self, instance):
+        return task_representation({f: getattr(instance, f) for f in TASK_ROW_FIELDS})
 
 
 class UserSerializer(serializers.ModelSerializer):

@@ -2,6 +2,7 @@
 HTTP to the services and back, nothing more."""
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import filters, generics, mixins, status, viewsets
@@ -32,10 +33,12 @@ from ..template_services import release_create_from_template
 from .serializers import (
     RECORD_SERIALIZERS,
     RELEASE_ROW_FIELDS,
+    TASK_ROW_FIELDS,
     ReleaseSerializer,
     ScopeItemSerializer,
     TaskSerializer,
     release_rows_data,
+    task_representation,
 )
 
 # What an assignee who is not a release manager may change on a task
@@ -268,6 +271,13 @@ class TaskViewSet(GuardedWritesMixin,
             # release_scheduled reads the release; task_actor the team and vendor.
             qs = qs.select_related("release", "assignee_team", "assignee_vendor")
         return qs.order_by("-id")
+
+    def list(self, request, *args, **kwargs):
+        # Plain rows, written by the serializer's own function (as releases).
+        tz = timezone.get_current_timezone()
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset.values(*TASK_ROW_FIELDS))
+        return self.get_paginated_response([task_representation(row, tz) for row in page])
 
     def check_create(self, request):
         require_roles(request.user, RM, "create", "Only a release manager may plan release activities.")

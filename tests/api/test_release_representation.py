@@ -94,3 +94,29 @@ def test_detail_of_an_unknown_or_malformed_id_is_404_and_carries_the_etag_otherw
     assert response["ETag"] == etag_for(Release.objects.get(pk=items[0].pk))
     # A row addressed by its id is not subject to the list's query filters.
     assert client.get(f"/api/releases/{items[0].pk}/?state=closed").status_code == 200
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/St_Johns"])
+def test_task_list_writes_what_the_declared_fields_would(releases, client_for, make_user, zone):
+    from releases.api.serializers import TaskSerializer
+    from releases.models import Task, Team, Vendor
+
+    rm, items = releases
+    team, vendor = Team.objects.create(name="Ops"), Vendor.objects.create(name="Acme")
+    start = datetime(2026, 10, 25, 0, 59, 59, 999999, tzinfo=dt_timezone.utc)
+    tasks = [
+        Task.objects.create(release=items[0], title="Build, \"quoted\"", description="two\nlines", step=5,
+                            assignee_user=rm, planned_start=start, planned_end=start + timedelta(hours=3),
+                            vendor_ticket_ref="VT-1"),
+        Task.objects.create(release=items[0], title="Team work", step=12, assignee_team=team),
+        Task.objects.create(release=items[1], title="Vendor work", step=4, assignee_vendor=vendor,
+                            planned_start=start),
+    ]
+    client = client_for(rm)
+    with timezone.override(zone):
+        expected = [json.loads(json.dumps(serializers.ModelSerializer.to_representation(TaskSerializer(), t)))
+                    for t in Task.objects.filter(pk__in=[t.pk for t in tasks]).order_by("-id")]
+        listed = client.get("/api/tasks/").json()["results"]
+        detail = client.get(f"/api/tasks/{tasks[0].pk}/").json()
+    assert listed == expected
+    assert detail == expected[-1]
