@@ -6,13 +6,10 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
-from django.forms.renderers import DjangoTemplates
+from django.forms.renderers import DjangoTemplates, Jinja2
 from django.shortcuts import redirect
-from django.utils.formats import localize
-from django.utils.html import conditional_escape, escape
+from django.template import TemplateDoesNotExist
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import SafeData
-from django.utils.timezone import template_localtime
 
 from releasemgmt.workflow import TransitionError, TransitionForbidden, user_roles
 
@@ -154,95 +151,26 @@ def transition_buttons(obj, user, url_name, transition=None) -> list[dict]:
     return buttons
 
 
-
 # --- form rendering -----------------------------------------------------------------------------------
 
 
-def _var(value) -> str:
-    """``{{ value }}`` in a template: localized, then escaped unless safe."""
-    return conditional_escape(localize(template_localtime(value)))
+class PageFormRenderer(Jinja2):
+    """Django's Jinja2 form renderer, for the release page's forms. The page
+    draws ten forms and a hundred select options; through the template
+    language's widget templates (an include per option, another per attribute
+    list) they were a fifth of its CPU, and Django's own Jinja2 versions of
+    the same templates, compiled to Python, cost a fraction of that. A widget
+    template only the template language has (the admin's, a custom one) still
+    renders through it. tests/ui/test_views.py compares the page both ways."""
+
+    def get_template(self, template_name):
+        try:
+            return super().get_template(template_name)
+        except TemplateDoesNotExist:
+            return _TEMPLATE_LANGUAGE.get_template(template_name)
 
 
-def _strformat(value) -> str:
-    """``{{ value|stringformat:'s' }}``: ``%s``-formatted, escaped unless safe."""
-    return str(value) if isinstance(value, SafeData) else escape(str(value))
-
-
-def _attrs(attrs) -> str:
-    """django/forms/attrs.html and django/forms/widgets/attrs.html."""
-    return "".join(f" {_var(name)}" + ("" if value is True else f'="{_strformat(value)}"')
-                   for name, value in attrs.items() if value is not False)
-
-
-def _input(context, render) -> str:
-    # text.html, number.html, ..., checkbox.html: each includes input.html, then a newline.
-    w = context["widget"]
-    value = "" if w["value"] is None else f' value="{_strformat(w["value"])}"'
-    return f'<input type="{_var(w["type"])}" name="{_var(w["name"])}"{value}{_attrs(w["attrs"])}>\n\n'
-
-
-def _label(context, render) -> str:
-    if not context["use_tag"]:
-        return f"{_var(context['label'])}\n"
-    tag = _var(context["tag"])
-    return f"<{tag}{_attrs(context['attrs'])}>{_var(context['label'])}</{tag}>\n"
-
-
-def _textarea(context, render) -> str:
-    w = context["widget"]
-    return f'<textarea name="{_var(w["name"])}"{_attrs(w["attrs"])}>\n{_var(w["value"]) if w["value"] else ""}</textarea>\n'
-
-
-def _select_option(context, render) -> str:
-    w = context["widget"]
-    return f'<option value="{_strformat(w["value"])}"{_attrs(w["attrs"])}>{_var(w["label"])}</option>\n'
-
-
-def _select(context, render) -> str:
-    w = context["widget"]
-    out = [f'<select name="{_var(w["name"])}"{_attrs(w["attrs"])}>']
-    for group_name, group_choices, _index in w["optgroups"]:
-        if group_name:
-            out.append(f'\n  <optgroup label="{_var(group_name)}">')
-        for option in group_choices:
-            out.append("\n  ")
-            out.append(render(option["template_name"], {**context, "widget": option}))
-        if group_name:
-            out.append("\n  </optgroup>")
-    out.append("\n</select>\n")
-    return "".join(out)
-
-
-_WIDGETS = "django/forms/widgets/"
-FAST_TEMPLATES = {
-    "django/forms/label.html": _label,
-    _WIDGETS + "textarea.html": _textarea,
-    _WIDGETS + "select.html": _select,
-    _WIDGETS + "select_option.html": _select_option,
-    **{f"{_WIDGETS}{name}.html": _input for name in (
-        "text", "number", "email", "url", "password", "hidden", "date", "datetime", "time", "checkbox")},
-}
-
-
-class PageFormRenderer(DjangoTemplates):
-    """Django's form renderer, with the templates of the plain widgets and of
-    the label written out in Python, to the byte (tests/ui/test_views.py
-    compares the two on the release page's forms). The release page draws ten
-    forms and a hundred select options, and through the templates (an include
-    per option, another per attribute list) they were a fifth of its CPU. Any
-    other template goes to Django's."""
-
-    def render(self, template_name, context, request=None):
-        # Stripped, as Django's renderer does; what a template includes is not.
-        return self._render(template_name, context, request).strip()
-
-    def _render(self, template_name, context, request):
-        fast = FAST_TEMPLATES.get(template_name)
-        if fast is None:
-            return self.get_template(template_name).render(context, request=request)
-        return fast(context, lambda name, ctx: self._render(name, ctx, request))
-
-
+_TEMPLATE_LANGUAGE = DjangoTemplates()
 PAGE_FORM_RENDERER = PageFormRenderer()
 
 

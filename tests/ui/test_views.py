@@ -606,9 +606,10 @@ def test_rfc_page_lists_its_releases(login, actors, cis):
 
 
 def test_release_page_forms_read_the_same_as_with_djangos_renderer(login, actors, cis, monkeypatch):
-    """The release page draws its forms' widgets and labels with a renderer
-    written in Python for speed: the page must be the same byte for byte as
-    with Django's template renderer, forms with errors included."""
+    """The release page draws its forms with Django's Jinja2 form renderer
+    for speed: the page must read the same as with Django's template
+    renderer, forms with errors included (the same markup; the two template
+    sets differ only in whitespace between tags)."""
     from django.forms.renderers import DjangoTemplates
 
     from releases.views import common
@@ -619,7 +620,8 @@ def test_release_page_forms_read_the_same_as_with_djangos_renderer(login, actors
     bad_task = {"task-title": "", "task-step": "5", "task-planned_start": "not a date"}
 
     def unstamped(response):
-        return re.sub(r'(csrfmiddlewaretoken" value|nonce)="[^"]*"', "", html(response))
+        unstamped = re.sub(r'(csrfmiddlewaretoken" value|nonce)="[^"]*"', "", html(response))
+        return re.sub(r"\s+", " ", re.sub(r">\s+<", "><", unstamped))
 
     def pages():
         invalid = client.post(reverse("releases:task_add", args=[release.pk]), bad_task)
