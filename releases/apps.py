@@ -10,9 +10,10 @@ class ReleasesConfig(AppConfig):
     def ready(self):
         from releasemgmt.audit import install_history_triggers
 
-        from . import calendar_cache
+        from . import calendar_cache, counts
 
         calendar_cache.connect()
+        counts.connect()
 
         def install(sender, using="default", **kwargs):
             install_history_triggers(using=using)

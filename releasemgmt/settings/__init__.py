@@ -131,6 +131,8 @@ SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 # (releases.calendar_cache); this bounds how long a worker that does not share
 # the cache (local memory, several workers) may serve it after a change.
 CALENDAR_FEED_CACHE_SECONDS = int(os.environ.get("CALENDAR_FEED_CACHE_SECONDS", "60"))
+# Likewise the release list's page count (releases.counts).
+LIST_COUNT_CACHE_SECONDS = int(os.environ.get("LIST_COUNT_CACHE_SECONDS", "60"))
 
 # --- Security -------------------------------------------------------------------
 # What does not depend on TLS holds in development and tests too, so the

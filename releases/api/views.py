@@ -26,6 +26,7 @@ from releasemgmt.api import (
 from releasemgmt.workflow import ROLES, TransitionForbidden, user_roles
 
 from .. import services
+from ..counts import ReleaseCountPaginator
 from ..filtersets import ReleaseFilter, TaskFilter
 from ..models import RECORD_TYPES, Release, Task
 from ..models.task import task_actor
@@ -70,6 +71,11 @@ def _prime_roles(users) -> None:
             user._release_roles = frozenset(g.name for g in user.groups.all() if g.name in ROLES)
 
 
+class ReleasePagination(StandardPagination):
+    # The count is kept until a release changes (releases.counts).
+    django_paginator_class = ReleaseCountPaginator
+
+
 @extend_schema_view(
     list=extend_schema(summary="List releases"),
     retrieve=extend_schema(summary="A release", responses={200: ReleaseSerializer, **READ_ERRORS}),
@@ -86,7 +92,7 @@ class ReleaseViewSet(GuardedWritesMixin,
     """Release tickets and the 20-step process they go through."""
 
     serializer_class = ReleaseSerializer
-    pagination_class = StandardPagination
+    pagination_class = ReleasePagination
     filter_backends = [DjangoFilterBackend, filters.SearchFilter, filters.OrderingFilter]
     filterset_class = ReleaseFilter
     search_fields = ["title", "description"]

@@ -118,11 +118,11 @@ def test_the_generation_is_replaced_again_when_the_write_commits(world, actors, 
     release = world[1]
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         release_update(release_id=release.pk, by=actors.release_manager, title="Renamed release")
-        during = calendar_cache._generation()
-    assert calendar_cache._replace_generation in callbacks
+        during = calendar_cache.FEEDS.current()
+    assert calendar_cache.FEEDS.replace in callbacks
     for callback in callbacks:
         callback()
-    assert calendar_cache._generation() != during
+    assert calendar_cache.FEEDS.current() != during
 
 
 def test_the_private_feed_is_cached_per_user(world, actors, renders):
