@@ -14,7 +14,7 @@ from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import Group
 from django.contrib.sessions.models import Session
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.http import JsonResponse
 from django.urls import path
 from django.utils import timezone
@@ -24,12 +24,13 @@ from rest_framework.authtoken.models import Token
 
 from changes.models import ChangeRequest
 from releases.models import (
-    CabVote, FreezeWindow, Release, ReleasePlan, ReleaseScopeItem, Task, TestCase, TestResult, TransitionLog,
+    CabVote, FreezeWindow, Release, ReleasePlan, ReleaseScopeItem, Task, Team, TestCase, TestResult, TransitionLog,
+    Vendor,
 )
 from releases.models.records import RECORD_TYPES
 
 RELEASE_FIELDS = ["id", "title", "description", "release_type", "state", "release_manager_id", "planned_start",
-                  "planned_end", "acceptance_criteria", "approved_plan_id", "created_at", "updated_at"]
+                  "planned_end", "acceptance_criteria", "approved_plan_id", "template_id", "created_at", "updated_at"]
 TASK_FIELDS = ["id", "release_id", "title", "description", "step", "assignee_user_id", "assignee_team_id",
                "assignee_vendor_id", "planned_start", "planned_end", "vendor_ticket_ref", "state", "created_at",
                "updated_at"]
@@ -170,22 +171,32 @@ def calendar(request, uid):
 
 @authed
 def dashboard(request, uid):
-    """The rows the dashboard shows a release manager."""
+    """The rows the dashboard shows a release manager, bounded as the app
+    bounds them (50 of their releases and the total, the next 20 deployment
+    windows of the latest plan versions), in the app's query shapes: the
+    user's teams and vendors by id rather than joined (the CAB, Go and
+    role queues, empty for the benchmark's user, are left out)."""
     now = timezone.now()
+    teams = list(Team.members.through.objects.filter(user_id=uid).values_list("team_id", flat=True))
+    vendors = list(Vendor.users.through.objects.filter(user_id=uid).values_list("vendor_id", flat=True))
     mine = (Task.objects.filter(state__in=ACTIVE_TASK)
-            .filter(Q(assignee_user_id=uid) | Q(assignee_team__members=uid) | Q(assignee_vendor__users=uid))
+            .filter(Q(assignee_user_id=uid) | Q(assignee_team_id__in=teams) | Q(assignee_vendor_id__in=vendors))
             .order_by("planned_end", "pk").values(*TASK_FIELDS, "release__title")[:50])
+    releases = Release.objects.exclude(state__in=ENDED).filter(release_manager_id=uid)
+    shown = list(releases.order_by("planned_start", "pk").values(*RELEASE_FIELDS, "release_manager__username")[:50])
+    newest = ReleasePlan.objects.filter(release=OuterRef("release")).order_by("-version").values("version")[:1]
     return JsonResponse({
         "roles": list(Group.objects.filter(user=uid).values_list("name", flat=True)),
         "my_tasks": list(mine),
-        "releases": list(Release.objects.exclude(state__in=ENDED).filter(release_manager_id=uid)
-                         .order_by("planned_start", "pk").values(*RELEASE_FIELDS, "release_manager__username")),
+        "releases": shown,
+        "releases_total": releases.count() if len(shown) == 50 else len(shown),
         "deployments": list(ReleasePlan.objects.filter(deployment_end__gte=now,
-                                                       deployment_start__lte=now + timedelta(days=30))
+                                                       deployment_start__lte=now + timedelta(days=30),
+                                                       version=Subquery(newest))
                             .exclude(release__state__in=ENDED)
-                            .filter(release__state__in=NOT_YET_DEPLOYING)
+                            .filter(release__state__in=NOT_YET_DEPLOYING).order_by("deployment_start", "pk")
                             .values("id", "release_id", "version", "deployment_start", "deployment_end",
-                                    "release__title", "release__state")),
+                                    "release__title", "release__state")[:20]),
         "freezes": list(FreezeWindow.objects.filter(end__gte=now, start__lte=now + timedelta(days=60))
                         .order_by("start").values()[:20]),
         "overdue_tasks": list(Task.objects.filter(planned_end__lt=now, state__in=ACTIVE_TASK)
