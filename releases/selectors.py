@@ -454,7 +454,8 @@ def dashboard(user, now=None) -> dict:
     data["my_tasks"] = my_tasks(member)
     if not reader:
         return data
-    mine = Release.objects.exclude(state__in=ENDED).select_related("release_manager")
+    # What the lists below show, and no more: these pages load on every visit.
+    mine = Release.objects.exclude(state__in=ENDED).only("id", "title", "state", "planned_start")
     if "release_manager" in member.roles:
         mine = mine.filter(release_manager=user)
         data["releases_title"] = "My releases"
@@ -486,7 +487,7 @@ def dashboard(user, now=None) -> dict:
         .order_by("planned_end")[:20])
     data["overdue_releases"] = list(
         Release.objects.filter(planned_end__lt=now).exclude(state__in=ENDED + ("succeeded",))
-        .select_related("release_manager").order_by("planned_end")[:20])
+        .only("id", "title", "state", "planned_end").order_by("planned_end")[:20])
     data["overdue_count"] = len(data["overdue_tasks"]) + len(data["overdue_releases"])
     return data
 
@@ -505,7 +506,11 @@ def upcoming_deployments(start, end, *, not_started=False, limit=None):
     newest = ReleasePlan.objects.filter(release=OuterRef("release")).order_by("-version").values("version")[:1]
     plans = (ReleasePlan.objects.filter(deployment_end__gte=start, deployment_start__lte=end,
                                         version=Subquery(newest))
-             .exclude(release__state__in=ENDED).select_related("release").order_by("deployment_start", "pk"))
+             .exclude(release__state__in=ENDED).select_related("release")
+             # The window and whose it is; a plan's long text fields are not shown.
+             .only("id", "release_id", "version", "deployment_start", "deployment_end", "downtime_expected",
+                   "release__id", "release__title", "release__state", "release__release_type")
+             .order_by("deployment_start", "pk"))
     if not_started:
         plans = plans.filter(release__state__in=NOT_YET_DEPLOYING)
     return list(plans[:limit] if limit else plans)

@@ -8,6 +8,9 @@ from releasemgmt.workflow import reason_given
 from .. import guards as g
 from ..choices import CANCELLABLE_STATES, STATE_STEP, ReleaseState as S, ReleaseType
 
+_STATE_LABELS = dict(S.choices)
+_TYPE_LABELS = dict(ReleaseType.choices)
+
 __all__ = ["Release", "ReleaseScopeItem", "FreezeWindow", "CalendarToken", "InboundDelivery"]
 
 RM = ("release_manager",)
@@ -72,6 +75,14 @@ class Release(ConcurrentTransitionMixin, models.Model):
     @property
     def step(self):
         return STATE_STEP.get(self.state)
+
+    # Django's generated get_FOO_display() rebuilds a dict of the choices on
+    # every call; the dashboard and release page call these for every row.
+    def get_state_display(self) -> str:
+        return _STATE_LABELS.get(self.state, self.state)
+
+    def get_release_type_display(self) -> str:
+        return _TYPE_LABELS.get(self.release_type, self.release_type)
 
     # -- records the guards read --------------------------------------------------
 

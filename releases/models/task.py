@@ -7,6 +7,8 @@ from releasemgmt.workflow import Blocker, guard, reason_given, user_roles
 
 from ..choices import STEPS, TaskState as T
 
+_STATE_LABELS = dict(T.choices)
+
 __all__ = ["Team", "Vendor", "Task"]
 
 
@@ -121,6 +123,10 @@ class Task(ConcurrentTransitionMixin, models.Model):
 
     def __str__(self):
         return self.title
+
+    def get_state_display(self) -> str:
+        # As Release.get_state_display: Django's rebuilds the choices per call.
+        return _STATE_LABELS.get(self.state, self.state)
 
     @property
     def has_assignee(self) -> bool:
