@@ -70,8 +70,16 @@ class Generation:
             m2m_changed.connect(self.changed, sender=through, weak=False,
                                 dispatch_uid=f"{self.key}:m2m:{through._meta.label}")
 
-    def cached(self, key_parts: tuple, compute: Callable[[], Any], timeout: int) -> Any:
-        """``compute()``, or what it returned for ``key_parts`` in this generation."""
+    def cached(self, key_parts: tuple, compute: Callable[[], Any], timeout: int, *,
+               store_on_repeat: bool = False) -> Any:
+        """``compute()``, or what it returned for ``key_parts`` in this generation.
+
+        With ``store_on_repeat`` a result is stored only when the same key is
+        asked for a second time within ``timeout``: for large results (a feed
+        of several MB), so that a client walking through ever new keys
+        (windows, filters) does not fill the cache with results no one asks
+        for again, while a polled URL is served from the cache from its third
+        request on."""
         token = self.current()
         if token is None:
             return compute()
@@ -84,7 +92,9 @@ class Generation:
             return hit
         value = compute()
         try:
-            cache.set(key, value, timeout)
+            # cache.add is true when the marker was not there: a first request.
+            if not (store_on_repeat and cache.add(f"{key}:asked", True, timeout)):
+                cache.set(key, value, timeout)
         except Exception:  # noqa: BLE001
             log.warning("Cache unavailable: a %s result was not stored.", self.name, exc_info=True)
         return value

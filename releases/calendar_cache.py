@@ -6,7 +6,7 @@ takes most of a second of CPU to render (bench/README.md), so each rendered
 feed is kept under a generation (releasemgmt.generations) that every
 committed write to data a feed shows replaces: a poll after a change renders
 afresh; a poll with nothing changed gets the stored bytes, or 304 when it
-sends the ETag back. ``CALENDAR_FEED_CACHE_SECONDS`` bounds how long a worker
+sends the ETag back. A feed is stored when it is asked for a second time. ``CALENDAR_FEED_CACHE_SECONDS`` bounds how long a worker
 that does not share the cache may serve a feed after a change.
 """
 from __future__ import annotations
@@ -31,7 +31,10 @@ def cached_feed(key_parts: tuple, render: Callable[[], bytes]) -> tuple[bytes, s
         body = render()
         return body, '"' + hashlib.sha1(body).hexdigest()[:32] + '"'
 
-    return FEEDS.cached((settings.SITE_URL, *key_parts), rendered, settings.CALENDAR_FEED_CACHE_SECONDS)
+    # Stored from the second request for the same feed: a polled URL is, a
+    # client stepping through windows is not (several MB each at scale).
+    return FEEDS.cached((settings.SITE_URL, *key_parts), rendered, settings.CALENDAR_FEED_CACHE_SECONDS,
+                        store_on_repeat=True)
 
 
 def connect() -> None:
