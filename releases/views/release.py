@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, prefetch_related_objects
 from django.db.models.expressions import RawSQL
+from django.forms.models import ModelChoiceIterator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -179,12 +180,57 @@ def _release_for_page(pk):
         .get(pk=pk)
     )
     present = set(filter(None, release._record_kinds.split(",")))
-    prefetch_related_objects([release], *(p for p in _record_prefetches() if p.prefetch_through in present))
+    prefetches = [p for p in _record_prefetches() if p.prefetch_through in present]
+    if "plans" in present:
+        # The plans' votes are the release's votes (their own kind, fetched
+        # anyway): handed to their plans below rather than fetched again.
+        plans_qs = RECORD_TYPES["plans"].objects.select_related("created_by")
+        prefetches = [Prefetch("plans", queryset=plans_qs) if p.prefetch_through == "plans" else p
+                      for p in prefetches]
+    prefetch_related_objects([release], *prefetches)
     for name in RECORD_TYPES.keys() - present:
-        empty = getattr(release, name).all()  # not evaluated: the related manager's query, unrun
-        empty._result_cache, empty._prefetch_done = [], True
-        release._prefetched_objects_cache[name] = empty
+        _set_prefetched(release, name, [])
+    if "plans" in present:
+        votes_by_plan: dict[int, list] = {}
+        for vote in release.votes.all():  # ordered as a plan's votes are (created_at, id)
+            votes_by_plan.setdefault(vote.plan_id, []).append(vote)
+        plan_of_vote = RECORD_TYPES["votes"]._meta.get_field("plan")
+        for plan in release.plans.all():
+            votes = votes_by_plan.get(plan.pk, [])
+            for vote in votes:
+                plan_of_vote.set_cached_value(vote, plan)  # as a prefetch of plan.votes would
+            _set_prefetched(plan, "votes", votes)
     return release
+
+
+def _set_prefetched(obj, name, rows):
+    """``obj.<name>.all()`` answers ``rows`` from memory, as after a prefetch."""
+    qs = getattr(obj, name).all()  # not evaluated: the related manager's query, unrun
+    qs._result_cache, qs._prefetch_done = rows, True
+    if not hasattr(obj, "_prefetched_objects_cache"):
+        obj._prefetched_objects_cache = {}
+    obj._prefetched_objects_cache[name] = qs
+
+
+class _FetchedChoices(ModelChoiceIterator):
+    """A dropdown's model choices read by one plain query, kept on the form's
+    own queryset. Django's iterator reads them through ``iterator()``, which on
+    PostgreSQL opens a server-side cursor per dropdown (declare, fetch, close):
+    round trips a page of a few hundred options gains nothing from."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.queryset:
+            yield self.choice(obj)
+
+
+def _fetch_choices_once(*forms):
+    for form in forms:
+        for field in form.fields.values() if form is not None else ():
+            if getattr(field, "iterator", None) is ModelChoiceIterator:
+                field.iterator = _FetchedChoices
+                field.widget.choices = field.choices
 
 
 def _record_sections(release, user, bound_type=None, bound_form=None):
@@ -325,8 +371,9 @@ def render_release(request, pk, *, status=200, transition=None, record=None, sco
         "step_title": STEPS.get(STATE_STEP.get(release.state)),
         **_problem_context(release, user),
     }
-    with_page_renderer(ctx["scope_form"], ctx["task_form"], *(t["form"] for t in transitions),
-                       *(sec["form"] for _, _, sections in step_records for sec in sections))
+    forms = with_page_renderer(ctx["scope_form"], ctx["task_form"], *(t["form"] for t in transitions),
+                               *(sec["form"] for _, _, sections in step_records for sec in sections))
+    _fetch_choices_once(*forms)
     return render(request, "releases/release_detail.html", ctx, status=status)
 
 
