@@ -8,8 +8,7 @@ from django.db import models
 from django.urls import Resolver404, get_script_prefix, get_urlconf, resolve, reverse
 from django.utils import timezone
 from django.utils.formats import date_format, localize
-from django.utils.html import conditional_escape, format_html
-from django.utils.safestring import mark_safe
+from django.utils.html import format_html
 from django.utils.text import capfirst
 
 from releasemgmt.workflow import ROLE_LABELS, user_label as _user_label, user_roles
@@ -137,61 +136,3 @@ def reads(user) -> bool:
     from releases.selectors import can_read
 
     return can_read(user)
-
-
-@register.simple_tag
-def form_fields(form) -> str:
-    """What includes/form_fields.html draws for ``form`` (the same markup),
-    without the template language's per-field tag and lookup work: the
-    release page draws about thirty fields through it."""
-    esc = conditional_escape
-    out = []
-    non_field = form.non_field_errors()
-    if non_field:
-        out.append('<div class="form-errors" role="alert">%s</div>\n'
-                   % "".join("<p>%s</p>" % esc(e) for e in non_field))
-    out.extend(str(esc(field)) for field in form.hidden_fields())
-    out.append('\n<div class="fields">\n')
-    for field in form.visible_fields():
-        kind = field.widget_type
-        errors = field.errors
-        out.append('  <div class="field field-%s%s%s">\n    '
-                   % (esc(kind), " has-error" if errors else "", " field-wide" if kind == "textarea" else ""))
-        if kind == "checkbox":
-            out.append('<label class="check">%s %s</label>' % (esc(field), esc(field.label)))
-        elif kind in ("radioselect", "checkboxselectmultiple"):
-            out.append("<fieldset><legend>%s</legend>%s</fieldset>" % (esc(field.label), esc(field)))
-        else:
-            out.append("%s\n      %s" % (esc(field.label_tag()), esc(field)))
-        if field.help_text:
-            out.append('\n    <small class="help">%s</small>' % esc(field.help_text))
-        auto_id = esc(field.auto_id)
-        out.extend('\n    <p class="error" id="%s_error">%s</p>' % (auto_id, esc(e)) for e in errors)
-        out.append("\n  </div>\n")
-    out.append("</div>\n")
-    return mark_safe("".join(out))
-
-
-@register.simple_tag
-def tracker_steps(tracker) -> str:
-    """The release page's 20 steps (``selectors.process_tracker`` rows) as
-    list items: the markup the page's loop drew, a tenth of its cost."""
-    esc = conditional_escape
-    out = []
-    for s in tracker:
-        status = esc(s.status)
-        if s.at:
-            meta = "%s<br>%s" % (esc(s.by_label), esc(when(s.at)))
-        else:
-            meta = {"optional": "only if rolled back", "skipped": "not needed",
-                    "current": "in progress"}.get(s.status, "")
-        out.append(
-            '\n    <li class="step status-%s" data-step="%s" data-status="%s"%s>\n'
-            '      <a href="#step-%s">\n'
-            '        <span class="step-no">%s</span>\n'
-            '        <span class="step-title">%s</span>\n'
-            '        <span class="step-meta">%s</span>\n'
-            "      </a>\n    </li>\n    "
-            % (status, s.number, status, ' aria-current="step"' if s.status == "current" else "", s.number,
-               "✓" if s.status == "done" else s.number, esc(s.title), meta))
-    return mark_safe("".join(out))
