@@ -36,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -480,9 +481,12 @@ def main(argv=None):
         for name, app, floor in eps:  # warm both workers' caches and connections
             check(port, name, app)
             check(port, name, floor)
-            for i in range(6):
-                send(port, app(i))
-                send(port, floor(i))
+            # As many requests at once as there are workers, so that every
+            # worker warms (one at a time, one worker may serve them all).
+            with ThreadPoolExecutor(WORKERS) as pool:
+                for i in range(6):
+                    list(pool.map(lambda make: send(port, make(i)), [app] * WORKERS))
+                    list(pool.map(lambda make: send(port, make(i)), [floor] * WORKERS))
         results = []
         load0 = os.getloadavg()
         for name, app, floor in eps:

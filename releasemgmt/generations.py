@@ -31,6 +31,8 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 
 log = logging.getLogger(__name__)
 
+ASKED_SECONDS = 24 * 3600  # how long "this key was asked for" is remembered (store_on_repeat)
+
 
 class Generation:
     def __init__(self, name: str):
@@ -93,7 +95,9 @@ class Generation:
         value = compute()
         try:
             # cache.add is true when the marker was not there: a first request.
-            if not (store_on_repeat and cache.add(f"{key}:asked", True, timeout)):
+            # The marker outlives the result, so that once the result expires
+            # a polled URL is stored again at its next request.
+            if not (store_on_repeat and cache.add(f"{key}:asked", True, ASKED_SECONDS)):
                 cache.set(key, value, timeout)
         except Exception:  # noqa: BLE001
             log.warning("Cache unavailable: a %s result was not stored.", self.name, exc_info=True)
