@@ -485,8 +485,10 @@ def main(argv=None):
             # worker warms (one at a time, one worker may serve them all).
             with ThreadPoolExecutor(WORKERS) as pool:
                 for i in range(6):
-                    list(pool.map(lambda make: send(port, make(i)), [app] * WORKERS))
-                    list(pool.map(lambda make: send(port, make(i)), [floor] * WORKERS))
+                    # Distinct request numbers: the transition pair's requests
+                    # must not work on the same task at once.
+                    for make in (app, floor):
+                        list(pool.map(lambda k: send(port, make(i * WORKERS + k)), range(WORKERS)))
         results = []
         load0 = os.getloadavg()
         for name, app, floor in eps:
