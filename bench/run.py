@@ -478,20 +478,26 @@ def main(argv=None):
         if args.only:
             wanted = {w.strip() for w in args.only.split(",")}
             eps = [e for e in eps if e[0] in wanted]
-        for name, app, floor in eps:  # warm both workers' caches and connections
+        for name, app, floor in eps:  # every endpoint answers before anything is measured
             check(port, name, app)
             check(port, name, floor)
-            # As many requests at once as there are workers, so that every
-            # worker warms (one at a time, one worker may serve them all).
+
+        def warm(app, floor):
+            """Warm every worker's caches and connections for one endpoint,
+            right before it is measured (a cache warmed minutes earlier, for
+            all endpoints at once, had expired by then). As many requests at
+            once as there are workers: one at a time, one worker may serve
+            them all. Distinct request numbers: the transition pair's
+            requests must not work on the same task at once."""
             with ThreadPoolExecutor(WORKERS) as pool:
                 for i in range(6):
-                    # Distinct request numbers: the transition pair's requests
-                    # must not work on the same task at once.
                     for make in (app, floor):
                         list(pool.map(lambda k: send(port, make(i * WORKERS + k)), range(WORKERS)))
+
         results = []
         load0 = os.getloadavg()
         for name, app, floor in eps:
+            warm(app, floor)
             for variant, make in (("app", app), ("floor", floor)):
                 r = measure(port, gunicorn.pid, name, variant, make, args.fixed_seconds, args.max_seconds)
                 results.append(r)
