@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import OuterRef, Prefetch, Q, Subquery
+from django.db.models import OuterRef, Prefetch, Q, Subquery, prefetch_related_objects
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from changes.models import ChangeRequest
@@ -147,20 +148,71 @@ def _record_prefetches():
     return out
 
 
+def _kinds_sql() -> str:
+    """One SQL expression naming the step-record kinds a release has rows of
+    ("plans,votes,"): ``||`` and EXISTS read the same on PostgreSQL and SQLite."""
+    parts = []
+    for name, model in RECORD_TYPES.items():
+        column = model._meta.get_field("release").column
+        parts.append(f"CASE WHEN EXISTS (SELECT 1 FROM {model._meta.db_table} WHERE {column} = "
+                     f"{Release._meta.db_table}.{Release._meta.pk.column}) THEN '{name},' ELSE '' END")
+    return "(" + " || ".join(parts) + ")"
+
+
+KINDS_SQL = _kinds_sql()
+
+
 def release_for_page(pk):
-    """A release with everything its page and its guards read, prefetched."""
-    return (
+    """A release with everything its page (and the CAB review page) and its
+    guards read, the step records fetched only for the kinds the release has
+    rows of. A release in flight has a few of the 22
+    kinds; asking for each (one query per kind, most of them empty) was a third
+    of the page's queries. The release's own row says which kinds exist, and
+    the empty ones get an empty prefetch, so the page and the guards read every
+    kind from memory as before."""
+    release = (
         Release.objects.select_related("release_manager", "approved_plan")
+        .annotate(_record_kinds=RawSQL(KINDS_SQL, ()))
         .prefetch_related(
             Prefetch("rfcs", queryset=ChangeRequest.objects.select_related("requester").order_by("pk")),
             Prefetch("scope_items", queryset=ReleaseScopeItem.objects.select_related("ci")),
             Prefetch("tasks", queryset=Task.objects.select_related("assignee_user", "assignee_team",
                                                                    "assignee_vendor")),
             Prefetch("baselines", queryset=_baselines_qs()),
-            *_record_prefetches(),
         )
         .get(pk=pk)
     )
+    present = set(filter(None, release._record_kinds.split(",")))
+    prefetches = [p for p in _record_prefetches() if p.prefetch_through in present]
+    if "plans" in present:
+        # The plans' votes are the release's votes (their own kind, fetched
+        # anyway): handed to their plans below rather than fetched again.
+        plans_qs = RECORD_TYPES["plans"].objects.select_related("created_by")
+        prefetches = [Prefetch("plans", queryset=plans_qs) if p.prefetch_through == "plans" else p
+                      for p in prefetches]
+    prefetch_related_objects([release], *prefetches)
+    for name in RECORD_TYPES.keys() - present:
+        _set_prefetched(release, name, [])
+    if "plans" in present:
+        votes_by_plan: dict[int, list] = {}
+        for vote in release.votes.all():  # ordered as a plan's votes are (created_at, id)
+            votes_by_plan.setdefault(vote.plan_id, []).append(vote)
+        plan_of_vote = RECORD_TYPES["votes"]._meta.get_field("plan")
+        for plan in release.plans.all():
+            votes = votes_by_plan.get(plan.pk, [])
+            for vote in votes:
+                plan_of_vote.set_cached_value(vote, plan)  # as a prefetch of plan.votes would
+            _set_prefetched(plan, "votes", votes)
+    return release
+
+
+def _set_prefetched(obj, name, rows):
+    """``obj.<name>.all()`` answers ``rows`` from memory, as after a prefetch."""
+    qs = getattr(obj, name).all()  # not evaluated: the related manager's query, unrun
+    qs._result_cache, qs._prefetch_done = rows, True
+    if not hasattr(obj, "_prefetched_objects_cache"):
+        obj._prefetched_objects_cache = {}
+    obj._prefetched_objects_cache[name] = qs
 
 
 def _baselines_qs():

@@ -5,8 +5,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, prefetch_related_objects
-from django.db.models.expressions import RawSQL
 from django.forms.models import ModelChoiceIterator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -36,11 +34,10 @@ from ..selectors import (
     NO_GENERIC_FORM,
     SIGNED_TRANSITIONS,
     Membership,
-    _baselines_qs,
-    _record_prefetches,
     delivery_log,
     process_tracker,
     release_creation,
+    release_for_page,
     release_list,
     task_actions,
     transition_logs,
@@ -140,76 +137,6 @@ def release_edit_view(request, pk):
 
 
 # --- the release page ---------------------------------------------------------------------
-
-
-def _kinds_sql() -> str:
-    """One SQL expression naming the step-record kinds a release has rows of
-    ("plans,votes,"): ``||`` and EXISTS read the same on PostgreSQL and SQLite."""
-    parts = []
-    for name, model in RECORD_TYPES.items():
-        column = model._meta.get_field("release").column
-        parts.append(f"CASE WHEN EXISTS (SELECT 1 FROM {model._meta.db_table} WHERE {column} = "
-                     f"{Release._meta.db_table}.{Release._meta.pk.column}) THEN '{name},' ELSE '' END")
-    return "(" + " || ".join(parts) + ")"
-
-
-KINDS_SQL = _kinds_sql()
-
-
-def _release_for_page(pk):
-    """``selectors.release_for_page`` with the step records fetched only for the
-    kinds the release has rows of. A release in flight has a few of the 22
-    kinds; asking for each (one query per kind, most of them empty) was a third
-    of the page's queries. The release's own row says which kinds exist, and
-    the empty ones get an empty prefetch, so the page and the guards read every
-    kind from memory as before."""
-    from changes.models import ChangeRequest
-
-    from ..models import ReleaseScopeItem, Task
-
-    release = (
-        Release.objects.select_related("release_manager", "approved_plan")
-        .annotate(_record_kinds=RawSQL(KINDS_SQL, ()))
-        .prefetch_related(
-            Prefetch("rfcs", queryset=ChangeRequest.objects.select_related("requester").order_by("pk")),
-            Prefetch("scope_items", queryset=ReleaseScopeItem.objects.select_related("ci")),
-            Prefetch("tasks", queryset=Task.objects.select_related("assignee_user", "assignee_team",
-                                                                   "assignee_vendor")),
-            Prefetch("baselines", queryset=_baselines_qs()),
-        )
-        .get(pk=pk)
-    )
-    present = set(filter(None, release._record_kinds.split(",")))
-    prefetches = [p for p in _record_prefetches() if p.prefetch_through in present]
-    if "plans" in present:
-        # The plans' votes are the release's votes (their own kind, fetched
-        # anyway): handed to their plans below rather than fetched again.
-        plans_qs = RECORD_TYPES["plans"].objects.select_related("created_by")
-        prefetches = [Prefetch("plans", queryset=plans_qs) if p.prefetch_through == "plans" else p
-                      for p in prefetches]
-    prefetch_related_objects([release], *prefetches)
-    for name in RECORD_TYPES.keys() - present:
-        _set_prefetched(release, name, [])
-    if "plans" in present:
-        votes_by_plan: dict[int, list] = {}
-        for vote in release.votes.all():  # ordered as a plan's votes are (created_at, id)
-            votes_by_plan.setdefault(vote.plan_id, []).append(vote)
-        plan_of_vote = RECORD_TYPES["votes"]._meta.get_field("plan")
-        for plan in release.plans.all():
-            votes = votes_by_plan.get(plan.pk, [])
-            for vote in votes:
-                plan_of_vote.set_cached_value(vote, plan)  # as a prefetch of plan.votes would
-            _set_prefetched(plan, "votes", votes)
-    return release
-
-
-def _set_prefetched(obj, name, rows):
-    """``obj.<name>.all()`` answers ``rows`` from memory, as after a prefetch."""
-    qs = getattr(obj, name).all()  # not evaluated: the related manager's query, unrun
-    qs._result_cache, qs._prefetch_done = rows, True
-    if not hasattr(obj, "_prefetched_objects_cache"):
-        obj._prefetched_objects_cache = {}
-    obj._prefetched_objects_cache[name] = qs
 
 
 class _FetchedChoices(ModelChoiceIterator):
@@ -325,7 +252,7 @@ def _freeze_override(release, name):
 def render_release(request, pk, *, status=200, transition=None, record=None, scope_form=None, task_form=None,
                    baseline_errors=None):
     try:
-        release = _release_for_page(pk)
+        release = release_for_page(pk)
     except Release.DoesNotExist:
         raise Http404("No such release.") from None
     user = request.user
