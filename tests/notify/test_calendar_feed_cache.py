@@ -19,6 +19,15 @@ def events(ics: bytes):
     return {str(c["uid"]): c for c in Calendar.from_ical(ics).walk("VEVENT")}
 
 
+@pytest.fixture(autouse=True)
+def _window_pinned(monkeypatch):
+    """A feed without start and end covers a window counted from the current
+    minute, so polls a minute apart are two feeds. Pinned here, so that a
+    test's polls cannot straddle a minute boundary."""
+    start, end = calendar_views.calendar_window()
+    monkeypatch.setattr(calendar_views, "calendar_window", lambda s=None, e=None: (s or start, e or end))
+
+
 @pytest.fixture
 def renders(monkeypatch):
     """How many times a feed was rendered (rather than served from the cache)."""
