@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import difflib
 from calendar import monthrange
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import OuterRef, Prefetch, Q, Subquery, prefetch_related_objects
@@ -78,19 +79,24 @@ def visible_tasks(user):
 
 @dataclass
 class Membership:
-    """The teams and vendors a user belongs to (two queries, asked once a page)."""
+    """A user's roles, and the teams and vendors they belong to (one query
+    each, asked at most once a page, and only when something needs them: a
+    release manager acts on every task whatever their teams)."""
 
     user: object
     roles: frozenset
-    team_ids: set = field(default_factory=set)
-    vendor_ids: set = field(default_factory=set)
 
     @classmethod
     def of(cls, user) -> "Membership":
-        if not user.is_authenticated:
-            return cls(user, frozenset())
-        return cls(user, user_roles(user), set(user.teams.values_list("pk", flat=True)),
-                   set(user.vendors.values_list("pk", flat=True)))
+        return cls(user, user_roles(user) if user.is_authenticated else frozenset())
+
+    @cached_property
+    def team_ids(self) -> set:
+        return set(self.user.teams.values_list("pk", flat=True)) if self.user.is_authenticated else set()
+
+    @cached_property
+    def vendor_ids(self) -> set:
+        return set(self.user.vendors.values_list("pk", flat=True)) if self.user.is_authenticated else set()
 
     def assigned(self, task) -> bool:
         return (task.assignee_user_id == self.user.pk

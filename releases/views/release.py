@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.text import capfirst
 from django.views.decorators.http import require_POST
 
-from releasemgmt.workflow import TransitionError, available, has_any_role, user_roles
+from releasemgmt.workflow import TransitionError, available, has_any_role
 
 from .. import services
 from ..choices import STATE_STEP, STEPS
@@ -256,10 +256,7 @@ def render_release(request, pk, *, status=200, transition=None, record=None, sco
     except Release.DoesNotExist:
         raise Http404("No such release.") from None
     user = request.user
-    roles = user_roles(user)
-    # Teams and vendors only decide which tasks a user acts on, and a release
-    # manager acts on every task (Membership.task_actor): not asked for them.
-    member = Membership(user, roles) if "release_manager" in roles else Membership.of(user)
+    member = Membership.of(user)
     logs = transition_logs(release)
     creator, created_at = release_creation(release)
     transitions = _transitions(release, user, transition)
