@@ -35,9 +35,9 @@ def tone(state) -> str:
 
 @register.simple_tag
 def state_badge(state, label) -> str:
-    """What ``{% include "includes/state.html" with state=... label=... %}``
-    writes, to the byte, without an include per row of a list."""
-    return format_html('\n<span class="badge tone-{}" data-state="{}">{}</span>\n', tone(state), localize(state),
+    """A state's badge (``includes/state.html`` draws it with this tag), for
+    lists to write without an include per row."""
+    return format_html('<span class="badge tone-{}" data-state="{}">{}</span>', tone(state), localize(state),
                        localize(label or state))
 
 
