@@ -14,7 +14,6 @@ from django.conf import settings
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 
-from .choices import ReleaseState, ReleaseType
 from .models import FreezeWindow, Release, ReleasePlan, Task
 
 ENDED = ("closed", "cancelled")
@@ -46,15 +45,6 @@ def _url(path: str) -> str:
     return settings.SITE_URL.rstrip("/") + path
 
 
-def _label(choices, value: str) -> str:
-    """A choice's label, as get_FOO_display() gives it (which, per release of
-    a large feed, cost more than writing the entry)."""
-    try:
-        return str(choices(value).label)
-    except ValueError:
-        return value
-
-
 def release_entries(release: Release, plans=None, *, host: str | None = None) -> list[Entry]:
     host = host or _host()
     out = []
@@ -64,8 +54,8 @@ def release_entries(release: Release, plans=None, *, host: str | None = None) ->
             uid=f"release-{release.pk}-window@{host}", kind="release_window",
             title=f"{release.number} {release.title} (planned window)", start=release.planned_start,
             end=release.planned_end, sequence=release.calendar_sequence, url=link, release=release.pk,
-            state=release.state, description=f"{_label(ReleaseType, release.release_type)} release, "
-                                             f"{_label(ReleaseState, release.state)}.",
+            state=release.state,
+            description=f"{release.get_release_type_display()} release, {release.get_state_display()}.",
         ))
     plans = list(release.plans.all()) if plans is None else plans
     if plans:
@@ -187,8 +177,6 @@ def _utc(value: datetime) -> str:
 def _fold(line: str) -> str:
     """Lines longer than 75 octets are folded (RFC 5545, 3.1), never inside
     a UTF-8 character."""
-    if len(line) <= 75 and line.isascii():  # most lines: one octet per character
-        return line
     raw = line.encode()
     if len(raw) <= 75:
         return line
