@@ -35,9 +35,12 @@ ASKED_SECONDS = 24 * 3600  # how long "this key was asked for" is remembered (st
 
 
 class Generation:
-    def __init__(self, name: str):
+    def __init__(self, name: str, *, unseen_fields=()):
+        """``unseen_fields``: saves that write only these fields (such as a
+        user's ``last_login`` at every login) change nothing cached here."""
         self.name = name
         self.key = f"generation:{name}"
+        self.unseen_fields = frozenset(unseen_fields)
 
     def current(self) -> str | None:
         try:
@@ -60,6 +63,9 @@ class Generation:
 
     def changed(self, **kwargs) -> None:
         """Signal receiver for a write to a watched model."""
+        update_fields = kwargs.get("update_fields")
+        if update_fields and set(update_fields) <= self.unseen_fields:
+            return
         self.replace()
         transaction.on_commit(self.replace, using=kwargs.get("using"))
 

@@ -19,7 +19,8 @@ from django.contrib.auth import get_user_model
 
 from releasemgmt.generations import Generation
 
-FEEDS = Generation("calendar-feed")
+# Users are watched for their names; a login only writes last_login.
+FEEDS = Generation("calendar-feed", unseen_fields={"last_login"})
 
 
 def cached_feed(key_parts: tuple, render: Callable[[], bytes]) -> tuple[bytes, str]:

@@ -4,6 +4,7 @@ shows (releases.calendar_cache)."""
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from icalendar import Calendar
 from rest_framework.test import APIClient
 
@@ -135,6 +136,19 @@ def test_any_change_to_what_the_feed_shows_shows_in_the_next_poll(world, actors,
     assert renders["n"] == 3, "the change did not invalidate the cached feed"
     assert after.content != before.content and after["ETag"] != before["ETag"]
     assert client.get("/calendar.ics", HTTP_IF_NONE_MATCH=before["ETag"]).status_code == 200
+
+
+def test_a_login_does_not_drop_the_stored_feeds(world, actors, renders):
+    client = world[0]
+    for _ in range(3):
+        client.get("/calendar.ics")
+    assert renders["n"] == 2
+    before = actors.requester.last_login
+    Client().force_login(actors.requester)  # user_logged_in: saves last_login alone
+    actors.requester.refresh_from_db()
+    assert actors.requester.last_login != before
+    client.get("/calendar.ics")
+    assert renders["n"] == 2
 
 
 def test_the_generation_is_replaced_again_when_the_write_commits(world, actors, django_capture_on_commit_callbacks):
