@@ -5,11 +5,12 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db import models
-from django.forms.models import fields_for_model
+from django.forms.models import ModelChoiceIterator, fields_for_model
 from django.utils import timezone
 
 from changes.models import ChangeRequest
-from cmdb.models import Baseline, ConfigurationItem
+from cmdb.forms import CIField
+from cmdb.models import Baseline
 from releasemgmt.security import check_signature_password
 
 from .choices import STEPS, ReleaseState, ReleaseType, VoteDecision
@@ -118,8 +119,36 @@ def open_rfcs():
     return ChangeRequest.objects.filter(state__in=OPEN_RFC_STATES).order_by("-pk")
 
 
+# Open RFCs offered as checkboxes when raising a release. Change Management may
+# have thousands waiting; a form listing them all was megabytes. Older ones
+# are tagged from their own page ("Raise a release for it"), which preselects
+# them here.
+RFC_CHOICES_SHOWN = 100
+
+
+class _NewestRfcs(ModelChoiceIterator):
+    """The newest open RFCs, and any RFC already chosen however old."""
+
+    def __iter__(self):
+        rows = list(self.queryset[:RFC_CHOICES_SHOWN])
+        shown = {r.pk for r in rows}
+        extra = [pk for pk in self.field.chosen if pk not in shown]
+        if extra:
+            rows += list(self.queryset.filter(pk__in=extra))
+        for obj in rows:
+            yield self.choice(obj)
+
+    def __len__(self):
+        return RFC_CHOICES_SHOWN + len(self.field.chosen)
+
+
 class RfcChoiceField(forms.ModelMultipleChoiceField):
     widget = forms.CheckboxSelectMultiple
+    iterator = _NewestRfcs
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.chosen: list[int] = []  # the form sets these: ids in its data or initial
 
     def label_from_instance(self, obj):
         return f"{obj.number} {obj.title} ({obj.get_state_display().lower()})"
@@ -142,6 +171,12 @@ class ReleaseCreateForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["rfcs"].queryset = open_rfcs()
+        chosen = self.data.getlist(self.add_prefix("rfcs")) if self.is_bound else self.initial.get("rfcs") or []
+        self.fields["rfcs"].chosen = [int(x) for x in chosen if str(x).isdigit() and int(x) <= 2**63 - 1]
+        if open_rfcs()[RFC_CHOICES_SHOWN:RFC_CHOICES_SHOWN + 1].exists():
+            self.fields["rfcs"].help_text += (
+                f" The {RFC_CHOICES_SHOWN} newest open RFCs are listed; to tag an older one, open it from the "
+                "RFC list and choose “Raise a release for it”.")
         self.fields["template"].queryset = ReleaseTemplate.objects.filter(active=True)
         self.fields["template"].label_from_instance = lambda t: f"{t.name} ({t.get_release_type_display().lower()})"
 
@@ -194,8 +229,7 @@ class ReleaseFilterForm(forms.Form):
                                      + list(ReleaseType.choices))
     manager = forms.ModelChoiceField(required=False, queryset=get_user_model().objects.none(),
                                      empty_label="Any manager")
-    ci = forms.ModelChoiceField(required=False, queryset=ConfigurationItem.objects.none(), label="CI",
-                                empty_label="Any CI")
+    ci = CIField(required=False, label="CI", help_text="")
     start = forms.DateField(required=False, label="From", widget=DateInput())
     end = forms.DateField(required=False, label="To", widget=DateInput())
 
@@ -204,7 +238,6 @@ class ReleaseFilterForm(forms.Form):
         self.fields["manager"].queryset = get_user_model().objects.filter(
             groups__name="release_manager", is_active=True).order_by("username").distinct()
         self.fields["manager"].label_from_instance = person_label
-        self.fields["ci"].queryset = ConfigurationItem.objects.order_by("name")
 
 
 # --- step records --------------------------------------------------------------------------------
@@ -280,7 +313,7 @@ class VoteForm(SignedFormMixin, forms.Form):
 
 
 class ScopeForm(forms.Form):
-    ci = forms.ModelChoiceField(queryset=ConfigurationItem.objects.order_by("name"), label="Configuration item")
+    ci = CIField(label="Configuration item")
     target_version = forms.CharField(max_length=100)
 
 

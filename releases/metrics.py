@@ -64,6 +64,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from cmdb.forms import CIField
 from cmdb.models import ConfigurationItem
 
 from .choices import STATE_ORDER, STATE_STEP, ReleaseState, ReleaseType
@@ -139,8 +140,8 @@ class MetricsFilterForm(forms.Form):
                              choices=[("", "All types"), *ReleaseType.choices])
     team = _IdChoiceField(queryset=Team.objects.all(), required=False, empty_label="All teams",
                           help_text="Releases with a task for this team.")
-    ci = _IdChoiceField(queryset=ConfigurationItem.objects.all(), required=False, empty_label="All CIs",
-                        label="Configuration item", help_text="Releases with this CI in scope.")
+    ci = CIField(required=False, label="Configuration item",
+                 help_text="Releases with this CI in scope: its name (or id).")
     vendor = _IdChoiceField(queryset=Vendor.objects.all(), required=False, empty_label="All vendors",
                             help_text="Releases with a task for this vendor.")
 
@@ -156,7 +157,6 @@ class MetricsFilterForm(forms.Form):
             **self.fields,
         }
         self.now = now or timezone.now()
-        self.fields["ci"].label_from_instance = lambda ci: ci.name
 
     def clean(self):
         data = super().clean()
