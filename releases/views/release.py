@@ -10,7 +10,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.text import capfirst
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from releasemgmt.workflow import TransitionError, available, has_any_role
 
@@ -180,10 +180,16 @@ def _record_sections(release, user, bound_type=None, bound_form=None):
             fields = DISPLAY_ONLY[record_type]
         else:
             fields = EXTRA_DISPLAY.get(record_type, []) + writable_fields(record_type)
+        # The add form is drawn in the page only where it is wanted now: a
+        # record the current step still lacks, or one that came back with
+        # errors (shown in place, even if the step has closed since). Other
+        # records are added on their own page, a link away: a dozen folded
+        # forms were a third of the page's work.
+        open_now = bound or (may_write and model.step == current_step and not rows)
         form = None
         if bound:
-            form = bound_form  # came back with errors: shown in place, even if the step has closed since
-        elif may_write:
+            form = bound_form
+        elif open_now:
             form = record_form(record_type, release)
         by_step.setdefault(model.step or 0, []).append({
             "type": record_type,
@@ -192,10 +198,9 @@ def _record_sections(release, user, bound_type=None, bound_form=None):
             "rows": rows,
             "fields": fields,
             "form": form,
+            "may_write": may_write,
             "editable": may_write and not model.immutable,
             "immutable": model.immutable,
-            # The add form starts unfolded only for a record the current step still lacks.
-            "open": bound or (form is not None and model.step == current_step and not rows),
             "add_url": reverse("releases:record_add", args=[release.pk, record_type]),
         })
     return [(step, STEPS.get(step, "Other"), sections) for step, sections in sorted(by_step.items())]
@@ -203,11 +208,11 @@ def _record_sections(release, user, bound_type=None, bound_form=None):
 
 def _open_steps(release, step_records) -> set:
     """Step sections shown unfolded: the current step, and those where this
-    user can write a record now (their add forms stay folded until clicked)."""
+    user can write a record now (a form in place, or a link to its page)."""
     current = STATE_STEP.get(release.state)
     steps = {current} if current else set()
     for step, _, sections in step_records:
-        if any(sec["form"] is not None for sec in sections):
+        if any(sec["may_write"] or sec["form"] is not None for sec in sections):
             steps.add(step)
         if release.state == "plan_submitted" and any(sec["type"] == "votes" for sec in sections):
             steps.add(step)
@@ -286,8 +291,10 @@ def render_release(request, pk, *, status=200, transition=None, record=None, sco
         "tally": vote_tally(release) if release.state == "plan_submitted" else None,
         "may_edit": rm and release.state not in ("closed", "cancelled"),
         "scope_form": (scope_form or ScopeForm(prefix="scope")) if rm and scope_open else None,
-        "task_form": (task_form or TaskForm(prefix="task")) if rm and release.state in services.TASK_EDITABLE
-        else None,
+        # Planning a task is a link to its own page; the form is drawn here
+        # only when it came back with errors.
+        "task_form": task_form,
+        "may_plan_tasks": rm and release.state in services.TASK_EDITABLE,
         "may_capture": has_any_role(user, BASELINE_ROLES) and release.state in ("packaging", "building")
         and release.pre_release_baseline is None,
         "baseline_errors": baseline_errors or [],
@@ -354,13 +361,23 @@ def _record_model(record_type):
     return model
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @reader_required
 def record_add_view(request, pk, record_type):
+    """GET: the record's form on a page of its own (the release page links
+    to it); POST: add it."""
     model = _record_model(record_type)
     release = _release_or_404(request, pk)
     if not model.writers or not has_any_role(request.user, model.writers):
         raise PermissionDenied(f"You may not write a {model._meta.verbose_name}.")
+    if request.method == "GET":
+        name = model._meta.verbose_name
+        return render(request, "releases/record_form.html", {
+            "release": release, "form": record_form(record_type, release), "name": name,
+            "title": f"Add a {name}" if record_type != "plans" or not release.plans.exists()
+            else "Write a new version of the plan",
+            "record_type": record_type, "open": release.state in model.open_states,
+        })
     form = record_form(record_type, release, data=request.POST)
     status = 400
     if form.is_valid():
@@ -425,12 +442,19 @@ def scope_add_view(request, pk):
     return render_release(request, pk, status=status, scope_form=form)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @reader_required
 def task_add_view(request, pk):
+    """GET: the form on a page of its own (the release page links to it);
+    POST: plan the task."""
     release = _release_or_404(request, pk)
     if not has_any_role(request.user, RM):
         raise PermissionDenied("Only a release manager may plan release activities.")
+    if request.method == "GET":
+        return render(request, "releases/record_form.html", {
+            "release": release, "form": TaskForm(prefix="task"), "name": "task", "title": "Plan a task",
+            "open": release.state in services.TASK_EDITABLE, "task": True,
+        })
     form = TaskForm(request.POST, prefix="task")
     status = 400
     if form.is_valid():

@@ -94,8 +94,10 @@ class Browser:
         """Add a step record through its section's form."""
         section = self.page.locator(f"#rec-{record_type}")
         self.unfold(self.page.locator("details.step-records", has=section))
-        self.unfold(section.locator("details.add-record"))
         form = section.locator("form.record-form")
+        if form.count() == 0:  # a record the current step does not ask for is added on its own page
+            section.locator("a.add-record-link").click()
+            form = self.page.locator(f"form.record-form[data-record='{record_type}']")
         self.fill(form, f"{record_type}-", fields)
         form.locator("button[type=submit]").click()
         self.ok("recorded")
@@ -106,9 +108,8 @@ class Browser:
         self.ok(title)
 
     def plan_task(self, **fields):
-        tasks = self.page.locator("#tasks")
-        self.unfold(tasks.locator("details.add-record"))
-        form = tasks.locator("form[data-form=task]")
+        self.page.locator("#tasks a.add-record-link").click()
+        form = self.page.locator("form[data-form=task]")
         self.fill(form, "task-", fields)
         form.locator("button[type=submit]").click()
         self.ok("planned")
