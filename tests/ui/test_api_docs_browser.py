@@ -18,6 +18,10 @@ def test_swagger_ui_renders_under_the_policy(page, live_server, make_user):
     page.get_by_label("Password").fill("pw-test-12345")
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(re.compile(r"/api/docs/"))
-    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Release and Deployment Management API")
+    # The page then fetches the schema, which the server generates on first
+    # request (a few seconds on a busy two-core runner): wait for it longer
+    # than Playwright's default five seconds.
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Release and Deployment Management API",
+                                                                      timeout=60_000)
     expect(page.locator(".opblock-summary-path", has_text="/api/releases/{id}/transitions/{name}/").first) \
         .to_be_visible()
