@@ -62,3 +62,20 @@ def test_the_add_pages_keep_their_rules(login, actors, building):
     assert rm.get(reverse("releases:record_add", args=[building.pk, "no_such_record"])).status_code == 404
     closed = rm.get(reverse("releases:record_add", args=[building.pk, "plans"]))
     assert "This step is closed: no release plan can be added now." in html(closed)
+
+
+def test_the_list_pages_links_reach_the_next_page(login, actors):
+    """The pager's links keep the filters and move the page (Django's
+    ``{% querystring %}`` writes the leading "?" itself)."""
+    import re
+
+    from releases.models import Release
+
+    Release.objects.bulk_create(Release(title=f"Paged {k}", release_type="minor",
+                                        release_manager=actors.release_manager) for k in range(60))
+    client = login(actors.release_manager)
+    first = html(client.get("/releases/", {"q": "Paged"}))
+    link = re.search(r'<a href="([^"]+)">Older →</a>', first).group(1).replace("&amp;", "&")
+    assert link.startswith("?") and not link.startswith("??") and "q=Paged" in link
+    second = html(client.get("/releases/" + link))
+    assert "Page 2 of 2" in second and second.count("Paged ") < first.count("Paged ")
