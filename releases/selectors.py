@@ -14,15 +14,15 @@ from datetime import date, datetime, time, timedelta
 from functools import cached_property
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import OuterRef, Prefetch, Q, Subquery, prefetch_related_objects
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Subquery, prefetch_related_objects
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from changes.models import ChangeRequest
 from releasemgmt.workflow import ROLES, evaluate, specs, user_label, user_roles
 
-from .choices import STATE_ORDER, STATE_STEP, STEPS, ReleaseState, TaskState, VoteDecision
-from .guards import cab_quorum, go_roles
+from .choices import STATE_ORDER, STATE_STEP, STEPS, ReleaseState, ReleaseType, TaskState, VoteDecision
+from .guards import cab_quorum
 from .models import (
     RECORD_TYPES,
     CabVote,
@@ -353,31 +353,65 @@ BLOCKER_TARGETS = {
 
 # --- the CAB -------------------------------------------------------------------------
 
+# The CAB page lists this many plans a page (``?page=``, ``?others_page=``);
+# the dashboard shows the first few of each work queue and links to the rest.
+# At 100k releases some 200 plans are before the CAB and a change manager's
+# queue holds some 700 releases: drawn whole, the lists made the pages slow.
+CAB_PAGE_SIZE = 50
+DASHBOARD_QUEUE = 20
+
+
+def _current_plan():
+    """The outer release's current plan version, as ``Release.current_plan``
+    has it: the newest by (created_at, pk), which is not always the highest
+    version number."""
+    return ReleasePlan.objects.filter(release=OuterRef("pk")).order_by("-created_at", "-pk")
+
+
+def _under_review():
+    """Plans before the CAB, soonest window first, with the current plan's id,
+    version and deployment start (what the lists show) read in the same query."""
+    plan = _current_plan()
+    return (Release.objects.filter(state=ReleaseState.PLAN_SUBMITTED)
+            .annotate(current_plan_id=Subquery(plan.values("pk")[:1]),
+                      current_plan_version=Subquery(plan.values("version")[:1]),
+                      current_plan_deployment_start=Subquery(plan.values("deployment_start")[:1]))
+            .select_related("release_manager").order_by("planned_start", "pk"))
+
+
+def _may_vote_now(user) -> Q:
+    """What ``_vote_state`` asks of a release before the CAB, in SQL: it has a
+    current plan; the user is not its manager, requested none of its RFCs
+    (``Release.conflicted_user_ids``) and has not voted on the current plan.
+
+    The user's RFCs and votes are read once each, as sets the database hashes
+    (``NOT IN``), not correlated with each release: a correlated EXISTS let
+    PostgreSQL, on tables not yet analysed, rescan the RFC links per release
+    (a minute on the test world). Only plans before the CAB count, so a CAB
+    member's tens of thousands of past votes are not read. Neither set holds
+    a NULL, and a release with no plan fails the first test, so the whole is
+    true or false, never NULL: its negation is the rest of the plans."""
+    before_cab = {"release__state": ReleaseState.PLAN_SUBMITTED}
+    requested = Release.rfcs.through.objects.filter(changerequest__requester=user, **before_cab).values("release_id")
+    voted = CabVote.objects.filter(created_by=user, **before_cab).values("plan_id")
+    return (Q(current_plan_id__isnull=False) & ~Q(release_manager=user)
+            & ~Q(pk__in=requested) & ~Q(current_plan_id__in=voted))
+
 
 def cab_queue(user):
     """Plans submitted to the CAB that this CAB member has not yet voted on and
-    may vote on (not their release, not their RFC)."""
+    may vote on (not their release, not their RFC): a query, soonest first,
+    for the caller to page or cut."""
     if "cab_member" not in user_roles(user):
-        return []
-    releases = (Release.objects.filter(state=ReleaseState.PLAN_SUBMITTED)
-                .select_related("release_manager")
-                .prefetch_related("rfcs", Prefetch("plans", queryset=ReleasePlan.objects.prefetch_related("votes")))
-                .order_by("planned_start", "pk"))
-    out = []
-    for release in releases:
-        plan = release.current_plan
-        if plan is None or user.pk in release.conflicted_user_ids():
-            continue
-        if any(v.created_by_id == user.pk for v in plan.votes.all()):
-            continue
-        out.append(release)
-    return out
+        return Release.objects.none()
+    return _under_review().filter(_may_vote_now(user))
 
 
-def plans_under_review():
-    return list(Release.objects.filter(state=ReleaseState.PLAN_SUBMITTED).select_related("release_manager")
-                .prefetch_related(Prefetch("plans", queryset=ReleasePlan.objects.prefetch_related("votes")))
-                .order_by("planned_start", "pk"))
+def plans_under_review(user):
+    """The plans before the CAB that are not in this user's ``cab_queue``."""
+    if "cab_member" not in user_roles(user):
+        return _under_review()
+    return _under_review().exclude(_may_vote_now(user))
 
 
 @dataclass
@@ -459,14 +493,77 @@ def word_diff(before: str, after: str) -> list[tuple[str, str]]:
 # --- the dashboard ---------------------------------------------------------------------------
 
 
+class _OnlyItsType:
+    """A release reduced to its type, handed to a callable ``roles`` of a
+    Release transition to learn who may perform it on releases of that type.
+
+    The work queues below filter in SQL by (state, release_type), which is
+    right only while who may act depends on nothing else. It does: the one
+    callable ``roles`` of the Release transitions is ``guards.go_roles``,
+    which reads ``release_type`` alone. One that read anything else (a record,
+    the manager) would fail here with an AttributeError, in the tests, rather
+    than queue releases by a guess: its condition would have to join the
+    queries below. (A transition's ``actor``, a check of the user beyond the
+    role, is not consulted, as before: no Release transition has one.)"""
+
+    __slots__ = ("release_type",)
+
+    def __init__(self, release_type):
+        self.release_type = release_type
+
+
+def _acting(roles, names=None, skip=frozenset()) -> dict[tuple[str, str], list[str]]:
+    """(state, release_type) → the titles of the Release transitions from that
+    state that one of ``roles`` may perform on a release of that type (only
+    those named ``names``, if given, and none named in ``skip``)."""
+    out: dict[tuple[str, str], list[str]] = {}
+    if not roles:
+        return out
+    for spec in specs(Release).values():
+        if spec.internal or spec.name in skip or (names is not None and spec.name not in names):
+            continue
+        for release_type in ReleaseType.values:
+            if roles & set(spec.roles_for(_OnlyItsType(release_type))):
+                for state in spec.sources:
+                    out.setdefault((state, release_type), []).append(spec.title)
+    return out
+
+
+def _types_by_state(pairs) -> dict[str, set]:
+    types: dict[str, set] = {}
+    for state, release_type in pairs:
+        types.setdefault(state, set()).add(release_type)
+    return types
+
+
+def _in_pairs(pairs) -> Q | None:
+    """Releases whose (state, release_type) is one of ``pairs``: by state
+    alone where every type is in, else by state and types. None if no pair."""
+    types = _types_by_state(pairs)
+    every = sorted(s for s, ts in types.items() if ts == set(ReleaseType.values))
+    parts = [Q(state__in=every)] if every else []
+    parts += [Q(state=s, release_type__in=sorted(ts)) for s, ts in sorted(types.items()) if s not in every]
+    if not parts:
+        return None
+    q = parts[0]
+    for part in parts[1:]:
+        q |= part
+    return q
+
+
+QUEUE_FIELDS = ("id", "title", "state", "release_type", "planned_start", "planned_end")
+
+
 def go_queue(user):
-    """Releases ready for a Go/No-Go this user may take (not their own)."""
-    roles = user_roles(user)
-    if not roles & {"delivery_manager", "change_manager", "cab_member"}:
-        return []
-    releases = Release.objects.filter(state=ReleaseState.READY).exclude(release_manager=user) \
-        .select_related("release_manager").order_by("planned_start", "pk")
-    return [r for r in releases if roles & set(go_roles(r))]
+    """Releases ready for a Go/No-Go this user may take (not their own), as a
+    query, soonest first, and (state, release_type) → the decisions' titles."""
+    steps = _acting(user_roles(user), names={"approve_go", "no_go"})
+    where = _in_pairs(steps)
+    if where is None:
+        return Release.objects.none(), steps
+    # guards.not_release_manager: the manager of a release never decides its Go.
+    return (Release.objects.filter(where).exclude(release_manager=user).only(*QUEUE_FIELDS)
+            .order_by("planned_start", "pk"), steps)
 
 
 QUEUED_ELSEWHERE = {"approve_plan", "reject_plan", "approve_go", "no_go", "cancel"}
@@ -475,20 +572,59 @@ QUEUED_ELSEWHERE = {"approve_plan", "reject_plan", "approve_go", "no_go", "cance
 def role_queue(user):
     """Active releases whose next step is taken by one of this user's roles
     (other than release manager: those are on "my releases", and other than
-    the CAB vote and Go/No-Go, which have their own lists): (release, steps)."""
-    roles = user_roles(user) - {"release_manager"}
-    if not roles:
-        return []
-    release_specs = [spec for spec in specs(Release).values()
-                     if not spec.internal and spec.name not in QUEUED_ELSEWHERE]
-    out = []
-    for release in Release.objects.exclude(state__in=ENDED).select_related("release_manager") \
-            .order_by("planned_start", "pk"):
-        steps = [spec.title for spec in release_specs
-                 if release.state in spec.sources and roles & set(spec.roles_for(release))]
-        if steps:
-            out.append((release, steps))
-    return out
+    the CAB vote and Go/No-Go, which have their own lists), as a query,
+    soonest first, and (state, release_type) → the titles of those steps."""
+    steps = _acting(user_roles(user) - {"release_manager"}, skip=QUEUED_ELSEWHERE)
+    where = _in_pairs(steps)
+    if where is None:
+        return Release.objects.none(), steps
+    return (Release.objects.filter(where).exclude(state__in=ENDED).only(*QUEUE_FIELDS)
+            .order_by("planned_start", "pk"), steps)
+
+
+@dataclass
+class WorkQueue:
+    """The first releases of a work queue on the dashboard, its true total,
+    and, when not all are shown, where the rest are: the release list by
+    state (and type, where only some types are the user's), with counts."""
+
+    rows: list
+    total: int
+    links: list  # (label, release list query string)
+
+    @property
+    def more(self) -> bool:
+        return self.total > len(self.rows)
+
+    @property
+    def total_label(self) -> str:
+        return f"{self.total:,}"
+
+
+def dashboard_queue(qs, pairs=None) -> WorkQueue:
+    """The first DASHBOARD_QUEUE of ``qs`` and its total, counted in SQL only
+    when those rows fill the list. With ``pairs`` (the (state, release_type)
+    pairs ``qs`` is filtered by), one grouped count gives the total and the
+    links to the release list."""
+    rows = list(qs[:DASHBOARD_QUEUE])
+    if len(rows) < DASHBOARD_QUEUE:
+        return WorkQueue(rows, len(rows), [])
+    if pairs is None:
+        return WorkQueue(rows, qs.count(), [])
+    counts = {(state, release_type): n for state, release_type, n in
+              qs.order_by().values("state", "release_type").annotate(n=Count("pk"))
+              .values_list("state", "release_type", "n")}
+    types = _types_by_state(pairs)
+    states, type_labels = dict(ReleaseState.choices), dict(ReleaseType.choices)
+    links = []
+    for state in sorted({s for s, _ in counts}, key=ReleaseState.values.index):
+        if types[state] == set(ReleaseType.values):
+            n = sum(v for (s, _), v in counts.items() if s == state)
+            links.append((f"{states[state]} ({n:,})", f"state={state}"))
+            continue
+        links += [(f"{states[state]} · {type_labels[t]} ({counts[state, t]:,})", f"state={state}&release_type={t}")
+                  for t in sorted(types[state]) if (state, t) in counts]
+    return WorkQueue(rows, sum(counts.values()), links)
 
 
 def my_tasks(member: Membership, limit=50):
@@ -531,9 +667,13 @@ def dashboard(user, now=None) -> dict:
     for release in shown:
         by_step.setdefault(release.step or 0, []).append(release)
     data["releases_by_step"] = [(step, STEPS.get(step, ""), rows) for step, rows in sorted(by_step.items())]
-    data["cab_queue"] = cab_queue(user)
-    data["go_queue"] = go_queue(user)
-    data["role_queue"] = role_queue(user)
+    # The work queues: the first few of each, their totals counted in SQL.
+    data["cab_queue"] = dashboard_queue(cab_queue(user))
+    data["go_queue"] = dashboard_queue(*go_queue(user))
+    role_qs, steps = role_queue(user)
+    queue = dashboard_queue(role_qs, steps)
+    queue.rows = [(r, steps[r.state, r.release_type]) for r in queue.rows]
+    data["role_queue"] = queue
     horizon = now + timedelta(days=30)
     data["deployments"] = upcoming_deployments(now, horizon, not_started=True, limit=DASHBOARD_DEPLOYMENTS)
     data["freezes"] = list(FreezeWindow.objects.filter(end__gte=now, start__lte=now + timedelta(days=60))
@@ -616,83 +756,213 @@ class CalendarEntry:
     url: str
     state: str = ""
     detail: str = ""
+    pk: int = 0  # the row's id in its kind's table: orders entries that start together
+
+    @cached_property
+    def first_day(self) -> date:
+        return timezone.localtime(self.start, timezone.get_current_timezone()).date()
+
+    @cached_property
+    def last_day(self) -> date:
+        """The last day the entry is on: one ending at midnight ends the day before."""
+        end = timezone.localtime(self.end, timezone.get_current_timezone())
+        if self.end > self.start and end.time() == time.min:
+            return end.date() - timedelta(days=1)
+        return end.date()
 
     def covers(self, day: date) -> bool:
-        tz = timezone.get_current_timezone()
-        return timezone.localtime(self.start, tz).date() <= day <= timezone.localtime(self.end, tz).date()
-
-
-def calendar_entries(user, start: datetime, end: datetime) -> list[CalendarEntry]:
-    """Release windows, deployment windows, tasks and freeze windows that
-    overlap [start, end), for what this user may see."""
-    from django.urls import reverse
-
-    entries = []
-    if can_read(user):
-        for r in (Release.objects.filter(planned_start__lt=end, planned_end__gt=start)
-                  .exclude(state="cancelled").order_by("planned_start")):
-            entries.append(CalendarEntry("release", f"{r.number} {r.title}", r.planned_start, r.planned_end,
-                                         reverse("releases:detail", args=[r.pk]), r.state,
-                                         f"Release window · {r.get_state_display()}"))
-        for p in upcoming_deployments(start, end):
-            if p.deployment_start >= end or p.deployment_end <= start:
-                continue
-            r = p.release
-            entries.append(CalendarEntry("deployment", f"Deploy {r.number} {r.title}", p.deployment_start,
-                                         p.deployment_end, reverse("releases:detail", args=[r.pk]) + "#step-12",
-                                         r.state, f"Deployment window, plan v{p.version}"))
-        for f in FreezeWindow.objects.filter(start__lt=end, end__gt=start).order_by("start"):
-            entries.append(CalendarEntry("freeze", f"Freeze: {f.name}", f.start, f.end,
-                                         reverse("releases:calendar") + f"?view=week&date={f.start:%Y-%m-%d}",
-                                         detail=f.reason))
-    tasks = (visible_tasks(user).filter(planned_start__lt=end, planned_end__gt=start)
-             .exclude(state=TaskState.CANCELLED)
-             .select_related("release", "assignee_user", "assignee_team", "assignee_vendor").order_by("planned_start"))
-    for t in tasks:
-        entries.append(CalendarEntry("task", f"{t.release.number}: {t.title}", t.planned_start, t.planned_end,
-                                     reverse("releases:task", args=[t.pk]), t.state,
-                                     f"{t.release.number} · step {t.step} · {t.assignee_label}"))
-    entries.sort(key=lambda e: (e.start, e.kind, e.title))
-    return entries
+        return self.first_day <= day <= self.last_day
 
 
 KIND_ORDER = {"freeze": 0, "deployment": 1, "task": 2, "release": 3}
 
 
-def week_lanes(days: list[date], entries: list[CalendarEntry], max_lanes: int | None = None):
+def _day_bounds(day: date, tz) -> tuple[datetime, datetime]:
+    """[midnight, next midnight) of a local day (not always 24 hours apart)."""
+    return datetime.combine(day, time.min, tzinfo=tz), datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
+
+
+def _on(start: str, end: str, a: datetime, b: datetime) -> Q:
+    """Rows on [a, b): starting before b and ending after a, or starting in it
+    (a zero-length entry at midnight is on that day), as ``CalendarEntry.covers``
+    has it. ``end >= a`` follows from the rest (an entry ends after it starts);
+    it is spelt out for the index on the end column: tasks and plans have one,
+    not one on their start."""
+    return Q(**{f"{start}__lt": b, f"{end}__gte": a}) & (Q(**{f"{end}__gt": a}) | Q(**{f"{start}__gte": a}))
+
+
+def _calendar_sources(user) -> list[tuple[str, str, str, object]]:
+    """What the calendar shows, per kind: (kind, start field, end field, the
+    rows this user may see). Cancelled releases and tasks are left out; a
+    deployment window is the latest plan version's (a window moved by a
+    revised plan is gone), of a release that has not ended."""
+    sources = []
+    if can_read(user):
+        newest = ReleasePlan.objects.filter(release=OuterRef("release")).order_by("-version").values("version")[:1]
+        plans = ReleasePlan.objects.filter(version=Subquery(newest)).exclude(release__state__in=ENDED)
+        sources += [("freeze", "start", "end", FreezeWindow.objects.all()),
+                    ("deployment", "deployment_start", "deployment_end", plans),
+                    ("release", "planned_start", "planned_end", Release.objects.exclude(state="cancelled"))]
+    sources.append(("task", "planned_start", "planned_end", visible_tasks(user).exclude(state=TaskState.CANCELLED)))
+    return sources
+
+
+def calendar_rows(rows) -> list[CalendarEntry]:
+    """The entries of ``(kind, id)`` pairs, in their order: one query per kind
+    present, reading only the columns shown (no long text fields)."""
+    from django.urls import reverse
+
+    rows = list(rows)
+    ids: dict[str, list] = {}
+    for kind, pk in rows:
+        ids.setdefault(kind, []).append(pk)
+    found: dict[tuple[str, int], CalendarEntry] = {}
+    if ids.get("release"):
+        for r in Release.objects.filter(pk__in=ids["release"]).only("id", "title", "state", "planned_start",
+                                                                     "planned_end"):
+            found["release", r.pk] = CalendarEntry(
+                "release", f"{r.number} {r.title}", r.planned_start, r.planned_end,
+                reverse("releases:detail", args=[r.pk]), r.state, f"Release window · {r.get_state_display()}", r.pk)
+    if ids.get("deployment"):
+        for p in (ReleasePlan.objects.filter(pk__in=ids["deployment"]).select_related("release")
+                  .only("id", "version", "deployment_start", "deployment_end", "release__id", "release__title",
+                        "release__state")):
+            r = p.release
+            found["deployment", p.pk] = CalendarEntry(
+                "deployment", f"Deploy {r.number} {r.title}", p.deployment_start, p.deployment_end,
+                reverse("releases:detail", args=[r.pk]) + "#step-12", r.state, f"Deployment window, plan v{p.version}",
+                p.pk)
+    if ids.get("freeze"):
+        for f in FreezeWindow.objects.filter(pk__in=ids["freeze"]).only("id", "name", "start", "end", "reason"):
+            found["freeze", f.pk] = CalendarEntry(
+                "freeze", f"Freeze: {f.name}", f.start, f.end,
+                reverse("releases:calendar") + f"?view=week&date={f.start:%Y-%m-%d}", detail=f.reason, pk=f.pk)
+    if ids.get("task"):
+        for t in (Task.objects.filter(pk__in=ids["task"])
+                  .select_related("release", "assignee_user", "assignee_team", "assignee_vendor")
+                  # A release's state too: its FSM mixin reads it on loading (a query a row if deferred).
+                  .only("id", "title", "step", "state", "planned_start", "planned_end", "release__id", "release__title",
+                        "release__state", "assignee_user", "assignee_team", "assignee_vendor")):
+            found["task", t.pk] = CalendarEntry(
+                "task", f"{t.release.number}: {t.title}", t.planned_start, t.planned_end,
+                reverse("releases:task", args=[t.pk]), t.state,
+                f"{t.release.number} · step {t.step} · {t.assignee_label}", t.pk)
+    # A row deleted between the two queries is simply not shown.
+    return [found[key] for key in rows if key in found]
+
+
+@dataclass
+class CalendarPeriod:
+    """What the calendar draws of a run of days, bounded however busy they are."""
+
+    entries: list[CalendarEntry]  # per kind, the first few starting on each day
+    on_day: dict[date, int]  # how many entries (all kinds) are on each day
+    starting: dict[date, int]  # how many start on each day; on the first, also those that started before
+
+
+def calendar_period(user, first: date, last: date, per_day: int) -> CalendarPeriod:
+    """The calendar from ``first`` to ``last`` (both included) for what this
+    user may see, in three queries per kind however many entries it holds.
+
+    A month holds thousands of entries (over 15,000 tasks at 100k releases)
+    and a day shows a few, so only a few are loaded: per kind, the first
+    ``per_day`` starting on each day by start (one that started before
+    ``first`` counts as starting on it), ranked in SQL by a window function;
+    then the rows of those. What is not loaded is counted in SQL: the
+    period's entries grouped by their first and last day (clipped to the
+    period), at most one row per pair of days, from which each day's count
+    of entries on it and starting on it follow, so "+N more" is true.
+
+    The database still reads every row of the period to count and rank them
+    (a few hundred milliseconds for a busy month at 100k releases); what
+    grows no more is what Python builds and the page draws.
+
+    Enough to fill ``per_day`` lanes or agenda rows a day when entries last
+    a day or so; a day crossed by many long entries that started days before
+    may show fewer than it could, never a false count."""
+    from django.db.models import Count, DateTimeField, F, Value, Window
+    from django.db.models.functions import Greatest, Least, RowNumber, TruncDate
+
+    tz = timezone.get_current_timezone()
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    a, b = _day_bounds(first, tz)[0], _day_bounds(last, tz)[1]
+    instant = timedelta(microseconds=1)
+    on_day = dict.fromkeys(days, 0)
+    starting = dict.fromkeys(days, 0)
+    picked = []
+    for kind, start, end, qs in _calendar_sources(user):
+        rows = qs.filter(_on(start, end, a, b)).order_by()
+        first_day = TruncDate(Greatest(start, Value(a, output_field=DateTimeField())), tzinfo=tz)
+        # The last day as CalendarEntry.last_day has it (an entry ending at
+        # midnight ends the day before: one instant before its end, unless it
+        # has no length), clipped to the period.
+        last_day = TruncDate(Least(Greatest(F(end) - Value(instant), start), Value(b - instant)), tzinfo=tz)
+        spans = rows.values(cal_first=first_day, cal_last=last_day).annotate(n=Count("pk"))
+        for d1, d2, n in spans.values_list("cal_first", "cal_last", "n"):
+            starting[d1] += n
+            for i in range((d2 - d1).days + 1):
+                on_day[d1 + timedelta(days=i)] += n
+        ranked = rows.annotate(cal_rank=Window(RowNumber(), partition_by=first_day,
+                                               order_by=[F(start).asc(), F("pk").asc()]))
+        picked += [(kind, pk) for pk in ranked.filter(cal_rank__lte=per_day).values_list("pk", flat=True)]
+    return CalendarPeriod(calendar_rows(picked), on_day, starting)
+
+
+def calendar_day(user, day: date):
+    """Every entry on ``day`` as ``(kind, id)`` rows in the calendar's order
+    (start, kind, id): a union of each kind's ids, which a Paginator counts and
+    slices in SQL; ``calendar_rows`` then reads the page's entries."""
+    from django.db.models import CharField, F, Value
+
+    a, b = _day_bounds(day, timezone.get_current_timezone())
+    parts = [qs.filter(_on(start, end, a, b)).order_by()
+             .annotate(cal_start=F(start), cal_kind=Value(kind, output_field=CharField()), cal_id=F("pk"))
+             .values_list("cal_start", "cal_kind", "cal_id")
+             for kind, start, end, qs in _calendar_sources(user)]
+    rows = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    return rows.order_by("cal_start", "cal_kind", "cal_id")
+
+
+def week_lanes(days: list[date], entries: list[CalendarEntry], max_lanes: int | None = None,
+               on_day: dict[date, int] | None = None):
     """Lay a week's entries out as bars: each entry covers a run of days
     (clipped to the week) and gets the first lane free on all of them.
     Returns (lanes, hidden): lanes of segments, and per day how many entries
-    did not fit in ``max_lanes``."""
-    tz = timezone.get_current_timezone()
+    are not shown: with ``on_day`` (each day's count of entries, when
+    ``entries`` are only some of them), that count less the bars drawn on the
+    day; without it, the entries that did not fit in ``max_lanes``."""
     first, last = days[0], days[-1]
     segments = []
     for e in entries:
-        start = timezone.localtime(e.start, tz).date()
-        end = timezone.localtime(e.end, tz).date()
-        if e.end > e.start and timezone.localtime(e.end, tz).time() == time.min:
-            end -= timedelta(days=1)  # ends at midnight: the day before is the last
+        start, end = e.first_day, e.last_day
         if end < first or start > last:
             continue
         a, b = max(start, first), min(end, last)
         segments.append({"entry": e, "col": (a - first).days + 1, "span": (b - a).days + 1,
                          "before": start < first, "after": end > last})
     segments.sort(key=lambda g: (g["col"], -g["span"], KIND_ORDER.get(g["entry"].kind, 9), g["entry"].start))
-    lanes: list[list[dict]] = []
+    lanes: list[tuple[list[dict], list[bool]]] = []  # each lane's segments, and the days it has taken
     hidden = [0] * len(days)
+    shown = [0] * len(days)
     for seg in segments:
-        cols = set(range(seg["col"], seg["col"] + seg["span"]))
-        for lane in lanes:
-            if not any(cols & set(range(o["col"], o["col"] + o["span"])) for o in lane):
-                lane.append(seg)
+        cols = range(seg["col"], seg["col"] + seg["span"])
+        for lane, used in lanes:
+            if not any(used[c - 1] for c in cols):
                 break
         else:
             if max_lanes is not None and len(lanes) >= max_lanes:
                 for c in cols:
                     hidden[c - 1] += 1
                 continue
-            lanes.append([seg])
-    return lanes, hidden
+            lane, used = [], [False] * len(days)
+            lanes.append((lane, used))
+        lane.append(seg)
+        for c in cols:
+            used[c - 1] = True
+            shown[c - 1] += 1
+    if on_day is not None:
+        hidden = [max(0, on_day.get(d, 0) - shown[i]) for i, d in enumerate(days)]
+    return [lane for lane, _ in lanes], hidden
 
 
 def month_grid(year: int, month: int) -> list[list[date]]:
@@ -710,18 +980,128 @@ def month_grid(year: int, month: int) -> list[list[date]]:
 # --- tasks ------------------------------------------------------------------------------------
 
 
-def task_board(user, member: Membership, scope: str, release_id=None):
-    qs = visible_tasks(user).exclude(release__state="cancelled")
+# The board shows at most this many cards per column: a column can hold
+# thousands of tasks (9,000 open ones at 100k releases), and drawing each with
+# its forms made the page 30 MB. The rest of a column is a page link away.
+BOARD_COLUMN_SIZE = 50
+BOARD_STATES = (TaskState.OPEN, TaskState.IN_PROGRESS, TaskState.BLOCKED, TaskState.DONE)
+# Done tasks stay on the board for two weeks, then live on their release's page.
+BOARD_DONE_DAYS = 14
+
+
+@dataclass
+class BoardColumn:
+    """One column of the task board: its true total, and one page of its cards."""
+
+    state: str
+    total: int
+    page: int
+    tasks: list
+    size: int = BOARD_COLUMN_SIZE
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def total_label(self) -> str:
+        return f"{self.total:,}"
+
+    @property
+    def first(self) -> int:
+        """The position of the first card shown (1-based), 0 when none is."""
+        return (self.page - 1) * self.size + 1 if self.tasks else 0
+
+    @property
+    def last(self) -> int:
+        return (self.page - 1) * self.size + len(self.tasks)
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def next_count(self) -> int:
+        """How many cards the next page shows (the last page may be short)."""
+        return min(self.size, self.total - self.page * self.size)
+
+    @property
+    def previous_page(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_page(self) -> int:
+        return self.page + 1
+
+
+def _board_column_q(state, cutoff) -> Q:
+    if state == TaskState.DONE:
+        return Q(state=state, updated_at__gte=cutoff)
+    return Q(state=state)
+
+
+def _board_order(state):
+    """Planned end (tasks without one last, on PostgreSQL and SQLite alike),
+    then id. For the done column the end is wrapped in COALESCE so that
+    PostgreSQL cannot read it off the planned_end index: walking that index
+    in order, it passes nearly a million older done tasks before the few
+    done in the last two weeks (2 s at 1M tasks); unable to, it picks the
+    recent done tasks first and sorts those. The open, in-progress and
+    blocked tasks are spread along the index, so walking it finds a page at
+    once (about 1 ms), and those columns keep the plain order."""
+    from datetime import UTC
+
+    from django.db.models import DateTimeField, F, Value
+    from django.db.models.functions import Coalesce
+
+    if state == TaskState.DONE:
+        never = Value(datetime.max.replace(tzinfo=UTC), output_field=DateTimeField())
+        return [Coalesce("planned_end", never).asc(), "pk"]
+    return [F("planned_end").asc(nulls_last=True), "pk"]
+
+
+def task_board(user, member: Membership, scope: str, release_id=None, column=None, page=1):
+    """The task board's four columns (open, in progress, blocked, done), each
+    a ``BoardColumn`` of at most ``BOARD_COLUMN_SIZE`` tasks ordered by planned
+    end then id: page ``page`` for the column ``column``, the first page for
+    the others. One query counts all four columns (no rows loaded), then one
+    per non-empty column fetches its page: at most five, however many tasks.
+
+    Offset pagination, not keyset: the sort key starts with ``planned_end``,
+    which may be empty, so a keyset cursor would need a NULL-aware
+    comparison; page numbers also give the "51-100 of 1,234" the column shows
+    and a link that can be shared. A deep page costs an offset scan of that
+    one column (the deepest at 100k releases, 9,000 open tasks in, about
+    0.1 s against 5 ms for the first). A task that changes column between two page loads may
+    shift the others by one, which a board that moves anyway can bear.
+    """
+    # NOT EXISTS rather than a join: the join hashes all 100,000 releases
+    # to drop tasks of the 10,000 cancelled ones; the anti-join reads only
+    # those (the state index).
+    cancelled = Release.objects.filter(pk=OuterRef("release_id"), state=ReleaseState.CANCELLED)
+    qs = visible_tasks(user).filter(~Exists(cancelled))
     if scope == "mine":
         qs = qs.filter(member.mine_q())
     if release_id:
         qs = qs.filter(release_id=release_id)
-    qs = qs.select_related("release", "assignee_user", "assignee_team", "assignee_vendor").order_by(
-        "planned_end", "pk")
-    # Done tasks stay on the board for two weeks, then live on their release's page.
-    qs = qs.exclude(state=TaskState.DONE, updated_at__lt=timezone.now() - timedelta(days=14))
-    columns = {s: [] for s in (TaskState.OPEN, TaskState.IN_PROGRESS, TaskState.BLOCKED, TaskState.DONE)}
-    for task in qs:
-        if task.state in columns:
-            columns[task.state].append(task)
+    cutoff = timezone.now() - timedelta(days=BOARD_DONE_DAYS)
+    on_board = Q()
+    for state in BOARD_STATES:
+        on_board |= _board_column_q(state, cutoff)
+    totals = dict(qs.filter(on_board).order_by().values_list("state").annotate(n=Count("pk")))
+    rows = qs.select_related("release", "assignee_user", "assignee_team", "assignee_vendor")
+    columns = {}
+    for state in BOARD_STATES:
+        col = columns[state] = BoardColumn(state=state, total=totals.get(state, 0), page=1, tasks=[])
+        if state == column:
+            # Past the end (the column shrank since the link was drawn): its last page.
+            col.page = min(max(1, page), col.pages)
+        offset = (col.page - 1) * col.size
+        if col.total > offset:  # an empty column costs no query
+            page_qs = rows.filter(_board_column_q(state, cutoff)).order_by(*_board_order(state))
+            col.tasks = list(page_qs[offset:offset + col.size])
     return columns

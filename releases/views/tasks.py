@@ -31,9 +31,14 @@ def task_board_view(request):
         scope = default
     release_id = request.GET.get("release")
     release_id = int(release_id) if release_id and release_id.isdigit() else None
-    columns = task_board(user, member, "mine" if scope == "mine" else "all", release_id)
-    for tasks in columns.values():
-        for task in tasks:
+    # ?column=open&page=2: the next cards of one column; the others show their first page.
+    column = request.GET.get("column")
+    page = request.GET.get("page", "")
+    page = int(page) if page.isdigit() and len(page) < 7 else 1
+    columns = task_board(user, member, "mine" if scope == "mine" else "all", release_id,
+                         column=column, page=page)
+    for col in columns.values():
+        for task in col.tasks:
             task.actions = task_actions(task, member)
             for action in task.actions:
                 action["form"] = TransitionForm(user=user, reason=action["reason_required"],

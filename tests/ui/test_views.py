@@ -695,7 +695,7 @@ def test_dashboard_query_count_is_pinned_and_flat(login, actors, cis, make_user)
 
 # The pinned counts: a change that adds queries to these pages shows here.
 RELEASE_PAGE_QUERIES = 16
-DASHBOARD_QUERIES = 17
+DASHBOARD_QUERIES = 14
 
 
 def test_editing_the_ticket_keeps_untouched_dates_to_the_second(login, planning, actors):
