@@ -8,6 +8,9 @@ because the services stamp the current time.
 """
 from __future__ import annotations
 
+import random
+import statistics
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone as dt_timezone
 
@@ -18,10 +21,15 @@ from django.test.utils import CaptureQueriesContext
 
 from changes.models import ChangeRequest
 from cmdb.models import ConfigurationItem
-from releases.metrics import Filters, MetricsFilterForm, compute, csv_table
+from releases.choices import STATE_STEP
+from releases.metrics import (
+    MEASURED_STATES, STATE_LABELS, MetricsFilterForm, Sample, compute, csv_table, hours, percent,
+    week_start,
+)
 from releases.models import (
     Deployment, Release, ReleasePlan, ReleaseScopeItem, Task, Team, TransitionLog, Vendor,
 )
+from releases.tasks import STEP_TARGETS
 
 UTC = dt_timezone.utc
 B = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday; the period is 2 to 29 March 2026 (four weeks)
@@ -360,3 +368,220 @@ def test_the_number_of_queries_does_not_grow_with_the_releases(world, params):
     assert m_large["deployment_frequency"]["deployed"] > m_small["deployment_frequency"]["deployed"]
     assert small == large
     assert large <= 12
+
+
+# --- the database's figures against a walk of the timelines ------------------------------
+#
+# compute() has the database aggregate the log (pairings, stays, ranks of the
+# sorted durations) rather than fetch it. The oracle below is the definition
+# walked in Python, row by row, as the figures were computed before: on
+# random, untidy timelines (ties in time, logs written out of order, decisions
+# without a submission, rollbacks from either state, RFCs raised after the
+# deployment, tasks finished twice or after the period) both must agree to
+# the last digit, whatever the database.
+
+
+def test_a_sample_known_by_a_few_ranks_gives_the_statistics_module_figures():
+    rng = random.Random(7)
+    for n in list(range(1, 40)) + [97, 100, 101, 1000]:
+        for values in ([rng.uniform(0, 500) for _ in range(n)], [float(rng.randint(0, 3)) for _ in range(n)],
+                       [rng.randint(-10**9, 10**12) / 3.6e9 for _ in range(n)]):
+            ordered = sorted(values)
+            s = Sample(count=n, by_rank={rank: value for rank, value in enumerate(ordered, start=1)})
+            assert s.median() == statistics.median(values)
+            assert s.p90() == (values[0] if n == 1 else statistics.quantiles(values, n=10, method="inclusive")[-1])
+
+
+def _reference(filters):
+    """The figures by walking each active release's log in Python."""
+
+    def spread(values):
+        return {"count": len(values), "median_hours": None if not values else round(statistics.median(values), 2),
+                "p90_hours": None if not values else round(
+                    values[0] if len(values) == 1 else statistics.quantiles(values, n=10, method="inclusive")[-1], 2)}
+
+    start, end = filters.start, filters.end
+
+    def inside(moment):
+        return moment is not None and start <= moment < end
+
+    release_logs = TransitionLog.objects.filter(content_type=ContentType.objects.get_for_model(Release))
+    active = filters.releases().filter(pk__in=release_logs.filter(at__gte=start, at__lt=end).values("object_id"))
+    kinds = dict(active.values_list("pk", "release_type"))
+    timelines = defaultdict(list)
+    for pk, name, source, target, at in release_logs.filter(object_id__in=list(kinds), at__lt=end).order_by(
+            "object_id", "at", "id").values_list("object_id", "name", "source", "target", "at"):
+        timelines[pk].append((name, source, target, at))
+
+    weeks, monday = {}, week_start(start)
+    while datetime.combine(monday, datetime.min.time(), tzinfo=UTC) < end:
+        weeks[monday] = 0
+        monday += timedelta(days=7)
+    deployed_at, cohort, failed = {}, 0, 0
+    restores, cab, outcomes, go = [], [], {"approved": 0, "rejected": 0}, {"go": 0, "no_go": 0}
+    stays = defaultdict(list)
+    for pk, logs in timelines.items():
+        first_deployed = next((at for _, _, target, at in logs if target == "deployed"), None)
+        rollbacks = [(source, at) for name, source, _, at in logs if name == "rollback"]
+        if inside(first_deployed):
+            deployed_at[pk] = first_deployed
+            weeks[week_start(first_deployed)] += 1
+        ended = first_deployed or next((at for source, at in rollbacks if source == "deploying"), None)
+        if inside(ended):
+            cohort += 1
+            failed += bool(rollbacks)
+        rollback_started = submitted = None
+        for i, (name, source, target, at) in enumerate(logs):
+            if name == "rollback":
+                rollback_started = at
+            elif target == "rolled_back" and rollback_started is not None:
+                if inside(at):
+                    restores.append(hours(at - rollback_started))
+                rollback_started = None
+            if name == "submit_plan":
+                submitted = at
+            elif name in ("approve_plan", "reject_plan") and submitted is not None:
+                if inside(at):
+                    cab.append(hours(at - submitted))
+                    outcomes["approved" if name == "approve_plan" else "rejected"] += 1
+                submitted = None
+            if inside(at) and name in ("approve_go", "no_go"):
+                go["go" if name == "approve_go" else "no_go"] += 1
+            if i + 1 < len(logs) and inside(logs[i + 1][3]) and target in STEP_TARGETS[kinds[pk]]:
+                stays[(kinds[pk], target)].append(hours(logs[i + 1][3] - at))
+
+    lead = [hours(deployed_at[pk] - created) for pk, created in Release.rfcs.through.objects.filter(
+        release_id__in=list(deployed_at)).values_list("release_id", "changerequest__created_at")]
+
+    windows = {}
+    for pk, ws, we in ReleasePlan.objects.order_by("release_id", "version").values_list(
+            "release_id", "deployment_start", "deployment_end"):
+        windows[pk] = (ws, we)
+    on_time = late = no_window = 0
+    for pk, started, completed in Deployment.objects.filter(
+            release__in=filters.releases(), completed_at__gte=start, completed_at__lt=end).values_list(
+            "release_id", "started_at", "completed_at"):
+        ws, we = windows.get(pk, (None, None))
+        if ws is None or we is None:
+            no_window += 1
+        elif ws <= started and completed <= we:
+            on_time += 1
+        else:
+            late += 1
+
+    tasks = Task.objects.filter(release__in=filters.releases(), planned_end__lt=end).exclude(release__state="cancelled")
+    if filters.team is not None:
+        tasks = tasks.filter(assignee_team=filters.team)
+    if filters.vendor is not None:
+        tasks = tasks.filter(assignee_vendor=filters.vendor)
+    finished = {}
+    for pk, target, at in TransitionLog.objects.filter(
+            content_type=ContentType.objects.get_for_model(Task), target__in=("done", "cancelled")).order_by(
+            "at").values_list("object_id", "target", "at"):
+        finished.setdefault(pk, (target, at))
+    overdue = completed = completed_late = 0
+    for pk, planned_end in tasks.values_list("pk", "planned_end"):
+        target, at = finished.get(pk, (None, None))
+        if at is not None and at < start:
+            continue
+        if at is None or at >= end:
+            overdue += 1
+        elif target == "done":
+            completed += 1
+            completed_late += at > planned_end
+
+    period_weeks = (end - start) / timedelta(days=7)
+    deployed = len(deployed_at)
+    return {
+        "period": {"from": start, "to": end, "days": round((end - start) / timedelta(days=1), 2)},
+        "filters": filters.as_dict(),
+        "deployment_frequency": {"deployed": deployed, "per_week": round(deployed / period_weeks, 2),
+                                 "weeks": [{"week": w, "deployed": n} for w, n in sorted(weeks.items())]},
+        "change_failure_rate": {"deployments": cohort, "failed": failed, "rate_percent": percent(failed, cohort)},
+        "time_to_restore": spread(restores),
+        "lead_time": spread(lead),
+        "cab_cycle_time": {**spread(cab), **outcomes},
+        "time_in_step": [
+            {"release_type": kind, "state": state, "label": STATE_LABELS[state], "step": STATE_STEP[state],
+             **spread(stays[(kind, state)]), "target_hours": round(hours(STEP_TARGETS[kind][state]), 2),
+             "over_target": sum(v > hours(STEP_TARGETS[kind][state]) for v in stays[(kind, state)]),
+             "over_target_percent": percent(sum(v > hours(STEP_TARGETS[kind][state]) for v in stays[(kind, state)]),
+                                            len(stays[(kind, state)]))}
+            for kind in ("major", "minor", "emergency") for state in MEASURED_STATES if stays.get((kind, state))],
+        "on_time": {"deployments": on_time + late, "on_time": on_time, "outside_window": late,
+                    "without_window": no_window, "rate_percent": percent(on_time, on_time + late)},
+        "go_no_go": {**go, "go_percent": percent(go["go"], go["go"] + go["no_go"])},
+        "tasks": {"overdue": overdue, "completed": completed, "completed_late": completed_late},
+    }
+
+
+TRANSITIONS = [("start_planning", "planning"), ("submit_plan", "plan_submitted"), ("approve_plan", "plan_approved"),
+               ("reject_plan", "planning"), ("schedule", "scheduled"), ("approve_go", "go"),
+               ("no_go", "plans_updated"), ("start_deployment", "deploying"), ("complete_deployment", "deployed"),
+               ("rollback", "rolling_back"), ("complete_rollback", "rolled_back"), ("verify_deployment", "verified"),
+               ("cancel", "cancelled")]
+
+
+def _untidy_world(user, seed):
+    rng = random.Random(seed)
+    teams = [Team.objects.create(name=f"Team {i}") for i in range(2)]
+    vendor = Vendor.objects.create(name="Vendor")
+    cis = [ConfigurationItem.objects.create(name=f"ci-{i}", version="1") for i in range(2)]
+    release_ct, task_ct = ContentType.objects.get_for_model(Release), ContentType.objects.get_for_model(Task)
+
+    def gap():
+        return rng.choice([timedelta(0), timedelta(seconds=rng.randint(1, 59)), timedelta(minutes=rng.randint(1, 59)),
+                           timedelta(minutes=rng.randint(60, 600)), timedelta(hours=rng.uniform(1, 300))])
+
+    for i in range(45):
+        rel = Release.objects.create(title=f"R{i}", release_type=rng.choice(["major", "minor", "emergency"]),
+                                     release_manager=user, state=rng.choice(["new", "deployed", "cancelled"]))
+        at = B + timedelta(hours=rng.uniform(-40 * 24, 30 * 24))
+        for _ in range(rng.randint(0, 2)):
+            created = at + timedelta(hours=rng.uniform(-300, 300))  # sometimes raised after the deployment
+            rel.rfcs.add(rfc(World(user=user), created))
+        if rng.random() < 0.5:
+            ReleaseScopeItem.objects.create(release=rel, ci=rng.choice(cis), target_version="2")
+        logs, source = [], "new"
+        for _ in range(rng.randint(0, 16)):
+            name, target = rng.choice(TRANSITIONS)
+            at += gap()
+            logs.append(TransitionLog(content_type=release_ct, object_id=rel.pk, name=name, source=source,
+                                      target=target, at=at))
+            source = target
+        rng.shuffle(logs)  # ids need not follow time
+        TransitionLog.objects.bulk_create(logs)
+        for version in range(rng.randint(0, 2)):
+            window = at + timedelta(hours=rng.uniform(-100, 50))
+            ReleasePlan.objects.create(release=rel, version=version + 1, created_by=user, created_in_state="planning",
+                                       deployment_start=window if rng.random() < 0.9 else None,
+                                       deployment_end=window + timedelta(hours=rng.uniform(1, 30)))
+        for _ in range(rng.randint(0, 2)):
+            started = at + timedelta(hours=rng.uniform(-60, 10))
+            Deployment.objects.create(release=rel, created_by=user, started_at=started,
+                                      completed_at=started + timedelta(hours=rng.uniform(0, 8))
+                                      if rng.random() < 0.8 else None)
+        for _ in range(rng.randint(0, 3)):
+            t = Task.objects.create(release=rel, title="t", planned_end=at + timedelta(hours=rng.uniform(-500, 200)),
+                                    assignee_team=rng.choice([None, *teams]),
+                                    assignee_vendor=vendor if rng.random() < 0.3 else None)
+            finished = at + timedelta(hours=rng.uniform(-600, 600))
+            for k in range(rng.choice([0, 1, 1, 2])):
+                TransitionLog.objects.create(content_type=task_ct, object_id=t.pk, name="x", source="in_progress",
+                                             target=rng.choice(["done", "done", "cancelled"]),
+                                             at=finished + timedelta(hours=k * rng.uniform(1, 100)))
+    return teams, vendor, cis
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_figures_are_those_of_a_walk_of_the_timelines(make_user, seed):
+    teams, vendor, cis = _untidy_world(make_user("release_manager"), seed)
+    for params in [PERIOD, {"from": "2026-01-15", "to": "2026-04-30"}, {"from": "2025-12-01", "to": "2026-06-30"},
+                   {"from": "2026-03-05T13:30:00Z", "to": "2026-03-19T08:00:00Z"},
+                   {**PERIOD, "type": "minor"}, {"from": "2026-01-15", "to": "2026-04-30", "team": str(teams[0].pk)},
+                   {"from": "2026-01-15", "to": "2026-04-30", "vendor": str(vendor.pk)},
+                   {"from": "2026-01-15", "to": "2026-04-30", "ci": str(cis[1].pk), "type": "major"}]:
+        form = MetricsFilterForm(params)
+        assert form.is_valid(), form.errors
+        assert compute(form.filters()) == _reference(form.filters()), params

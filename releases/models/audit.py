@@ -28,7 +28,12 @@ class TransitionLog(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
-        indexes = [models.Index(fields=["content_type", "object_id", "at"])]
+        indexes = [
+            models.Index(fields=["content_type", "object_id", "at"]),
+            # The reports' period: which releases moved in it, read off this
+            # index instead of the whole log.
+            models.Index(fields=["content_type", "at"], name="transition_type_at"),
+        ]
 
     def __str__(self):
         return f"{self.name}: {self.source} → {self.target}"
