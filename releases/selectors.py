@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 from functools import cached_property
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Subquery, prefetch_related_objects
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -596,10 +597,6 @@ class WorkQueue:
     def more(self) -> bool:
         return self.total > len(self.rows)
 
-    @property
-    def total_label(self) -> str:
-        return f"{self.total:,}"
-
 
 def dashboard_queue(qs, pairs=None) -> WorkQueue:
     """The first DASHBOARD_QUEUE of ``qs`` and its total, counted in SQL only
@@ -989,55 +986,6 @@ BOARD_STATES = (TaskState.OPEN, TaskState.IN_PROGRESS, TaskState.BLOCKED, TaskSt
 BOARD_DONE_DAYS = 14
 
 
-@dataclass
-class BoardColumn:
-    """One column of the task board: its true total, and one page of its cards."""
-
-    state: str
-    total: int
-    page: int
-    tasks: list
-    size: int = BOARD_COLUMN_SIZE
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.size))
-
-    @property
-    def total_label(self) -> str:
-        return f"{self.total:,}"
-
-    @property
-    def first(self) -> int:
-        """The position of the first card shown (1-based), 0 when none is."""
-        return (self.page - 1) * self.size + 1 if self.tasks else 0
-
-    @property
-    def last(self) -> int:
-        return (self.page - 1) * self.size + len(self.tasks)
-
-    @property
-    def has_previous(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def next_count(self) -> int:
-        """How many cards the next page shows (the last page may be short)."""
-        return min(self.size, self.total - self.page * self.size)
-
-    @property
-    def previous_page(self) -> int:
-        return self.page - 1
-
-    @property
-    def next_page(self) -> int:
-        return self.page + 1
-
-
 def _board_column_q(state, cutoff) -> Q:
     if state == TaskState.DONE:
         return Q(state=state, updated_at__gte=cutoff)
@@ -1066,9 +1014,9 @@ def _board_order(state):
 
 def task_board(user, member: Membership, scope: str, release_id=None, column=None, page=1):
     """The task board's four columns (open, in progress, blocked, done), each
-    a ``BoardColumn`` of at most ``BOARD_COLUMN_SIZE`` tasks ordered by planned
-    end then id: page ``page`` for the column ``column``, the first page for
-    the others. One query counts all four columns (no rows loaded), then one
+    a paginator ``Page`` of at most ``BOARD_COLUMN_SIZE`` tasks ordered by
+    planned end then id: page ``page`` for the column ``column`` (its last if
+    past the end), the first page for the others. One query counts all four columns (no rows loaded), then one
     per non-empty column fetches its page: at most five, however many tasks.
 
     Offset pagination, not keyset: the sort key starts with ``planned_end``,
@@ -1096,12 +1044,10 @@ def task_board(user, member: Membership, scope: str, release_id=None, column=Non
     rows = qs.select_related("release", "assignee_user", "assignee_team", "assignee_vendor")
     columns = {}
     for state in BOARD_STATES:
-        col = columns[state] = BoardColumn(state=state, total=totals.get(state, 0), page=1, tasks=[])
-        if state == column:
-            # Past the end (the column shrank since the link was drawn): its last page.
-            col.page = min(max(1, page), col.pages)
-        offset = (col.page - 1) * col.size
-        if col.total > offset:  # an empty column costs no query
-            page_qs = rows.filter(_board_column_q(state, cutoff)).order_by(*_board_order(state))
-            col.tasks = list(page_qs[offset:offset + col.size])
+        paginator = Paginator(rows.filter(_board_column_q(state, cutoff)).order_by(*_board_order(state)),
+                              BOARD_COLUMN_SIZE)
+        paginator.count = totals.get(state, 0)  # counted above with the other columns, not once each
+        col = paginator.get_page(max(1, page) if state == column else 1)
+        col.object_list = list(col.object_list)  # an empty column's slice [0:0] runs no query
+        columns[state] = col
     return columns

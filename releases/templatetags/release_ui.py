@@ -136,3 +136,15 @@ def reads(user) -> bool:
     from releases.selectors import can_read
 
     return can_read(user)
+
+
+@register.filter
+def thousands(number) -> str:
+    """A count with thousands separators: 9,271."""
+    return f"{number:,}"
+
+
+@register.filter
+def next_page_size(page) -> int:
+    """How many rows a paginator's next page holds (the last may be short)."""
+    return min(page.paginator.per_page, page.paginator.count - page.number * page.paginator.per_page)

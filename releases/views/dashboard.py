@@ -76,7 +76,7 @@ def calendar_view(request):
         lanes, hidden = week_lanes(week, entries, max_lanes=per_day, on_day=period.on_day)
         weeks_out.append({
             "days": [{"day": d, "today": d == today, "outside": view == "month" and d.month != day.month,
-                      "hidden": hidden[i], "hidden_label": f"{hidden[i]:,}", "col": i + 1}
+                      "hidden": hidden[i], "col": i + 1}
                      for i, d in enumerate(week)],
             "lanes": lanes,
             "rows": len(lanes) + 2,
@@ -95,7 +95,7 @@ def calendar_view(request):
         es = sorted(es, key=lambda e: (e.start, e.kind, e.pk))[:per_day]
         if total:
             more = max(0, total - len(es))
-            agenda.append({"day": d, "entries": es, "more": more, "more_label": f"{more:,}"})
+            agenda.append({"day": d, "entries": es, "more": more})
     return render(request, "releases/calendar.html", {
         "private_feed": private_feed_url(request),
         "view": view, "weeks": weeks_out, "agenda": agenda, "title": title, "day": day, "prev": prev, "next": nxt,
@@ -112,7 +112,7 @@ def _calendar_day_view(request, day):
         "view": "day", "title": f"{day:%A} {day.day} {day:%B %Y}", "day": day, "today": timezone.localdate(),
         "prev": day - timedelta(days=1), "next": day + timedelta(days=1),
         "page": page, "day_entries": calendar_rows((kind, pk) for _, kind, pk in page.object_list),
-        "total_label": f"{page.paginator.count:,}", "kinds": CALENDAR_KINDS,
+        "kinds": CALENDAR_KINDS,
     })
 
 

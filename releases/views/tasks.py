@@ -38,7 +38,7 @@ def task_board_view(request):
     columns = task_board(user, member, "mine" if scope == "mine" else "all", release_id,
                          column=column, page=page)
     for col in columns.values():
-        for task in col.tasks:
+        for task in col.object_list:
             task.actions = task_actions(task, member)
             for action in task.actions:
                 action["form"] = TransitionForm(user=user, reason=action["reason_required"],
