@@ -53,6 +53,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so every log line of the request (and the 500 page) carries its id.
     "releasemgmt.security.CorrelationIdMiddleware",
+    # Which door the request came through (API, UI, admin, feed): refused
+    # attempts and signatures name it.
+    "releasemgmt.entrypoints.EntryPointMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
