@@ -8,15 +8,15 @@ class ReleasesConfig(AppConfig):
     verbose_name = "Release and deployment management"
 
     def ready(self):
-        from releasemgmt.audit import install_history_triggers
+        from releasemgmt import audit
 
         from . import calendar_cache, counts
 
         calendar_cache.connect()
         counts.connect()
 
-        def install(sender, using="default", **kwargs):
-            install_history_triggers(using=using)
-
-        # Once per migrate, after the last app: every history table exists by then.
-        post_migrate.connect(install, sender=self, dispatch_uid="history-append-only")
+        # Once per migrate: post_migrate is sent per app after the whole plan
+        # has run, so every append-only table exists by then. weak=False:
+        # the dispatcher must keep the receiver whatever the settings.
+        post_migrate.connect(audit.install_after_migrate, sender=self, weak=False,
+                             dispatch_uid="history-append-only")

@@ -11,7 +11,12 @@ __all__ = ["TransitionLog", "OutboxMessage", "RefusedAttempt"]
 
 class TransitionLog(models.Model):
     """One performed step of a state machine (release, RFC or task): who, when,
-    from, to, and the reason given. Written by the transition service only."""
+    from, to, and the reason given. Written by the transition service only;
+    rows are only ever added."""
+
+    # Checked by the history-trigger installer (releasemgmt.audit): the table
+    # rejects UPDATE and DELETE on PostgreSQL like the history tables.
+    append_only = True
 
     content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
     object_id = models.PositiveBigIntegerField()
