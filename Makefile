@@ -2,6 +2,8 @@
 #
 #   make run    create .venv, install, migrate, seed demo data, serve on 127.0.0.1:8000
 #   make test   create .venv, install, run pytest (PYTEST_ARGS='-k cab -x' passes options)
+#   make test-production  the security tests again under the production settings
+#               (PostgreSQL: DATABASE_URL=postgres://...)
 #   make bench  seed 100k releases / 1M tasks into PostgreSQL, serve with gunicorn,
 #               measure each endpoint beside its floor view (bench/README.md)
 #
@@ -19,11 +21,13 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test migrate seed lint clean bench bench-quick
+.PHONY: help install run test test-production migrate seed lint clean bench bench-quick
 
 help:
 	@echo "make run      install, migrate, seed demo users and data, serve on http://$(HOST):$(PORT)/"
 	@echo "make test     install and run the test suite (PYTEST_ARGS='...' passes options to pytest)"
+	@echo "make test-production  the security tests under releasemgmt.settings.production on PostgreSQL"
+	@echo "              (DATABASE_URL=postgres://...; what CI runs after make test)"
 	@echo "make migrate  apply database migrations"
 	@echo "make seed     load the demo users and data (manage.py seed_demo)"
 	@echo "make bench    seed 100k releases in PostgreSQL, serve with gunicorn, measure (about 20 min; bench/README.md)"
@@ -60,6 +64,30 @@ run: seed
 # pytest exits 5 when it collected no test: that fails the target too.
 test: $(STAMP)
 	@$(PY) -m pytest $(PYTEST_ARGS) || { rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5)" >&2; fi; exit $$rc; }
+
+# The security tests again, as a deployment runs: releasemgmt.settings.production
+# (DEBUG off, HTTPS only, HSTS, Secure cookies, the schema behind a login,
+# SMTP mail, manifest static files) with the environment a deployment gives
+# it, static files collected first, on a test database that `migrate` creates
+# under these settings. Only what weakens production is cleared from the
+# caller's environment; tests never send mail (Django's test set-up keeps it
+# in memory, and so does EMAIL_BACKEND for the servers tests start).
+# TEST_DATABASE_NAME, if set, gets the suffix _prod.
+PRODUCTION_TESTS ?= tests/security
+test-production: $(STAMP)
+	@case "$${DATABASE_URL:-}" in postgres://*|postgresql://*) ;; \
+	  *) echo "make test-production needs PostgreSQL: set DATABASE_URL=postgres://..." >&2; exit 2;; esac
+	@set -e; \
+	unset DJANGO_DEBUG DJANGO_SECURE_SSL_REDIRECT DJANGO_HSTS_SECONDS API_SCHEMA_PUBLIC; \
+	export DJANGO_SETTINGS_MODULE=releasemgmt.settings.production \
+	  DJANGO_SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+	  DJANGO_ALLOWED_HOSTS=releases.example.com \
+	  DJANGO_CSRF_TRUSTED_ORIGINS=https://releases.example.com \
+	  EMAIL_BACKEND=django.core.mail.backends.locmem.EmailBackend \
+	  TEST_DATABASE_NAME="$${TEST_DATABASE_NAME:-test_releasemgmt}_prod"; \
+	$(PY) manage.py collectstatic --noinput -v0; \
+	$(PY) -m pytest --ds=releasemgmt.settings.production --create-db $(PRODUCTION_TESTS) $(PYTEST_ARGS) || { rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5)" >&2; fi; exit $$rc; }
 
 # The benchmark's own dependencies (load tools, profilers) come with the bench extra.

@@ -4,7 +4,10 @@ Django's ``live_server`` is one process with one thread per request; races
 that only show between worker *processes* (each with its own connection, its
 own caches, its own idea of what it has read) need the real server. This
 starts ``gunicorn releasemgmt.wsgi`` as a subprocess pointed at the database
-pytest created, and stops it again whatever happens.
+pytest created, and stops it again whatever happens. It runs the settings
+module of the test run (the production pass serves production settings) and
+is reached as a TLS-terminating proxy in front of it would reach it: plain
+HTTP with ``X-Forwarded-Proto: https``, which the production settings trust.
 """
 from __future__ import annotations
 
@@ -67,7 +70,8 @@ class LiveServer:
     def request(self, method: str, path: str, *, token: str | None = None, body=None,
                 timeout: float = 120) -> Response:
         """One request on its own connection (as separate clients would)."""
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        headers = {"Content-Type": "application/json", "Accept": "application/json",
+                   "X-Forwarded-Proto": "https"}
         if token:
             headers["Authorization"] = f"Token {token}"
         conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
@@ -90,10 +94,12 @@ class LiveServer:
 def gunicorn(settings_dict: dict, *, workers: int = 4, threads: int = 4, env: dict | None = None,
              startup_timeout: float = 60):
     """Serve the project with gunicorn on a free loopback port; yields a ``LiveServer``."""
+    from .deployment import settings_module
+
     port = free_port()
     child_env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
     child_env.update({
-        "DJANGO_SETTINGS_MODULE": "releasemgmt.settings",
+        "DJANGO_SETTINGS_MODULE": settings_module(),
         "DATABASE_URL": database_url(settings_dict),
         "DJANGO_DEBUG": "false",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",

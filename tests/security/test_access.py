@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
+
+from .clients import APIClient
 
 pytestmark = pytest.mark.django_db
 
@@ -23,6 +24,8 @@ def test_the_schema_and_docs_need_a_login_where_they_are_not_public(client, acto
     assert client.get(path).status_code == 200
 
 
+# Production keeps it behind a login: test_production_settings_keep_the_schema_behind_a_login.
+@pytest.mark.development_settings
 @pytest.mark.parametrize("path", ["/api/schema/", "/api/docs/"])
 def test_the_schema_is_public_by_default_as_the_api_contract_says(client, path):
     response = client.get(path)
@@ -33,7 +36,8 @@ def test_production_settings_keep_the_schema_behind_a_login():
     import subprocess
     import sys
 
-    from tests.security.test_headers_and_csp import ROOT, production_env
+    from .deployment import production_env
+    from .test_headers_and_csp import ROOT
 
     code = "import django; django.setup(); from django.conf import settings; print(settings.API_SCHEMA_PUBLIC)"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=production_env(),

@@ -4,12 +4,13 @@ the token only when it authenticates by the session cookie, not with
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
 from releases.models import Release
 from releases.scenario import new_release
+
+from .clients import Client
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "pw-test-12345"  # tests/conftest.py make_user

@@ -8,9 +8,9 @@ import logging
 
 import pytest
 from django.conf import settings
-from django.test import Client
 
 from .boom_urls import SECRET_LOOKING
+from .clients import Client
 
 pytestmark = pytest.mark.django_db
 

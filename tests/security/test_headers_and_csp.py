@@ -3,9 +3,7 @@ in development and tests alike; HSTS, Secure cookies and the deploy checks in
 production settings."""
 from __future__ import annotations
 
-import os
 import re
-import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +13,8 @@ from django.urls import reverse
 
 from releases import services as s
 from releases.scenario import Walker, new_release
+
+from .deployment import production_env
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,13 +133,6 @@ def test_swagger_ui_loads_its_script_as_a_file(client, actors):
 
 
 # --- production ----------------------------------------------------------------------------------
-
-
-def production_env(**extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-    env.update(DJANGO_SETTINGS_MODULE="releasemgmt.settings.production",
-               DJANGO_SECRET_KEY=secrets.token_urlsafe(50), DJANGO_ALLOWED_HOSTS="releases.example.com", **extra)
-    return env
 
 
 def test_production_settings_pass_the_deploy_checks_with_no_warning():

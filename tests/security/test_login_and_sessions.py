@@ -7,10 +7,10 @@ import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.sessions.models import Session
-from django.test import Client
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
+
+from .clients import APIClient, Client
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "pw-test-12345"  # tests/conftest.py make_user

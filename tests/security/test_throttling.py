@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from releases.models import Release, TransitionLog
 from releases.scenario import new_release
+
+from .clients import APIClient
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]

@@ -25,7 +25,6 @@ from datetime import timedelta
 
 import pytest
 from django.db import transaction
-from rest_framework.test import APIClient
 
 from changes.models import ChangeRequest
 from changes.services import rfc_create, rfc_transition
@@ -36,6 +35,8 @@ from releases import services as s
 from releases.choices import ReleaseState, ReleaseType, TaskState
 from releases.models import Release, Task, Vendor
 from releases.scenario import Walker, authorised_rfc, new_release
+
+from .clients import APIClient
 
 pytestmark = pytest.mark.django_db
 
