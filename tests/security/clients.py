@@ -6,7 +6,8 @@ an unsafe HTTPS request that carries no Origin. These clients make every
 request over HTTPS from a page of the same site, as a browser on the
 deployment does, so a test holds under the development and the production
 settings alike. They take the same arguments as Django's ``Client`` and DRF's
-``APIClient``.
+``APIClient``; a Referer the test gives (in the request or the client's
+defaults) is kept, so a test can still send a foreign one.
 
 A test that wants plain HTTP (e.g. to see the redirect) uses Django's own
 ``django.test.Client``.

@@ -26,6 +26,8 @@ What to use:
   module and environment, ``DATABASE_URL`` naming the test database on
   PostgreSQL (``tests.security.deployment`` has it and ``production_env()``,
   a production environment made up for a test of the development pass).
+- ``tests.security.live_server.gunicorn``: the application under gunicorn
+  with this run's settings module, reached as a TLS proxy would reach it.
 - ``@pytest.mark.production_settings``: the test asserts what only the
   production settings do; it is skipped, with that reason in the summary,
   under the development settings.
