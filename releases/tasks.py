@@ -20,7 +20,6 @@ carry the same Idempotency-Key on every attempt.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import socket
@@ -35,6 +34,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from .choices import Channel, OutboxStatus
 
@@ -145,10 +145,13 @@ def message_id(row) -> str:
     """The Message-ID of an outbox email: derived from its key (occurrence,
     channel, recipient), so every attempt carries the same one and a mail
     system that already has it drops the repeat. The domain is the sender's,
-    never this host's name, which differs between workers."""
+    never this host's name, which differs between workers. Keyed with
+    SECRET_KEY so that another deployment (a staging copy) writing to the same
+    people never produces the same Message-ID, and the header does not reveal
+    the key it comes from."""
     domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or \
         urlsplit(settings.SITE_URL).hostname or "localhost"
-    digest = hashlib.sha256(row.dedupe_key.encode()).hexdigest()[:40]
+    digest = salted_hmac("releases.outbox.message-id", row.dedupe_key, algorithm="sha256").hexdigest()[:40]
     return f"<outbox.{digest}@{domain}>"
 
 
@@ -168,9 +171,11 @@ def _send(row) -> str:
 
 def _send_webhook(row) -> str:
     from .models import Vendor
-    from .vendors import post_signed
+    from .vendors import DeliveryError, post_signed
 
     vendor = Vendor.objects.get(pk=row.payload["vendor"])
+    if not vendor.has_secret:
+        raise DeliveryError("the vendor has no integration secret any more (removed after this was queued)")
     answer = post_signed(vendor.integration_url, vendor.signing_secret(), row.payload["body"], row.dedupe_key)
     return str(answer.get("ticket") or "")[:200]
 
