@@ -137,7 +137,7 @@ def test_a_message_that_keeps_killing_its_relay_is_failed_not_sent_forever(actor
     assert row.recipient not in [m.to[0] for m, _ in dying_mail.sent]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_messages_are_sent_outside_any_transaction(actors, cis, dying_mail):
     rows = cab_messages(actors, cis)  # delivered in process right after the transition's commit
     assert [in_transaction for _, in_transaction in dying_mail.sent] == [False] * len(rows)
