@@ -80,7 +80,8 @@ def _claim(pk: int):
             # The relay that claimed it stopped before settling it: it may or
             # may not have gone out. Send again (same Message-ID or key), unless
             # it has taken down a relay as often as a message may fail.
-            row.last_error = f"The relay {row.claimed_by} stopped while delivering it (lease expired)."[:2000]
+            who = f"The relay {row.claimed_by}" if row.claimed_by else "A relay"
+            row.last_error = f"{who} stopped while delivering it (lease expired)."
             if row.attempts >= MAX_ATTEMPTS:
                 row.status = OutboxStatus.FAILED
                 row.lease_until = None

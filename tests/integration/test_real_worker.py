@@ -38,7 +38,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from releases.models import OutboxMessage, Task, Vendor
+from releases.models import OutboxMessage, Task
 from releases.scenario import Walker, new_release
 from releases.services import release_transition, task_create
 from releases.tasks import message_id
