@@ -122,6 +122,7 @@ class TrainingStatus(models.TextChoices):
 
 class OutboxStatus(models.TextChoices):
     PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"  # claimed by a relay until lease_until
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
 

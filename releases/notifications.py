@@ -183,7 +183,7 @@ def _vendor_routing(release, occurrence, ct, by):
     for task in release.tasks.filter(assignee_vendor__isnull=False).select_related("assignee_vendor", "release"):
         vendor = task.assignee_vendor
         task_ct = ContentType.objects.get_for_model(type(task))
-        if vendor.integration_url and vendor.integration_secret:
+        if vendor.integration_url and vendor.has_secret:
             rows.append(OutboxMessage(
                 event="route_vendor_task", release=release, content_type=task_ct, object_id=task.pk,
                 channel=Channel.WEBHOOK, recipient=vendor.integration_url,

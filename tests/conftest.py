@@ -107,3 +107,21 @@ def cis(db):
     api = ConfigurationItem.objects.create(name="orders-api", ci_type="application", version="2.3")
     api.depends_on.add(db_ci)
     return [api, db_ci]
+
+
+@pytest.fixture
+def make_vendor(db):
+    """A vendor whose integration secret the test knows (the admin would
+    generate one and show it once)."""
+    from django.utils import timezone
+
+    from releases.models import Vendor
+
+    def make(name, *, secret="", **fields):
+        vendor = Vendor(name=name, **fields)
+        if secret:
+            vendor.set_secret(secret, at=timezone.now())
+        vendor.save()
+        return vendor
+
+    return make

@@ -503,19 +503,16 @@ def test_tagging_a_release_offers_only_rfcs_that_can_be_released(client, rm, sta
     assert authorised_rfc.pk in ids and rejected.pk not in ids
 
 
-def test_the_vendor_secret_is_write_only(client, superuser):
-    from releases.models import Vendor
-
-    vendor = Vendor.objects.create(name="Acme", integration_url="https://acme.example/api",
-                                   integration_secret="s3cr3t-token")
+def test_the_vendor_secret_is_write_only(client, superuser, make_vendor):
+    vendor = make_vendor("Acme", integration_url="https://acme.example/api", secret="s3cr3t-token")
     client.force_login(superuser)
     page = client.get(change_url(vendor)).content.decode()
     assert "s3cr3t-token" not in page
     response = client.post(change_url(vendor), {"name": "Acme Ltd", "email": "", "integration_url":
-                                                "https://acme.example/api", "integration_secret": ""})
+                                                "https://acme.example/api"})
     assert response.status_code == 302, response.content.decode()[:2000]
     vendor.refresh_from_db()
-    assert (vendor.name, vendor.integration_secret) == ("Acme Ltd", "s3cr3t-token")
+    assert (vendor.name, vendor.signing_secret()) == ("Acme Ltd", "s3cr3t-token")
 
 
 def test_a_vendor_sees_only_its_own_tasks(client, staff, rm, release):

@@ -68,7 +68,7 @@ def test_seed_demo_loads_the_demo_and_a_second_run_changes_nothing(seeded):
     assert "created nothing" in seeded["second"]
     assert "password demo-pass-2026" in seeded["first"]
 
-    # Users: one per role, in the role's group, staff, able to log in.
+    # Users: one per role, in the role's group, able to log in; only the administrator is staff.
     User = get_user_model()
     admin = User.objects.get(username="admin")
     assert admin.is_superuser and admin.is_staff
@@ -79,7 +79,7 @@ def test_seed_demo_loads_the_demo_and_a_second_run_changes_nothing(seeded):
         assert user.email == f"{username}@example.com"
         assert user.first_name and user.last_name
         assert authenticate(login_request(), username=username, password="demo-pass-2026") == user, username
-    assert User.objects.exclude(username="requester").filter(is_staff=False).count() == 0
+    assert set(User.objects.filter(is_staff=True).values_list("username", flat=True)) == {"admin"}
 
     # Teams and the vendor's queue.
     assert Team.objects.get(name="Build team").members.filter(username="build_team").exists()
@@ -113,3 +113,16 @@ def test_seed_demo_loads_the_demo_and_a_second_run_changes_nothing(seeded):
     assert rolled_back_ids & set(closed.values_list("pk", flat=True))
     assert TransitionLog.objects.filter(content_type=ct, name="cancel", object_id__in=Release.objects.filter(
         state="cancelled").values("pk")).exclude(reason="").exists()
+
+
+@pytest.mark.django_db
+def test_demo_users_made_staff_by_an_older_demo_are_not_staff_after_seeding(settings, django_user_model):
+    from releases.management.commands.seed_demo import Command
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    django_user_model.objects.create_user("cab_member", email="cab_member@example.com", is_staff=True)
+    command = Command(stdout=StringIO())
+    command.created = {"users": 0}
+    users = command._users()
+    assert not django_user_model.objects.get(username="cab_member").is_staff
+    assert users["admin"].is_staff and users["admin"].is_superuser

@@ -23,6 +23,9 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me")
+# Former secret keys, still accepted for what they signed or sealed (sessions,
+# vendor integration secrets): rotate by moving the old key here.
+SECRET_KEY_FALLBACKS = [k for k in os.environ.get("DJANGO_SECRET_KEY_FALLBACKS", "").split(",") if k]
 DEBUG = env_bool("DJANGO_DEBUG", True)
 ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 
@@ -129,6 +132,9 @@ EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.conso
 if os.environ.get("EMAIL_FILE_PATH"):  # for the file-based backend
     EMAIL_FILE_PATH = os.environ["EMAIL_FILE_PATH"]
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "releases@localhost")
+# A hung mail server must not outlast the outbox lease (OUTBOX_LEASE_SECONDS):
+# another relay would take the message over while it is still being sent.
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "20"))
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 # A rendered iCalendar feed is kept until calendar data changes
 # (releases.calendar_cache); this bounds how long a worker that does not share
@@ -266,6 +272,15 @@ CELERY_BEAT_SCHEDULE = {
                      "schedule": float(os.environ.get("OUTBOX_RELAY_SECONDS", "5"))},
     "reminders": {"task": "releases.tasks.send_reminders", "schedule": 15 * 60.0},
 }
+# How long a relay holds a message it is sending (releases.tasks): past it the
+# message is due again, so a worker killed mid-send delays it by this much and
+# repeats at most that one message. Longer than EMAIL_TIMEOUT and the webhook
+# timeout, so a slow send is not taken over while it still runs.
+OUTBOX_LEASE_SECONDS = float(os.environ.get("OUTBOX_LEASE_SECONDS", "60"))
+
+# Vendor integration secrets: after a rotation the previous secret still
+# verifies inbound updates for this long, so the vendor can switch over.
+VENDOR_SECRET_OVERLAP_HOURS = float(os.environ.get("VENDOR_SECRET_OVERLAP_HOURS", "24"))
 
 # History is evidence: nobody "reverts" an object to an old version (that
 # would rewrite states without a transition).

@@ -53,7 +53,9 @@ class TransitionLog(models.Model):
 class OutboxMessage(models.Model):
     """A notification written in the same transaction as the state change that
     causes it, and delivered afterwards by a Celery relay: a rolled-back
-    transaction sends nothing, and a broker outage loses nothing."""
+    transaction sends nothing, and a broker outage loses nothing. The relay
+    claims a message (``sending`` with a lease) before sending it, so a relay
+    that dies repeats at most that message (``releases.tasks``)."""
 
     event = models.CharField(max_length=50)
     release = models.ForeignKey("releases.Release", null=True, blank=True, on_delete=models.CASCADE,
@@ -71,6 +73,10 @@ class OutboxMessage(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(
+        null=True, blank=True,
+        help_text="While sending: the relay holds the message until then; past it the message is due again.")
+    claimed_by = models.CharField(max_length=100, blank=True, help_text="The relay (host:pid) that last claimed it.")
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 

@@ -31,21 +31,73 @@ class Team(models.Model):
 class Vendor(models.Model):
     """A supplier with its own queue. Its activities are routed to its ticketing
     system when it has an integration (B2B); otherwise it is told by email.
-    Users in the ``vendor`` role see and update only their vendor's tasks."""
+    Users in the ``vendor`` role see and update only their vendor's tasks.
+
+    The integration secret (HMAC, shared with the vendor's system) is
+    write-only: shown once when it is generated, afterwards only its
+    fingerprint. It is stored sealed (``releasemgmt.secretbox``) because the
+    relay signs with it and the inbound endpoint verifies with it. After a
+    rotation the previous secret still verifies until
+    ``previous_secret_valid_until``; outbound calls use the current one."""
 
     name = models.CharField(max_length=100, unique=True)
     email = models.EmailField(blank=True)
     users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="vendors")
     integration_url = models.URLField(blank=True)
-    integration_secret = models.CharField(max_length=200, blank=True)
+    secret_sealed = models.TextField(blank=True, editable=False)
+    secret_fingerprint = models.CharField(max_length=12, blank=True, editable=False,
+                                          help_text="First 12 hex digits of the secret's SHA-256.")
+    secret_set_at = models.DateTimeField(null=True, blank=True, editable=False)
+    previous_secret_sealed = models.TextField(blank=True, editable=False)
+    previous_secret_fingerprint = models.CharField(max_length=12, blank=True, editable=False)
+    previous_secret_valid_until = models.DateTimeField(null=True, blank=True, editable=False)
 
-    history = HistoricalRecords(m2m_fields=[users], excluded_fields=["integration_secret"])
+    # The history keeps the fingerprints and dates (who rotated when), never
+    # the sealed values.
+    history = HistoricalRecords(m2m_fields=[users], excluded_fields=["secret_sealed", "previous_secret_sealed"])
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self):
         return self.name
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.secret_sealed)
+
+    def signing_secret(self) -> str:
+        """The current secret: outbound calls are signed with it."""
+        from releasemgmt.secretbox import unseal
+
+        return unseal(self.secret_sealed)
+
+    def verification_secrets(self, now=None) -> list[str]:
+        """The secrets an inbound update may be signed with: the current one,
+        and the previous one while its overlap window lasts."""
+        from django.utils import timezone
+
+        from releasemgmt.secretbox import unseal
+
+        found = [self.signing_secret()] if self.secret_sealed else []
+        if self.previous_secret_sealed and self.previous_secret_valid_until and \
+                (now or timezone.now()) < self.previous_secret_valid_until:
+            found.append(unseal(self.previous_secret_sealed))
+        return found
+
+    def set_secret(self, secret: str, *, at, previous_valid_until=None) -> None:
+        """Replace the secret in memory (the service saves). With
+        ``previous_valid_until`` the current secret stays valid for inbound
+        updates until then; without it, it stops at once."""
+        from releasemgmt.secretbox import fingerprint, seal
+
+        keep = previous_valid_until is not None and self.secret_sealed
+        self.previous_secret_sealed = self.secret_sealed if keep else ""
+        self.previous_secret_fingerprint = self.secret_fingerprint if keep else ""
+        self.previous_secret_valid_until = previous_valid_until if keep else None
+        self.secret_sealed = seal(secret)
+        self.secret_fingerprint = fingerprint(secret)
+        self.secret_set_at = at if secret else None
 
 
 @guard

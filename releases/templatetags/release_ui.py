@@ -22,7 +22,7 @@ STATE_TONES = {
     "succeeded": "ok", "done": "ok", "authorized": "ok", "reviewed": "ok", "implemented": "ok",
     "go": "ok", "verified": "ok", "captured": "ok", "live": "ok",
     "submitted": "wait", "assessed": "wait", "in_review": "wait", "ready": "wait",
-    "approve": "ok", "reject": "bad", "passed": "ok", "no_go": "bad", "sent": "ok", "pending": "wait",
+    "approve": "ok", "reject": "bad", "passed": "ok", "no_go": "bad", "sent": "ok", "pending": "wait", "sending": "wait",
     "deploying": "active", "deployed": "active", "in_progress": "active",
 }
 

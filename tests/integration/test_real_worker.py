@@ -38,10 +38,11 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from releases.models import OutboxMessage, Task, Vendor
+from releases.models import OutboxMessage, Task
 from releases.scenario import Walker, new_release
 from releases.services import release_transition, task_create
-from releases.vendors import post_signed, sign, verify
+from releases.tasks import message_id
+from releases.vendors import post_signed, signed_headers, verify
 
 from .mailbox import read_messages
 
@@ -58,6 +59,7 @@ pytestmark = [
 ]
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "s3cret-shared-with-acme"
+LEASE_SECONDS = 5
 
 
 def unavailable(reason: str):
@@ -248,15 +250,17 @@ class Cluster:
             "EMAIL_BACKEND": "tests.integration.mailbox.EmailBackend",
             "EMAIL_FILE_PATH": str(self.maildir),
             "OUTBOX_RELAY_SECONDS": "1",
+            # A killed worker's message is due again this soon (production: 60 s).
+            "OUTBOX_LEASE_SECONDS": str(LEASE_SECONDS),
             "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
             "PYTHONUNBUFFERED": "1",
         })
         return env
 
-    def worker(self, name: str) -> CeleryProcess:
+    def worker(self, name: str, **env) -> CeleryProcess:
         proc = CeleryProcess("worker", name, [
             "worker", "--pool=solo", "--without-gossip", "--without-mingle", "--without-heartbeat",
-            "-l", "info", "-n", f"{name}@%h"], self.env(), self.tmp / f"{name}.log")
+            "-l", "info", "-n", f"{name}@%h"], {**self.env(), **env}, self.tmp / f"{name}.log")
         self.procs.append(proc)
         proc.wait_ready(" ready.")
         return proc
@@ -493,9 +497,10 @@ class VendorStub:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                problem = verify(stub.secret, body, self.headers.get("X-Release-Timestamp"),
-                                 self.headers.get("X-Release-Signature"))
                 key = self.headers.get("Idempotency-Key")
+                problem = verify(stub.secret, method="POST", path=self.path, body=body, idempotency_key=key,
+                                 timestamp=self.headers.get("X-Release-Timestamp"),
+                                 signature=self.headers.get("X-Release-Signature"))
                 if problem or not key:
                     with stub.lock:
                         stub.rejected.append(problem or "no idempotency key")
@@ -555,17 +560,17 @@ def raw_post(url: str, body: bytes, headers: dict) -> tuple[int, dict]:
 N_TASKS = 200
 
 
-def test_a_worker_killed_mid_batch_loses_no_webhook_and_duplicates_none(actors, cis, cluster):
+def test_a_worker_killed_mid_batch_loses_no_webhook_and_duplicates_none(actors, cis, cluster, make_vendor):
     stub = VendorStub(SECRET, hold_at=N_TASKS // 3)
     try:
-        _killed_mid_batch(actors, cis, cluster, stub)
+        _killed_mid_batch(actors, cis, cluster, stub, make_vendor)
     finally:
         stub.close()
 
 
-def _killed_mid_batch(actors, cis, cluster, stub):
+def _killed_mid_batch(actors, cis, cluster, stub, make_vendor):
     clock = Clock()
-    vendor = Vendor.objects.create(name="Acme", integration_url=stub.url, integration_secret=SECRET)
+    vendor = make_vendor("Acme", integration_url=stub.url, secret=SECRET)
     walker = Walker(new_release(actors, cis=cis), actors)
     walker.to("plan_approved")
     r = walker.release
@@ -595,7 +600,7 @@ def _killed_mid_batch(actors, cis, cluster, stub):
     assert first.proc.returncode == -signal.SIGKILL
 
     held_row = hooks.get(dedupe_key=stub.held_key)
-    assert held_row.status == "pending" and held_row.attempts == 0  # its transaction died with the worker
+    assert held_row.status == "sending" and held_row.attempts == 1  # claimed before it was sent
     delivered_before = hooks.filter(status="sent").count()
     assert delivered_before == stub.hold_at - 1, delivered_before  # killed mid-batch, not before nor after
     assert len(stub.accepted) == stub.hold_at
@@ -618,7 +623,7 @@ def _killed_mid_batch(actors, cis, cluster, stub):
     assert len(stub.accepted) == N_TASKS and set(stub.accepted) == keys
     assert stub.replays == [stub.held_key]
     assert stub.rejected == []
-    assert hooks.get(dedupe_key=stub.held_key).attempts == 1
+    assert hooks.get(dedupe_key=stub.held_key).attempts == 2  # once by each worker
     assert "releases.tasks.deliver_outbox" in second.text()
     # The calendar mails went out once each, all before the kill.
     messages = cluster.mails()
@@ -627,18 +632,82 @@ def _killed_mid_batch(actors, cis, cluster, stub):
     # The vendor's side of the contract, directly: a wrong signature is refused...
     body = json.dumps({"task": 1}).encode()
     ts = int(time.time())
-    for headers in ({"X-Release-Timestamp": str(ts), "X-Release-Signature": sign("not-the-secret", body, ts),
-                     "Idempotency-Key": "probe-1"},
-                    {"X-Release-Timestamp": str(ts - 3600), "X-Release-Signature": sign(SECRET, body, ts - 3600),
-                     "Idempotency-Key": "probe-2"},
+    for headers in (signed_headers("not-the-secret", url=stub.url, body=body, idempotency_key="probe-1"),
+                    signed_headers(SECRET, url=stub.url, body=body, idempotency_key="probe-2", timestamp=ts - 3600),
                     {"Idempotency-Key": "probe-3"}):
         status, answer = raw_post(stub.url, body, headers)
         assert status == 401 and answer["error"], (headers, status, answer)
     assert len(stub.rejected) == 3 and len(stub.accepted) == N_TASKS
     # ... and a replayed key gets 409 with the ticket it already has, which the sender takes as delivered.
-    status, answer = raw_post(stub.url, body, {"X-Release-Timestamp": str(ts),
-                                               "X-Release-Signature": sign(SECRET, body, ts),
-                                               "Idempotency-Key": stub.held_key})
+    status, answer = raw_post(stub.url, body, signed_headers(SECRET, url=stub.url, body=body,
+                                                             idempotency_key=stub.held_key, timestamp=ts))
     assert status == 409 and answer["ticket"] == stub.tickets[stub.held_key]
     assert post_signed(stub.url, SECRET, {"task": 1}, stub.held_key) == answer
     assert len(stub.accepted) == N_TASKS and stub.replays == [stub.held_key] * 3
+
+
+# --- 4. a worker killed mid-send, again and again: each kill repeats at most one mail ----------
+
+KILLS = 3
+MAILS_PER_WORKER = 40  # each killed worker sends this many, then hangs right after the last went out
+
+
+def test_a_worker_killed_mid_send_repeats_at_most_its_message_with_the_same_message_id(actors, cis, cluster):
+    from releases.notifications import CAB, enqueue
+
+    clock = Clock()
+    release = Walker(new_release(actors, cis=cis), actors).to("planning")
+    batches = 100
+    for n in range(batches):  # one message per CAB member and batch, each its own occurrence
+        enqueue(release, event="cab_vote_reminder", occurrence=f"batch-{n}", audiences=(CAB,),
+                extra=f"Batch message {n}.")
+    rows = {row.dedupe_key: row for row in OutboxMessage.objects.all()}
+    total = len(rows)
+    assert total == batches * len(actors.cab_members) > (KILLS + 1) * MAILS_PER_WORKER
+    ids = {message_id(row): row for row in rows.values()}
+    assert len(ids) == total  # one Message-ID per occurrence and recipient
+    clock(f"{total} mails pending")
+
+    held_dir = cluster.tmp / "held"
+    held_dir.mkdir()
+    held = []  # (Message-ID, recipient) of the mail each killed worker had in flight
+    cluster.beat()
+    for k in range(1, KILLS + 1):
+        worker = cluster.worker(f"w{k}", EMAIL_HOLD_AFTER=str(MAILS_PER_WORKER), EMAIL_HOLD_DIR=str(held_dir))
+        marker = held_dir / f"{worker.pid}.json"
+        wait_for(marker.exists, 90, f"worker w{k} to send {MAILS_PER_WORKER} mails", diagnostics=cluster.logs)
+        in_flight = json.loads(marker.read_text())
+        worker.kill()
+        assert worker.proc.returncode == -signal.SIGKILL
+        row = ids[in_flight["message_id"]]
+        row.refresh_from_db()
+        # It went out, and the row still says so only as a lease: claimed and committed before the send.
+        assert row.status == "sending" and row.lease_until and row.recipient == in_flight["to"], row
+        held.append((in_flight["message_id"], in_flight["to"]))
+        clock(f"worker w{k} killed mid-send; {outbox_statuses()}")
+    assert len(set(held)) == KILLS
+
+    last = cluster.worker("w-last")
+    wait_for(all_sent(total), 90, "the last worker to deliver the rest", diagnostics=cluster.logs)
+    clock("all sent")
+    time.sleep(2)  # more relay runs: nothing goes out again
+
+    # None lost: every row sent, every Message-ID in the mailbox.
+    assert outbox_statuses() == Counter({"sent": total})
+    messages = cluster.mails()
+    by_id = Counter(str(m["Message-ID"]) for m in messages)
+    assert set(by_id) == set(ids)
+    # Duplicates: at most one per kill, exactly the mails in flight at the kills,
+    # and each copy carries the Message-ID of its first delivery.
+    repeats = {mid: n for mid, n in by_id.items() if n > 1}
+    assert sum(n - 1 for n in repeats.values()) <= KILLS
+    assert set(repeats) == {mid for mid, _ in held} and set(repeats.values()) == {2}
+    copies: dict[tuple[str, str], set[str]] = {}
+    for m in messages:  # the same mail (recipient, batch) always has the same Message-ID
+        batch = next(line for line in m.get_body(("plain",)).get_content().splitlines() if "Batch message" in line)
+        copies.setdefault((str(m["To"]), batch), set()).add(str(m["Message-ID"]))
+    assert len(copies) == total and all(len(found) == 1 for found in copies.values())
+    for mid, row in ids.items():
+        row.refresh_from_db()
+        assert row.attempts == (2 if mid in repeats else 1), row
+    assert "releases.tasks.deliver_outbox" in last.text()

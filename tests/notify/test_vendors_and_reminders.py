@@ -14,7 +14,7 @@ from releases.models import InboundDelivery, OutboxMessage, Task, Vendor
 from releases.scenario import Walker, new_release
 from releases.services import task_create
 from releases.tasks import deliver_outbox, send_reminders
-from releases.vendors import sign, verify
+from releases.vendors import signed_headers, verify
 
 pytestmark = pytest.mark.django_db
 
@@ -34,9 +34,10 @@ class VendorServer:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                problem = verify(SECRET, body, self.headers.get("X-Release-Timestamp"),
-                                 self.headers.get("X-Release-Signature"))
                 key = self.headers.get("Idempotency-Key")
+                problem = verify(SECRET, method="POST", path=self.path, body=body, idempotency_key=key,
+                                 timestamp=self.headers.get("X-Release-Timestamp"),
+                                 signature=self.headers.get("X-Release-Signature"))
                 if problem:
                     server.rejected += 1
                     self._answer(401, {"error": problem})
@@ -82,8 +83,8 @@ def scheduled_with_vendor_task(actors, cis, vendor):
     return walker.release, task
 
 
-def test_schedule_routes_a_vendor_task_to_its_system_signed(actors, cis, vendor_server, make_user):
-    vendor = Vendor.objects.create(name="Acme", integration_url=vendor_server.url, integration_secret=SECRET)
+def test_schedule_routes_a_vendor_task_to_its_system_signed(actors, cis, vendor_server, make_vendor):
+    vendor = make_vendor("Acme", integration_url=vendor_server.url, secret=SECRET)
     release, task = scheduled_with_vendor_task(actors, cis, vendor)
     row = OutboxMessage.objects.get(event="route_vendor_task", object_id=task.pk)
     assert row.channel == "webhook" and row.status == "pending"
@@ -107,9 +108,8 @@ def test_a_vendor_without_integration_gets_email(actors, cis):
     assert any(m.to == ["queue@beta.example"] and "Open firewall port" in m.body for m in mail.outbox)
 
 
-def test_an_unreachable_vendor_is_retried_then_marked_failed(actors, cis):
-    vendor = Vendor.objects.create(name="Down", integration_url="http://127.0.0.1:9/nothing",
-                                   integration_secret=SECRET)
+def test_an_unreachable_vendor_is_retried_then_marked_failed(actors, cis, make_vendor):
+    vendor = make_vendor("Down", integration_url="http://127.0.0.1:9/nothing", secret=SECRET)
     _, task = scheduled_with_vendor_task(actors, cis, vendor)
     row = OutboxMessage.objects.get(event="route_vendor_task", object_id=task.pk)
     from releases import tasks
@@ -125,15 +125,14 @@ def test_an_unreachable_vendor_is_retried_then_marked_failed(actors, cis):
 
 def signed_post(client, vendor, payload, key, secret=SECRET, ts=None):
     body = json.dumps(payload).encode()
-    ts = ts or int(time.time())
-    return client.generic("POST", f"/api/vendors/{vendor.pk}/inbound/", body, content_type="application/json",
-                          HTTP_X_RELEASE_TIMESTAMP=str(ts), HTTP_X_RELEASE_SIGNATURE=sign(secret, body, ts),
-                          HTTP_IDEMPOTENCY_KEY=key)
+    path = f"/api/vendors/{vendor.pk}/inbound/"
+    headers = signed_headers(secret, url=path, body=body, idempotency_key=key, timestamp=ts)
+    return client.generic("POST", path, body, content_type="application/json", headers=headers)
 
 
-def test_inbound_vendor_updates_are_signed_fresh_and_never_replayed(actors, cis, make_user):
+def test_inbound_vendor_updates_are_signed_fresh_and_never_replayed(actors, cis, make_user, make_vendor):
     vendor_user = make_user("vendor", username="acme-bot")
-    vendor = Vendor.objects.create(name="Acme", integration_secret=SECRET)
+    vendor = make_vendor("Acme", secret=SECRET)
     vendor.users.add(vendor_user)
     _, task = scheduled_with_vendor_task(actors, cis, vendor)
     client = APIClient()
@@ -210,9 +209,8 @@ def test_with_the_broker_down_a_transition_still_answers_and_waits_in_the_outbox
     assert set(OutboxMessage.objects.values_list("status", flat=True)) == {"pending"}
 
 
-def test_failed_deliveries_can_be_retried_from_the_admin(actors, cis, client):
-    vendor = Vendor.objects.create(name="Down", integration_url="http://127.0.0.1:9/nothing",
-                                   integration_secret=SECRET)
+def test_failed_deliveries_can_be_retried_from_the_admin(actors, cis, client, make_vendor):
+    vendor = make_vendor("Down", integration_url="http://127.0.0.1:9/nothing", secret=SECRET)
     _, task = scheduled_with_vendor_task(actors, cis, vendor)
     row = OutboxMessage.objects.get(event="route_vendor_task", object_id=task.pk)
     row.status, row.attempts = "failed", 8  # as the relay leaves it after its last attempt

@@ -174,15 +174,22 @@ class Command(BaseCommand):
             self.created["users"] += 1
         users["admin"] = admin
         for username, (group_name, first, last) in USERS.items():
+            # The roles work in the browser UI and the API; only the
+            # administrator uses Django admin (the contract's "admins use Django
+            # admin"). A demo loaded by an older version made everyone staff:
+            # that is taken back here.
             user, created = User.objects.get_or_create(
                 username=username,
                 defaults={"email": f"{username}@example.com", "first_name": first, "last_name": last,
-                          "is_staff": True},
+                          "is_staff": False},
             )
             if created:
                 user.set_password(PASSWORD)
                 user.save()
                 self.created["users"] += 1
+            elif user.is_staff:
+                user.is_staff = False
+                user.save(update_fields=["is_staff"])
             group = Group.objects.get(name=group_name)
             if not user.groups.filter(pk=group.pk).exists():
                 user.groups.add(group)
@@ -376,4 +383,5 @@ class Command(BaseCommand):
             f"{ChangeRequest.objects.count()} RFCs, {Release.objects.count()} releases "
             f"({', '.join(f'{n} {st}' for st, n in sorted(states.items()))}; {rolled} rolled back)."
         )
-        self.stdout.write(f"Log in at http://127.0.0.1:8000/ with any demo user, password {PASSWORD}")
+        self.stdout.write(f"Log in at http://127.0.0.1:8000/ with any demo user, password {PASSWORD} "
+                          "(Django admin: the user admin only)")
