@@ -191,6 +191,16 @@ AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES",
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "releasemgmt.security.lockout_response"
+# The lock-out and the API rate limit key on the same client address.
+AXES_CLIENT_IP_CALLABLE = "releasemgmt.security.client_address"
+
+# Reverse proxies in front of the app whose X-Forwarded-For is believed: 0
+# (the default) when clients reach the app directly, 1 behind one proxy (a
+# load balancer, nginx), and so on. The app must then be reachable only
+# through them. releasemgmt.security.client_address reads it per request.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+if TRUSTED_PROXY_COUNT < 0:
+    raise ValueError("TRUSTED_PROXY_COUNT must be 0 or more")
 
 # The cache holds the API rate-limit counters: Redis when configured, so every
 # gunicorn worker counts the same requests; per process memory otherwise.
