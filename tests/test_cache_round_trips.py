@@ -184,3 +184,20 @@ def test_a_replacement_the_cache_missed_is_written_with_the_next(counting, actor
     assert CountingCache.calls == Counter({"set_many": 1})  # the missed ones went along
     assert generations._unwritten == {}
     assert FEEDS.current() not in (None, before)
+
+
+def test_an_api_write_adds_one_round_trip_to_the_rate_limits_two(counting, actors, cis,
+                                                                django_capture_on_commit_callbacks):
+    from rest_framework.test import APIClient
+
+    with django_capture_on_commit_callbacks(execute=True):
+        release = new_release(actors, cis=cis)
+    client = APIClient()
+    client.force_authenticate(actors.release_manager)
+    CountingCache.calls.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/api/releases/{release.pk}/transitions/start_planning/", {}, format="json")
+    assert response.status_code == 200, response.content
+    # The rate limit reads and writes its record of the caller's requests;
+    # the transition (the release, its template's tasks, RFCs, log) one set_many.
+    assert CountingCache.calls == Counter({"get": 1, "set": 1, "set_many": 1})
