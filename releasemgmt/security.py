@@ -132,8 +132,9 @@ def client_address(request) -> str:
     forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
     forwarded = [part for part in forwarded if part]
     if not forwarded:
-        log.warning("TRUSTED_PROXY_COUNT is %s but the request has no X-Forwarded-For: using the peer address",
-                    trusted)
+        # A proxy's own health checks, or a request that bypassed the proxies.
+        log.info("TRUSTED_PROXY_COUNT is %s but the request has no X-Forwarded-For: using the peer address",
+                 trusted)
         return remote
     entry = forwarded[-min(trusted, len(forwarded))]
     address = _parse_address(entry)
