@@ -1,7 +1,8 @@
 """Security plumbing shared by the browser UI and the API: a correlation id
 per request (in the response header, every log line and the 500 page), the
-generic 500 answers, the login lock-out page, the API rate limit and the
-revocation of a deactivated user's sessions and tokens.
+generic 500 answers, the client's address behind trusted proxies, the login
+lock-out page, the API rate limit and the revocation of a deactivated user's
+sessions and tokens.
 
 Imported by the logging configuration, before the apps are loaded: models are
 imported inside the functions that use them.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
+import ipaddress
 import logging
 import re
 import uuid
@@ -103,6 +105,61 @@ def server_error(request, *args, **kwargs):
     return HttpResponse(body, status=500)
 
 
+# --- the client's address --------------------------------------------------------------
+
+
+def client_address(request) -> str:
+    """The address of the client that sent ``request``: what the API rate
+    limit (anonymous clients) and the login lock-out (django-axes,
+    ``AXES_CLIENT_IP_CALLABLE``) both key on.
+
+    With ``TRUSTED_PROXY_COUNT`` at 0 (the default) the app is reached
+    directly and the address is the connection's peer, ``REMOTE_ADDR``;
+    X-Forwarded-For is whatever the client wrote and is ignored.
+
+    Behind N trusted reverse proxies, each appends the address it received
+    the request from to X-Forwarded-For, so the N-th entry from the right is
+    the one the outermost trusted proxy wrote: the client's address. Entries
+    left of it came with the request and are not believed. Should a request
+    carry fewer entries than that (it passed fewer proxies), the leftmost is
+    the one the first proxy that saw it wrote. An entry that is no address
+    (a misconfigured proxy) falls back to ``REMOTE_ADDR``, with a warning.
+    """
+    remote = request.META.get("REMOTE_ADDR", "")
+    trusted = settings.TRUSTED_PROXY_COUNT
+    if trusted <= 0:
+        return remote
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [part for part in forwarded if part]
+    if not forwarded:
+        # A proxy's own health checks, or a request that bypassed the proxies.
+        log.info("TRUSTED_PROXY_COUNT is %s but the request has no X-Forwarded-For: using the peer address",
+                 trusted)
+        return remote
+    entry = forwarded[-min(trusted, len(forwarded))]
+    address = _parse_address(entry)
+    if address is None:
+        log.warning("X-Forwarded-For entry %r is not an address: using the peer address", entry[:64])
+        return remote
+    return address
+
+
+def _parse_address(entry: str) -> str | None:
+    """``entry`` as a canonical IP address; a port some proxies add
+    (``192.0.2.1:5123``, ``[2001:db8::1]:5123``) is dropped."""
+    candidates = [entry]
+    if entry.startswith("[") and "]" in entry:
+        candidates.append(entry[1:entry.index("]")])
+    elif entry.count(":") == 1:
+        candidates.append(entry.split(":", 1)[0])
+    for candidate in candidates:
+        try:
+            return str(ipaddress.ip_address(candidate))
+        except ValueError:
+            continue
+    return None
+
+
 # --- login lock-out (django-axes) -------------------------------------------------------
 
 
@@ -154,7 +211,8 @@ class SchemaAccess(BasePermission):
 
 class ApiRateThrottle(SimpleRateThrottle):
     """One budget per API token; a browser session counts against its user,
-    an anonymous client against its IP address. The rates are
+    an anonymous client against its address (``client_address``: behind
+    trusted proxies, the address they forwarded). The rates are
     ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` ``api`` (authenticated) and
     ``anon``, read per request so a settings override takes effect; the
     counters live in the default cache (Redis in production, shared by all
@@ -177,6 +235,11 @@ class ApiRateThrottle(SimpleRateThrottle):
             # does for the outbox); the limit is back with the cache.
             log.warning("Rate limit not applied: the cache is unavailable", exc_info=True)
             return True
+
+    def get_ident(self, request):
+        # Not DRF's: it believes X-Forwarded-For unless NUM_PROXIES is set,
+        # and the lock-out must key on the same address as this limit.
+        return client_address(request)
 
     def get_cache_key(self, request, view):
         from rest_framework.authtoken.models import Token

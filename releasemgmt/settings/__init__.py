@@ -197,16 +197,31 @@ AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES",
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "releasemgmt.security.lockout_response"
+# The lock-out and the API rate limit key on the same client address.
+AXES_CLIENT_IP_CALLABLE = "releasemgmt.security.client_address"
 
-# The cache holds the API rate-limit counters: Redis when configured, so every
-# gunicorn worker counts the same requests; per process memory otherwise.
+# Reverse proxies in front of the app whose X-Forwarded-For is believed: 0
+# (the default) when clients reach the app directly, 1 behind one proxy (a
+# load balancer, nginx), and so on. The app must then be reachable only
+# through them. releasemgmt.security.client_address reads it per request.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+if TRUSTED_PROXY_COUNT < 0:
+    raise ValueError("TRUSTED_PROXY_COUNT must be 0 or more")
+
+# The cache holds the API rate-limit counters, rendered calendar feeds and
+# list counts: Redis when configured, so every gunicorn worker counts the same
+# requests; per process memory otherwise.
 CACHE_URL = os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL") or ""
+# How long one cache call may wait for Redis, and how long a process then
+# runs without the cache before it asks Redis again (releasemgmt.cache).
+CACHE_TIMEOUT_SECONDS = float(os.environ.get("CACHE_TIMEOUT_SECONDS", "0.25"))
+CACHE_BREAKER_SECONDS = float(os.environ.get("CACHE_BREAKER_SECONDS", "5"))
 if CACHE_URL:
-    # Short timeouts: with Redis down, a request waits at most this long for
-    # the rate limit, which then lets it through (releasemgmt.security).
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
+    CACHES = {"default": {"BACKEND": "releasemgmt.cache.ResilientRedisCache", "LOCATION": CACHE_URL,
                           "KEY_PREFIX": "releasemgmt",
-                          "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}}
+                          "OPTIONS": {"socket_connect_timeout": CACHE_TIMEOUT_SECONDS,
+                                      "socket_timeout": CACHE_TIMEOUT_SECONDS,
+                                      "breaker_seconds": CACHE_BREAKER_SECONDS}}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -55,6 +55,7 @@ def database_url(settings_dict: dict) -> str:
 class Response:
     status: int
     body: bytes
+    headers: dict = field(default_factory=dict)
 
     def json(self):
         return json.loads(self.body or b"null")
@@ -78,7 +79,7 @@ class LiveServer:
         try:
             conn.request(method, path, body=json.dumps(body if body is not None else {}), headers=headers)
             answer = conn.getresponse()
-            return Response(answer.status, answer.read())
+            return Response(answer.status, answer.read(), dict(answer.getheaders()))
         finally:
             conn.close()
 
@@ -92,12 +93,20 @@ class LiveServer:
 
 @contextlib.contextmanager
 def gunicorn(settings_dict: dict, *, workers: int = 4, threads: int = 4, env: dict | None = None,
-             startup_timeout: float = 60):
-    """Serve the project with gunicorn on a free loopback port; yields a ``LiveServer``."""
+             cache_url: str | None = None, broker_url: str | None = None, startup_timeout: float = 60):
+    """Serve the project with gunicorn on a free loopback port; yields a ``LiveServer``.
+
+    ``cache_url`` points the workers' shared cache at a Redis (the test's
+    own, so that it may stop it), ``broker_url`` the Celery broker; without
+    them the workers need nothing but PostgreSQL."""
     from .deployment import settings_module
 
     port = free_port()
     child_env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
+    if cache_url:
+        child_env["CACHE_URL"] = cache_url
+    if broker_url:
+        child_env["CELERY_BROKER_URL"] = broker_url
     child_env.update({
         "DJANGO_SETTINGS_MODULE": settings_module(),
         "DATABASE_URL": database_url(settings_dict),

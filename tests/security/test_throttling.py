@@ -116,7 +116,7 @@ def test_rates_and_the_shared_cache_come_from_the_environment():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["100000/minute", "django.core.cache.backends.redis.RedisCache",
+    assert out.stdout.split() == ["100000/minute", "releasemgmt.cache.ResilientRedisCache",
                                   "redis://127.0.0.1:6399/3"]
 
 
