@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings as django_settings
-from django.test import Client, RequestFactory
+from django.test import RequestFactory
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from releasemgmt.security import client_address
+
+from .clients import APIClient, Client
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]

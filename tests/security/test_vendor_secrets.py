@@ -13,13 +13,14 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from releasemgmt.workflow import TransitionForbidden
 from releases import services
 from releases.models import InboundDelivery, RefusedAttempt, Task, Vendor
 from releases.scenario import Walker, new_release
 from releases.vendors import post_signed, sign, signed_headers, verify
+
+from .clients import APIClient
 
 pytestmark = pytest.mark.django_db
 
