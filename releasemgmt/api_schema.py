@@ -16,6 +16,7 @@ UNAUTHENTICATED = OpenApiResponse(ErrorSerializer, description="No valid token o
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description=(
     "No such object (or not one you may see), an id that is not one, or a page past the end."))
 TOO_LARGE = OpenApiResponse(ErrorSerializer, description="The request body is larger than the limit.")
+UNSUPPORTED = OpenApiResponse(ErrorSerializer, description="A body in a media type the operation does not take.")
 THROTTLED = OpenApiResponse(ErrorSerializer, description=(
     "Too many requests (the rate limit; `code` `throttled`) or, on the token endpoint, too many failed "
     "logins (`locked_out`); `Retry-After` says when to try again."))
@@ -25,7 +26,8 @@ class ApiAutoSchema(AutoSchema):
     """Every operation also declares what the layers before its view may
     answer, in the error object: 400 (refused input, or a filter that does
     not parse), 401 (unless it is open), 404 (an object or a page that is not
-    there), 413 (a body over the limit) and 429 (rate limit, lock-out)."""
+    there), 413 (a body over the limit), 415 (a body in a media type it does
+    not take) and 429 (rate limit, lock-out)."""
 
     def _get_parameters(self):
         # An optional query parameter given empty is as if it were absent
@@ -52,6 +54,7 @@ class ApiAutoSchema(AutoSchema):
             shared[404] = NOT_FOUND
         if self.method in ("POST", "PUT", "PATCH"):
             shared[413] = TOO_LARGE
+            shared[415] = UNSUPPORTED
         return shared
 
     def _is_open(self) -> bool:
