@@ -109,6 +109,24 @@ def parse_id(value) -> int | None:
 NOT_AN_ID = "“{value}” is not a valid id: give a whole number."
 
 
+_ADMIN_ID_LOOKUP = re.compile(r"(?:^|__)(?:id|pk)(?:__(exact|in))?$")
+
+
+def check_admin_id_lookups(params) -> None:
+    """The admin hands its list URLs' lookups (``release__id__exact=``,
+    ``id__in=``) to the database as they come: a value that is not an id
+    is refused here, with the reason, rather than answered with an empty
+    list, a redirect, or (where the database cannot bind it) a 500."""
+    for name, values in params.lists():
+        match = _ADMIN_ID_LOOKUP.search(name)
+        if match is None:
+            continue
+        for value in values:
+            for item in value.split(",") if match.group(1) == "in" else [value]:
+                if item and parse_id(item) is None:
+                    raise InputRefused(f"The filter “{name[:40]}”: {not_an_id_message(item)}", code="invalid_id")
+
+
 def not_an_id_message(value) -> str:
     shown = str(value)
     return NOT_AN_ID.format(value=shown if len(shown) <= 40 else shown[:40] + "…")
@@ -251,8 +269,9 @@ def refusal(request, status_code: int, code: str, detail: str) -> HttpResponse:
 
 
 class InputGuardMiddleware:
-    """Refuses, before any view runs: a body over the size limit (413), and
-    a control character in the path, the query string or a form field
+    """Refuses, before any view runs: a body over the size limit (413), a
+    control character in the path, the query string or a form field (400),
+    and in the admin a list lookup on an id with a value that is not one
     (400). JSON bodies are checked where they are parsed (``JSONParser``,
     ``loads``)."""
 
@@ -280,6 +299,8 @@ class InputGuardMiddleware:
             check_text(name, "A query parameter's name")
             for value in values:
                 check_text(value, f"The query parameter “{name[:40]}”")
+        if request.path_info.startswith("/admin/"):
+            check_admin_id_lookups(request.GET)
         # Django parses a form body for POST only; PUT and PATCH forms reach
         # the API alone, whose parsers apply the same rule.
         if request.method == "POST" and request.content_type in (
