@@ -28,6 +28,7 @@ nothing here touches a model.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 
@@ -35,7 +36,10 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.template import loader
+from django.utils.html import escape
 from rest_framework import exceptions, parsers, status
+
+log = logging.getLogger(__name__)
 
 # Ids are bigint primary keys from a sequence: 1 up to PostgreSQL's bigint maximum.
 ID_MIN, ID_MAX = 1, 2**63 - 1
@@ -109,6 +113,11 @@ def parse_id(value) -> int | None:
 NOT_AN_ID = "“{value}” is not a valid id: give a whole number."
 
 
+def not_an_id_message(value) -> str:
+    shown = str(value)
+    return NOT_AN_ID.format(value=shown if len(shown) <= 40 else shown[:40] + "…")
+
+
 _ADMIN_ID_LOOKUP = re.compile(r"(?:^|__)(?:id|pk)(?:__(exact|in))?$")
 
 
@@ -125,11 +134,6 @@ def check_admin_id_lookups(params) -> None:
             for item in value.split(",") if match.group(1) == "in" else [value]:
                 if item and parse_id(item) is None:
                     raise InputRefused(f"The filter “{name[:40]}”: {not_an_id_message(item)}", code="invalid_id")
-
-
-def not_an_id_message(value) -> str:
-    shown = str(value)
-    return NOT_AN_ID.format(value=shown if len(shown) <= 40 else shown[:40] + "…")
 
 
 # --- JSON ------------------------------------------------------------------------------
@@ -178,7 +182,7 @@ def _check_strings(data, path="body") -> None:
         elif isinstance(value, dict):
             for key, item in value.items():
                 check_text(key, f"A key of {where}")
-                stack.append((item, f"{where}.{key}" if len(where) < 200 else where))
+                stack.append((item, f"{where}.{key[:40]}" if len(where) < 200 else where))
         elif isinstance(value, list):
             stack.extend((item, f"{where}[{i}]" if len(where) < 200 else where) for i, item in enumerate(value))
 
@@ -264,7 +268,11 @@ def refusal(request, status_code: int, code: str, detail: str) -> HttpResponse:
         return HttpResponse(detail, status=status_code, content_type="text/plain; charset=utf-8")
     # Without context processors or the site layout, as the 500 page: this
     # runs before the session and the user are loaded.
-    body = loader.get_template("400.html").render({"detail": detail, "status": status_code})
+    try:
+        body = loader.get_template("400.html").render({"detail": detail, "status": status_code})
+    except Exception:  # the refusal must not fail in turn (as the 500 page)
+        log.exception("The 400 page could not be rendered")
+        body = f"<!doctype html><title>Bad request</title><h1>Bad request</h1><p>{escape(detail)}</p>"
     return HttpResponse(body, status=status_code)
 
 
