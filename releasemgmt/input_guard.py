@@ -272,7 +272,8 @@ def refusal(request, status_code: int, code: str, detail: str) -> HttpResponse:
         body = loader.get_template("400.html").render({"detail": detail, "status": status_code})
     except Exception:  # the refusal must not fail in turn (as the 500 page)
         log.exception("The 400 page could not be rendered")
-        body = f"<!doctype html><title>Bad request</title><h1>Bad request</h1><p>{escape(detail)}</p>"
+        title = "Request too large" if status_code == 413 else "Bad request"
+        body = f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{escape(detail)}</p>"
     return HttpResponse(body, status=status_code)
 
 
