@@ -3,12 +3,13 @@ from django_filters import rest_framework as df
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import filters, mixins, serializers, viewsets
 
-from releasemgmt.filters import UtcIsoDateTimeFilter
 from releasemgmt.api import (
     IF_MATCH,
     READ_ERRORS,
     WRITE_ERRORS,
     GuardedWritesMixin,
+    IdRelatedField,
+    ModelSerializer,
     StandardPagination,
     require_any_role,
     require_roles,
@@ -16,6 +17,7 @@ from releasemgmt.api import (
     vendor_only,
     visible_releases,
 )
+from releasemgmt.filters import FilterSet, IdFilter, UtcIsoDateTimeFilter
 from releasemgmt.workflow import TransitionForbidden, user_roles
 from releases.models import Release
 
@@ -24,9 +26,9 @@ from .choices import ChangeType, Level, RfcState
 from .models import PROBLEM_ROLES, ChangeRequest, Problem
 
 
-class RfcSerializer(serializers.ModelSerializer):
+class RfcSerializer(ModelSerializer):
     number = serializers.CharField(read_only=True)
-    releases = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    releases = IdRelatedField(many=True, read_only=True)
 
     class Meta:
         model = ChangeRequest
@@ -35,13 +37,13 @@ class RfcSerializer(serializers.ModelSerializer):
         read_only_fields = ["requester", "state", "closure_comments", "created_at", "updated_at"]
 
 
-class RfcFilter(df.FilterSet):
+class RfcFilter(FilterSet):
     state = df.MultipleChoiceFilter(choices=RfcState.choices, distinct=False)  # a column: no DISTINCT
     change_type = df.ChoiceFilter(choices=ChangeType.choices)
     risk = df.ChoiceFilter(choices=Level.choices)
     impact = df.ChoiceFilter(choices=Level.choices)
-    requester = df.NumberFilter()
-    release = df.NumberFilter(field_name="releases", distinct=True)
+    requester = IdFilter()
+    release = IdFilter(field_name="releases", distinct=True)
     created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
 
@@ -99,12 +101,12 @@ class RfcViewSet(GuardedWritesMixin,
 # --- problem records ----------------------------------------------------------------------
 
 
-class ProblemSerializer(serializers.ModelSerializer):
+class ProblemSerializer(ModelSerializer):
     number = serializers.CharField(read_only=True)
-    release = serializers.PrimaryKeyRelatedField(
+    release = IdRelatedField(
         queryset=Release.objects.all(),
         help_text="The rolled-back release to analyse; one problem record per release.")
-    rfcs = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    rfcs = IdRelatedField(many=True, read_only=True)
     title = serializers.CharField(max_length=200, required=False, allow_blank=True,
                                   help_text="Defaults to 'Rollback of <release>'.")
 
@@ -124,9 +126,9 @@ class ProblemSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class ProblemFilter(df.FilterSet):
+class ProblemFilter(FilterSet):
     state = df.MultipleChoiceFilter(choices=Problem.State.choices, distinct=False)
-    release = df.NumberFilter()
+    release = IdFilter()
 
     class Meta:
         model = Problem

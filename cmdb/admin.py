@@ -26,6 +26,7 @@ from releasemgmt.admin_mixins import (
     TransitionAdminMixin,
 )
 from releasemgmt import workflow
+from releasemgmt.forms import IdModelMultipleChoiceField
 from releasemgmt.workflow import has_any_role
 
 from .choices import BaselineKind
@@ -80,7 +81,7 @@ class BaselineItemInline(ReadOnlyInline):
 class BaselineForm(ServiceModelForm):
     """Capture: which CIs to snapshot (a pre-release baseline takes the release's scope)."""
 
-    cis = forms.ModelMultipleChoiceField(
+    cis = IdModelMultipleChoiceField(
         queryset=ConfigurationItem.objects.order_by("name"), required=False, label="configuration items",
         widget=FilteredSelectMultiple("configuration items", is_stacked=False),
         help_text="For a manual baseline. A pre-release baseline snapshots the release's scope.",

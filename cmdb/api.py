@@ -13,22 +13,25 @@ from releasemgmt.api import (
     WRITE_ERRORS,
     ETagMixin,
     GuardedWritesMixin,
+    IdRelatedField,
+    ModelSerializer,
     StandardPagination,
     require_roles,
     transition_viewset_mixin,
     vendor_only,
     visible_releases,
 )
+from releasemgmt.filters import FilterSet, IdFilter
 
 from . import services
 from .choices import BaselineKind, CIStatus, CIType
 from .models import Baseline, BaselineItem, ConfigurationItem
 
 
-class CISerializer(serializers.ModelSerializer):
-    depends_on = serializers.PrimaryKeyRelatedField(many=True, required=False,
+class CISerializer(ModelSerializer):
+    depends_on = IdRelatedField(many=True, required=False,
                                                     queryset=ConfigurationItem.objects.all())
-    dependants = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    dependants = IdRelatedField(many=True, read_only=True)
 
     class Meta:
         model = ConfigurationItem
@@ -42,13 +45,13 @@ class CISerializer(serializers.ModelSerializer):
         return value
 
 
-class BaselineItemSerializer(serializers.ModelSerializer):
+class BaselineItemSerializer(ModelSerializer):
     class Meta:
         model = BaselineItem
         fields = ["ci", "name", "version", "status", "attributes"]
 
 
-class BaselineSerializer(serializers.ModelSerializer):
+class BaselineSerializer(ModelSerializer):
     items = BaselineItemSerializer(many=True, read_only=True)
 
     class Meta:
@@ -57,11 +60,11 @@ class BaselineSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CIFilter(df.FilterSet):
+class CIFilter(FilterSet):
     status = df.MultipleChoiceFilter(choices=CIStatus.choices, distinct=False)  # a column: no DISTINCT
     ci_type = df.ChoiceFilter(choices=CIType.choices)
-    depends_on = df.NumberFilter(field_name="depends_on")
-    owner = df.NumberFilter()
+    depends_on = IdFilter(field_name="depends_on")
+    owner = IdFilter()
 
     class Meta:
         model = ConfigurationItem
@@ -114,10 +117,10 @@ class CIViewSet(GuardedWritesMixin,
         self._etag_object = serializer.instance
 
 
-class BaselineFilter(df.FilterSet):
+class BaselineFilter(FilterSet):
     kind = df.ChoiceFilter(choices=BaselineKind.choices)
-    release = df.NumberFilter()
-    ci = df.NumberFilter(field_name="items__ci", distinct=True)
+    release = IdFilter()
+    ci = IdFilter(field_name="items__ci", distinct=True)
 
     class Meta:
         model = Baseline

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from django import forms
 
+from releasemgmt.input_guard import parse_id
+
 from .models import ConfigurationItem
 
 # A CMDB of this size or less is offered as suggestions under the box (an
@@ -60,8 +62,8 @@ class CIField(forms.ModelChoiceField):
             return value
         raw = str(value).strip()
         found = None
-        if raw.isdigit() and int(raw) <= 2**63 - 1:  # beyond a bigint PostgreSQL refuses the query
-            found = self.queryset.filter(pk=int(raw)).first()
+        if (pk := parse_id(raw)) is not None:
+            found = self.queryset.filter(pk=pk).first()
         if found is None:
             found = self.queryset.filter(name=raw).first()
         if found is None:

@@ -36,6 +36,7 @@ from django.views.decorators.http import require_POST
 from django_fsm import ConcurrentTransition, FSMFieldMixin, TransitionNotAllowed
 from simple_history.admin import SimpleHistoryAdmin
 
+from releasemgmt.forms import IdModelChoiceField, IdModelMultipleChoiceField
 from releasemgmt.workflow import TransitionError, available
 
 # Fields no admin form ever writes: who created a record and when is set by
@@ -90,6 +91,16 @@ class AuditAdmin(SimpleHistoryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return self.deletable and super().has_delete_permission(request, obj)
+
+    # Relations chosen by id refuse what is not one ("not a valid id") before
+    # the database is asked (releasemgmt.forms).
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        kwargs.setdefault("form_class", IdModelChoiceField)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        kwargs.setdefault("form_class", IdModelMultipleChoiceField)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_actions(self, request):
         actions = super().get_actions(request)

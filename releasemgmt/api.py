@@ -11,19 +11,28 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .input_guard import ID_SCHEMA, not_an_id_message, parse_id
 from .workflow import TransitionError, TransitionForbidden, has_any_role, user_roles
 
 log = logging.getLogger(__name__)
 
 
 def exception_handler(exc, context):
-    """Domain errors become HTTP once, here: 409 with blockers, 403, 404, 400."""
+    """Domain errors become HTTP once, here: 409 with blockers, 403, 404, 400.
+    Every error body is the error object: ``detail`` and ``code``, and for a
+    400 the messages of each invalid field beside them."""
     if isinstance(exc, TransitionError):
         return Response(exc.as_dict(), status=exc.status)
     if isinstance(exc, DjangoValidationError):
@@ -35,9 +44,50 @@ def exception_handler(exc, context):
         return Response({"detail": "This record is referenced by others and cannot be deleted.", "code": "protected",
                          "blockers": []}, status=status.HTTP_409_CONFLICT)
     response = drf_exception_handler(exc, context)
-    if response is not None and isinstance(response.data, dict) and "detail" in response.data:
+    if response is None:
+        return response
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = validation_error_body(exc.detail)
+    elif isinstance(response.data, dict) and "detail" in response.data:
         response.data.setdefault("code", getattr(response.data["detail"], "code", "error"))
     return response
+
+
+def validation_error_body(detail) -> dict:
+    """A ValidationError's detail as the error object. Field errors keep
+    their place (each invalid field maps to its messages) beside ``detail``
+    and ``code``; a bare message or list of messages (DRF's SearchFilter
+    raises one for a NUL) becomes ``detail`` and ``non_field_errors``."""
+    if isinstance(detail, dict):
+        body = dict(detail)
+        if "detail" in body and not isinstance(body["detail"], (list, dict)):
+            body.setdefault("code", getattr(body["detail"], "code", "invalid"))
+            return body
+        first = _first_message(body)
+        fields = [name for name in body if name != "non_field_errors"]
+        if fields:
+            summary = f"Invalid input in {', '.join(fields[:10])}{'…' if len(fields) > 10 else ''}: {first}"
+        else:
+            summary = str(first)
+        return {"detail": summary, "code": getattr(first, "code", "invalid"), **body}
+    messages = detail if isinstance(detail, list) else [detail]
+    first = _first_message(messages)
+    return {"detail": " ".join(str(m) for m in messages if isinstance(m, str)) or str(first),
+            "code": getattr(first, "code", "invalid"), "non_field_errors": messages}
+
+
+def _first_message(errors):
+    """The first message in a (nested) ValidationError detail."""
+    stack = [errors]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+        else:
+            return item
+    return exceptions.ErrorDetail("Invalid input.", code="invalid")
 
 
 # --- who may write -------------------------------------------------------------------
@@ -60,13 +110,29 @@ def require_any_role(user, action: str, detail: str) -> None:
         raise TransitionForbidden(action, detail)
 
 
-class StandardPagination(PageNumberPagination):
+class StrictPageSizeMixin:
+    """A ``page_size`` that is not a whole number from 1 up is a 400, where
+    DRF quietly used the default; above the maximum it is capped (DRF's
+    documented behaviour). An empty one is the default."""
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param, "")
+        if raw == "":
+            return self.page_size
+        digits = raw.lstrip("0")
+        if not (raw.isascii() and raw.isdigit()) or not digits:
+            raise exceptions.ValidationError(
+                {self.page_size_query_param: [f"Give a whole number from 1 to {self.max_page_size}."]})
+        return self.max_page_size if len(digits) > 6 else min(int(digits), self.max_page_size)
+
+
+class StandardPagination(StrictPageSizeMixin, PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
 
 
-class TaskCursorPagination(CursorPagination):
+class TaskCursorPagination(StrictPageSizeMixin, CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
@@ -187,6 +253,29 @@ def visible_releases(user):
     return qs
 
 
+# --- ids ------------------------------------------------------------------------------------
+
+
+@extend_schema_field(ID_SCHEMA)
+class IdRelatedField(serializers.PrimaryKeyRelatedField):
+    """A related object given by its id: 400 "not a valid id" for anything
+    ``input_guard.parse_id`` does not take (a float, ``1e999``, a number
+    beyond the bigint range, a boolean) before the database is asked."""
+
+    def to_internal_value(self, data):
+        pk = parse_id(data)
+        if pk is None:
+            raise serializers.ValidationError(not_an_id_message(data), code="invalid_id")
+        return super().to_internal_value(pk)
+
+
+class ModelSerializer(serializers.ModelSerializer):
+    """The project's ModelSerializer: the relation fields it builds from the
+    model are ``IdRelatedField`` (declare ``IdRelatedField`` for the others)."""
+
+    serializer_related_field = IdRelatedField
+
+
 # --- transitions ------------------------------------------------------------------------
 
 
@@ -225,24 +314,27 @@ class TransitionInput(serializers.Serializer):
         help_text="start_deployment of an emergency release inside a freeze window.")
 
 
-# A 400 maps each invalid field to its messages (``non_field_errors`` for the
-# body as a whole); a body that is not JSON gets ``detail`` and ``code``.
+# Every 400 is the error object: ``detail`` and ``code``, and beside them
+# each invalid field with its messages (``non_field_errors`` for the body as
+# a whole).
 VALIDATION_ERROR = {
     "type": "object",
-    "description": "Field errors: each invalid field maps to a list of messages; `non_field_errors` holds "
-                   "errors of the body as a whole. A body that cannot be parsed gets `detail` and "
-                   "`code` (`parse_error`).",
+    "description": "The error object: `detail` says what is wrong and `code` names it (`invalid` for field "
+                   "errors, `parse_error` for a body that cannot be parsed or breaks the input rules, "
+                   "`invalid_character` for a control character in the query string). Each invalid field maps "
+                   "to a list of messages; `non_field_errors` holds errors of the body as a whole.",
     "properties": {
         "detail": {"type": "string"},
         "code": {"type": "string"},
         "non_field_errors": {"type": "array", "items": {"type": "string"}},
     },
+    "required": ["detail", "code"],
     "additionalProperties": {},
 }
 
 ERRORS = {400: VALIDATION_ERROR, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer,
-          409: ErrorSerializer, 412: ErrorSerializer}
-READ_ERRORS = {k: v for k, v in ERRORS.items() if k in (401, 404)}
+          409: ErrorSerializer, 412: ErrorSerializer, 413: ErrorSerializer, 429: ErrorSerializer}
+READ_ERRORS = {k: v for k, v in ERRORS.items() if k in (400, 401, 404, 429)}
 WRITE_ERRORS = dict(ERRORS)
 
 IF_MATCH = OpenApiParameter(

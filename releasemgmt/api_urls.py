@@ -19,6 +19,7 @@ from releases.api.templates import ReleaseTemplateViewSet
 from releases.api.views import RECORD_VIEWSETS, ReleaseViewSet, TaskViewSet
 
 from .api import ERRORS, READ_ERRORS, StandardPagination, api_not_found, vendor_only
+from .api_schema import THROTTLED
 
 
 @extend_schema_view(list=extend_schema(summary="List users and their roles"),
@@ -47,13 +48,16 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     summary="Obtain an API token",
     request=inline_serializer("TokenRequest", {"username": serializers.CharField(),
                                                "password": serializers.CharField()}),
-    responses={200: inline_serializer("TokenResponse", {"token": serializers.CharField()}), 400: ERRORS[400]},
+    responses={200: inline_serializer("TokenResponse", {"token": serializers.CharField()}), 400: ERRORS[400],
+               429: THROTTLED},
 )
 class TokenView(ObtainAuthToken):
     """Exchange a username and password for a token; send it as
     `Authorization: Token <key>`."""
 
     authentication_classes = []
+    # ObtainAuthToken names DRF's own parsers; these apply the input rules.
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
     # ObtainAuthToken turns throttling off; here the anonymous rate applies
     # (per address), beside the per-username lock-out of django-axes.
     throttle_classes = api_settings.DEFAULT_THROTTLE_CLASSES

@@ -18,6 +18,7 @@ import uuid
 
 from django.http import HttpResponse, JsonResponse
 from django.template import loader
+from django.utils.cache import patch_cache_control
 from django.conf import settings
 from rest_framework.permissions import BasePermission
 from rest_framework.settings import api_settings
@@ -83,6 +84,24 @@ class CorrelationIdFilter(logging.Filter):
         if not hasattr(record, "correlation_id"):
             record.correlation_id = _current_id.get()
         return True
+
+
+# --- caching ---------------------------------------------------------------------------
+
+
+class ApiNoStoreMiddleware:
+    """``Cache-Control: no-store`` on every API response: they carry what one
+    user may see, or a credential (the token endpoint), and no browser,
+    proxy or disk cache is to keep them."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path_info.startswith("/api/"):
+            patch_cache_control(response, no_store=True)
+        return response
 
 
 # --- errors ---------------------------------------------------------------------------

@@ -22,5 +22,7 @@ urlpatterns = [
     path("api/", include("releasemgmt.api_urls")),
 ]
 
+# Input Django itself refuses: the API's error object under /api/, a page elsewhere.
+handler400 = "releasemgmt.input_guard.bad_request"
 # A generic answer with a correlation id, JSON under /api/: never a traceback.
 handler500 = "releasemgmt.security.server_error"

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 
 from cmdb.models import ConfigurationItem
 from releasemgmt.filters import UtcIsoDateTimeField
+from releasemgmt.input_guard import ID_SCHEMA, not_an_id_message, parse_id
 from releasemgmt.workflow import user_roles
 
 from .calendar import calendar_window, entries, to_ical
@@ -26,9 +27,9 @@ from .models import CalendarToken, Release, Team
 FILTERS = [
     OpenApiParameter("start", OpenApiTypes.DATETIME, description="From (default: 30 days ago)."),
     OpenApiParameter("end", OpenApiTypes.DATETIME, description="Until (default: 90 days ahead)."),
-    OpenApiParameter("team", OpenApiTypes.INT, description="Only this team's releases and tasks."),
-    OpenApiParameter("ci", OpenApiTypes.INT, description="Only releases touching this CI, and its freezes."),
-    OpenApiParameter("release", OpenApiTypes.INT, description="Only this release."),
+    OpenApiParameter("team", ID_SCHEMA, description="Only this team's releases and tasks."),
+    OpenApiParameter("ci", ID_SCHEMA, description="Only releases touching this CI, and its freezes."),
+    OpenApiParameter("release", ID_SCHEMA, description="Only this release."),
     OpenApiParameter("mine", OpenApiTypes.BOOL, description="Only what concerns the authenticated user."),
 ]
 
@@ -65,9 +66,9 @@ def _int(params, name):
     raw = params.get(name)
     if raw in (None, ""):
         return None
-    if not str(raw).isdigit():
-        raise ValidationError({name: "Give a numeric id."})
-    return int(raw)
+    if (pk := parse_id(raw)) is None:
+        raise ValidationError({name: not_an_id_message(raw)})
+    return pk
 
 
 def feed_filters(request) -> dict:

@@ -11,6 +11,7 @@ from django.utils import timezone
 from changes.models import ChangeRequest
 from cmdb.forms import CIField
 from cmdb.models import Baseline
+from releasemgmt.forms import IdModelChoiceField, IdModelMultipleChoiceField
 from releasemgmt.security import check_signature_password
 
 from .choices import STEPS, ReleaseState, ReleaseType, VoteDecision
@@ -142,7 +143,7 @@ class _NewestRfcs(ModelChoiceIterator):
         return RFC_CHOICES_SHOWN + len(self.field.chosen)
 
 
-class RfcChoiceField(forms.ModelMultipleChoiceField):
+class RfcChoiceField(IdModelMultipleChoiceField):
     widget = forms.CheckboxSelectMultiple
     iterator = _NewestRfcs
 
@@ -163,7 +164,7 @@ class ReleaseCreateForm(forms.Form):
     planned_start = forms.DateTimeField(widget=DateTimeLocalInput(), required=False)
     planned_end = forms.DateTimeField(widget=DateTimeLocalInput(), required=False)
     acceptance_criteria = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
-    template = forms.ModelChoiceField(
+    template = IdModelChoiceField(
         queryset=ReleaseTemplate.objects.none(), required=False, label="Template", empty_label="No template",
         help_text="Start with a template's activities (dated from the planned start), test cases, draft plan "
                   "and rollback plan. It must be for the same type of release.")
@@ -227,7 +228,7 @@ class ReleaseFilterForm(forms.Form):
                               + list(ReleaseState.choices))
     release_type = forms.ChoiceField(required=False, label="Type", choices=[("", "Any type")]
                                      + list(ReleaseType.choices))
-    manager = forms.ModelChoiceField(required=False, queryset=get_user_model().objects.none(),
+    manager = IdModelChoiceField(required=False, queryset=get_user_model().objects.none(),
                                      empty_label="Any manager")
     ci = CIField(required=False, label="CI", help_text="")
     start = forms.DateField(required=False, label="From", widget=DateInput())
@@ -331,9 +332,9 @@ class TaskForm(forms.Form):
 
     title = forms.CharField(max_length=200)
     step = forms.TypedChoiceField(choices=sorted(STEPS.items()), coerce=int, initial=12)
-    assignee_user = forms.ModelChoiceField(queryset=_user_choices(), required=False, label="Person")
-    assignee_team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False, label="Team")
-    assignee_vendor = forms.ModelChoiceField(queryset=Vendor.objects.all(), required=False, label="Vendor queue")
+    assignee_user = IdModelChoiceField(queryset=_user_choices(), required=False, label="Person")
+    assignee_team = IdModelChoiceField(queryset=Team.objects.all(), required=False, label="Team")
+    assignee_vendor = IdModelChoiceField(queryset=Vendor.objects.all(), required=False, label="Vendor queue")
     planned_start = forms.DateTimeField(widget=DateTimeLocalInput(), required=False)
     planned_end = forms.DateTimeField(widget=DateTimeLocalInput(), required=False)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
@@ -357,7 +358,7 @@ class TaskForm(forms.Form):
 
 
 class BaselineCompareForm(forms.Form):
-    against = forms.ModelChoiceField(queryset=Baseline.objects.none(), label="Compare with", required=False,
+    against = IdModelChoiceField(queryset=Baseline.objects.none(), label="Compare with", required=False,
                                      empty_label="Choose a baseline")
 
     def __init__(self, *args, baseline, **kwargs):

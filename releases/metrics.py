@@ -70,6 +70,7 @@ from django.utils import timezone
 from changes.models import ChangeRequest
 from cmdb.forms import CIField
 from cmdb.models import ConfigurationItem
+from releasemgmt.forms import IdModelChoiceField
 
 from .choices import STATE_ORDER, STATE_STEP, ReleaseState, ReleaseType
 from .models import Deployment, Release, ReleasePlan, ReleaseScopeItem, Task, Team, TransitionLog, Vendor
@@ -124,29 +125,16 @@ class _DateOrDateTimeField(forms.Field):
         return parsed
 
 
-class _IdChoiceField(forms.ModelChoiceField):
-    """A model chosen by id; an id the database cannot hold is simply unknown
-    (PostgreSQL would refuse it with an error, not an empty result)."""
-
-    def to_python(self, value):
-        if value in self.empty_values:
-            return None
-        if not str(value).isdigit() or int(value) > 2**63 - 1:
-            raise forms.ValidationError(f"Unknown {self.queryset.model._meta.verbose_name}: give its numeric id.",
-                                        code="invalid_choice")
-        return super().to_python(value)
-
-
 class MetricsFilterForm(forms.Form):
     """The filters of the metrics, shared by the reports page and the API."""
 
     type = forms.ChoiceField(label="Release type", required=False,
                              choices=[("", "All types"), *ReleaseType.choices])
-    team = _IdChoiceField(queryset=Team.objects.all(), required=False, empty_label="All teams",
+    team = IdModelChoiceField(queryset=Team.objects.all(), required=False, empty_label="All teams",
                           help_text="Releases with a task for this team.")
     ci = CIField(required=False, label="Configuration item",
                  help_text="Releases with this CI in scope: its name (or id).")
-    vendor = _IdChoiceField(queryset=Vendor.objects.all(), required=False, empty_label="All vendors",
+    vendor = IdModelChoiceField(queryset=Vendor.objects.all(), required=False, empty_label="All vendors",
                             help_text="Releases with a task for this vendor.")
 
     def __init__(self, *args, now=None, **kwargs):

@@ -8,6 +8,7 @@ process right after the commit.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -132,6 +133,17 @@ def recipients(release, audiences) -> dict[str, object]:
     return {u.email: u for u in recipient_users(release, audiences)}
 
 
+# Line breaks and other control characters (a title may hold them): an email
+# header is one line, and Django refuses to send a subject with a newline.
+_NOT_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def one_line(text: str) -> str:
+    """``text`` as an email subject: line breaks and control characters
+    become one space each run, so any title makes a sendable header."""
+    return " ".join(_NOT_ONE_LINE.sub(" ", text).split())
+
+
 def release_link(release) -> str:
     return f"{settings.SITE_URL.rstrip('/')}/releases/{release.pk}/"
 
@@ -154,8 +166,8 @@ def enqueue(release, *, event: str, by=None, payload=None, log=None, subject_obj
     if notice is None and audiences is None:
         return 0
     audiences = audiences or notice.audiences
-    subject = (notice.subject if notice else "{release}: " + event.replace("_", " ")).format(
-        release=f"{release.number} {release.title}")
+    subject = one_line((notice.subject if notice else "{release}: " + event.replace("_", " ")).format(
+        release=f"{release.number} {release.title}"))
     occurrence = occurrence or (f"log{log.pk}" if log else f"{event}-{release.pk}")
     text, html = _render(release, event, subject, by, payload, extra)
     ics = ""
@@ -202,7 +214,8 @@ def _vendor_routing(release, occurrence, ct, by):
             rows.append(OutboxMessage(
                 event="route_vendor_task", release=release, content_type=task_ct, object_id=task.pk,
                 channel=Channel.WEBHOOK, recipient=vendor.integration_url,
-                subject=f"{release.number}: {task.title}", payload={"vendor": vendor.pk, "body": task_payload(task)},
+                subject=one_line(f"{release.number}: {task.title}"),
+                payload={"vendor": vendor.pk, "body": task_payload(task)},
                 dedupe_key=f"{occurrence}:webhook:task-{task.pk}",
             ))
         elif vendor.email:
@@ -212,7 +225,7 @@ def _vendor_routing(release, occurrence, ct, by):
                     f"{release_link(release)}\n")
             rows.append(OutboxMessage(
                 event="route_vendor_task", release=release, content_type=task_ct, object_id=task.pk,
-                channel=Channel.EMAIL, recipient=vendor.email, subject=f"{release.number}: {task.title}",
+                channel=Channel.EMAIL, recipient=vendor.email, subject=one_line(f"{release.number}: {task.title}"),
                 body=text, payload={"vendor": vendor.pk},
                 dedupe_key=f"{occurrence}:email:task-{task.pk}:{vendor.email}",
             ))

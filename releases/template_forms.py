@@ -8,6 +8,8 @@ from decimal import Decimal
 
 from django import forms
 
+from releasemgmt.forms import IdModelChoiceField
+
 from .choices import STEPS
 from .models import ReleaseTemplate, Team, Vendor
 
@@ -40,8 +42,8 @@ class TemplateTaskForm(forms.Form):
     id = forms.IntegerField(required=False, widget=forms.HiddenInput)
     title = forms.CharField(max_length=200)
     step = forms.TypedChoiceField(choices=sorted(STEPS.items()), coerce=int, initial=12)
-    team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False)
-    vendor = forms.ModelChoiceField(queryset=Vendor.objects.all(), required=False, label="or vendor queue")
+    team = IdModelChoiceField(queryset=Team.objects.all(), required=False)
+    vendor = IdModelChoiceField(queryset=Vendor.objects.all(), required=False, label="or vendor queue")
     start_hours = forms.DecimalField(max_digits=7, decimal_places=2, label="Starts (h)",
                                      help_text="Hours from the window's start; negative is before.")
     end_hours = forms.DecimalField(max_digits=7, decimal_places=2, label="Ends (h)")

@@ -1,18 +1,19 @@
 """Inbound updates from a vendor's system: signed, fresh and never replayed."""
 from __future__ import annotations
 
-import json
 import logging
 
 from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from releasemgmt.api import ERRORS, ErrorSerializer
+from releasemgmt.input_guard import ID_MAX, loads
 from releasemgmt.secretbox import SealBroken
 
 from . import services
@@ -32,7 +33,7 @@ class RawJSONParser(BaseParser):
 
 
 class InboundUpdate(serializers.Serializer):
-    task = serializers.IntegerField()
+    task = serializers.IntegerField(min_value=1, max_value=ID_MAX)
     vendor_ticket_ref = serializers.CharField(required=False, max_length=200)
     transition = serializers.ChoiceField(choices=["start", "complete", "block", "unblock"], required=False)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=4000)
@@ -56,7 +57,14 @@ class VendorInboundView(APIView):
     @extend_schema(summary="Signed update from a vendor's system", request=InboundUpdate,
                    responses={200: inline_serializer("InboundResult", {"task": serializers.IntegerField(),
                                                                        "state": serializers.CharField(),
-                                                                       "vendor_ticket_ref": serializers.CharField()})})
+                                                                       "vendor_ticket_ref": serializers.CharField()}),
+                              400: ERRORS[400],
+                              401: OpenApiResponse(ErrorSerializer, description="A missing, stale or wrong signature."),
+                              404: OpenApiResponse(ErrorSerializer, description="No such vendor, or not its task."),
+                              409: OpenApiResponse(ErrorSerializer, description=(
+                                  "A replayed idempotency key, a transition the task's state does not allow, or "
+                                  "a vendor without an active user.")),
+                              413: ERRORS[413], 429: ERRORS[429]})
     def post(self, request, vendor_id: int):
         vendor = get_object_or_404(Vendor, pk=vendor_id)
         body = request.data if isinstance(request.data, bytes) else b""
@@ -76,9 +84,9 @@ class VendorInboundView(APIView):
         if not key or len(key) > 200:
             return _error("idempotency_key_required", f"Send an {IDEMPOTENCY_HEADER} header (at most 200 characters).")
         try:
-            data = json.loads(body)
-        except ValueError:
-            return _error("parse_error", "The body is not valid JSON.")
+            data = loads(body)
+        except ValueError as exc:  # not JSON, or JSON the input rules refuse (releasemgmt.input_guard)
+            return _error("parse_error", f"The body is not valid JSON: {exc}")
         update = InboundUpdate(data=data if isinstance(data, dict) else {})
         update.is_valid(raise_exception=True)
         actor = vendor.users.filter(is_active=True).order_by("pk").first()

@@ -62,6 +62,11 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # API responses are per user (or a credential): never stored by a cache.
+    "releasemgmt.security.ApiNoStoreMiddleware",
+    # Hostile input meets a clear 400 or 413 here, before any view: an
+    # oversized body, a control character in the path, query or a form.
+    "releasemgmt.input_guard.InputGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -104,6 +109,12 @@ if os.environ.get("TEST_DATABASE_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The largest request body accepted (the project takes no file uploads):
+# beyond it 413, before the body is read (releasemgmt.input_guard). JSON
+# bodies nest at most JSON_MAX_DEPTH levels.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(2_621_440)))
+JSON_MAX_DEPTH = 32
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -233,6 +244,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "releasemgmt.api_schema.ApiAutoSchema",
+    # DRF's parsers under the input rules: body size, JSON depth and numbers,
+    # no control characters (releasemgmt.input_guard).
+    "DEFAULT_PARSER_CLASSES": [
+        "releasemgmt.input_guard.JSONParser",
+        "releasemgmt.input_guard.FormParser",
+        "releasemgmt.input_guard.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "releasemgmt.api.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "releasemgmt.api.StandardPagination",

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from releasemgmt.api import VALIDATION_ERROR, ErrorSerializer
+from releasemgmt.input_guard import ID_SCHEMA
 
 from ..choices import ReleaseType
 from ..metrics import METRICS, MetricsFilterForm, compute, csv_table
@@ -31,10 +32,10 @@ FILTER_PARAMETERS = [
     OpenApiParameter("to", OpenApiTypes.STR, description="End of the period: a date (that day included) or an "
                      "ISO 8601 date and time (excluded). Default: the end of today (UTC)."),
     OpenApiParameter("type", OpenApiTypes.STR, enum=ReleaseType.values, description="Only releases of this type."),
-    OpenApiParameter("team", OpenApiTypes.INT, description="Only releases with a task for this team (and, for "
+    OpenApiParameter("team", ID_SCHEMA, description="Only releases with a task for this team (and, for "
                      "the task figures, that team's tasks)."),
     OpenApiParameter("ci", OpenApiTypes.INT, description="Only releases with this configuration item in scope."),
-    OpenApiParameter("vendor", OpenApiTypes.INT, description="Only releases with a task for this vendor (and, "
+    OpenApiParameter("vendor", ID_SCHEMA, description="Only releases with a task for this vendor (and, "
                      "for the task figures, that vendor's tasks)."),
 ]
 

@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from changes.models import ChangeRequest
 from cmdb.models import ConfigurationItem
+from releasemgmt.api import IdRelatedField, ModelSerializer
 
 from ..choices import STATE_STEP
 from ..models import RECORD_TYPES, Release, ReleaseScopeItem, ReleaseTemplate, Task, Team, Vendor
@@ -68,16 +69,16 @@ def release_rows_data(rows) -> list[dict]:
     return [release_representation(r, rfcs[r["id"]], tz) for r in rows]
 
 
-class ReleaseSerializer(serializers.ModelSerializer):
+class ReleaseSerializer(ModelSerializer):
     number = serializers.CharField(read_only=True)
     step = serializers.SerializerMethodField()
-    rfcs = serializers.PrimaryKeyRelatedField(many=True, queryset=ChangeRequest.objects.all(), allow_empty=False,
+    rfcs = IdRelatedField(many=True, queryset=ChangeRequest.objects.all(), allow_empty=False,
                                               help_text="The RFCs that triggered the release (at least one).")
-    release_manager = serializers.PrimaryKeyRelatedField(
+    release_manager = IdRelatedField(
         queryset=User.objects.filter(Q(groups__name="release_manager") | Q(is_superuser=True), is_active=True)
         .distinct(),
         required=False, help_text="A user in the release_manager role; defaults to whoever raises the ticket.")
-    template = serializers.PrimaryKeyRelatedField(
+    template = IdRelatedField(
         queryset=ReleaseTemplate.objects.all(), required=False, allow_null=True,
         help_text="On create: an active release template of the same type; the release starts with its tasks "
                   "(dated from planned_start), test cases and draft plan, and gets its rollback plan when "
@@ -115,8 +116,8 @@ class ReleaseSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class ScopeItemSerializer(serializers.ModelSerializer):
-    ci = serializers.PrimaryKeyRelatedField(queryset=ConfigurationItem.objects.all())
+class ScopeItemSerializer(ModelSerializer):
+    ci = IdRelatedField(queryset=ConfigurationItem.objects.all())
     ci_name = serializers.CharField(source="ci.name", read_only=True)
     current_version = serializers.CharField(source="ci.version", read_only=True)
 
@@ -152,12 +153,12 @@ def task_representation(row, tz=None) -> dict:
     }
 
 
-class TaskSerializer(serializers.ModelSerializer):
-    release = serializers.PrimaryKeyRelatedField(queryset=Release.objects.all())
-    assignee_user = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(is_active=True),
+class TaskSerializer(ModelSerializer):
+    release = IdRelatedField(queryset=Release.objects.all())
+    assignee_user = IdRelatedField(queryset=User.objects.filter(is_active=True),
                                                        required=False, allow_null=True)
-    assignee_team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all(), required=False, allow_null=True)
-    assignee_vendor = serializers.PrimaryKeyRelatedField(queryset=Vendor.objects.all(), required=False,
+    assignee_team = IdRelatedField(queryset=Team.objects.all(), required=False, allow_null=True)
+    assignee_vendor = IdRelatedField(queryset=Vendor.objects.all(), required=False,
                                                          allow_null=True)
 
     class Meta:
@@ -180,7 +181,7 @@ class TaskSerializer(serializers.ModelSerializer):
         return task_representation({f: getattr(instance, f) for f in TASK_ROW_FIELDS})
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(ModelSerializer):
     roles = serializers.SerializerMethodField()
 
     class Meta:
@@ -208,11 +209,11 @@ def _record_serializer(record_type, model):
     if record_type == "test_results":
         from ..models import TestCase
 
-        attrs["test_case"] = serializers.PrimaryKeyRelatedField(queryset=TestCase.objects.all())
+        attrs["test_case"] = IdRelatedField(queryset=TestCase.objects.all())
     if record_type == "closure_comments":
-        attrs["rfc"] = serializers.PrimaryKeyRelatedField(queryset=ChangeRequest.objects.all())
+        attrs["rfc"] = IdRelatedField(queryset=ChangeRequest.objects.all())
     name = "".join(part.capitalize() for part in model.__name__.split("_")) + "Serializer"
-    return type(name, (serializers.ModelSerializer,), attrs)
+    return type(name, (ModelSerializer,), attrs)
 
 
 RECORD_SERIALIZERS = {rt: _record_serializer(rt, model) for rt, model in RECORD_TYPES.items()}

@@ -9,10 +9,14 @@ from releasemgmt.api import (
     READ_ERRORS,
     WRITE_ERRORS,
     GuardedWritesMixin,
+    IdRelatedField,
+    ModelSerializer,
     StandardPagination,
     require_roles,
     vendor_only,
 )
+from releasemgmt.filters import BooleanFilter, FilterSet
+from releasemgmt.input_guard import ID_MAX, JSONParser
 
 from .. import template_services
 from ..choices import ReleaseType
@@ -21,10 +25,11 @@ from ..models import ReleaseTemplate, Team, TemplateTask, TemplateTestCase, Vend
 RM = ("release_manager",)
 
 
-class TemplateTaskSerializer(serializers.ModelSerializer):
-    id = serializers.IntegerField(required=False, help_text="Give it to edit that task; leave it out to add one.")
-    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all(), required=False, allow_null=True)
-    vendor = serializers.PrimaryKeyRelatedField(queryset=Vendor.objects.all(), required=False, allow_null=True)
+class TemplateTaskSerializer(ModelSerializer):
+    id = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX,
+                                  help_text="Give it to edit that task; leave it out to add one.")
+    team = IdRelatedField(queryset=Team.objects.all(), required=False, allow_null=True)
+    vendor = IdRelatedField(queryset=Vendor.objects.all(), required=False, allow_null=True)
 
     class Meta:
         model = TemplateTask
@@ -39,15 +44,16 @@ class TemplateTaskSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class TemplateTestCaseSerializer(serializers.ModelSerializer):
-    id = serializers.IntegerField(required=False, help_text="Give it to edit that test; leave it out to add one.")
+class TemplateTestCaseSerializer(ModelSerializer):
+    id = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX,
+                                  help_text="Give it to edit that test; leave it out to add one.")
 
     class Meta:
         model = TemplateTestCase
         fields = ["id", "name", "description", "mandatory"]
 
 
-class ReleaseTemplateSerializer(serializers.ModelSerializer):
+class ReleaseTemplateSerializer(ModelSerializer):
     tasks = TemplateTaskSerializer(many=True, required=False,
                                    help_text="On a write, the template's tasks become exactly these.")
     test_cases = TemplateTestCaseSerializer(many=True, required=False,
@@ -62,9 +68,9 @@ class ReleaseTemplateSerializer(serializers.ModelSerializer):
         extra_kwargs = {"release_type": {"required": True}}
 
 
-class ReleaseTemplateFilter(df.FilterSet):
+class ReleaseTemplateFilter(FilterSet):
     release_type = df.ChoiceFilter(choices=ReleaseType.choices)
-    active = df.BooleanFilter()
+    active = BooleanFilter()
 
     class Meta:
         model = ReleaseTemplate
@@ -89,6 +95,9 @@ class ReleaseTemplateViewSet(GuardedWritesMixin, mixins.ListModelMixin, mixins.R
     retired (`active: false`), never deleted: releases refer to them."""
 
     serializer_class = ReleaseTemplateSerializer
+    # JSON only: a form cannot carry the nested tasks and test cases, and
+    # DRF read a form without them as "no tasks".
+    parser_classes = [JSONParser]
     pagination_class = StandardPagination
     filter_backends = [df.DjangoFilterBackend, filters.SearchFilter, filters.OrderingFilter]
     filterset_class = ReleaseTemplateFilter

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from releasemgmt.input_guard import parse_id
 from releasemgmt.workflow import TransitionError, specs
 
 from .. import services
@@ -30,7 +31,7 @@ def task_board_view(request):
     if scope not in ("mine", "all", "vendor"):
         scope = default
     release_id = request.GET.get("release")
-    release_id = int(release_id) if release_id and release_id.isdigit() else None
+    release_id = parse_id(release_id) if release_id else None
     # ?column=open&page=2: the next cards of one column; the others show their first page.
     column = request.GET.get("column")
     page = request.GET.get("page", "")

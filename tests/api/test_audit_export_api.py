@@ -90,7 +90,9 @@ def test_bad_ranges_get_400_naming_the_parameter(client_for, world, query, field
     response = client_for(world["actors"].release_manager).get(URL, query)
     assert response.status_code == 400
     assert "Content-Disposition" not in response
-    errors = response.json()
+    body = response.json()
+    assert isinstance(body.pop("detail"), str) and isinstance(body.pop("code"), str)  # the error object
+    errors = body
     assert sorted(errors) == field.split()
     assert all(words in " ".join(errors[name]) for name in errors)
 
