@@ -160,7 +160,7 @@ def test_inbound_vendor_updates_are_signed_fresh_and_never_replayed(actors, cis,
     assert done.status_code == 200 and done.json()["state"] == "done"
 
 
-def test_reminders_escalate_overdue_tasks_and_chase_cab_votes(actors, cis, make_user):
+def test_reminders_escalate_overdue_tasks_and_chase_cab_votes(actors, cis, make_user, backdate_history):
     walker = Walker(new_release(actors, cis=cis), actors)
     walker.to("scheduled")
     task = walker.release.tasks.get(step=4)
@@ -173,7 +173,8 @@ def test_reminders_escalate_overdue_tasks_and_chase_cab_votes(actors, cis, make_
     pending.to("plan_submitted")
     log = TransitionLog.objects.get(object_id=pending.release.pk, content_type__model="release", name="submit_plan")
     log.at = timezone.now() - timedelta(days=3)  # the CAB has sat on it for three days
-    log.save()
+    with backdate_history():
+        log.save()
 
     counts = send_reminders()
     assert counts["overdue"] >= 2  # the assignee and the release manager

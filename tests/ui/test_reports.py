@@ -93,11 +93,16 @@ def test_who_sees_the_reports(client, login, make_user):
 # --- in a real browser -------------------------------------------------------------------------
 
 
-def _spread_over_weeks(now):
+def _spread_over_weeks(now, backdate_history):
     """seed_demo walks its releases through the services, so everything
     happens within seconds; spread each release's history back over the
     last weeks (keeping the order and the gaps' proportions) so the weekly
     chart and the durations look like a real quarter."""
+    with backdate_history():
+        _spread(now)
+
+
+def _spread(now):
     ct = ContentType.objects.get_for_model(Release)
     for i, release in enumerate(Release.objects.order_by("pk")):
         logs = list(TransitionLog.objects.filter(content_type=ct, object_id=release.pk).order_by("at", "id"))
@@ -120,7 +125,7 @@ def _spread_over_weeks(now):
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_reports_page_in_the_browser(page, live_server, screenshot_dir):
+def test_reports_page_in_the_browser(page, live_server, screenshot_dir, backdate_history):
     from django.core.management import call_command
     from playwright.sync_api import expect
 
@@ -133,7 +138,7 @@ def test_reports_page_in_the_browser(page, live_server, screenshot_dir):
     for role in ROLES:
         Group.objects.get_or_create(name=role)
     call_command("seed_demo", verbosity=0)
-    _spread_over_weeks(timezone.now())
+    _spread_over_weeks(timezone.now(), backdate_history)
     from django.contrib.auth import get_user_model
 
     user = get_user_model().objects.get(username="release_manager")
