@@ -6,9 +6,11 @@ transition service. Nothing here writes a state field or a step record
 itself, so the admin cannot skip a guard, a role check, the history or the
 outbox.
 
-* ``AuditAdmin``: a ``SimpleHistoryAdmin`` that keeps state and audit fields
-  read-only, never deletes, and never "reverts" from history (a revert would
-  write an old state straight into the row, behind the state machine's back).
+* ``AuditAdmin``: a ``SimpleHistoryAdmin`` that shows only the rows the user
+  may read (the model's ``restrict``, releasemgmt.authz: change lists, change
+  pages and history pages alike), keeps state and audit fields read-only,
+  never deletes, and never "reverts" from history (a revert would write an
+  old state straight into the row, behind the state machine's back).
 * ``ServiceAdminMixin``: add and change forms go through a service. The
   service is called while the form is validated, so whatever it refuses
   (``ValidationError``, ``TransitionError``) becomes a form error and nothing
@@ -29,13 +31,14 @@ from django.contrib.admin.options import csrf_protect_m
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import router, transaction
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 from django_fsm import ConcurrentTransition, FSMFieldMixin, TransitionNotAllowed
 from simple_history.admin import SimpleHistoryAdmin
 
+from releasemgmt.authz import unfiltered
 from releasemgmt.workflow import TransitionError, available
 
 # Fields no admin form ever writes: who created a record and when is set by
@@ -71,14 +74,46 @@ def validation_messages(exc: ValidationError) -> list[str]:
     return list(exc.messages)
 
 
+def restricted(queryset, request):
+    """``queryset`` narrowed to what the request's user may read: by the
+    model's ``restrict`` (releasemgmt.authz); a model without one is shown
+    to nobody but a superuser."""
+    if hasattr(queryset, "restrict"):
+        return queryset.restrict(request.user)
+    return queryset if request.user.is_active and request.user.is_superuser else queryset.none()
+
+
 class AuditAdmin(SimpleHistoryAdmin):
-    """The project's base admin: history visible, state and audit fields
-    read-only, nothing deleted, no revert from history."""
+    """The project's base admin: only the rows the user may read, history
+    visible (of those), state and audit fields read-only, nothing deleted,
+    no revert from history."""
 
     #: Set to True on admins of plain reference data (teams, vendors, freeze
     #: windows) that may be deleted with the model's delete permission.
     deletable = False
     list_per_page = 50
+
+    def get_queryset(self, request):
+        return restricted(super().get_queryset(request), request)
+
+    def _history_visible_or_404(self, request, object_id):
+        """A history page is shown where the object's page would be. The
+        history of a deleted object only to whoever reads every row of
+        its model (no row is left to restrict by)."""
+        if self.get_object(request, unquote(object_id)) is not None:
+            return
+        model = self.model
+        try:
+            pk = model._meta.pk.to_python(unquote(object_id))
+            gone = not model._base_manager.filter(pk=pk).exists()
+        except (ValidationError, ValueError, TypeError):
+            raise Http404 from None
+        if not (gone and unfiltered(restricted(model._default_manager.all(), request))):
+            raise Http404
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._history_visible_or_404(request, object_id)
+        return super().history_view(request, object_id, extra_context)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -105,6 +140,7 @@ class AuditAdmin(SimpleHistoryAdmin):
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         if request.method != "GET":
             raise PermissionDenied("History is read-only: make a change through the change page.")
+        self._history_visible_or_404(request, object_id)
         return super().history_form_view(request, object_id, version_id, extra_context)
 
 
@@ -128,6 +164,9 @@ class ReadOnlyInline(admin.TabularInline):
     can_delete = False
     show_change_link = True
     max_num = 0
+
+    def get_queryset(self, request):
+        return restricted(super().get_queryset(request), request)
 
     def get_readonly_fields(self, request, obj=None):
         # Every listed field is shown, none is a form field.

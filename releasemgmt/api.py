@@ -168,25 +168,6 @@ class GuardedWritesMixin(ETagMixin):
         return Response(serializer.data)
 
 
-# --- who sees what ---------------------------------------------------------------------
-
-
-def vendor_only(user) -> bool:
-    """Users whose only role is ``vendor`` see only their vendor's work."""
-    return user_roles(user) == frozenset({"vendor"})
-
-
-def visible_releases(user):
-    """Releases this user may see: all of them, except for a vendor, who sees
-    the releases in which its vendor has an activity."""
-    from releases.models import Release
-
-    qs = Release.objects.all()
-    if vendor_only(user):
-        qs = qs.filter(pk__in=Release.objects.filter(tasks__assignee_vendor__users=user).values("pk"))
-    return qs
-
-
 # --- transitions ------------------------------------------------------------------------
 
 

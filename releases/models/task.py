@@ -6,6 +6,7 @@ from simple_history.models import HistoricalRecords
 from releasemgmt.workflow import Blocker, guard, reason_given, user_roles
 
 from ..choices import STEPS, TaskState as T
+from ..querysets import InternalQuerySet, TaskQuerySet, VendorQuerySet
 
 _STATE_LABELS = dict(T.choices)
 
@@ -20,6 +21,8 @@ class Team(models.Model):
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="teams")
 
     history = HistoricalRecords(m2m_fields=[members])
+
+    objects = InternalQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -40,6 +43,8 @@ class Vendor(models.Model):
     integration_secret = models.CharField(max_length=200, blank=True)
 
     history = HistoricalRecords(m2m_fields=[users], excluded_fields=["integration_secret"])
+
+    objects = VendorQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -107,6 +112,8 @@ class Task(ConcurrentTransitionMixin, models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords()
+
+    objects = TaskQuerySet.as_manager()
 
     class Meta:
         ordering = ["planned_start", "id"]
