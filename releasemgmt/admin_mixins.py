@@ -74,6 +74,22 @@ def validation_messages(exc: ValidationError) -> list[str]:
     return list(exc.messages)
 
 
+class RestrictedRelatedFieldListFilter(admin.RelatedFieldListFilter):
+    """A change list's filter by a related object offers only the objects
+    the user may read (another vendor is not a choice, nor its name shown)."""
+
+    def field_choices(self, field, request, model_admin):
+        choices = super().field_choices(field, request, model_admin)
+        related = field.related_model._default_manager.all()
+        if not hasattr(related, "restrict"):
+            return choices
+        visible = related.restrict(request.user)
+        if unfiltered(visible):
+            return choices
+        ids = set(visible.values_list("pk", flat=True))
+        return [(pk, label) for pk, label in choices if pk in ids]
+
+
 def restricted(queryset, request):
     """``queryset`` narrowed to what the request's user may read: by the
     model's ``restrict`` (releasemgmt.authz); a model without one is shown
@@ -95,6 +111,22 @@ class AuditAdmin(SimpleHistoryAdmin):
 
     def get_queryset(self, request):
         return restricted(super().get_queryset(request), request)
+
+    def get_field_queryset(self, db, db_field, request):
+        # A form's choices of a related object: those the user may read.
+        queryset = super().get_field_queryset(db, db_field, request)
+        related = queryset if queryset is not None else db_field.remote_field.model._default_manager.using(db).all()
+        return related.restrict(request.user) if hasattr(related, "restrict") else queryset
+
+    def get_list_filter(self, request):
+        filters = []
+        for entry in super().get_list_filter(request):
+            if isinstance(entry, str) and "__" not in entry:
+                field = self.model._meta.get_field(entry)
+                if field.is_relation and hasattr(field.related_model._default_manager.all(), "restrict"):
+                    entry = (entry, RestrictedRelatedFieldListFilter)
+            filters.append(entry)
+        return filters
 
     def _history_visible_or_404(self, request, object_id):
         """A history page is shown where the object's page would be. The
@@ -320,6 +352,10 @@ class TransitionAdminMixin:
 
     def transition_view(self, request, object_id, name):
         """POST only, CSRF-checked by the admin site; the service checks the role."""
+        # As the admin's own pages: no permission on the model, 403 before
+        # any row is looked up (a row the user may not read is then "not found").
+        if not (self.has_view_permission(request) or self.has_change_permission(request)):
+            raise PermissionDenied
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
             return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)
