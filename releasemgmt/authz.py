@@ -26,6 +26,7 @@ module, not the other way round.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -149,8 +150,9 @@ def check_action(action: str) -> None:
 
 
 def unfiltered(queryset) -> bool:
-    """Whether a restrict left ``queryset`` as it was (the user sees every
-    row): its WHERE clause is empty (``none()`` is not)."""
+    """Whether a restrict of an unfiltered queryset (``Model.objects.restrict(user)``)
+    left it as it was, i.e. the user sees every row: its WHERE clause is
+    still empty (``none()``'s is not)."""
     return not queryset.query.where
 
 
@@ -194,13 +196,15 @@ class ViaQuerySet(RestrictedQuerySet):
         return self.filter(**{f"{field.name}__in": parents.values("pk")})
 
 
-def _restricted_models():
-    """The models whose rows the subject-bound logs name, by content type."""
+@functools.cache
+def _restricted_models() -> tuple:
+    """The models a log or message may be about: those with a restrict of
+    their own (not the logs and messages themselves)."""
     from django.apps import apps
 
-    return [m for m in apps.get_models()
-            if isinstance(m._default_manager.all(), RestrictedQuerySet)
-            and not isinstance(m._default_manager.all(), SubjectRestrictedQuerySet)]
+    return tuple(m for m in apps.get_models()
+                 if isinstance(m._default_manager.all(), RestrictedQuerySet)
+                 and not isinstance(m._default_manager.all(), SubjectRestrictedQuerySet))
 
 
 class SubjectRestrictedQuerySet(RestrictedQuerySet):
@@ -219,14 +223,12 @@ class SubjectRestrictedQuerySet(RestrictedQuerySet):
         if not who.anything:
             return self.none()
         where = Q(pk__in=[])
-        for model in _restricted_models():
+        types = ContentType.objects.get_for_models(*_restricted_models())  # one query at most
+        for model, ct in types.items():
             subjects = model._default_manager.restrict(user, action)
-            ct = ContentType.objects.get_for_model(model, for_concrete_model=False)
             if unfiltered(subjects):
                 where |= Q(content_type_id=ct.pk)
-            elif subjects.query.is_empty():
-                continue
-            else:
+            elif not subjects.query.is_empty():
                 where |= Q(content_type_id=ct.pk, object_id__in=subjects.values("pk"))
         return self.filter(where)
 
