@@ -223,7 +223,8 @@ VALIDATION_ERROR = {
 
 ERRORS = {400: VALIDATION_ERROR, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer,
           409: ErrorSerializer, 412: ErrorSerializer}
-READ_ERRORS = {k: v for k, v in ERRORS.items() if k in (401, 404)}
+# A read is refused (403) to someone without a role (api_permissions.ProcessReader).
+READ_ERRORS = {k: v for k, v in ERRORS.items() if k in (401, 403, 404)}
 WRITE_ERRORS = dict(ERRORS)
 
 IF_MATCH = OpenApiParameter(
