@@ -577,6 +577,12 @@ def test_each_principal_reads_exactly_what_the_table_says(world, principal):
                         ("task_own", "task_other", "task_internal", "task_b", "release_b", "freeze"), "leak",
                         via="anonymous"))
     problems = [line for probe in probes for line in read(probe, principal, user, clients)]
+    if reader(principal, user):
+        # The figures count what the principal may see: the open tasks, all overdue.
+        overdue = clients["api"].get("/api/metrics/", secure=True).json()["tasks"]["overdue"]
+        expected = sum(may_see(principal, t) for t in ("task_own", "task_other", "task_internal", "task_b"))
+        if overdue != expected:
+            problems.append(f"{principal}: /api/metrics/ counts {overdue} overdue tasks, expected {expected}")
     assert not problems, f"{len(problems)} disagreements with the table:\n" + "\n".join(problems)
 
 
