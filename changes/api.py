@@ -1,4 +1,5 @@
 """REST API for RFCs."""
+from django.db.models import Prefetch
 from django_filters import rest_framework as df
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import filters, mixins, serializers, viewsets
@@ -14,8 +15,6 @@ from releasemgmt.api import (
     require_any_role,
     require_roles,
     transition_viewset_mixin,
-    vendor_only,
-    visible_releases,
 )
 from releasemgmt.filters import FilterSet, IdFilter, UtcIsoDateTimeFilter
 from releasemgmt.workflow import TransitionForbidden, user_roles
@@ -76,10 +75,9 @@ class RfcViewSet(GuardedWritesMixin,
     ordering = ["-id"]
 
     def get_queryset(self):
-        qs = ChangeRequest.objects.prefetch_related("releases")
-        if vendor_only(self.request.user):
-            qs = qs.filter(pk__in=visible_releases(self.request.user).values("rfcs"))
-        return qs
+        user = self.request.user
+        return ChangeRequest.objects.restrict(user).prefetch_related(
+            Prefetch("releases", queryset=Release.objects.restrict(user)))
 
     def check_create(self, request):
         require_any_role(request.user, "create", "You need a role in the release process to raise an RFC.")
@@ -163,10 +161,7 @@ class ProblemViewSet(GuardedWritesMixin,
     ordering = ["-id"]
 
     def get_queryset(self):
-        qs = Problem.objects.prefetch_related("rfcs")
-        if vendor_only(self.request.user):
-            return qs.none()
-        return qs
+        return Problem.objects.restrict(self.request.user).prefetch_related("rfcs")
 
     def check_create(self, request):
         require_roles(request.user, PROBLEM_ROLES, "open_problem",
@@ -179,7 +174,7 @@ class ProblemViewSet(GuardedWritesMixin,
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         release = data.pop("release")
-        if not visible_releases(self.request.user).filter(pk=release.pk).exists():
+        if not Release.objects.restrict(self.request.user).filter(pk=release.pk).exists():
             raise TransitionForbidden("open_problem", "You cannot see this release.")
         serializer.instance = services.problem_create_from_release(release_id=release.pk, by=self.request.user,
                                                                    **data)

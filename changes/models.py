@@ -6,6 +6,7 @@ from simple_history.models import HistoricalRecords
 from releasemgmt.workflow import Blocker, guard, reason_given
 
 from .choices import ChangeType, Level, RfcState as R
+from .querysets import ChangeRequestQuerySet, ProblemQuerySet
 
 CM = ("change_manager",)
 ACTIVE_RELEASE_EXCLUDED = ("cancelled", "closed")
@@ -45,6 +46,7 @@ class ChangeRequest(ConcurrentTransitionMixin, models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords()
+    objects = ChangeRequestQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -153,6 +155,7 @@ class Problem(ConcurrentTransitionMixin, models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords(m2m_fields=[rfcs])
+    objects = ProblemQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

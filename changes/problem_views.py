@@ -10,7 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from releasemgmt.workflow import TransitionError, has_any_role
-from releases.selectors import transition_logs, visible_releases
+from releases.models import Release
+from releases.selectors import transition_logs
 from releases.views.common import apply_errors, forbid, post_transition, reader_required, transition_buttons
 
 from .models import PROBLEM_ROLES, Problem
@@ -34,13 +35,13 @@ def _may_edit(problem, user) -> bool:
 
 @reader_required
 def problem_list_view(request):
-    problems = Problem.objects.select_related("release", "created_by")
+    problems = Problem.objects.restrict(request.user).select_related("release", "created_by")
     return render(request, "changes/problem_list.html", {"problems": problems})
 
 
 def render_problem(request, pk, *, status=200, form=None, transition=None):
-    problem = get_object_or_404(Problem.objects.select_related("release", "created_by").prefetch_related("rfcs"),
-                                pk=pk)
+    problem = get_object_or_404(Problem.objects.restrict(request.user).select_related("release", "created_by")
+                                .prefetch_related("rfcs"), pk=pk)
     actions = transition_buttons(problem, request.user, "changes:problem_transition", transition)
     may_edit = _may_edit(problem, request.user)
     if may_edit and form is None:
@@ -55,7 +56,7 @@ def render_problem(request, pk, *, status=200, form=None, transition=None):
 def problem_detail_view(request, pk):
     if request.method != "POST":
         return render_problem(request, pk)
-    problem = get_object_or_404(Problem, pk=pk)
+    problem = get_object_or_404(Problem.objects.restrict(request.user), pk=pk)
     if not has_any_role(request.user, PROBLEM_ROLES):
         raise PermissionDenied("Only a release manager or change manager may edit a problem record.")
     form = ProblemForm(request.POST, initial={f: getattr(problem, f) for f in ProblemForm.base_fields})
@@ -74,13 +75,13 @@ def problem_detail_view(request, pk):
 @reader_required
 def problem_open_view(request, release_pk):
     """The release page's "Open a problem record" button."""
-    release = get_object_or_404(visible_releases(request.user), pk=release_pk)
+    release = get_object_or_404(Release.objects.restrict(request.user), pk=release_pk)
     try:
         problem = problem_create_from_release(release_id=release.pk, by=request.user)
     except TransitionError as exc:
         if exc.status == 403:
             forbid(exc)
-        existing = Problem.objects.filter(release=release).first()
+        existing = Problem.objects.restrict(request.user).filter(release=release).first()
         if existing is not None:  # someone opened it meanwhile: show that one
             messages.info(request, exc.detail)
             return redirect("changes:problem_detail", pk=existing.pk)
@@ -93,7 +94,7 @@ def problem_open_view(request, release_pk):
 @require_POST
 @reader_required
 def problem_transition_view(request, pk, name):
-    problem = get_object_or_404(Problem, pk=pk)
+    problem = get_object_or_404(Problem.objects.restrict(request.user), pk=pk)
     moved, response = post_transition(
         request, problem, name, noun="problem record", render_page=render_problem,
         perform=lambda **payload: problem_transition(problem_id=problem.pk, name=name, **payload),

@@ -43,7 +43,8 @@ OPEN_STATES = ("submitted", "assessed", "authorized", "scheduled", "implemented"
 @reader_required
 def rfc_list_view(request):
     form = RfcFilterForm(request.GET or None)
-    qs = ChangeRequest.objects.select_related("requester").prefetch_related("releases").order_by("-pk")
+    qs = ChangeRequest.objects.restrict(request.user).select_related("requester").prefetch_related(
+        Prefetch("releases", queryset=Release.objects.restrict(request.user))).order_by("-pk")
     if form.is_valid():
         q = form.cleaned_data["q"].strip()
         if q:
@@ -84,7 +85,7 @@ def _may_edit(rfc, user) -> bool:
 
 @reader_required
 def rfc_edit_view(request, pk):
-    rfc = get_object_or_404(ChangeRequest, pk=pk)
+    rfc = get_object_or_404(ChangeRequest.objects.restrict(request.user), pk=pk)
     if not _may_edit(rfc, request.user):
         raise PermissionDenied("Only the requester or a change manager may edit this RFC before it is authorised.")
     fields = ("title", "description", "change_type", "risk", "impact")
@@ -107,10 +108,11 @@ def rfc_edit_view(request, pk):
 
 def render_rfc(request, pk, *, status=200, transition=None):
     rfc = get_object_or_404(
-        ChangeRequest.objects.select_related("requester").prefetch_related(
-            Prefetch("releases", queryset=Release.objects.select_related("release_manager"))), pk=pk)
+        ChangeRequest.objects.restrict(request.user).select_related("requester").prefetch_related(
+            Prefetch("releases", queryset=Release.objects.restrict(request.user).select_related("release_manager"))),
+        pk=pk)
     actions = transition_buttons(rfc, request.user, "changes:transition", transition)
-    comments = list(rfc.release_closure_comments.select_related("release", "created_by"))
+    comments = list(rfc.release_closure_comments.restrict(request.user).select_related("release", "created_by"))
     return render(request, "changes/rfc_detail.html", {
         "rfc": rfc, "actions": actions, "logs": list(reversed(transition_logs(rfc))),
         "releases": list(rfc.releases.all()), "closure_comments": comments,
@@ -128,7 +130,7 @@ def rfc_detail_view(request, pk):
 @require_POST
 @reader_required
 def rfc_transition_view(request, pk, name):
-    rfc = get_object_or_404(ChangeRequest, pk=pk)
+    rfc = get_object_or_404(ChangeRequest.objects.restrict(request.user), pk=pk)
     moved, response = post_transition(
         request, rfc, name, noun="RFC", render_page=render_rfc,
         perform=lambda **payload: rfc_transition(rfc_id=rfc.pk, name=name, **payload),

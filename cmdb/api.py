@@ -18,8 +18,6 @@ from releasemgmt.api import (
     StandardPagination,
     require_roles,
     transition_viewset_mixin,
-    vendor_only,
-    visible_releases,
 )
 from releasemgmt.filters import FilterSet, IdFilter
 
@@ -94,10 +92,7 @@ class CIViewSet(GuardedWritesMixin,
     ordering = ["name"]
 
     def get_queryset(self):
-        qs = ConfigurationItem.objects.prefetch_related("depends_on", "dependants")
-        if vendor_only(self.request.user):
-            qs = qs.filter(pk__in=visible_releases(self.request.user).values("scope_items__ci"))
-        return qs
+        return ConfigurationItem.objects.restrict(self.request.user).prefetch_related("depends_on", "dependants")
 
     def check_create(self, request):
         require_roles(request.user, services.CI_WRITERS, "create",
@@ -156,10 +151,7 @@ class BaselineViewSet(ETagMixin, mixins.ListModelMixin, viewsets.GenericViewSet)
     ordering = ["-id"]
 
     def get_queryset(self):
-        qs = Baseline.objects.prefetch_related("items")
-        if vendor_only(self.request.user):
-            qs = qs.filter(release__in=visible_releases(self.request.user))
-        return qs
+        return Baseline.objects.restrict(self.request.user).prefetch_related("items")
 
     @extend_schema(
         summary="What changed between this baseline and another",

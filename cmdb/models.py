@@ -9,6 +9,7 @@ from simple_history.models import HistoricalRecords
 from releasemgmt.workflow import Blocker, guard
 
 from .choices import BaselineKind, BaselineState, CIStatus, CIType
+from .querysets import BaselineItemQuerySet, BaselineQuerySet, ConfigurationItemQuerySet
 
 
 class ConfigurationItem(FSMModelMixin, models.Model):
@@ -33,6 +34,7 @@ class ConfigurationItem(FSMModelMixin, models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords(m2m_fields=[depends_on])
+    objects = ConfigurationItemQuerySet.as_manager()
     state_field_name = "status"
 
     class Meta:
@@ -84,6 +86,7 @@ class Baseline(FSMModelMixin, models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords()
+    objects = BaselineQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -133,6 +136,7 @@ class BaselineItem(models.Model):
     attributes = models.JSONField(default=dict, blank=True)
 
     history = HistoricalRecords()
+    objects = BaselineItemQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

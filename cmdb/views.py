@@ -35,7 +35,7 @@ def ci_list_view(request):
     # Counted per row by subqueries, which run only for the page's fifty rows;
     # joins and GROUP BY counted them for the whole CMDB before paging (3 s
     # at 50,000 CIs).
-    qs = ConfigurationItem.objects.select_related("owner").annotate(
+    qs = ConfigurationItem.objects.restrict(request.user).select_related("owner").annotate(
         dependency_count=_count(ConfigurationItem.depends_on.through.objects, "from_configurationitem"),
         release_count=_count(ReleaseScopeItem.objects, "ci"),
     ).order_by("name")
@@ -51,10 +51,12 @@ def ci_list_view(request):
 
 @reader_required
 def ci_detail_view(request, pk):
-    ci = get_object_or_404(ConfigurationItem.objects.select_related("owner"), pk=pk)
-    touched = list(ReleaseScopeItem.objects.filter(ci=ci).select_related("release", "release__release_manager")
+    user = request.user
+    ci = get_object_or_404(ConfigurationItem.objects.restrict(user).select_related("owner"), pk=pk)
+    touched = list(ReleaseScopeItem.objects.restrict(user).filter(ci=ci)
+                   .select_related("release", "release__release_manager")
                    .order_by("-release__created_at", "-release_id"))
-    in_baselines = list(BaselineItem.objects.filter(ci=ci).select_related("baseline")
+    in_baselines = list(BaselineItem.objects.restrict(user).filter(ci=ci).select_related("baseline")
                         .order_by("-baseline__created_at", "-baseline_id")[:50])
     history = list(ci.history.select_related("history_user").order_by("-history_date", "-history_id")[:30])
     return render(request, "cmdb/ci_detail.html", {
@@ -64,27 +66,29 @@ def ci_detail_view(request, pk):
         "touched": touched,
         "in_baselines": in_baselines,
         "history": history,
-        "freezes": list(ci.freeze_windows.order_by("-start")[:10]),
+        "freezes": list(ci.freeze_windows.restrict(user).order_by("-start")[:10]),
     })
 
 
 @reader_required
 def baseline_list_view(request):
-    qs = Baseline.objects.select_related("release", "captured_by").annotate(item_count=Count("items")) \
-        .order_by("-created_at", "-id")
+    qs = Baseline.objects.restrict(request.user).select_related("release", "captured_by") \
+        .annotate(item_count=Count("items")).order_by("-created_at", "-id")
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     return render(request, "cmdb/baseline_list.html", {"page": page, "baselines": page.object_list})
 
 
 @reader_required
 def baseline_detail_view(request, pk):
-    baseline = get_object_or_404(Baseline.objects.select_related("release", "captured_by"), pk=pk)
+    baseline = get_object_or_404(Baseline.objects.restrict(request.user).select_related("release", "captured_by"),
+                                 pk=pk)
     form = BaselineCompareForm(request.GET or None, baseline=baseline)
     other = form.cleaned_data.get("against") if form.is_valid() else None
     if other is None and "against" not in request.GET:
         # By default compare with the baseline before it that shares its CIs.
         ci_ids = baseline.items.values("ci")
-        other = (Baseline.objects.filter(items__ci__in=ci_ids, created_at__lte=baseline.created_at)
+        other = (Baseline.objects.restrict(request.user)
+                 .filter(items__ci__in=ci_ids, created_at__lte=baseline.created_at)
                  .exclude(pk=baseline.pk).order_by("-created_at", "-id").distinct().first())
         if other is not None:
             form = BaselineCompareForm(initial={"against": other.pk}, baseline=baseline)

@@ -6,9 +6,11 @@ transition service. Nothing here writes a state field or a step record
 itself, so the admin cannot skip a guard, a role check, the history or the
 outbox.
 
-* ``AuditAdmin``: a ``SimpleHistoryAdmin`` that keeps state and audit fields
-  read-only, never deletes, and never "reverts" from history (a revert would
-  write an old state straight into the row, behind the state machine's back).
+* ``AuditAdmin``: a ``SimpleHistoryAdmin`` that shows only the rows the user
+  may read (the model's ``restrict``, releasemgmt.authz: change lists, change
+  pages and history pages alike), keeps state and audit fields read-only,
+  never deletes, and never "reverts" from history (a revert would write an
+  old state straight into the row, behind the state machine's back).
 * ``ServiceAdminMixin``: add and change forms go through a service. The
   service is called while the form is validated, so whatever it refuses
   (``ValidationError``, ``TransitionError``) becomes a form error and nothing
@@ -29,13 +31,14 @@ from django.contrib.admin.options import csrf_protect_m
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import router, transaction
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 from django_fsm import ConcurrentTransition, FSMFieldMixin, TransitionNotAllowed
 from simple_history.admin import SimpleHistoryAdmin
 
+from releasemgmt.authz import unfiltered
 from releasemgmt.forms import IdModelChoiceField, IdModelMultipleChoiceField
 from releasemgmt.workflow import TransitionError, available
 
@@ -72,14 +75,78 @@ def validation_messages(exc: ValidationError) -> list[str]:
     return list(exc.messages)
 
 
+class RestrictedRelatedFieldListFilter(admin.RelatedFieldListFilter):
+    """A change list's filter by a related object offers only the objects
+    the user may read (another vendor is not a choice, nor its name shown)."""
+
+    def field_choices(self, field, request, model_admin):
+        choices = super().field_choices(field, request, model_admin)
+        related = field.related_model._default_manager.all()
+        if not hasattr(related, "restrict"):
+            return choices
+        visible = related.restrict(request.user)
+        if unfiltered(visible):
+            return choices
+        ids = set(visible.values_list("pk", flat=True))
+        return [(pk, label) for pk, label in choices if pk in ids]
+
+
+def restricted(queryset, request):
+    """``queryset`` narrowed to what the request's user may read: by the
+    model's ``restrict`` (releasemgmt.authz); a model without one is shown
+    to nobody but a superuser."""
+    if hasattr(queryset, "restrict"):
+        return queryset.restrict(request.user)
+    return queryset if request.user.is_active and request.user.is_superuser else queryset.none()
+
+
 class AuditAdmin(SimpleHistoryAdmin):
-    """The project's base admin: history visible, state and audit fields
-    read-only, nothing deleted, no revert from history."""
+    """The project's base admin: only the rows the user may read, history
+    visible (of those), state and audit fields read-only, nothing deleted,
+    no revert from history."""
 
     #: Set to True on admins of plain reference data (teams, vendors, freeze
     #: windows) that may be deleted with the model's delete permission.
     deletable = False
     list_per_page = 50
+
+    def get_queryset(self, request):
+        return restricted(super().get_queryset(request), request)
+
+    def get_field_queryset(self, db, db_field, request):
+        # A form's choices of a related object: those the user may read.
+        queryset = super().get_field_queryset(db, db_field, request)
+        related = queryset if queryset is not None else db_field.remote_field.model._default_manager.using(db).all()
+        return related.restrict(request.user) if hasattr(related, "restrict") else queryset
+
+    def get_list_filter(self, request):
+        filters = []
+        for entry in super().get_list_filter(request):
+            if isinstance(entry, str) and "__" not in entry:
+                field = self.model._meta.get_field(entry)
+                if field.is_relation and hasattr(field.related_model._default_manager.all(), "restrict"):
+                    entry = (entry, RestrictedRelatedFieldListFilter)
+            filters.append(entry)
+        return filters
+
+    def _history_visible_or_404(self, request, object_id):
+        """A history page is shown where the object's page would be. The
+        history of a deleted object only to whoever reads every row of
+        its model (no row is left to restrict by)."""
+        if self.get_object(request, unquote(object_id)) is not None:
+            return
+        model = self.model
+        try:
+            pk = model._meta.pk.to_python(unquote(object_id))
+            gone = not model._base_manager.filter(pk=pk).exists()
+        except (ValidationError, ValueError, TypeError):
+            raise Http404 from None
+        if not (gone and unfiltered(restricted(model._default_manager.all(), request))):
+            raise Http404
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._history_visible_or_404(request, object_id)
+        return super().history_view(request, object_id, extra_context)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -116,6 +183,7 @@ class AuditAdmin(SimpleHistoryAdmin):
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         if request.method != "GET":
             raise PermissionDenied("History is read-only: make a change through the change page.")
+        self._history_visible_or_404(request, object_id)
         return super().history_form_view(request, object_id, version_id, extra_context)
 
 
@@ -139,6 +207,9 @@ class ReadOnlyInline(admin.TabularInline):
     can_delete = False
     show_change_link = True
     max_num = 0
+
+    def get_queryset(self, request):
+        return restricted(super().get_queryset(request), request)
 
     def get_readonly_fields(self, request, obj=None):
         # Every listed field is shown, none is a form field.
@@ -292,6 +363,10 @@ class TransitionAdminMixin:
 
     def transition_view(self, request, object_id, name):
         """POST only, CSRF-checked by the admin site; the service checks the role."""
+        # As the admin's own pages: no permission on the model, 403 before
+        # any row is looked up (a row the user may not read is then "not found").
+        if not (self.has_view_permission(request) or self.has_change_permission(request)):
+            raise PermissionDenied
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
             return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)

@@ -234,25 +234,6 @@ class GuardedWritesMixin(ETagMixin):
         return Response(serializer.data)
 
 
-# --- who sees what ---------------------------------------------------------------------
-
-
-def vendor_only(user) -> bool:
-    """Users whose only role is ``vendor`` see only their vendor's work."""
-    return user_roles(user) == frozenset({"vendor"})
-
-
-def visible_releases(user):
-    """Releases this user may see: all of them, except for a vendor, who sees
-    the releases in which its vendor has an activity."""
-    from releases.models import Release
-
-    qs = Release.objects.all()
-    if vendor_only(user):
-        qs = qs.filter(pk__in=Release.objects.filter(tasks__assignee_vendor__users=user).values("pk"))
-    return qs
-
-
 # --- ids ------------------------------------------------------------------------------------
 
 
@@ -334,7 +315,8 @@ VALIDATION_ERROR = {
 
 ERRORS = {400: VALIDATION_ERROR, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer,
           409: ErrorSerializer, 412: ErrorSerializer, 413: ErrorSerializer, 429: ErrorSerializer}
-READ_ERRORS = {k: v for k, v in ERRORS.items() if k in (400, 401, 404, 429)}
+# A read is refused (403) to someone without a role (api_permissions.ProcessReader).
+READ_ERRORS = {k: v for k, v in ERRORS.items() if k in (400, 401, 403, 404, 429)}
 WRITE_ERRORS = dict(ERRORS)
 
 IF_MATCH = OpenApiParameter(

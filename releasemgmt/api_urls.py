@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 from rest_framework.settings import api_settings
@@ -18,8 +19,9 @@ from releases.api.serializers import UserSerializer
 from releases.api.templates import ReleaseTemplateViewSet
 from releases.api.views import RECORD_VIEWSETS, ReleaseViewSet, TaskViewSet
 
-from .api import ERRORS, READ_ERRORS, StandardPagination, api_not_found, vendor_only
+from .api import ERRORS, READ_ERRORS, StandardPagination, api_not_found
 from .api_schema import THROTTLED
+from .authz import restrict_users
 
 
 @extend_schema_view(list=extend_schema(summary="List users and their roles"),
@@ -33,14 +35,12 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 
     def get_queryset(self):
         qs = get_user_model().objects.filter(is_active=True).prefetch_related("groups").order_by("username")
-        if vendor_only(self.request.user):
-            # A vendor's users are outsiders: they see themselves, not the staff directory.
-            qs = qs.filter(pk=self.request.user.pk)
-        return qs
+        return restrict_users(qs, self.request.user)
 
     @extend_schema(summary="The authenticated user and their roles", responses={200: UserSerializer, **READ_ERRORS})
-    @action(detail=False, methods=["get"], pagination_class=None)
+    @action(detail=False, methods=["get"], pagination_class=None, permission_classes=[IsAuthenticated])
     def me(self, request):
+        """Who you are, whatever your roles (none included)."""
         return Response(UserSerializer(request.user).data)
 
 

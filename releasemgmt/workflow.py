@@ -107,11 +107,12 @@ def user_roles(user) -> frozenset[str]:
         return frozenset()
     cached = getattr(user, "_release_roles", None)
     if cached is None:
-        if user.is_superuser:
-            cached = frozenset(ROLES)
-        else:
-            cached = frozenset(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
-        user._release_roles = cached
+        # Read with the user's vendor memberships, in the same query: every
+        # read restricts by both (releasemgmt.authz).
+        from .authz import load_memberships
+
+        load_memberships(user)
+        cached = user._release_roles
     return cached
 
 

@@ -28,6 +28,7 @@ from releasemgmt.admin_mixins import (
     ReadOnlyInline,
     ServiceAdminMixin,
     TransitionAdminMixin,
+    restricted,
     validation_messages,
 )
 from releasemgmt.workflow import TransitionError, has_any_role, user_roles
@@ -451,14 +452,6 @@ class TaskAdmin(ServiceAdminMixin, TransitionAdminMixin, AuditAdmin):
     def assignee_label(self, obj):
         return obj.assignee_label
 
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        roles = user_roles(request.user)
-        # A vendor sees only its own tasks (the contract's vendor role).
-        if not request.user.is_superuser and "vendor" in roles and not roles - {"vendor", "stakeholder"}:
-            qs = qs.filter(assignee_vendor__users=request.user)
-        return qs
-
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None:
@@ -676,6 +669,9 @@ class InboundDeliveryAdmin(ReadOnlyAdminMixin, AuditAdmin):
 class RefusedAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Attempts refused for want of authority or by segregation of duties:
     evidence that the controls work. Only ever added, never edited."""
+
+    def get_queryset(self, request):
+        return restricted(super().get_queryset(request), request)
 
     list_display = ("at", "username", "action", "code", "subject_link", "detail")
     list_filter = ("code", "action", "content_type", "at")

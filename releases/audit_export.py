@@ -180,6 +180,12 @@ def _logs_of(app_label: str, model: str):
     return TransitionLog.objects.filter(content_type__app_label=app_label, content_type__model=model)
 
 
+def _visible(model, viewer):
+    """The rows of ``model`` the viewer may see (releasemgmt.authz); all of
+    them for the management command, whose operator reads the database."""
+    return model.objects.all() if viewer is None else model.objects.restrict(viewer)
+
+
 def _rfc_ids_active(start, end):
     return ChangeRequest.objects.filter(
         Q(created_at__range=(start, end))
@@ -187,20 +193,21 @@ def _rfc_ids_active(start, end):
     ).values("pk")
 
 
-def selected_release_ids(start: datetime, end: datetime) -> list[int]:
-    """Releases created in [start, end] or with a transition of theirs or of
-    one of their RFCs in it, by number. One query."""
+def selected_release_ids(start: datetime, end: datetime, viewer=None) -> list[int]:
+    """Releases ``viewer`` may see created in [start, end] or with a
+    transition of theirs or of one of their RFCs in it, by number. One query."""
     release_logs = _logs_of("releases", "release").filter(at__range=(start, end)).values("object_id")
     rfc_logs = _logs_of("changes", "changerequest").filter(at__range=(start, end)).values("object_id")
     links = Release.rfcs.through.objects.filter(changerequest_id__in=rfc_logs).values("release_id")
-    return list(Release.objects.filter(Q(created_at__range=(start, end)) | Q(pk__in=release_logs)
+    return list(_visible(Release, viewer).filter(Q(created_at__range=(start, end)) | Q(pk__in=release_logs)
                                        | Q(pk__in=links)).order_by("pk").values_list("pk", flat=True))
 
 
-def _standalone_rfc_ids(start, end) -> list[int]:
-    """RFCs in no release at all (pending, rejected, cancelled) that were
-    raised or moved in the range: their authorisation trail counts too."""
-    return list(ChangeRequest.objects.filter(releases__isnull=True, pk__in=_rfc_ids_active(start, end))
+def _standalone_rfc_ids(start, end, viewer=None) -> list[int]:
+    """RFCs ``viewer`` may see in no release at all (pending, rejected,
+    cancelled) that were raised or moved in the range: their authorisation
+    trail counts too."""
+    return list(_visible(ChangeRequest, viewer).filter(releases__isnull=True, pk__in=_rfc_ids_active(start, end))
                 .order_by("pk").values_list("pk", flat=True))
 
 
@@ -443,13 +450,14 @@ def _copy(item: _Item) -> _Item:
     return _Item(**item.__dict__)
 
 
-def evidence_rows(start: datetime, end: datetime) -> Iterator[list[str]]:
+def evidence_rows(start: datetime, end: datetime, viewer=None) -> Iterator[list[str]]:
     """Every evidence row (without the header), releases by number, each
-    release's rows in time order, then the release-less RFCs."""
-    release_ids = selected_release_ids(start, end)
+    release's rows in time order, then the release-less RFCs: of what
+    ``viewer`` may see (everything for the management command, ``None``)."""
+    release_ids = selected_release_ids(start, end, viewer)
     for i in range(0, len(release_ids), CHUNK_SIZE):
         yield from _chunk_rows(release_ids[i:i + CHUNK_SIZE], [])
-    standalone = _standalone_rfc_ids(start, end)
+    standalone = _standalone_rfc_ids(start, end, viewer)
     for i in range(0, len(standalone), CHUNK_SIZE):
         yield from _chunk_rows([], standalone[i:i + CHUNK_SIZE])
 
@@ -474,11 +482,11 @@ class _Echo:
         return value
 
 
-def evidence_csv(start: datetime, end: datetime) -> Iterator[str]:
+def evidence_csv(start: datetime, end: datetime, viewer=None) -> Iterator[str]:
     """The export as CSV text, line by line (header first, UTF-8 BOM before
     it); every cell neutralised against formula injection."""
     writer = csv.writer(_Echo())
     with _snapshot():
         yield BOM + writer.writerow(COLUMNS)
-        for row in evidence_rows(start, end):
+        for row in evidence_rows(start, end, viewer):
             yield writer.writerow([neutralise(cell) for cell in row])

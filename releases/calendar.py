@@ -119,14 +119,16 @@ def calendar_window(start=None, end=None) -> tuple[datetime, datetime]:
     return start or now - timedelta(days=30), end or now + timedelta(days=90)
 
 
-def entries(*, start=None, end=None, team=None, ci=None, user=None, release=None) -> list[Entry]:
-    """Calendar entries overlapping [start, end], optionally for one team, CI,
-    user or release. A fixed number of queries whatever the size."""
+def entries(*, viewer, start=None, end=None, team=None, ci=None, user=None, release=None) -> list[Entry]:
+    """Calendar entries ``viewer`` may see (releasemgmt.authz) overlapping
+    [start, end], optionally for one team, CI, user (what concerns them) or
+    release. A fixed number of queries whatever the size."""
     start, end = calendar_window(start, end)
-    releases = Release.objects.filter(planned_start__lte=end, planned_end__gte=start).exclude(state="cancelled")
-    tasks = Task.objects.filter(planned_start__lte=end, planned_end__gte=start).exclude(state="cancelled") \
-        .exclude(release__state="cancelled")
-    freezes = FreezeWindow.objects.filter(start__lte=end, end__gte=start)
+    releases = Release.objects.restrict(viewer).filter(planned_start__lte=end, planned_end__gte=start) \
+        .exclude(state="cancelled")
+    tasks = Task.objects.restrict(viewer).filter(planned_start__lte=end, planned_end__gte=start) \
+        .exclude(state="cancelled").exclude(release__state="cancelled")
+    freezes = FreezeWindow.objects.restrict(viewer).filter(start__lte=end, end__gte=start)
     if release is not None:
         releases = releases.filter(pk=release.pk)
         tasks = tasks.filter(release=release)

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 
 from cmdb.models import ConfigurationItem
 from releasemgmt.filters import UtcIsoDateTimeField
+from releasemgmt.authz import reader
 from releasemgmt.input_guard import ID_SCHEMA, not_an_id_message, parse_id
 from releasemgmt.workflow import user_roles
 
@@ -72,22 +73,25 @@ def _int(params, name):
 
 
 def feed_filters(request) -> dict:
-    """The ``entries`` arguments the request's query asks for, checked."""
+    """The ``entries`` arguments the request's query asks for, checked: what
+    the requesting user may see, narrowed by the filters (a team, CI or
+    release they may not see is not found)."""
     params = request.query_params
+    viewer = request.user
     start, end = _date(params, "start"), _date(params, "end")
     if start and end and end <= start:
         raise ValidationError({"end": "The end must be after the start."})
     start, end = calendar_window(start, end)
-    kwargs = {"start": start, "end": end}
+    kwargs = {"viewer": viewer, "start": start, "end": end}
     if (team := _int(params, "team")) is not None:
-        kwargs["team"] = get_object_or_404(Team, pk=team)
+        kwargs["team"] = get_object_or_404(Team.objects.restrict(viewer), pk=team)
     if (ci := _int(params, "ci")) is not None:
-        kwargs["ci"] = get_object_or_404(ConfigurationItem, pk=ci)
+        kwargs["ci"] = get_object_or_404(ConfigurationItem.objects.restrict(viewer), pk=ci)
     if (release := _int(params, "release")) is not None:
-        kwargs["release"] = get_object_or_404(Release, pk=release)
-    if params.get("mine") in ("1", "true", "yes") or user_roles(request.user) == frozenset({"vendor"}):
-        # A vendor sees only its own work, never the whole calendar.
-        kwargs["user"] = request.user
+        kwargs["release"] = get_object_or_404(Release.objects.restrict(viewer), pk=release)
+    if params.get("mine") in ("1", "true", "yes") or not reader(viewer).internal:
+        # A vendor's calendar is its own work, not every release it may see.
+        kwargs["user"] = viewer
     return kwargs
 
 
@@ -116,14 +120,15 @@ def private_feed(request, key: str):
     if token is None or not token.user.is_active:
         raise Http404("Unknown calendar.")
     start, end = calendar_window()
-    return _ics_response(request, {"start": start, "end": end, "user": token.user},
+    # The token stands for its user: what concerns them, of what they may see.
+    return _ics_response(request, {"viewer": token.user, "start": start, "end": end, "user": token.user},
                          f"Releases for {token.user.get_username()}")
 
 
 def _ics_response(request, filters: dict, name: str):
     """The feed for ``filters``, from the cache while nothing it shows has
     changed (releases.calendar_cache); 304 when the client holds it already."""
-    key = (name, filters["start"], filters["end"],
+    key = (name, filters["start"], filters["end"], reader(filters["viewer"]).key,
            *(getattr(filters.get(k), "pk", None) for k in ("team", "ci", "release", "user")))
     body, etag = cached_feed(key, lambda: to_ical(entries(**filters), name=name))
     if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:

@@ -70,6 +70,7 @@ from django.utils import timezone
 from changes.models import ChangeRequest
 from cmdb.forms import CIField
 from cmdb.models import ConfigurationItem
+from releasemgmt.authz import unfiltered
 from releasemgmt.forms import IdModelChoiceField
 
 from .choices import STATE_ORDER, STATE_STEP, ReleaseState, ReleaseType
@@ -137,8 +138,13 @@ class MetricsFilterForm(forms.Form):
     vendor = IdModelChoiceField(queryset=Vendor.objects.all(), required=False, empty_label="All vendors",
                             help_text="Releases with a task for this vendor.")
 
-    def __init__(self, *args, now=None, **kwargs):
+    def __init__(self, *args, now=None, user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.user = user
+        if user is not None:
+            # Only what this user may see can be chosen (another vendor is "unknown").
+            for name, model in (("team", Team), ("vendor", Vendor), ("ci", ConfigurationItem)):
+                self.fields[name].queryset = model.objects.restrict(user)
         # "from" is a Python keyword, so these two are added by name.
         self.fields = {
             "from": _DateOrDateTimeField(label="From", required=False, help_text="Default: 90 days ago.",
@@ -173,7 +179,7 @@ class MetricsFilterForm(forms.Form):
         """The validated filters (call after ``is_valid()``)."""
         d = self.cleaned_data
         return Filters(start=d["from"], end=d["to"], release_type=d.get("type") or "", team=d.get("team"),
-                       ci=d.get("ci"), vendor=d.get("vendor"))
+                       ci=d.get("ci"), vendor=d.get("vendor"), viewer=self.user)
 
 
 @dataclass(frozen=True)
@@ -184,13 +190,24 @@ class Filters:
     team: Team | None = None
     ci: ConfigurationItem | None = None
     vendor: Vendor | None = None
+    # Whose view: the figures count what this user may see (releasemgmt.authz).
+    # None (a management command, a test of the arithmetic): the whole process.
+    viewer: object = field(default=None, compare=False)
+
+    def _restricted(self, model) -> QuerySet:
+        return model.objects.all() if self.viewer is None else model.objects.restrict(self.viewer)
 
     @property
     def narrows_releases(self) -> bool:
-        return bool(self.release_type) or any(f is not None for f in (self.team, self.vendor, self.ci))
+        return (bool(self.release_type) or any(f is not None for f in (self.team, self.vendor, self.ci))
+                or not unfiltered(self._restricted(Release)))
+
+    def tasks(self) -> QuerySet:
+        """The tasks the viewer may see."""
+        return self._restricted(Task)
 
     def releases(self) -> QuerySet:
-        qs = Release.objects.all()
+        qs = self._restricted(Release)
         if self.release_type:
             qs = qs.filter(release_type=self.release_type)
         if self.team is not None:
@@ -355,6 +372,15 @@ def _narrowed(filters: Filters, column: str) -> _Raw:
         return _Raw("")
     sql, params = filters.releases().order_by().values("pk").query.sql_with_params()
     return _Raw(f"AND {column} IN ({sql})", tuple(params))
+
+
+def _visible_tasks(filters: Filters) -> _Raw:
+    """``AND t.id IN (the tasks the viewer may see)``, or nothing when they see all."""
+    tasks = filters.tasks()
+    if unfiltered(tasks):
+        return _Raw("")
+    sql, params = tasks.order_by().values("pk").query.sql_with_params()
+    return _Raw(f"AND t.id IN ({sql})", tuple(params))
 
 
 def _table(model) -> _Raw:
@@ -612,7 +638,7 @@ LEFT JOIN (
 ) f ON f.object_id = t.id
 WHERE t.planned_end < :end
   AND NOT EXISTS (SELECT 1 FROM :release r WHERE r.id = t.release_id AND r.state = '{ReleaseState.CANCELLED}')
-  AND (f.first_at IS NULL OR f.first_at >= :start) :narrowed :team :vendor
+  AND (f.first_at IS NULL OR f.first_at >= :start) :narrowed :team :vendor :visible
 """
 
 
@@ -625,6 +651,7 @@ def _tasks(filters: Filters) -> dict:
         "team": _Raw("AND t.assignee_team_id = %s", (filters.team.pk,)) if filters.team is not None else _Raw(""),
         "vendor": (_Raw("AND t.assignee_vendor_id = %s", (filters.vendor.pk,)) if filters.vendor is not None
                    else _Raw("")),
+        "visible": _visible_tasks(filters),
     })
     return {"overdue": overdue, "completed": completed, "completed_late": completed_late}
 

@@ -18,6 +18,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 
+from releasemgmt import authz
+
 from .choices import Channel
 
 # Audiences; each resolves to users of one release.
@@ -129,8 +131,11 @@ def recipient_users(release, audiences):
 
 
 def recipients(release, audiences) -> dict[str, object]:
-    """Active users with an address, by address, for these audiences."""
-    return {u.email: u for u in recipient_users(release, audiences)}
+    """Active users with an address, by address, for these audiences, with
+    their roles and vendors read (what an attachment may show each)."""
+    users = list(recipient_users(release, audiences).prefetch_related("groups", "vendors"))
+    authz.prime(users)
+    return {u.email: u for u in users}
 
 
 # Line breaks and other control characters (a title may hold them): an email
@@ -142,6 +147,23 @@ def one_line(text: str) -> str:
     """``text`` as an email subject: line breaks and control characters
     become one space each run, so any title makes a sendable header."""
     return " ".join(_NOT_ONE_LINE.sub(" ", text).split())
+
+
+def calendars_for(release, users) -> dict[object, str]:
+    """The release's calendar (.ics) as each of ``users`` may see it (no
+    other vendor's tasks for a vendor's user, nothing for someone without a
+    role), by user: rendered once per distinct view, not per recipient."""
+    from .calendar import entries, to_ical
+
+    by_view: dict[tuple, str] = {}
+    out = {}
+    for user in users:
+        view = authz.reader(user).key
+        if view not in by_view:
+            by_view[view] = to_ical(entries(release=release, viewer=user), name=f"{release.number} {release.title}",
+                                    method="PUBLISH").decode()
+        out[user] = by_view[view]
+    return out
 
 
 def release_link(release) -> str:
@@ -159,7 +181,6 @@ def _render(release, event, subject, by, payload, extra=""):
 def enqueue(release, *, event: str, by=None, payload=None, log=None, subject_obj=None, occurrence=None,
             audiences=None, extra: str = "") -> int:
     """Write the event's messages to the outbox; returns how many."""
-    from .calendar import entries, to_ical
     from .models import OutboxMessage
 
     notice = WHO_IS_TOLD.get(event)
@@ -170,10 +191,9 @@ def enqueue(release, *, event: str, by=None, payload=None, log=None, subject_obj
         release=f"{release.number} {release.title}"))
     occurrence = occurrence or (f"log{log.pk}" if log else f"{event}-{release.pk}")
     text, html = _render(release, event, subject, by, payload, extra)
-    ics = ""
-    if notice and notice.calendar:
-        ics = to_ical(entries(release=release), name=f"{release.number} {release.title}",
-                      method="PUBLISH").decode()
+    to = recipients(release, audiences)
+    # The attached calendar is each recipient's own view of the release.
+    ics = calendars_for(release, to.values()) if notice and notice.calendar else {}
     obj = subject_obj or release
     ct = ContentType.objects.get_for_model(type(obj))
     channel = Channel.CALENDAR if ics else Channel.EMAIL
@@ -181,10 +201,11 @@ def enqueue(release, *, event: str, by=None, payload=None, log=None, subject_obj
         OutboxMessage(
             event=event, release=release, content_type=ct, object_id=obj.pk, channel=channel,
             recipient=email, subject=subject, body=text,
-            payload={"html": html, "ics": ics, "release": release.pk, "by": getattr(by, "pk", None)},
+            payload={"html": html, "ics": ics.get(to[email], ""), "release": release.pk,
+                     "by": getattr(by, "pk", None)},
             dedupe_key=f"{occurrence}:{channel}:{email}",
         )
-        for email in sorted(recipients(release, audiences))
+        for email in sorted(to)
     ]
     if event == "schedule":
         rows += _vendor_routing(release, occurrence, ct, by)

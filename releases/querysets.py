@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from django.db.models import Q
 
+from releasemgmt.authz import RestrictedQuerySet, ViaQuerySet, check_action, reader
+
 
 def dependency_cycle(release) -> list[str]:
     """A cycle among the scope's components (by ``depends_on``), or [].
@@ -101,3 +103,89 @@ def window_conflicts(release, start, end):
             shared = ReleaseScopeItem.objects.filter(release=other, ci__in=related).values_list("ci__name", flat=True)
             others.append((other, sorted(shared)))
     return freezes, others
+
+
+# --- who reads what (releasemgmt.authz decides; these say it per model) ------------------------
+
+
+class ReleaseQuerySet(RestrictedQuerySet):
+    def restrict(self, user, action: str = "view"):
+        """The process's roles read every release; a vendor-only user the
+        releases carrying its vendor's tasks; nobody else any."""
+        from .models import Task
+
+        check_action(action)
+        who = reader(user)
+        if who.internal:
+            return self
+        if not who.vendor_ids:
+            return self.none()
+        return self.filter(pk__in=Task.objects.filter(assignee_vendor_id__in=sorted(who.vendor_ids))
+                           .values("release_id"))
+
+
+class TaskQuerySet(RestrictedQuerySet):
+    def restrict(self, user, action: str = "view"):
+        """Every task for whoever reads everything. A vendor's user (by
+        membership or role) never sees another vendor's tasks: with a
+        reader role they see the rest, with the vendor role alone only
+        their vendor's."""
+        check_action(action)
+        who = reader(user)
+        if who.everything:
+            return self
+        if not who.anything:
+            return self.none()
+        own = Q(assignee_vendor_id__in=sorted(who.vendor_ids))
+        if who.internal:
+            return self.filter(Q(assignee_vendor__isnull=True) | own)
+        return self.filter(own) if who.vendor_ids else self.none()
+
+
+class ReleaseRecordQuerySet(ViaQuerySet):
+    """Step records and scope items: visible with their release."""
+
+    restrict_via = "release"
+
+
+class InternalQuerySet(RestrictedQuerySet):
+    def restrict(self, user, action: str = "view"):
+        """How the process is run (templates, freeze windows, teams): read
+        by its roles, not by a user holding only the vendor role."""
+        check_action(action)
+        return self if reader(user).internal else self.none()
+
+
+class TemplatePartQuerySet(ViaQuerySet):
+    restrict_via = "template"
+
+
+class VendorQuerySet(RestrictedQuerySet):
+    def restrict(self, user, action: str = "view"):
+        """Every vendor for whoever reads everything; a vendor's user sees
+        only its own vendors."""
+        check_action(action)
+        who = reader(user)
+        if who.everything:
+            return self
+        return self.filter(pk__in=sorted(who.vendor_ids)) if who.vendor_ids else self.none()
+
+
+class InboundDeliveryQuerySet(RestrictedQuerySet):
+    def restrict(self, user, action: str = "view"):
+        """Updates received from a vendor's system: its own users see them."""
+        check_action(action)
+        who = reader(user)
+        if who.everything:
+            return self
+        return self.filter(vendor_id__in=sorted(who.vendor_ids)) if who.vendor_ids else self.none()
+
+
+class CalendarTokenQuerySet(RestrictedQuerySet):
+    def restrict(self, user, action: str = "view"):
+        """A user's own subscription token (and every one, to whoever reads everything)."""
+        check_action(action)
+        who = reader(user)
+        if who.everything:
+            return self
+        return self.filter(user_id=who.user_id) if who.anything else self.none()

@@ -20,7 +20,8 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from changes.models import ChangeRequest
-from releasemgmt.workflow import ROLES, evaluate, specs, user_label, user_roles
+from releasemgmt import authz
+from releasemgmt.workflow import evaluate, specs, user_label, user_roles
 
 from .choices import STATE_ORDER, STATE_STEP, STEPS, ReleaseState, ReleaseType, TaskState, VoteDecision
 from .guards import cab_quorum
@@ -40,7 +41,6 @@ from .models import (
 
 ENDED = ("closed", "cancelled")
 ACTIVE_TASK_STATES = (TaskState.OPEN, TaskState.IN_PROGRESS, TaskState.BLOCKED)
-READER_ROLES = frozenset(ROLES) - {"vendor"}
 
 # Transitions and records that are approvals: the user confirms them with
 # their password, like a signature (CAB vote and decision, Go/No-Go, rollback).
@@ -51,31 +51,10 @@ NO_GENERIC_FORM = frozenset({"votes", "go_decisions", "deployments"})
 
 
 # --- who sees what ---------------------------------------------------------------
-
-
-def vendor_only(user) -> bool:
-    """A vendor's users see and update only their vendor's tasks."""
-    return user_roles(user) == frozenset({"vendor"})
-
-
-def can_read(user) -> bool:
-    """Everyone with a role in the process reads releases, RFCs, the CMDB and
-    the calendar, except a vendor (unless it also holds another role)."""
-    return bool(user_roles(user) & READER_ROLES)
-
-
-def visible_releases(user):
-    return Release.objects.all() if can_read(user) else Release.objects.none()
-
-
-def visible_tasks(user):
-    """Tasks the user may see: all for readers, their vendor's for a vendor."""
-    qs = Task.objects.all()
-    if can_read(user):
-        return qs
-    if "vendor" in user_roles(user):
-        return qs.filter(assignee_vendor__users=user)
-    return qs.none()
+#
+# Every row a page shows is read through its model's ``restrict(user)``
+# (releasemgmt.authz decides); the pages themselves are gated by
+# ``views.common.reader_required`` and ``role_required``.
 
 
 @dataclass
@@ -169,16 +148,18 @@ def _kinds_sql() -> str:
 KINDS_SQL = _kinds_sql()
 
 
-def release_for_page(pk):
-    """A release with everything its page (and the CAB review page) and its
-    guards read, the step records fetched only for the kinds the release has
+def release_for_page(pk, user):
+    """A release ``user`` may see (``Release.DoesNotExist`` otherwise), with
+    everything its page (and the CAB review page) and its guards read: all
+    its tasks, which the guards count (the page shows those ``user`` may
+    see), and the step records fetched only for the kinds the release has
     rows of. A release in flight has a few of the 22
     kinds; asking for each (one query per kind, most of them empty) was a third
     of the page's queries. The release's own row says which kinds exist, and
     the empty ones get an empty prefetch, so the page and the guards read every
     kind from memory as before."""
     release = (
-        Release.objects.select_related("release_manager", "approved_plan")
+        Release.objects.restrict(user).select_related("release_manager", "approved_plan")
         .annotate(_record_kinds=RawSQL(KINDS_SQL, ()))
         .prefetch_related(
             Prefetch("rfcs", queryset=ChangeRequest.objects.select_related("requester").order_by("pk")),
@@ -246,8 +227,8 @@ def transition_logs(obj):
     return logs
 
 
-def delivery_log(release):
-    return list(OutboxMessage.objects.filter(release=release).order_by("-created_at", "-id"))
+def delivery_log(release, user):
+    return list(OutboxMessage.objects.restrict(user).filter(release=release).order_by("-created_at", "-id"))
 
 
 def release_creation(release):
@@ -369,11 +350,12 @@ def _current_plan():
     return ReleasePlan.objects.filter(release=OuterRef("pk")).order_by("-created_at", "-pk")
 
 
-def _under_review():
-    """Plans before the CAB, soonest window first, with the current plan's id,
-    version and deployment start (what the lists show) read in the same query."""
+def _under_review(user):
+    """Plans before the CAB that ``user`` may see, soonest window first, with
+    the current plan's id, version and deployment start (what the lists show)
+    read in the same query."""
     plan = _current_plan()
-    return (Release.objects.filter(state=ReleaseState.PLAN_SUBMITTED)
+    return (Release.objects.restrict(user).filter(state=ReleaseState.PLAN_SUBMITTED)
             .annotate(current_plan_id=Subquery(plan.values("pk")[:1]),
                       current_plan_version=Subquery(plan.values("version")[:1]),
                       current_plan_deployment_start=Subquery(plan.values("deployment_start")[:1]))
@@ -405,14 +387,14 @@ def cab_queue(user):
     for the caller to page or cut."""
     if "cab_member" not in user_roles(user):
         return Release.objects.none()
-    return _under_review().filter(_may_vote_now(user))
+    return _under_review(user).filter(_may_vote_now(user))
 
 
 def plans_under_review(user):
     """The plans before the CAB that are not in this user's ``cab_queue``."""
     if "cab_member" not in user_roles(user):
-        return _under_review()
-    return _under_review().exclude(_may_vote_now(user))
+        return _under_review(user)
+    return _under_review(user).exclude(_may_vote_now(user))
 
 
 @dataclass
@@ -563,7 +545,7 @@ def go_queue(user):
     if where is None:
         return Release.objects.none(), steps
     # guards.not_release_manager: the manager of a release never decides its Go.
-    return (Release.objects.filter(where).exclude(release_manager=user).only(*QUEUE_FIELDS)
+    return (Release.objects.restrict(user).filter(where).exclude(release_manager=user).only(*QUEUE_FIELDS)
             .order_by("planned_start", "pk"), steps)
 
 
@@ -579,7 +561,7 @@ def role_queue(user):
     where = _in_pairs(steps)
     if where is None:
         return Release.objects.none(), steps
-    return (Release.objects.filter(where).exclude(state__in=ENDED).only(*QUEUE_FIELDS)
+    return (Release.objects.restrict(user).filter(where).exclude(state__in=ENDED).only(*QUEUE_FIELDS)
             .order_by("planned_start", "pk"), steps)
 
 
@@ -627,7 +609,7 @@ def dashboard_queue(qs, pairs=None) -> WorkQueue:
 def my_tasks(member: Membership, limit=50):
     if not member.roles:
         return []
-    qs = visible_tasks(member.user).filter(member.mine_q(), state__in=ACTIVE_TASK_STATES)
+    qs = Task.objects.restrict(member.user).filter(member.mine_q(), state__in=ACTIVE_TASK_STATES)
     return list(qs.select_related("release", "assignee_user", "assignee_team", "assignee_vendor")
                 .order_by("planned_end", "pk")[:limit])
 
@@ -640,13 +622,13 @@ def dashboard(user, now=None) -> dict:
     """Everything the dashboard shows, each list one query."""
     now = now or timezone.now()
     member = Membership.of(user)
-    reader = can_read(user)
+    reader = authz.reader(user).internal
     data = {"member": member, "reader": reader, "now": now}
     data["my_tasks"] = my_tasks(member)
     if not reader:
         return data
     # What the lists below show, and no more: these pages load on every visit.
-    mine = Release.objects.exclude(state__in=ENDED).only("id", "title", "state", "planned_start")
+    mine = Release.objects.restrict(user).exclude(state__in=ENDED).only("id", "title", "state", "planned_start")
     if "release_manager" in member.roles:
         mine = mine.filter(release_manager=user)
         data["releases_title"] = "My releases"
@@ -672,16 +654,16 @@ def dashboard(user, now=None) -> dict:
     queue.rows = [(r, steps[r.state, r.release_type]) for r in queue.rows]
     data["role_queue"] = queue
     horizon = now + timedelta(days=30)
-    data["deployments"] = upcoming_deployments(now, horizon, not_started=True, limit=DASHBOARD_DEPLOYMENTS)
-    data["freezes"] = list(FreezeWindow.objects.filter(end__gte=now, start__lte=now + timedelta(days=60))
-                           .order_by("start")[:20])
+    data["deployments"] = upcoming_deployments(user, now, horizon, not_started=True, limit=DASHBOARD_DEPLOYMENTS)
+    data["freezes"] = list(FreezeWindow.objects.restrict(user)
+                           .filter(end__gte=now, start__lte=now + timedelta(days=60)).order_by("start")[:20])
     data["overdue_tasks"] = list(
-        Task.objects.filter(planned_end__lt=now, state__in=ACTIVE_TASK_STATES)
+        Task.objects.restrict(user).filter(planned_end__lt=now, state__in=ACTIVE_TASK_STATES)
         .exclude(release__state__in=ENDED)
         .select_related("release", "assignee_user", "assignee_team", "assignee_vendor")
         .order_by("planned_end")[:20])
     data["overdue_releases"] = list(
-        Release.objects.filter(planned_end__lt=now).exclude(state__in=ENDED + ("succeeded",))
+        Release.objects.restrict(user).filter(planned_end__lt=now).exclude(state__in=ENDED + ("succeeded",))
         .only("id", "title", "state", "planned_end").order_by("planned_end")[:20])
     data["overdue_count"] = len(data["overdue_tasks"]) + len(data["overdue_releases"])
     return data
@@ -690,8 +672,8 @@ def dashboard(user, now=None) -> dict:
 NOT_YET_DEPLOYING = tuple(STATE_ORDER[:STATE_ORDER.index("deploying")])
 
 
-def upcoming_deployments(start, end, *, not_started=False, limit=None):
-    """Deployment windows of active releases (the latest plan version's) that
+def upcoming_deployments(user, start, end, *, not_started=False, limit=None):
+    """Deployment windows of active releases ``user`` may see (the latest plan version's) that
     end after ``start`` and begin before ``end``, soonest first; with
     ``not_started``, only of releases whose deployment has not started yet.
 
@@ -699,7 +681,7 @@ def upcoming_deployments(start, end, *, not_started=False, limit=None):
     plan is gone), decided in SQL, so ``limit`` bounds the rows fetched: at
     100k releases a 30-day horizon holds well over a thousand windows."""
     newest = ReleasePlan.objects.filter(release=OuterRef("release")).order_by("-version").values("version")[:1]
-    plans = (ReleasePlan.objects.filter(deployment_end__gte=start, deployment_start__lte=end,
+    plans = (ReleasePlan.objects.restrict(user).filter(deployment_end__gte=start, deployment_start__lte=end,
                                         version=Subquery(newest))
              .exclude(release__state__in=ENDED).select_related("release")
              # The window and whose it is; a plan's long text fields are not shown.
@@ -715,7 +697,7 @@ def upcoming_deployments(start, end, *, not_started=False, limit=None):
 
 
 def release_list(user, *, q="", state="", release_type="", manager=None, ci=None, start=None, end=None):
-    qs = visible_releases(user).select_related("release_manager").prefetch_related("rfcs")
+    qs = Release.objects.restrict(user).select_related("release_manager").prefetch_related("rfcs")
     if q:
         import re
 
@@ -793,15 +775,17 @@ def _calendar_sources(user) -> list[tuple[str, str, str, object]]:
     rows this user may see). Cancelled releases and tasks are left out; a
     deployment window is the latest plan version's (a window moved by a
     revised plan is gone), of a release that has not ended."""
-    sources = []
-    if can_read(user):
-        newest = ReleasePlan.objects.filter(release=OuterRef("release")).order_by("-version").values("version")[:1]
-        plans = ReleasePlan.objects.filter(version=Subquery(newest)).exclude(release__state__in=ENDED)
-        sources += [("freeze", "start", "end", FreezeWindow.objects.all()),
-                    ("deployment", "deployment_start", "deployment_end", plans),
-                    ("release", "planned_start", "planned_end", Release.objects.exclude(state="cancelled"))]
-    sources.append(("task", "planned_start", "planned_end", visible_tasks(user).exclude(state=TaskState.CANCELLED)))
-    return sources
+    newest = ReleasePlan.objects.filter(release=OuterRef("release")).order_by("-version").values("version")[:1]
+    plans = ReleasePlan.objects.restrict(user).filter(version=Subquery(newest)).exclude(release__state__in=ENDED)
+    releases = Release.objects.restrict(user).exclude(state="cancelled")
+    tasks = Task.objects.restrict(user).exclude(state=TaskState.CANCELLED)
+    sources = [("freeze", "start", "end", FreezeWindow.objects.restrict(user)),
+               ("deployment", "deployment_start", "deployment_end", plans),
+               ("release", "planned_start", "planned_end", releases),
+               ("task", "planned_start", "planned_end", tasks)]
+    # A kind the user may see none of is left out rather than queried (the
+    # tasks stay, possibly empty, so that there is always one source).
+    return [source for source in sources[:-1] if not source[3].query.is_empty()] + sources[-1:]
 
 
 def calendar_rows(rows) -> list[CalendarEntry]:
@@ -1031,7 +1015,7 @@ def task_board(user, member: Membership, scope: str, release_id=None, column=Non
     # to drop tasks of the 10,000 cancelled ones; the anti-join reads only
     # those (the state index).
     cancelled = Release.objects.filter(pk=OuterRef("release_id"), state=ReleaseState.CANCELLED)
-    qs = visible_tasks(user).filter(~Exists(cancelled))
+    qs = Task.objects.restrict(user).filter(~Exists(cancelled))
     if scope == "mine":
         qs = qs.filter(member.mine_q())
     if release_id:

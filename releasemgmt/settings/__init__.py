@@ -242,7 +242,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # A login, and for a read some role in the process (releasemgmt.authz).
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated",
+                                   "releasemgmt.api_permissions.ProcessReader"],
     "DEFAULT_SCHEMA_CLASS": "releasemgmt.api_schema.ApiAutoSchema",
     # DRF's parsers under the input rules: body size, JSON depth and numbers,
     # no control characters (releasemgmt.input_guard).

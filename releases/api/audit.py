@@ -59,4 +59,4 @@ class AuditEvidenceView(APIView):
         form = EvidenceRangeForm(request.query_params)
         if not form.is_valid():
             raise ValidationError({name: list(messages) for name, messages in form.errors.items()})
-        return csv_download(form)
+        return csv_download(form, request.user)

@@ -20,11 +20,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from releasemgmt.api import VALIDATION_ERROR, ErrorSerializer
+from releasemgmt.authz import reader
 from releasemgmt.input_guard import ID_SCHEMA
 
 from ..choices import ReleaseType
 from ..metrics import METRICS, MetricsFilterForm, compute, csv_table
-from ..selectors import can_read
 
 FILTER_PARAMETERS = [
     OpenApiParameter("from", OpenApiTypes.STR, description="Start of the period: a date (YYYY-MM-DD, from its "
@@ -135,10 +135,10 @@ class MetricsSerializer(serializers.Serializer):
 def _authorised_filters(request):
     """403 before the query is read (a vendor learns nothing about filters),
     then the filters or a 400 naming each invalid one."""
-    if not can_read(request.user):
+    if not reader(request.user).internal:
         raise exceptions.PermissionDenied("Process metrics are for the roles of the release process; "
                                           "a vendor sees its own tasks only.")
-    form = MetricsFilterForm(request.query_params)
+    form = MetricsFilterForm(request.query_params, user=request.user)
     if not form.is_valid():
         raise exceptions.ValidationError({name: list(errors) for name, errors in form.errors.items()})
     return form.filters()

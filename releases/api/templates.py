@@ -13,7 +13,6 @@ from releasemgmt.api import (
     ModelSerializer,
     StandardPagination,
     require_roles,
-    vendor_only,
 )
 from releasemgmt.filters import BooleanFilter, FilterSet
 from releasemgmt.input_guard import ID_MAX, JSONParser
@@ -106,10 +105,7 @@ class ReleaseTemplateViewSet(GuardedWritesMixin, mixins.ListModelMixin, mixins.R
     ordering = ["name"]
 
     def get_queryset(self):
-        qs = ReleaseTemplate.objects.prefetch_related("tasks", "test_cases")
-        if vendor_only(self.request.user):
-            return qs.none()  # a vendor works on its own tasks, not on how we run releases
-        return qs
+        return ReleaseTemplate.objects.restrict(self.request.user).prefetch_related("tasks", "test_cases")
 
     def check_create(self, request):
         require_roles(request.user, RM, "create_template", "Only a release manager may keep release templates.")

@@ -20,8 +20,6 @@ from releasemgmt.api import (
     etag_from,
     require_roles,
     transition_viewset_mixin,
-    vendor_only,
-    visible_releases,
 )
 from releasemgmt.workflow import ROLES, TransitionForbidden, user_roles
 
@@ -100,7 +98,7 @@ class ReleaseViewSet(GuardedWritesMixin,
     ordering = ["-id"]
 
     def get_queryset(self):
-        qs = visible_releases(self.request.user)
+        qs = Release.objects.restrict(self.request.user)
         if self.action == "transitions":
             return qs.prefetch_related(*GUARD_PREFETCH)
         if self.action == "list":
@@ -202,7 +200,8 @@ def _record_viewset(record_type, model):
 
         def get_release(self):
             if not hasattr(self, "_release"):
-                self._release = get_object_or_404(visible_releases(self.request.user), pk=self.kwargs["release_pk"])
+                self._release = get_object_or_404(Release.objects.restrict(self.request.user),
+                                                  pk=self.kwargs["release_pk"])
             return self._release
 
         def get_queryset(self):
@@ -210,7 +209,8 @@ def _record_viewset(record_type, model):
             if release_pk is None:  # schema generation
                 return model.objects.none()
             self.get_release()
-            return model.objects.filter(release_id=release_pk).order_by("created_at", "id")
+            return (model.objects.restrict(self.request.user).filter(release_id=release_pk)
+                    .order_by("created_at", "id"))
 
         def check_create(self, request):
             # Who may write it, and whether its step is open: 403 or 409
@@ -269,10 +269,7 @@ class TaskViewSet(GuardedWritesMixin,
     search_fields = ["title", "vendor_ticket_ref"]
 
     def get_queryset(self):
-        qs = Task.objects.all()
-        user = self.request.user
-        if vendor_only(user):
-            qs = qs.filter(assignee_vendor__users=user)
+        qs = Task.objects.restrict(self.request.user)
         if self.action in ("transitions", "transition"):
             # release_scheduled reads the release; task_actor the team and vendor.
             qs = qs.select_related("release", "assignee_team", "assignee_vendor")
@@ -310,7 +307,7 @@ class TaskViewSet(GuardedWritesMixin,
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         release = data.pop("release")
-        if not visible_releases(self.request.user).filter(pk=release.pk).exists():
+        if not Release.objects.restrict(self.request.user).filter(pk=release.pk).exists():
             raise Http404
         serializer.instance = services.task_create(release_id=release.pk, by=self.request.user, **data)
         self._etag_object = serializer.instance
@@ -322,4 +319,4 @@ class TaskViewSet(GuardedWritesMixin,
         self._etag_object = serializer.instance
 
 
-__all__ = ["ReleaseViewSet", "TaskViewSet", "RECORD_VIEWSETS", "vendor_only", "visible_releases"]
+__all__ = ["ReleaseViewSet", "TaskViewSet", "RECORD_VIEWSETS"]

@@ -4,6 +4,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from releasemgmt.authz import SubjectRestrictedQuerySet
+
 from ..choices import Channel, OutboxStatus
 
 __all__ = ["TransitionLog", "OutboxMessage", "RefusedAttempt"]
@@ -30,6 +32,7 @@ class TransitionLog(models.Model):
     payload = models.JSONField(default=dict, blank=True)
 
     history = HistoricalRecords()
+    objects = SubjectRestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["at", "id"]
@@ -81,6 +84,7 @@ class OutboxMessage(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
 
     history = HistoricalRecords()
+    objects = SubjectRestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -112,6 +116,8 @@ class RefusedAttempt(models.Model):
     subject = GenericForeignKey("content_type", "object_id")
     code = models.CharField(max_length=50, help_text="forbidden, or segregation_of_duties.")
     detail = models.TextField()
+
+    objects = SubjectRestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-id"]

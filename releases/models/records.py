@@ -19,6 +19,7 @@ from ..choices import (
     TrainingStatus,
     VoteDecision,
 )
+from ..querysets import ReleaseRecordQuerySet
 
 __all__ = [
     "StepRecord", "ReleasePlan", "CabVote", "BuildDocument", "SecurityCheck", "PrerequisiteCheck",
@@ -43,6 +44,8 @@ class StepRecord(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ReleaseRecordQuerySet.as_manager()
 
     class Meta:
         abstract = True

@@ -7,6 +7,13 @@ from releasemgmt.workflow import reason_given
 
 from .. import guards as g
 from ..choices import CANCELLABLE_STATES, STATE_STEP, ReleaseState as S, ReleaseType
+from ..querysets import (
+    CalendarTokenQuerySet,
+    InboundDeliveryQuerySet,
+    InternalQuerySet,
+    ReleaseQuerySet,
+    ReleaseRecordQuerySet,
+)
 
 _STATE_LABELS = dict(S.choices)
 _TYPE_LABELS = dict(ReleaseType.choices)
@@ -51,6 +58,8 @@ class Release(ConcurrentTransitionMixin, models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords(m2m_fields=[rfcs])
+
+    objects = ReleaseQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -270,6 +279,8 @@ class ReleaseScopeItem(models.Model):
 
     history = HistoricalRecords()
 
+    objects = ReleaseRecordQuerySet.as_manager()
+
     class Meta:
         ordering = ["ci__name"]
         constraints = [models.UniqueConstraint(fields=["release", "ci"], name="scope_unique_ci")]
@@ -293,6 +304,8 @@ class FreezeWindow(models.Model):
     calendar_sequence = models.PositiveIntegerField(default=0, editable=False)
 
     history = HistoricalRecords(m2m_fields=[cis])
+
+    objects = InternalQuerySet.as_manager()
 
     class Meta:
         ordering = ["start"]
@@ -325,6 +338,8 @@ class CalendarToken(models.Model):
 
     history = HistoricalRecords(excluded_fields=["key"])
 
+    objects = CalendarTokenQuerySet.as_manager()
+
     def __str__(self):
         return f"calendar token of {self.user}"
 
@@ -346,6 +361,8 @@ class InboundDelivery(models.Model):
     payload = models.JSONField(default=dict)
 
     history = HistoricalRecords()
+
+    objects = InboundDeliveryQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["vendor", "idempotency_key"], name="inbound_unique_key")]

@@ -6,6 +6,7 @@ from simple_history.models import HistoricalRecords
 from releasemgmt.workflow import Blocker, guard, reason_given, user_roles
 
 from ..choices import STEPS, TaskState as T
+from ..querysets import InternalQuerySet, TaskQuerySet, VendorQuerySet
 
 _STATE_LABELS = dict(T.choices)
 
@@ -20,6 +21,8 @@ class Team(models.Model):
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="teams")
 
     history = HistoricalRecords(m2m_fields=[members])
+
+    objects = InternalQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -55,6 +58,8 @@ class Vendor(models.Model):
     # The history keeps the fingerprints and dates (who rotated when), never
     # the sealed values.
     history = HistoricalRecords(m2m_fields=[users], excluded_fields=["secret_sealed", "previous_secret_sealed"])
+
+    objects = VendorQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -159,6 +164,8 @@ class Task(ConcurrentTransitionMixin, models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords()
+
+    objects = TaskQuerySet.as_manager()
 
     class Meta:
         ordering = ["planned_start", "id"]

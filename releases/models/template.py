@@ -13,6 +13,7 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from ..choices import STEPS, ReleaseType
+from ..querysets import InternalQuerySet, TemplatePartQuerySet
 
 __all__ = ["ReleaseTemplate", "TemplateTask", "TemplateTestCase"]
 
@@ -41,6 +42,7 @@ class ReleaseTemplate(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords()
+    objects = InternalQuerySet.as_manager()
 
     PLAN_FIELDS = ("scope", "deployment_approach", "risks", "teams", "downtime_expected", "notes")
 
@@ -70,6 +72,7 @@ class TemplateTask(models.Model):
     offset_end = models.DurationField(help_text="From the window's start; not before the offset start.")
 
     history = HistoricalRecords()
+    objects = TemplatePartQuerySet.as_manager()
 
     class Meta:
         ordering = ["offset_start", "id"]
@@ -98,6 +101,7 @@ class TemplateTestCase(models.Model):
     mandatory = models.BooleanField(default=True)
 
     history = HistoricalRecords()
+    objects = TemplatePartQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]

@@ -133,9 +133,9 @@ def get_item(mapping, key):
 @register.filter
 def reads(user) -> bool:
     """Whether the user reads releases, RFCs and the CMDB (not vendor-only)."""
-    from releases.selectors import can_read
+    from releasemgmt.authz import reader
 
-    return can_read(user)
+    return reader(user).internal
 
 
 @register.filter

@@ -12,10 +12,11 @@ from releasemgmt.workflow import has_any_role
 from ..audit_export import EXPORTER_ROLES, EvidenceRangeForm, evidence_csv, filename_for
 
 
-def csv_download(form: EvidenceRangeForm) -> StreamingHttpResponse:
-    """The export of a valid range as a streamed attachment: a five-year
-    range is written as it is read, never held whole in memory."""
-    response = StreamingHttpResponse(evidence_csv(*form.bounds()), content_type="text/csv; charset=utf-8")
+def csv_download(form: EvidenceRangeForm, user) -> StreamingHttpResponse:
+    """The export of a valid range, of what ``user`` may see, as a streamed
+    attachment: a five-year range is written as it is read, never held whole
+    in memory."""
+    response = StreamingHttpResponse(evidence_csv(*form.bounds(), viewer=user), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (
         f'attachment; filename="{filename_for(form.cleaned_data["from"], form.cleaned_data["to"])}"')
     # Evidence names people and decisions: no shared cache keeps a copy.
@@ -31,6 +32,6 @@ def audit_export_view(request):
     if "from" in request.GET or "to" in request.GET:
         form = EvidenceRangeForm(request.GET)
         if form.is_valid():
-            return csv_download(form)
+            return csv_download(form, request.user)
         return render(request, "releases/audit_export.html", {"form": form}, status=400)
     return render(request, "releases/audit_export.html", {"form": EvidenceRangeForm()})

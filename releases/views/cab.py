@@ -56,7 +56,7 @@ def _vote_state(release, user):
 
 def render_review(request, pk, *, status=200, vote_form=None, transition=None):
     try:
-        release = release_for_page(pk)
+        release = release_for_page(pk, request.user)
     except Release.DoesNotExist:
         raise Http404("No such release.") from None
     plan = release.current_plan
@@ -96,7 +96,7 @@ def cab_review_view(request, pk):
 def cab_vote_view(request, pk):
     if "cab_member" not in user_roles(request.user):
         raise PermissionDenied("Only CAB members vote.")
-    release = Release.objects.filter(pk=pk).first()
+    release = Release.objects.restrict(request.user).filter(pk=pk).first()
     if release is None:
         raise Http404("No such release.")
     form = VoteForm(request.POST, user=request.user, prefix="vote")

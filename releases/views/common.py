@@ -11,18 +11,19 @@ from django.shortcuts import redirect
 from django.template import TemplateDoesNotExist
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from releasemgmt.workflow import TransitionError, TransitionForbidden, user_roles
-
-from ..selectors import can_read
+from releasemgmt.authz import reader
+from releasemgmt.workflow import TransitionError, TransitionForbidden
 
 
 def reader_required(view):
-    """Logged in and holding a role that reads the process (not vendor-only)."""
+    """Logged in and holding a role that reads the process (not vendor-only):
+    the pages of releases, RFCs, the CMDB, the CAB and reports. What each
+    page then lists is what ``restrict`` lets the user see."""
 
     @login_required
     @wraps(view)
     def wrapped(request, *args, **kwargs):
-        if not can_read(request.user):
+        if not reader(request.user).internal:
             raise PermissionDenied("Your role does not give access to this page.")
         return view(request, *args, **kwargs)
 
@@ -35,7 +36,7 @@ def role_required(view):
     @login_required
     @wraps(view)
     def wrapped(request, *args, **kwargs):
-        if not user_roles(request.user):
+        if not reader(request.user).anything:
             raise PermissionDenied("You have no role in the release process.")
         return view(request, *args, **kwargs)
 

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.text import capfirst
 from django.views.decorators.http import require_http_methods, require_POST
 
+from releasemgmt.authz import keep_visible
 from releasemgmt.workflow import TransitionError, available, has_any_role
 
 from .. import services
@@ -27,7 +28,7 @@ from ..forms import (
     record_form,
     writable_fields,
 )
-from ..models import RECORD_TYPES, Release
+from ..models import RECORD_TYPES, Release, Task
 from ..template_services import release_create_from_template
 from ..selectors import (
     BLOCKER_TARGETS,
@@ -41,7 +42,6 @@ from ..selectors import (
     release_list,
     task_actions,
     transition_logs,
-    visible_releases,
     vote_tally,
 )
 from .common import (
@@ -114,7 +114,7 @@ def release_create_view(request):
 
 @reader_required
 def release_edit_view(request, pk):
-    release = get_object_or_404(visible_releases(request.user), pk=pk)
+    release = _release_or_404(request, pk)
     if not has_any_role(request.user, RM):
         raise PermissionDenied("Only a release manager may edit the release ticket.")
     if release.state in ("closed", "cancelled"):
@@ -256,11 +256,11 @@ def _freeze_override(release, name):
 
 def render_release(request, pk, *, status=200, transition=None, record=None, scope_form=None, task_form=None,
                    baseline_errors=None):
+    user = request.user
     try:
-        release = release_for_page(pk)
+        release = release_for_page(pk, user)
     except Release.DoesNotExist:
         raise Http404("No such release.") from None
-    user = request.user
     member = Membership.of(user)
     logs = transition_logs(release)
     creator, created_at = release_creation(release)
@@ -270,7 +270,8 @@ def render_release(request, pk, *, status=200, transition=None, record=None, sco
     rm = "release_manager" in member.roles
     scope_open = release.state in services.EDITABLE_RELEASE_STATES
     step_records = _record_sections(release, user, *(record or (None, None)))
-    tasks = list(release.tasks.all())
+    # All its tasks are read (the guards count them); shown, those this user may see.
+    tasks = keep_visible(list(release.tasks.all()), Task.objects.restrict(user))
     for task in tasks:
         task.actions = task_actions(task, member)
     ctx = {
@@ -283,7 +284,7 @@ def render_release(request, pk, *, status=200, transition=None, record=None, sco
         "step_records": step_records,
         "open_steps": _open_steps(release, step_records),
         "logs": list(reversed(logs)),
-        "outbox": delivery_log(release),
+        "outbox": delivery_log(release, user),
         "tasks": tasks,
         "rfcs": list(release.rfcs.all()),
         "scope": list(release.scope_items.all()),
@@ -316,7 +317,7 @@ def _problem_context(release, user) -> dict:
 
     if release.state not in ("rolling_back", "rolled_back", "closed"):
         return {}
-    problem = Problem.objects.filter(release=release).first()
+    problem = Problem.objects.restrict(user).filter(release=release).first()
     return {"problem": problem, "may_open_problem": problem is None and problem_offered(release, user)}
 
 
@@ -326,7 +327,7 @@ def release_detail_view(request, pk):
 
 
 def _release_or_404(request, pk):
-    return get_object_or_404(visible_releases(request.user), pk=pk)
+    return get_object_or_404(Release.objects.restrict(request.user), pk=pk)
 
 
 @require_POST
@@ -396,7 +397,7 @@ def record_add_view(request, pk, record_type):
 def record_edit_view(request, pk, record_type, record_id):
     model = _record_model(record_type)
     release = _release_or_404(request, pk)
-    record = get_object_or_404(model, pk=record_id, release=release)
+    record = get_object_or_404(model.objects.restrict(request.user), pk=record_id, release=release)
     if model.immutable:
         raise PermissionDenied(f"A {model._meta.verbose_name} is kept as written; add a new one instead.")
     if not model.writers or not has_any_role(request.user, model.writers):

@@ -159,7 +159,7 @@ def reports_view(request):
         # The default period written into the form, so the page says what it shows.
         today = timezone.now().date()
         data["from"], data["to"] = (today - timedelta(days=89)).isoformat(), today.isoformat()
-    form = MetricsFilterForm(data)
+    form = MetricsFilterForm(data, user=request.user)
     context = {"form": form, "panels": [], "period": None}
     if not form.is_valid():
         return render(request, "reports/reports.html", context, status=400)

@@ -9,13 +9,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from releasemgmt.authz import reader as policy_reader
 from releasemgmt.input_guard import parse_id
 from releasemgmt.workflow import TransitionError, specs
 
 from .. import services
 from ..forms import TaskForm, TransitionForm, changed_values
 from ..models import Task
-from ..selectors import Membership, can_read, task_actions, task_board, transition_logs, visible_tasks
+from ..selectors import Membership, task_actions, task_board, transition_logs
 from .common import apply_errors, error_lines, redirect_back, role_required
 
 COLUMNS = (("open", "Open"), ("in_progress", "In progress"), ("blocked", "Blocked"), ("done", "Done"))
@@ -25,7 +26,7 @@ COLUMNS = (("open", "Open"), ("in_progress", "In progress"), ("blocked", "Blocke
 def task_board_view(request):
     user = request.user
     member = Membership.of(user)
-    reader = can_read(user)
+    reader = policy_reader(user).internal
     default = "all" if "release_manager" in member.roles else "mine"
     scope = request.GET.get("scope", default) if reader else "vendor"
     if scope not in ("mine", "all", "vendor"):
@@ -53,7 +54,7 @@ def task_board_view(request):
 
 
 def _task_or_404(request, pk):
-    return get_object_or_404(visible_tasks(request.user).select_related(
+    return get_object_or_404(Task.objects.restrict(request.user).select_related(
         "release", "assignee_user", "assignee_team", "assignee_vendor"), pk=pk)
 
 
@@ -87,7 +88,7 @@ def task_detail_view(request, pk):
                                         prefix=f"t{task.pk}-{action['name']}")
     return render(request, "releases/task_detail.html", {
         "task": task, "form": form, "actions": actions, "logs": list(reversed(transition_logs(task))),
-        "reader": can_read(request.user),
+        "reader": policy_reader(request.user).internal,
     }, status=status)
 
 

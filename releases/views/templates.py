@@ -27,7 +27,7 @@ RM = ("release_manager",)
 
 @reader_required
 def template_list_view(request):
-    templates = ReleaseTemplate.objects.annotate(task_count=Count("tasks", distinct=True),
+    templates = ReleaseTemplate.objects.restrict(request.user).annotate(task_count=Count("tasks", distinct=True),
                                                  test_count=Count("test_cases", distinct=True),
                                                  release_count=Count("releases", distinct=True))
     return render(request, "releases/template_list.html", {
@@ -75,4 +75,4 @@ def template_create_view(request):
 
 @reader_required
 def template_edit_view(request, pk):
-    return _template_page(request, get_object_or_404(ReleaseTemplate, pk=pk))
+    return _template_page(request, get_object_or_404(ReleaseTemplate.objects.restrict(request.user), pk=pk))
