@@ -10,18 +10,16 @@ from releasemgmt.api import (
     WRITE_ERRORS,
     GuardedWritesMixin,
     StandardPagination,
-    require_any_role,
-    require_roles,
     transition_viewset_mixin,
     vendor_only,
     visible_releases,
 )
-from releasemgmt.workflow import TransitionForbidden, user_roles
+from releasemgmt.workflow import TransitionForbidden
 from releases.models import Release
 
 from . import services
 from .choices import ChangeType, Level, RfcState
-from .models import PROBLEM_ROLES, ChangeRequest, Problem
+from .models import ChangeRequest, Problem
 
 
 class RfcSerializer(serializers.ModelSerializer):
@@ -80,11 +78,10 @@ class RfcViewSet(GuardedWritesMixin,
         return qs
 
     def check_create(self, request):
-        require_any_role(request.user, "create", "You need a role in the release process to raise an RFC.")
+        services.rfc_create_check(by=request.user)
 
     def check_update(self, request, instance):
-        if instance.requester_id != request.user.pk and "change_manager" not in user_roles(request.user):
-            raise TransitionForbidden("update", "Only the requester or a change manager may edit this RFC.")
+        services.rfc_update_check(rfc=instance, by=request.user)
 
     def perform_create(self, serializer):
         serializer.instance = services.rfc_create(by=self.request.user, **serializer.validated_data)
@@ -167,12 +164,10 @@ class ProblemViewSet(GuardedWritesMixin,
         return qs
 
     def check_create(self, request):
-        require_roles(request.user, PROBLEM_ROLES, "open_problem",
-                      "Only a release manager or change manager may open a problem record.")
+        services.problem_open_check(by=request.user)
 
     def check_update(self, request, instance):
-        require_roles(request.user, PROBLEM_ROLES, "update",
-                      "Only a release manager or change manager may edit a problem record.")
+        services.problem_update_check(problem=instance, by=request.user)
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)

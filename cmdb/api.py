@@ -14,7 +14,6 @@ from releasemgmt.api import (
     ETagMixin,
     GuardedWritesMixin,
     StandardPagination,
-    require_roles,
     transition_viewset_mixin,
     vendor_only,
     visible_releases,
@@ -97,12 +96,10 @@ class CIViewSet(GuardedWritesMixin,
         return qs
 
     def check_create(self, request):
-        require_roles(request.user, services.CI_WRITERS, "create",
-                      "Only a configuration manager may register configuration items.")
+        services.ci_create_check(by=request.user)
 
     def check_update(self, request, instance):
-        require_roles(request.user, services.CI_WRITERS, "update",
-                      "Only a configuration manager may edit configuration items.")
+        services.ci_update_check(ci=instance, by=request.user)
 
     def perform_create(self, serializer):
         serializer.instance = services.ci_create(by=self.request.user, **serializer.validated_data)

@@ -10,15 +10,12 @@ from releasemgmt.api import (
     WRITE_ERRORS,
     GuardedWritesMixin,
     StandardPagination,
-    require_roles,
     vendor_only,
 )
 
 from .. import template_services
 from ..choices import ReleaseType
 from ..models import ReleaseTemplate, Team, TemplateTask, TemplateTestCase, Vendor
-
-RM = ("release_manager",)
 
 
 class TemplateTaskSerializer(serializers.ModelSerializer):
@@ -103,10 +100,10 @@ class ReleaseTemplateViewSet(GuardedWritesMixin, mixins.ListModelMixin, mixins.R
         return qs
 
     def check_create(self, request):
-        require_roles(request.user, RM, "create_template", "Only a release manager may keep release templates.")
+        template_services.template_create_check(by=request.user)
 
     def check_update(self, request, instance):
-        require_roles(request.user, RM, "update_template", "Only a release manager may keep release templates.")
+        template_services.template_update_check(template=instance, by=request.user)
 
     def perform_create(self, serializer):
         serializer.instance = template_services.template_create(by=self.request.user, **serializer.validated_data)

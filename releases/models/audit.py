@@ -4,6 +4,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from releasemgmt import entrypoints
+
 from ..choices import Channel, OutboxStatus
 
 __all__ = ["TransitionLog", "OutboxMessage", "RefusedAttempt"]
@@ -101,6 +103,10 @@ class RefusedAttempt(models.Model):
     subject = GenericForeignKey("content_type", "object_id")
     code = models.CharField(max_length=50, help_text="forbidden, or segregation_of_duties.")
     detail = models.TextField()
+    entry_point = models.CharField(
+        max_length=10, choices=entrypoints.CHOICES, blank=True,
+        help_text="The door the attempt came through: api, ui, admin, feed, command, worker or shell "
+                  "(blank on rows kept before the door was recorded).")
 
     class Meta:
         ordering = ["-at", "-id"]
