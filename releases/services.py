@@ -123,7 +123,9 @@ def task_create_check(*, by) -> None:
 def task_update_check(*, task, by, fields=(), replace: bool = False) -> None:
     """The release managers plan a task; whoever it is assigned to (a vendor,
     say) reports progress on it (``TASK_ASSIGNEE_FIELDS``) but does not
-    re-plan the work. ``fields`` are those the write would change;
+    re-plan the work. ``fields`` are those the write would change, or a
+    function returning them, called only when they matter (the API reads a
+    request's body only once the user is known to act on the task);
     ``replace``: the write sets every field at once."""
     from .models.task import task_actor
 
@@ -134,7 +136,7 @@ def task_update_check(*, task, by, fields=(), replace: bool = False) -> None:
     only = " and ".join(sorted(TASK_ASSIGNEE_FIELDS))
     if replace:
         raise RecordRefused("update", f"As the task's assignee you may change only {only}; send them with PATCH.")
-    refused = sorted(set(fields) - TASK_ASSIGNEE_FIELDS)
+    refused = sorted(set(fields() if callable(fields) else fields) - TASK_ASSIGNEE_FIELDS)
     if refused:
         raise RecordRefused("update", f"As the task's assignee you may change only {only}; not {', '.join(refused)}.")
 

@@ -282,10 +282,12 @@ class TaskViewSet(GuardedWritesMixin,
         # The fields the body names (the service says which of them this user
         # may change, rather than silently dropping the others); PUT replaces
         # every field.
-        fields = set()
-        if isinstance(request.data, dict):
+        def fields():
+            if not isinstance(request.data, dict):
+                return set()
             writable = {name for name, field in self.get_serializer().fields.items() if not field.read_only}
-            fields = set(request.data) & writable
+            return set(request.data) & writable
+
         services.task_update_check(task=instance, by=request.user, fields=fields, replace=self.action == "update")
 
     def perform_create(self, serializer):
