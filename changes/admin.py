@@ -40,8 +40,8 @@ class ChangeRequestAdmin(ServiceAdminMixin, TransitionAdminMixin, AuditAdmin):
     list_select_related = ("requester",)
     date_hierarchy = "created_at"
     add_fields = ("title", "description", "requester", "change_type", "risk", "impact")
-    view_fields = ("number", "title", "description", "requester", "change_type", "risk", "impact", "state",
-                   "release_links", "closure_comments", "created_at", "updated_at")
+    view_fields = ("number", "title", "description", "requester", "raised_by", "change_type", "risk", "impact",
+                   "state", "release_links", "closure_comments", "created_at", "updated_at")
 
     @admin.display(description="number", ordering="pk")
     def number(self, obj):
@@ -69,7 +69,8 @@ class ChangeRequestAdmin(ServiceAdminMixin, TransitionAdminMixin, AuditAdmin):
         return self.view_fields if obj else self.add_fields
 
     def get_readonly_fields(self, request, obj=None):
-        fields = list(super().get_readonly_fields(request, obj)) + ["number", "release_links", "closure_comments"]
+        fields = list(super().get_readonly_fields(request, obj)) + ["number", "raised_by", "release_links",
+                                                                    "closure_comments"]
         if obj is not None:
             fields.append("requester")  # an RFC stays its requester's
         return fields
@@ -78,7 +79,8 @@ class ChangeRequestAdmin(ServiceAdminMixin, TransitionAdminMixin, AuditAdmin):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if db_field.name == "requester":
             field.required = False
-            field.help_text = "Leave empty to raise the RFC in your own name."
+            field.help_text = ("Leave empty to raise the RFC in your own name. Raising it in someone else's name, "
+                               "you count as its requester too: you will not assess, authorise or approve it.")
         return field
 
     def write_check(self, request, obj=None):

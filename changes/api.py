@@ -28,9 +28,9 @@ class RfcSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ChangeRequest
-        fields = ["id", "number", "title", "description", "requester", "change_type", "risk", "impact", "state",
-                  "closure_comments", "releases", "created_at", "updated_at"]
-        read_only_fields = ["requester", "state", "closure_comments", "created_at", "updated_at"]
+        fields = ["id", "number", "title", "description", "requester", "raised_by", "change_type", "risk", "impact",
+                  "state", "closure_comments", "releases", "created_at", "updated_at"]
+        read_only_fields = ["requester", "raised_by", "state", "closure_comments", "created_at", "updated_at"]
 
 
 class RfcFilter(df.FilterSet):
