@@ -178,7 +178,7 @@ class ServiceModelForm(forms.ModelForm):
         except TransitionError as exc:
             # The admin's transaction around the form rolled the service's
             # record of a refusal back with it: keep it again.
-            refusals.keep(exc)
+            refusals.keep(exc, by=self.service_request.user)
             self.add_error(None, error_html(exc))
         except (TransitionNotAllowed, ConcurrentTransition) as exc:
             self.add_error(None, str(exc) or "The object was changed meanwhile; reload and try again.")
