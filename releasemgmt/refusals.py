@@ -94,11 +94,6 @@ def keep(exc, *, by=None, subject=None) -> None:
     refusal.row_id = _write(exc, refusal, log=first).pk
 
 
-def record_refusal(exc, *, by, subject=None) -> None:
-    """Keep the refusal ``exc`` of ``by`` on ``subject`` (``(model, pk)``)."""
-    keep(exc, by=by, subject=subject)
-
-
 def _write(exc, refusal: Refusal, *, log: bool):
     from django.contrib.contenttypes.models import ContentType
     from releases.models import RefusedAttempt

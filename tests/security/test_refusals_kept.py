@@ -36,6 +36,14 @@ from releases.scenario import Walker, new_release
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _static_files_without_a_manifest(settings):
+    """Pages link their static files through the manifest collectstatic
+    writes for a deployment; these tests draw pages without running it."""
+    settings.STORAGES = {**settings.STORAGES,
+                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+
+
 # --- the world --------------------------------------------------------------------------------------
 
 
