@@ -88,8 +88,7 @@ from .models import (
 )
 
 __all__ = ["COLUMNS", "EVIDENCE_TYPES", "EXPORTER_ROLES", "EvidenceRangeForm", "evidence_csv", "evidence_export",
-           "evidence_rows", "export_check",
-           "filename_for", "neutralise", "selected_release_ids"]
+           "evidence_rows", "export_check", "filename_for", "neutralise", "selected_release_ids"]
 
 # Release and change managers own the change-management controls; auditors
 # get their extracts through them (there is no auditor role in the process).
@@ -296,7 +295,6 @@ def _chunk_rows(release_ids: list[int], extra_rfc_ids: list[int]) -> Iterator[li
         """Who proposed an RFC: its requester and whoever raised it in their name."""
         return {pk for pk in (rfc["requester_id"], rfc["raised_by_id"]) if pk is not None}
 
-
     by_release: dict[int, list[_Item]] = defaultdict(list)  # items of the release itself
     by_rfc: dict[int, list[_Item]] = defaultdict(list)  # items of an RFC, shown under each of its releases
     actor_ids = {r["release_manager_id"] for r in releases} | {r["requester_id"] for r in rfcs.values()}
@@ -409,12 +407,12 @@ def _chunk_rows(release_ids: list[int], extra_rfc_ids: list[int]) -> Iterator[li
     def name(pk):
         return users.get(pk, ("", ""))[0] if pk is not None else ""
 
-    def rows_for(head: list[str], items: list[_Item], manager_id, requester_of):
+    def rows_for(head: list[str], items: list[_Item], manager_id, proposers_of):
         items.sort(key=lambda i: (i.at is None, i.at or datetime.min.replace(tzinfo=dt_timezone.utc), i.order))
         for item in items:
             actor = item.actor_id
             if item.evidence_type in APPROVALS:
-                conflicted = {manager_id} | requester_of(item)
+                conflicted = {manager_id} | proposers_of(item)
                 independent = actor is not None and actor not in conflicted
             elif item.evidence_type in REVIEWS:
                 independent = actor is not None and actor != manager_id
@@ -443,12 +441,12 @@ def _chunk_rows(release_ids: list[int], extra_rfc_ids: list[int]) -> Iterator[li
         for rfc_id in own_rfcs:
             items += [_copy(i) for i in by_rfc.get(rfc_id, [])]
 
-        def requester_of(item, conflicted=conflicted, rfc_proposers=rfc_proposers):
+        def proposers_of(item, conflicted=conflicted, rfc_proposers=rfc_proposers):
             if item.evidence_type == "rfc_authorisation":
                 return rfc_proposers.get(item.subject, set())
             return conflicted
 
-        yield from rows_for(head, items, release["release_manager_id"], requester_of)
+        yield from rows_for(head, items, release["release_manager_id"], proposers_of)
 
     for rfc_id in extra_rfc_ids:
         rfc = rfcs.get(rfc_id)
