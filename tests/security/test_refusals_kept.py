@@ -27,7 +27,6 @@ from rest_framework.test import APIClient
 
 from changes.models import ChangeRequest, Problem
 from changes.services import rfc_create, rfc_transition
-from cmdb.models import ConfigurationItem
 from releasemgmt.api import etag_for
 from releases import services as s
 from releases.models import RECORD_TYPES, OutboxMessage, RefusedAttempt, Release, ReleaseTemplate, Task
