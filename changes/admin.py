@@ -12,17 +12,19 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from releasemgmt.admin_mixins import AuditAdmin, ServiceAdminMixin, TransitionAdminMixin
-from releasemgmt.workflow import has_any_role, user_roles
-
-from .models import PROBLEM_ROLES, ChangeRequest, Problem
+from .models import ChangeRequest, Problem
 from .services import (
     EDITABLE_STATES,
     problem_create_from_release,
+    problem_open_check,
     problem_transition,
     problem_update,
+    problem_update_check,
     rfc_create,
+    rfc_create_check,
     rfc_transition,
     rfc_update,
+    rfc_update_check,
 )
 
 # RFCs that release_create refuses.
@@ -38,8 +40,8 @@ class ChangeRequestAdmin(ServiceAdminMixin, TransitionAdminMixin, AuditAdmin):
     list_select_related = ("requester",)
     date_hierarchy = "created_at"
     add_fields = ("title", "description", "requester", "change_type", "risk", "impact")
-    view_fields = ("number", "title", "description", "requester", "change_type", "risk", "impact", "state",
-                   "release_links", "closure_comments", "created_at", "updated_at")
+    view_fields = ("number", "title", "description", "requester", "raised_by", "change_type", "risk", "impact",
+                   "state", "release_links", "closure_comments", "created_at", "updated_at")
 
     @admin.display(description="number", ordering="pk")
     def number(self, obj):
@@ -67,7 +69,8 @@ class ChangeRequestAdmin(ServiceAdminMixin, TransitionAdminMixin, AuditAdmin):
         return self.view_fields if obj else self.add_fields
 
     def get_readonly_fields(self, request, obj=None):
-        fields = list(super().get_readonly_fields(request, obj)) + ["number", "release_links", "closure_comments"]
+        fields = list(super().get_readonly_fields(request, obj)) + ["number", "raised_by", "release_links",
+                                                                    "closure_comments"]
         if obj is not None:
             fields.append("requester")  # an RFC stays its requester's
         return fields
@@ -76,22 +79,19 @@ class ChangeRequestAdmin(ServiceAdminMixin, TransitionAdminMixin, AuditAdmin):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if db_field.name == "requester":
             field.required = False
-            field.help_text = "Leave empty to raise the RFC in your own name."
+            field.help_text = ("Leave empty to raise the RFC in your own name. Raising it in someone else's name, "
+                               "you count as its requester too: you will not assess, authorise or approve it.")
         return field
 
-    def has_add_permission(self, request):
-        # Anyone with a role in the process may raise an RFC (rfc_create says so).
-        return super().has_add_permission(request) and bool(user_roles(request.user))
+    def write_check(self, request, obj=None):
+        if obj is None:
+            rfc_create_check(by=request.user)
+        else:
+            rfc_update_check(rfc=obj, by=request.user)
 
     def has_change_permission(self, request, obj=None):
-        if not super().has_change_permission(request, obj):
-            return False
-        if obj is None:
-            return True
-        # rfc_update: the requester or a change manager, until it is authorised.
-        return obj.state in EDITABLE_STATES and (
-            obj.requester_id == request.user.pk or has_any_role(request.user, ("change_manager",))
-        )
+        # rfc_update: until it is authorised.
+        return super().has_change_permission(request, obj) and (obj is None or obj.state in EDITABLE_STATES)
 
     def perform_save(self, request, form, change):
         if change:
@@ -147,13 +147,14 @@ class ProblemAdmin(ServiceAdminMixin, TransitionAdminMixin, AuditAdmin):
             fields += ["release", "rfcs", "timeline"]
         return fields
 
-    def has_add_permission(self, request):
-        return super().has_add_permission(request) and has_any_role(request.user, PROBLEM_ROLES)
+    def write_check(self, request, obj=None):
+        if obj is None:
+            problem_open_check(by=request.user)
+        else:
+            problem_update_check(problem=obj, by=request.user)
 
     def has_change_permission(self, request, obj=None):
-        if not super().has_change_permission(request, obj) or not has_any_role(request.user, PROBLEM_ROLES):
-            return False
-        return obj is None or obj.state != Problem.State.CLOSED
+        return super().has_change_permission(request, obj) and (obj is None or obj.state != Problem.State.CLOSED)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)

@@ -12,17 +12,15 @@ from releasemgmt.api import (
     IdRelatedField,
     ModelSerializer,
     StandardPagination,
-    require_any_role,
-    require_roles,
     transition_viewset_mixin,
 )
 from releasemgmt.filters import FilterSet, IdFilter, UtcIsoDateTimeFilter
-from releasemgmt.workflow import TransitionForbidden, user_roles
+from releasemgmt.workflow import TransitionForbidden
 from releases.models import Release
 
 from . import services
 from .choices import ChangeType, Level, RfcState
-from .models import PROBLEM_ROLES, ChangeRequest, Problem
+from .models import ChangeRequest, Problem
 
 
 class RfcSerializer(ModelSerializer):
@@ -31,9 +29,9 @@ class RfcSerializer(ModelSerializer):
 
     class Meta:
         model = ChangeRequest
-        fields = ["id", "number", "title", "description", "requester", "change_type", "risk", "impact", "state",
-                  "closure_comments", "releases", "created_at", "updated_at"]
-        read_only_fields = ["requester", "state", "closure_comments", "created_at", "updated_at"]
+        fields = ["id", "number", "title", "description", "requester", "raised_by", "change_type", "risk", "impact",
+                  "state", "closure_comments", "releases", "created_at", "updated_at"]
+        read_only_fields = ["requester", "raised_by", "state", "closure_comments", "created_at", "updated_at"]
 
 
 class RfcFilter(FilterSet):
@@ -80,11 +78,10 @@ class RfcViewSet(GuardedWritesMixin,
             Prefetch("releases", queryset=Release.objects.restrict(user)))
 
     def check_create(self, request):
-        require_any_role(request.user, "create", "You need a role in the release process to raise an RFC.")
+        services.rfc_create_check(by=request.user)
 
     def check_update(self, request, instance):
-        if instance.requester_id != request.user.pk and "change_manager" not in user_roles(request.user):
-            raise TransitionForbidden("update", "Only the requester or a change manager may edit this RFC.")
+        services.rfc_update_check(rfc=instance, by=request.user)
 
     def perform_create(self, serializer):
         serializer.instance = services.rfc_create(by=self.request.user, **serializer.validated_data)
@@ -164,12 +161,10 @@ class ProblemViewSet(GuardedWritesMixin,
         return Problem.objects.restrict(self.request.user).prefetch_related("rfcs")
 
     def check_create(self, request):
-        require_roles(request.user, PROBLEM_ROLES, "open_problem",
-                      "Only a release manager or change manager may open a problem record.")
+        services.problem_open_check(by=request.user)
 
     def check_update(self, request, instance):
-        require_roles(request.user, PROBLEM_ROLES, "update",
-                      "Only a release manager or change manager may edit a problem record.")
+        services.problem_update_check(problem=instance, by=request.user)
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)

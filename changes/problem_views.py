@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from releasemgmt.workflow import TransitionError, has_any_role
+from releasemgmt.refusals import permits
+from releasemgmt.workflow import TransitionError
 from releases.models import Release
 from releases.selectors import transition_logs
-from releases.views.common import apply_errors, forbid, post_transition, reader_required, transition_buttons
+from releases.views.common import apply_errors, ask, forbid, post_transition, reader_required, transition_buttons
 
-from .models import PROBLEM_ROLES, Problem
-from .services import problem_create_from_release, problem_transition, problem_update
+from .models import Problem
+from .services import problem_create_from_release, problem_transition, problem_update, problem_update_check
 
 TEXT = {"rows": 4, "cols": 60}
 
@@ -30,7 +31,7 @@ class ProblemForm(forms.Form):
 
 
 def _may_edit(problem, user) -> bool:
-    return problem.state != Problem.State.CLOSED and has_any_role(user, PROBLEM_ROLES)
+    return problem.state != Problem.State.CLOSED and permits(problem_update_check, problem=problem, by=user)
 
 
 @reader_required
@@ -57,8 +58,7 @@ def problem_detail_view(request, pk):
     if request.method != "POST":
         return render_problem(request, pk)
     problem = get_object_or_404(Problem.objects.restrict(request.user), pk=pk)
-    if not has_any_role(request.user, PROBLEM_ROLES):
-        raise PermissionDenied("Only a release manager or change manager may edit a problem record.")
+    ask(problem_update_check, problem=problem, by=request.user)
     form = ProblemForm(request.POST, initial={f: getattr(problem, f) for f in ProblemForm.base_fields})
     if not form.is_valid():
         return render_problem(request, pk, status=400, form=form)
@@ -96,7 +96,7 @@ def problem_open_view(request, release_pk):
 def problem_transition_view(request, pk, name):
     problem = get_object_or_404(Problem.objects.restrict(request.user), pk=pk)
     moved, response = post_transition(
-        request, problem, name, noun="problem record", render_page=render_problem,
+        request, problem, name, render_page=render_problem,
         perform=lambda **payload: problem_transition(problem_id=problem.pk, name=name, **payload),
     )
     return response or redirect("changes:problem_detail", pk=moved.pk)

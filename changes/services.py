@@ -12,7 +12,6 @@ from releasemgmt.workflow import (
     TransitionBlocked,
     TransitionForbidden,
     has_any_role,
-    roles_text,
     run_transition,
     user_label,
     user_roles,
@@ -21,13 +20,48 @@ from releasemgmt.workflow import (
 from .models import PROBLEM_ROLES, ChangeRequest, Problem
 
 
+# --- who may: the checks each use case makes, also asked first by the entry points ----------
+
+
+@logs_refusals()
+def rfc_create_check(*, by) -> None:
+    """Anyone with a role in the process may request a change."""
+    if not user_roles(by):
+        raise TransitionForbidden("create", "You need a role in the release process to raise an RFC.")
+
+
+@logs_refusals(subject=lambda kw: (ChangeRequest, kw["rfc"].pk))
+def rfc_update_check(*, rfc, by) -> None:
+    """The requester or a change manager corrects an RFC."""
+    if rfc.requester_id != by.pk and "change_manager" not in user_roles(by):
+        raise TransitionForbidden("update", "Only the requester or a change manager may edit this RFC.")
+
+
+@logs_refusals()
+def problem_open_check(*, by) -> None:
+    if not has_any_role(by, PROBLEM_ROLES):
+        raise TransitionForbidden("open_problem", "Only a release manager or change manager may open a problem "
+                                                  "record.")
+
+
+@logs_refusals(subject=lambda kw: (Problem, kw["problem"].pk))
+def problem_update_check(*, problem, by) -> None:
+    if not has_any_role(by, PROBLEM_ROLES):
+        raise TransitionForbidden("update", "Only a release manager or change manager may edit a problem record.")
+
+
+# --- RFCs -----------------------------------------------------------------------------------
+
+
 @logs_refusals()
 @transaction.atomic
 def rfc_create(*, by, title: str, description: str, **fields) -> ChangeRequest:
-    """Raise an RFC. Anyone with a role in the process may request a change."""
-    if not user_roles(by):
-        raise TransitionForbidden("create", "You need a role in the release process to raise an RFC.")
-    rfc = ChangeRequest(title=title, description=description, requester=fields.pop("requester", None) or by, **fields)
+    """Raise an RFC, in one's own name or (``requester``) in someone else's.
+    Whoever raises it counts as its requester for segregation of duties:
+    they may not assess or authorise it, nor approve its release."""
+    rfc_create_check(by=by)
+    rfc = ChangeRequest(title=title, description=description, requester=fields.pop("requester", None) or by,
+                        raised_by=by, **fields)
     rfc.full_clean(exclude=["state"])
     rfc._history_user = by
     rfc._change_reason = "create"
@@ -49,13 +83,8 @@ RFC_EDITABLE_FIELDS = {"title", "description", "change_type", "risk", "impact"}
 @transaction.atomic
 def rfc_update(*, rfc_id, by, **fields) -> ChangeRequest:
     """The requester or a change manager corrects an RFC before it is authorised."""
-    from django.core.exceptions import ValidationError
-
-    from releasemgmt.workflow import Blocker, TransitionBlocked
-
     rfc = ChangeRequest.objects.select_for_update().get(pk=rfc_id)
-    if rfc.requester_id != by.pk and "change_manager" not in user_roles(by):
-        raise TransitionForbidden("update", "Only the requester or a change manager may edit this RFC.")
+    rfc_update_check(rfc=rfc, by=by)
     if rfc.state not in EDITABLE_STATES:
         raise TransitionBlocked("update", "An authorised RFC is no longer edited; raise a new one.",
                                 [Blocker("step_closed", f"The RFC is {rfc.get_state_display().lower()}.")],
@@ -160,8 +189,7 @@ def problem_create_from_release(*, release_id, by, title: str = "", description:
     from releases.services import record_add
 
     release = Release.objects.select_for_update().get(pk=release_id)
-    if not has_any_role(by, PROBLEM_ROLES):
-        raise TransitionForbidden("open_problem", f"Only {roles_text(PROBLEM_ROLES)} may open a problem record.")
+    problem_open_check(by=by)
     if not release_rolled_back(release):
         message = f"{release.number} was not rolled back; problem records are for failed releases."
         raise TransitionBlocked("open_problem", message, [Blocker("not_rolled_back", message)],
@@ -188,8 +216,7 @@ def problem_create_from_release(*, release_id, by, title: str = "", description:
 def problem_update(*, problem_id, by, **fields) -> Problem:
     """Record the analysis: root cause, corrective actions, a better title."""
     problem = Problem.objects.select_for_update().get(pk=problem_id)
-    if not has_any_role(by, PROBLEM_ROLES):
-        raise TransitionForbidden("update", f"Only {roles_text(PROBLEM_ROLES)} may edit a problem record.")
+    problem_update_check(problem=problem, by=by)
     if problem.state == Problem.State.CLOSED:
         raise TransitionBlocked("update", "A closed problem record is kept as it is.",
                                 [Blocker("step_closed", "The problem record is closed.")], code="step_closed")

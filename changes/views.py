@@ -12,14 +12,15 @@ from django.db.models import Prefetch, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from releasemgmt.workflow import TransitionError, has_any_role, user_roles
+from releasemgmt.refusals import permits
+from releasemgmt.workflow import TransitionError, has_any_role
 from releases.models import Release
 from releases.selectors import transition_logs
-from releases.views.common import apply_errors, post_transition, reader_required, transition_buttons
+from releases.views.common import apply_errors, ask, post_transition, reader_required, transition_buttons
 
 from .choices import ChangeType, Level, RfcState
 from .models import ChangeRequest
-from .services import EDITABLE_STATES, rfc_create, rfc_transition, rfc_update
+from .services import EDITABLE_STATES, rfc_create, rfc_transition, rfc_update, rfc_update_check
 
 
 class RfcForm(forms.Form):
@@ -80,14 +81,15 @@ def rfc_create_view(request):
 
 
 def _may_edit(rfc, user) -> bool:
-    return rfc.state in EDITABLE_STATES and (rfc.requester_id == user.pk or "change_manager" in user_roles(user))
+    return rfc.state in EDITABLE_STATES and permits(rfc_update_check, rfc=rfc, by=user)
 
 
 @reader_required
 def rfc_edit_view(request, pk):
     rfc = get_object_or_404(ChangeRequest.objects.restrict(request.user), pk=pk)
-    if not _may_edit(rfc, request.user):
-        raise PermissionDenied("Only the requester or a change manager may edit this RFC before it is authorised.")
+    ask(rfc_update_check, rfc=rfc, by=request.user)
+    if rfc.state not in EDITABLE_STATES:
+        raise PermissionDenied("An authorised RFC is no longer edited; raise a new one.")
     fields = ("title", "description", "change_type", "risk", "impact")
     form = RfcForm(request.POST or None, initial={f: getattr(rfc, f) for f in fields})
     status = 200
@@ -132,7 +134,7 @@ def rfc_detail_view(request, pk):
 def rfc_transition_view(request, pk, name):
     rfc = get_object_or_404(ChangeRequest.objects.restrict(request.user), pk=pk)
     moved, response = post_transition(
-        request, rfc, name, noun="RFC", render_page=render_rfc,
+        request, rfc, name, render_page=render_rfc,
         perform=lambda **payload: rfc_transition(rfc_id=rfc.pk, name=name, **payload),
     )
     return response or redirect("changes:detail", pk=moved.pk)

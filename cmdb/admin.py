@@ -8,10 +8,8 @@ its one transition.
 """
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import FilteredSelectMultiple
-from django.db import transaction
 from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.urls import reverse
@@ -25,13 +23,20 @@ from releasemgmt.admin_mixins import (
     ServiceModelForm,
     TransitionAdminMixin,
 )
-from releasemgmt import workflow
 from releasemgmt.forms import IdModelMultipleChoiceField
-from releasemgmt.workflow import has_any_role
 
 from .choices import BaselineKind
 from .models import Baseline, BaselineItem, ConfigurationItem
-from .services import CI_WRITERS, CMDB_WRITERS, baseline_capture, ci_create, ci_transition, ci_update
+from .services import (
+    baseline_capture,
+    baseline_capture_check,
+    baseline_transition,
+    ci_create,
+    ci_create_check,
+    ci_transition,
+    ci_update,
+    ci_update_check,
+)
 
 
 @admin.register(ConfigurationItem)
@@ -52,11 +57,11 @@ class ConfigurationItemAdmin(ServiceAdminMixin, TransitionAdminMixin, AuditAdmin
     def dependency_count(self, obj):
         return getattr(obj, "dependency_total", None)
 
-    def has_add_permission(self, request):
-        return super().has_add_permission(request) and has_any_role(request.user, CI_WRITERS)
-
-    def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and has_any_role(request.user, CI_WRITERS)
+    def write_check(self, request, obj=None):
+        if obj is None:
+            ci_create_check(by=request.user)
+        else:
+            ci_update_check(ci=obj, by=request.user)
 
     def perform_save(self, request, form, change):
         if change:
@@ -140,8 +145,9 @@ class BaselineAdmin(ServiceAdminMixin, TransitionAdminMixin, AuditAdmin):
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else ()
 
-    def has_add_permission(self, request):
-        return super().has_add_permission(request) and has_any_role(request.user, CMDB_WRITERS)
+    def write_check(self, request, obj=None):
+        if obj is None:  # a captured baseline is never changed (below)
+            baseline_capture_check(by=request.user)
 
     def has_change_permission(self, request, obj=None):
         # A captured baseline is evidence: it never changes (archive is a transition).
@@ -158,9 +164,7 @@ class BaselineAdmin(ServiceAdminMixin, TransitionAdminMixin, AuditAdmin):
                                 by=request.user)
 
     def run_transition(self, request, obj, name, payload):
-        with transaction.atomic():
-            # No baseline use case for archive: the one transition engine, in a transaction.
-            return workflow.run_transition(Baseline, obj.pk, name, by=request.user, payload=payload)
+        return baseline_transition(baseline_id=obj.pk, name=name, by=request.user, **payload)
 
     def response_add(self, request, obj, post_url_continue=None):
         # The page of a captured baseline is read-only; show it with its items.

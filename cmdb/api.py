@@ -16,7 +16,6 @@ from releasemgmt.api import (
     IdRelatedField,
     ModelSerializer,
     StandardPagination,
-    require_roles,
     transition_viewset_mixin,
 )
 from releasemgmt.filters import FilterSet, IdFilter
@@ -95,12 +94,10 @@ class CIViewSet(GuardedWritesMixin,
         return ConfigurationItem.objects.restrict(self.request.user).prefetch_related("depends_on", "dependants")
 
     def check_create(self, request):
-        require_roles(request.user, services.CI_WRITERS, "create",
-                      "Only a configuration manager may register configuration items.")
+        services.ci_create_check(by=request.user)
 
     def check_update(self, request, instance):
-        require_roles(request.user, services.CI_WRITERS, "update",
-                      "Only a configuration manager may edit configuration items.")
+        services.ci_update_check(ci=instance, by=request.user)
 
     def perform_create(self, serializer):
         serializer.instance = services.ci_create(by=self.request.user, **serializer.validated_data)

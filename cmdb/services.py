@@ -11,6 +11,31 @@ from .choices import BaselineKind
 from .models import Baseline, BaselineItem, ConfigurationItem
 
 CMDB_WRITERS = ("configuration_manager", "release_manager")
+CI_WRITERS = ("configuration_manager",)
+
+
+# --- who may: the checks each use case makes, also asked first by the entry points ----------
+
+
+@logs_refusals()
+def baseline_capture_check(*, by) -> None:
+    if not has_any_role(by, CMDB_WRITERS):
+        raise TransitionForbidden("capture", "Only a configuration manager or release manager may capture a baseline.")
+
+
+@logs_refusals()
+def ci_create_check(*, by) -> None:
+    if not has_any_role(by, CI_WRITERS):
+        raise TransitionForbidden("create", "Only a configuration manager may register configuration items.")
+
+
+@logs_refusals(subject=lambda kw: (ConfigurationItem, kw["ci"].pk))
+def ci_update_check(*, ci, by) -> None:
+    if not has_any_role(by, CI_WRITERS):
+        raise TransitionForbidden("update", "Only a configuration manager may edit configuration items.")
+
+
+# --- baselines and configuration items ------------------------------------------------------
 
 
 @logs_refusals()
@@ -18,8 +43,8 @@ CMDB_WRITERS = ("configuration_manager", "release_manager")
 def baseline_capture(*, cis, name: str, kind: str = BaselineKind.MANUAL, release=None, by, description: str = "",
                      system: bool = False) -> Baseline:
     """Snapshot ``cis`` as they stand now into a new, immutable baseline."""
-    if not system and not has_any_role(by, CMDB_WRITERS):
-        raise TransitionForbidden("capture", "Only a configuration manager or release manager may capture a baseline.")
+    if not system:
+        baseline_capture_check(by=by)
     baseline = Baseline(name=name, kind=kind, release=release, description=description)
     baseline._history_user = by
     baseline.save()
@@ -74,7 +99,6 @@ def baseline_diff(a: Baseline, b: Baseline) -> list[dict]:
     return rows
 
 
-CI_WRITERS = ("configuration_manager",)
 CI_EDITABLE_FIELDS = {"name", "ci_type", "version", "owner", "attributes", "depends_on"}
 
 
@@ -82,8 +106,7 @@ CI_EDITABLE_FIELDS = {"name", "ci_type", "version", "owner", "attributes", "depe
 @transaction.atomic
 def ci_create(*, by, depends_on=(), **fields) -> ConfigurationItem:
     """Register a configuration item in the CMDB."""
-    if not has_any_role(by, CI_WRITERS):
-        raise TransitionForbidden("create", "Only a configuration manager may register configuration items.")
+    ci_create_check(by=by)
     unknown = set(fields) - CI_EDITABLE_FIELDS
     if unknown:
         raise ValidationError({name: "This field cannot be set." for name in sorted(unknown)})
@@ -100,9 +123,8 @@ def ci_create(*, by, depends_on=(), **fields) -> ConfigurationItem:
 def ci_update(*, ci_id, by, **fields) -> ConfigurationItem:
     """Edit a CI's attributes. Versions of CIs in a release change through the
     release (close, rollback); here the configuration manager corrects the record."""
-    if not has_any_role(by, CI_WRITERS):
-        raise TransitionForbidden("update", "Only a configuration manager may edit configuration items.")
     ci = ConfigurationItem.objects.select_for_update().get(pk=ci_id)
+    ci_update_check(ci=ci, by=by)
     unknown = set(fields) - CI_EDITABLE_FIELDS
     if unknown:
         raise ValidationError({name: "This field cannot be edited." for name in sorted(unknown)})
@@ -123,3 +145,10 @@ def ci_update(*, ci_id, by, **fields) -> ConfigurationItem:
 def ci_transition(*, ci_id, name: str, by, **payload) -> ConfigurationItem:
     with transaction.atomic():
         return run_transition(ConfigurationItem, ci_id, name, by=by, payload=payload)
+
+
+@logs_refusals(subject=lambda kw: (Baseline, kw["baseline_id"]))
+def baseline_transition(*, baseline_id, name: str, by, **payload) -> Baseline:
+    """A captured baseline's own step (archive); capture is ``baseline_capture``."""
+    with transaction.atomic():
+        return run_transition(Baseline, baseline_id, name, by=by, payload=payload)

@@ -14,7 +14,10 @@ outbox.
 * ``ServiceAdminMixin``: add and change forms go through a service. The
   service is called while the form is validated, so whatever it refuses
   (``ValidationError``, ``TransitionError``) becomes a form error and nothing
-  is saved; ``save_model`` then has nothing left to do.
+  is saved; ``save_model`` then has nothing left to do. Who may add or change
+  is the service module's check (``write_check``): asked quietly for what the
+  admin offers, and for real (the refusal kept) when someone opens an add
+  form or posts a form they may not.
 * ``TransitionAdminMixin``: the change page lists the transitions of the
   current state for the current user (``workflow.available``): buttons for
   the allowed ones, blockers for the others; a button posts to
@@ -38,6 +41,7 @@ from django.views.decorators.http import require_POST
 from django_fsm import ConcurrentTransition, FSMFieldMixin, TransitionNotAllowed
 from simple_history.admin import SimpleHistoryAdmin
 
+from releasemgmt import refusals
 from releasemgmt.authz import unfiltered
 from releasemgmt.forms import IdModelChoiceField, IdModelMultipleChoiceField
 from releasemgmt.workflow import TransitionError, available
@@ -254,6 +258,9 @@ class ServiceModelForm(forms.ModelForm):
         except ValidationError as exc:
             self._add_service_errors(exc)
         except TransitionError as exc:
+            # The admin's transaction around the form rolled the service's
+            # record of a refusal back with it: keep it again.
+            refusals.keep(exc, by=self.service_request.user)
             self.add_error(None, error_html(exc))
         except (TransitionNotAllowed, ConcurrentTransition) as exc:
             self.add_error(None, str(exc) or "The object was changed meanwhile; reload and try again.")
@@ -289,12 +296,47 @@ class ServiceAdminMixin:
     ``perform_save(request, form, change)`` calls the service with the form's
     values (``form.service_data()``) and returns the saved object. Admins that
     leave it unimplemented save nothing: they must also deny add and change.
+
+    ``write_check(request, obj)`` asks the service module whether the user
+    may add (``obj`` None) or change ``obj``. Django's model permissions stay
+    the admin's door (which pages a staff user opens at all); whether the
+    user may write is the service's answer, the same in the API and the UI.
     """
 
     form = ServiceModelForm
 
     def perform_save(self, request, form, change):  # pragma: no cover - each admin says
         raise NotImplementedError
+
+    def write_check(self, request, obj=None) -> None:
+        """Call the service's check for adding (``obj`` None) or changing ``obj``."""
+
+    def may_write(self, request, obj=None) -> bool:
+        return refusals.permits(self.write_check, request, obj)
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and self.may_write(request)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (obj is None or self.may_write(request, obj))
+
+    def _refuse_write(self, request, object_id):
+        """Opening an add form, or posting a form, that the service refuses:
+        a refused attempt, kept, and the admin's 403."""
+        obj = None
+        if object_id is not None:
+            if request.method != "POST":
+                return  # a change page the user may not change is shown read-only
+            obj = self.get_object(request, unquote(object_id))
+            if obj is None:
+                return  # Django answers for a missing object
+        try:
+            self.write_check(request, obj)
+        except TransitionError as exc:
+            if refusals.refusal_code(exc) is None:
+                return
+            refusals.keep(exc, by=request.user)
+            raise PermissionDenied(exc.detail) from exc
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -314,6 +356,7 @@ class ServiceAdminMixin:
 
     @csrf_protect_m
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        self._refuse_write(request, object_id)
         with transaction.atomic(using=router.db_for_write(self.model)):
             response = self._changeform_view(request, object_id, form_url, extra_context)
             if getattr(request, "_admin_service_done", False) and not getattr(request, "_admin_service_saved", False):
@@ -387,6 +430,7 @@ class TransitionAdminMixin:
         try:
             obj = self.run_transition(request, obj, name, payload)
         except TransitionError as exc:
+            refusals.keep(exc, by=request.user)
             messages.error(request, format_html("Could not {}: {}", name.replace("_", " "), error_html(exc)))
         except (ValidationError, TransitionNotAllowed) as exc:
             messages.error(request, format_html("Could not {}: {}", name.replace("_", " "), error_html(exc)))

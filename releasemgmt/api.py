@@ -23,8 +23,9 @@ from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from . import refusals
 from .input_guard import ID_SCHEMA, not_an_id_message, parse_id
-from .workflow import TransitionError, TransitionForbidden, has_any_role, user_roles
+from .workflow import TransitionError
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,10 @@ def exception_handler(exc, context):
     Every error body is the error object: ``detail`` and ``code``, and for a
     400 the messages of each invalid field beside them."""
     if isinstance(exc, TransitionError):
+        # A refusal met inside a transaction of the view's (the If-Match
+        # lock) was rolled back with it: keep it now that it has left.
+        request = context.get("request")
+        refusals.keep(exc, by=getattr(request, "user", None))
         return Response(exc.as_dict(), status=exc.status)
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
@@ -88,26 +93,6 @@ def _first_message(errors):
         else:
             return item
     return exceptions.ErrorDetail("Invalid input.", code="invalid")
-
-
-# --- who may write -------------------------------------------------------------------
-#
-# The services decide who may do what, and they still do. The views repeat the
-# role check *before* reading the body, so a user who may not write gets 403
-# whatever they send (never a 400 that tells them how to fix a request they
-# may not make), and nothing is parsed or validated on their behalf.
-
-
-def require_roles(user, roles, action: str, detail: str) -> None:
-    """403 (code ``forbidden``) unless ``user`` holds one of ``roles``."""
-    if not has_any_role(user, roles):
-        raise TransitionForbidden(action, detail)
-
-
-def require_any_role(user, action: str, detail: str) -> None:
-    """403 unless ``user`` holds some role of the release process."""
-    if not user_roles(user):
-        raise TransitionForbidden(action, detail)
 
 
 class StrictPageSizeMixin:
@@ -211,13 +196,18 @@ class ETagMixin:
 class GuardedWritesMixin(ETagMixin):
     """Create and update in the order a client expects: 404 (no such object),
     403 (you may not) or 409 (its step is closed), 412 (stale If-Match), then
-    400 (the body). The service checks everything again under its row lock."""
+    400 (the body), so a user who may not write gets 403 whatever they send
+    and nothing is parsed on their behalf.
+
+    The 403 and 409 come from the service module's own check (the function
+    its write calls again under its row lock), which keeps the refusal as a
+    refused attempt; the view decides nothing itself."""
 
     def check_create(self, request) -> None:
-        """Raise before the body is validated when this user may not create."""
+        """Call the service's check before the body is validated."""
 
     def check_update(self, request, instance) -> None:
-        """Raise before the body is validated when this user may not edit ``instance``."""
+        """Call the service's check on ``instance`` before the body is validated."""
 
     def create(self, request, *args, **kwargs):
         self.check_create(request)

@@ -253,6 +253,20 @@ def may_act(obj, spec: Spec, user) -> bool:
     return spec.actor is None or bool(spec.actor(obj, user))
 
 
+def check_may_act(obj, spec: Spec, by) -> None:
+    """Raise ``TransitionForbidden`` unless ``by`` may perform ``spec`` on
+    ``obj`` (its roles, and the actor rule where there is one): the check
+    ``run_transition`` makes under its lock, and that an entry point makes
+    first (``releasemgmt.refusals.transition_check``)."""
+    if may_act(obj, spec, by):
+        return
+    if spec.internal:
+        detail = f"'{spec.name}' is performed by the process itself, not by a user."
+    else:
+        detail = f"Only {roles_text(spec.roles_for(obj))} may perform “{spec.title}”."
+    raise TransitionForbidden(spec.name, detail)
+
+
 def available(obj, user, field_name: str | None = None) -> list[dict[str, Any]]:
     """Every transition from the object's current state, with ``allowed`` and
     its blockers for this user: the API's transition list, the UI checklist
@@ -336,12 +350,8 @@ def run_transition(
     spec = specs(model, field_name).get(name)
     if spec is None:
         raise TransitionNotFound(name, f"There is no transition named '{name}'.")
-    if not system and not may_act(obj, spec, by):
-        if spec.internal:
-            detail = f"'{name}' is performed by the process itself, not by a user."
-        else:
-            detail = f"Only {roles_text(spec.roles_for(obj))} may perform “{spec.title}”."
-        raise TransitionForbidden(name, detail)
+    if not system:
+        check_may_act(obj, spec, by)
     state = getattr(obj, field_name)
     if state not in spec.sources:
         raise TransitionBlocked(

@@ -31,7 +31,8 @@ from releasemgmt.admin_mixins import (
     restricted,
     validation_messages,
 )
-from releasemgmt.workflow import TransitionError, has_any_role, user_roles
+from releasemgmt.refusals import permits
+from releasemgmt.workflow import TransitionError, has_any_role
 
 from . import services, template_services
 from .choices import STATE_STEP, STEPS
@@ -54,7 +55,6 @@ from .models import (
     TransitionLog,
     Vendor,
 )
-from .models.task import task_actor
 
 RM = ("release_manager",)
 
@@ -193,13 +193,14 @@ class ReleaseAdmin(NumberSearchMixin, ServiceAdminMixin, TransitionAdminMixin, A
             field.required = True
         return field
 
-    def has_add_permission(self, request):
-        return super().has_add_permission(request) and has_any_role(request.user, RM)
+    def write_check(self, request, obj=None):
+        if obj is None:
+            services.release_create_check(by=request.user)
+        else:
+            services.release_update_check(release=obj, by=request.user)
 
     def has_change_permission(self, request, obj=None):
-        if not super().has_change_permission(request, obj) or not has_any_role(request.user, RM):
-            return False
-        return obj is None or obj.state not in ("closed", "cancelled")
+        return super().has_change_permission(request, obj) and (obj is None or obj.state not in ("closed", "cancelled"))
 
     def perform_save(self, request, form, change):
         if change:
@@ -217,17 +218,19 @@ class ReleaseAdmin(NumberSearchMixin, ServiceAdminMixin, TransitionAdminMixin, A
         """Links to add the records the open step takes, for this user."""
         user, links = request.user, []
         for model in RECORD_TYPES.values():
-            if model.writers and obj.state in model.open_states and has_any_role(user, model.writers):
+            if obj.state in model.open_states and permits(services.record_writer_check, model=model, release=obj,
+                                                          by=user):
                 url = admin_add_url(model, release=obj.pk)
                 if url and user.has_perm(f"releases.add_{model._meta.model_name}"):
                     links.append({"label": str(model._meta.verbose_name).capitalize(), "url": url})
-        if obj.state in services.TASK_EDITABLE and has_any_role(user, RM) and user.has_perm("releases.add_task"):
+        if (obj.state in services.TASK_EDITABLE and permits(services.task_create_check, by=user)
+                and user.has_perm("releases.add_task")):
             links.append({"label": "Task", "url": admin_add_url(Task, release=obj.pk)})
-        if (obj.state in services.EDITABLE_RELEASE_STATES and has_any_role(user, RM)
+        if (obj.state in services.EDITABLE_RELEASE_STATES and permits(services.scope_check, release=obj, by=user)
                 and user.has_perm("releases.add_releasescopeitem")):
             links.append({"label": "Scope item", "url": admin_add_url(ReleaseScopeItem, release=obj.pk)})
         if (obj.state in ("packaging", "building") and obj.pre_release_baseline is None
-                and has_any_role(user, ("configuration_manager", "release_manager"))
+                and permits(services.release_baseline_check, release=obj, by=user)
                 and user.has_perm("cmdb.add_baseline")):
             url = admin_add_url(Baseline, release=obj.pk, kind="pre_release")
             if url:
@@ -249,13 +252,12 @@ class ReleaseScopeItemAdmin(ServiceAdminMixin, AuditAdmin):
         fields = list(super().get_readonly_fields(request, obj))
         return fields + ["release", "ci"] if obj is not None else fields
 
-    def has_add_permission(self, request):
-        return super().has_add_permission(request) and has_any_role(request.user, RM)
+    def write_check(self, request, obj=None):
+        services.scope_check(release=obj.release if obj is not None else None, by=request.user)
 
     def has_change_permission(self, request, obj=None):
-        if not super().has_change_permission(request, obj) or not has_any_role(request.user, RM):
-            return False
-        return obj is None or obj.release.state in services.EDITABLE_RELEASE_STATES
+        return super().has_change_permission(request, obj) and (
+            obj is None or obj.release.state in services.EDITABLE_RELEASE_STATES)
 
     def perform_save(self, request, form, change):
         release_id = form.instance.release_id if change else form.cleaned_data["release"].pk
@@ -460,13 +462,14 @@ class TaskAdmin(ServiceAdminMixin, TransitionAdminMixin, AuditAdmin):
                 fields += [f for f in self.fields if f not in self.assignee_fields and f not in fields]
         return fields
 
-    def has_add_permission(self, request):
-        return super().has_add_permission(request) and has_any_role(request.user, RM)
+    def write_check(self, request, obj=None):
+        if obj is None:
+            services.task_create_check(by=request.user)
+        else:
+            services.task_update_check(task=obj, by=request.user)
 
     def has_change_permission(self, request, obj=None):
-        if not super().has_change_permission(request, obj):
-            return False
-        return obj is None or (obj.state not in ("done", "cancelled") and task_actor(obj, request.user))
+        return super().has_change_permission(request, obj) and (obj is None or obj.state not in ("done", "cancelled"))
 
     def perform_save(self, request, form, change):
         if change:
@@ -546,18 +549,15 @@ class StepRecordAdmin(ServiceAdminMixin, AuditAdmin):
         rest = [f for f in fields if f not in first and f not in ("created_by", "created_at", "updated_at")]
         return first + rest + ["created_by", "created_at", "updated_at"]
 
-    def has_add_permission(self, request):
-        model = self.model
-        return bool(model.writers) and super().has_add_permission(request) and has_any_role(request.user,
-                                                                                               model.writers)
+    def write_check(self, request, obj=None):
+        services.record_writer_check(model=self.model, release=obj.release if obj is not None else None,
+                                     by=request.user)
 
     def has_change_permission(self, request, obj=None):
         model = self.model
         if model.immutable or not model.writers:
-            return False
-        if not super().has_change_permission(request, obj) or not has_any_role(request.user, model.writers):
-            return False
-        return obj is None or obj.release.state in model.open_states
+            return False  # evidence, or written by its step's transition: shown, never edited
+        return super().has_change_permission(request, obj) and (obj is None or obj.release.state in model.open_states)
 
     def perform_save(self, request, form, change):
         if change:
@@ -614,6 +614,8 @@ class TransitionLogAdmin(ReadOnlyAdminMixin, AuditAdmin):
     @admin.display(description="subject")
     def subject_link(self, obj):
         # Built from the content type (cached) and id: no query per row.
+        if obj.content_type_id is None:
+            return "—"  # a refused attempt to create something
         label = f"{obj.content_type.name} #{obj.object_id}"
         try:
             url = reverse(f"admin:{obj.content_type.app_label}_{obj.content_type.model}_change",
@@ -673,8 +675,8 @@ class RefusedAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return restricted(super().get_queryset(request), request)
 
-    list_display = ("at", "username", "action", "code", "subject_link", "detail")
-    list_filter = ("code", "action", "content_type", "at")
+    list_display = ("at", "username", "action", "code", "entry_point", "subject_link", "detail")
+    list_filter = ("code", "entry_point", "action", "content_type", "at")
     search_fields = ("username", "action", "detail")
     list_select_related = ("content_type",)
     date_hierarchy = "at"
@@ -709,11 +711,11 @@ class ReleaseTemplateAdmin(ServiceAdminMixin, AuditAdmin):
     fields = ("name", "release_type", "description", "active", "scope", "deployment_approach", "risks", "teams",
               "downtime_expected", "notes", "rollback_plan", "created_by", "created_at", "updated_at")
 
-    def has_add_permission(self, request):
-        return super().has_add_permission(request) and has_any_role(request.user, ("release_manager",))
-
-    def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and has_any_role(request.user, ("release_manager",))
+    def write_check(self, request, obj=None):
+        if obj is None:
+            template_services.template_create_check(by=request.user)
+        else:
+            template_services.template_update_check(template=obj, by=request.user)
 
     def perform_save(self, request, form, change):
         data = form.service_data(exclude=("created_by",), changed_only=change)

@@ -31,14 +31,21 @@ rows that are controls (blank elsewhere):
 
 - approvals (``rfc_authorisation``, ``cab_vote``, ``cab_decision``,
   ``go_no_go``): the actor is neither the release manager (the implementer)
-  nor the requester of an RFC concerned (for ``rfc_authorisation`` that RFC;
-  otherwise any RFC of the release);
+  nor a proposer of an RFC concerned, that is its requester or whoever raised
+  it in the requester's name (for ``rfc_authorisation`` that RFC; otherwise
+  any RFC of the release);
 - independent testing and review (``test_result``, ``pir``): the actor is not
   the release manager. (A requester testing their own change is user
   acceptance testing, which is not a conflict.)
 
 ``actor_roles`` are the actor's roles at export time (roles are groups and
-have no history of their own).
+have no history of their own). ``entry_point`` is, on ``refused_attempt``
+rows, the door the attempt came through (``api``, ``ui``, ``admin``,
+``command``, ...); blank elsewhere.
+
+Who may export is decided here too (``export_check``), whatever the door:
+the API, the page and the management command with ``--user`` all go
+through ``evidence_export``.
 
 Queries: two to select, then fourteen per chunk of ``CHUNK_SIZE`` releases,
 whatever the number of RFCs, votes, tests or transitions; the CSV is
@@ -63,6 +70,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 
 from changes.models import ChangeRequest
+from releasemgmt.refusals import logs_refusals
+from releasemgmt.workflow import TransitionForbidden, has_any_role
 
 from .models import (
     CabVote,
@@ -78,8 +87,8 @@ from .models import (
     TransitionLog,
 )
 
-__all__ = ["COLUMNS", "EVIDENCE_TYPES", "EXPORTER_ROLES", "EvidenceRangeForm", "evidence_csv", "evidence_rows",
-           "filename_for", "neutralise", "selected_release_ids"]
+__all__ = ["COLUMNS", "EVIDENCE_TYPES", "EXPORTER_ROLES", "EvidenceRangeForm", "evidence_csv", "evidence_export",
+           "evidence_rows", "export_check", "filename_for", "neutralise", "selected_release_ids"]
 
 # Release and change managers own the change-management controls; auditors
 # get their extracts through them (there is no auditor role in the process).
@@ -88,7 +97,7 @@ EXPORTER_ROLES = ("release_manager", "change_manager")
 COLUMNS = (
     "release_number", "release_title", "release_type", "release_state", "release_created_at", "release_manager",
     "rfc_numbers", "requesters", "evidence_type", "subject", "subject_title", "step", "at", "actor",
-    "actor_roles", "action", "from_state", "to_state", "outcome", "detail", "independent",
+    "actor_roles", "action", "from_state", "to_state", "outcome", "detail", "independent", "entry_point",
 )
 
 EVIDENCE_TYPES = (
@@ -230,6 +239,7 @@ class _Item:
     outcome: str = ""
     detail: str = ""
     actor_name: str = ""  # only when the row keeps its own name (refused attempts)
+    entry_point: str = ""  # refused attempts: the door they came through
     independent: bool | None = None
     order: int = 0
 
@@ -285,7 +295,12 @@ def _chunk_rows(release_ids: list[int], extra_rfc_ids: list[int]) -> Iterator[li
                                .order_by("changerequest_id").values_list("release_id", "changerequest_id")):
         rfcs_of[release_id].append(rfc_id)
     rfc_ids = {i for ids in rfcs_of.values() for i in ids} | set(extra_rfc_ids)
-    rfcs = {r["pk"]: r for r in ChangeRequest.objects.filter(pk__in=rfc_ids).values("pk", "title", "requester_id")}
+    rfcs = {r["pk"]: r for r in ChangeRequest.objects.filter(pk__in=rfc_ids).values("pk", "title", "requester_id",
+                                                                                     "raised_by_id")}
+
+    def proposers(rfc) -> set:
+        """Who proposed an RFC: its requester and whoever raised it in their name."""
+        return {pk for pk in (rfc["requester_id"], rfc["raised_by_id"]) if pk is not None}
 
     by_release: dict[int, list[_Item]] = defaultdict(list)  # items of the release itself
     by_rfc: dict[int, list[_Item]] = defaultdict(list)  # items of an RFC, shown under each of its releases
@@ -322,7 +337,8 @@ def _chunk_rows(release_ids: list[int], extra_rfc_ids: list[int]) -> Iterator[li
             completions[(pk, log["at"])] = log["by_id"]
 
     for attempt in RefusedAttempt.objects.filter(where).values(
-            "pk", "content_type__model", "object_id", "action", "code", "detail", "by_id", "username", "at"):
+            "pk", "content_type__model", "object_id", "action", "code", "detail", "by_id", "username", "at",
+            "entry_point"):
         model, pk = attempt["content_type__model"], attempt["object_id"]
         if model not in subject_of:
             continue
@@ -331,7 +347,8 @@ def _chunk_rows(release_ids: list[int], extra_rfc_ids: list[int]) -> Iterator[li
         (by_release[pk] if model == "release" else by_rfc[pk]).append(_Item(
             "refused_attempt", at=attempt["at"], actor_id=attempt["by_id"], actor_name=attempt["username"],
             subject=number, subject_title=title, step=steps.get(attempt["action"], "") if model == "release" else "",
-            action=attempt["action"], outcome=attempt["code"], detail=attempt["detail"], order=0))
+            action=attempt["action"], outcome=attempt["code"], detail=attempt["detail"],
+            entry_point=attempt["entry_point"], order=0))
 
     def add(release_id, item):
         actor_ids.add(item.actor_id)
@@ -397,12 +414,12 @@ def _chunk_rows(release_ids: list[int], extra_rfc_ids: list[int]) -> Iterator[li
     def name(pk):
         return users.get(pk, ("", ""))[0] if pk is not None else ""
 
-    def rows_for(head: list[str], items: list[_Item], manager_id, requester_of):
+    def rows_for(head: list[str], items: list[_Item], manager_id, proposers_of):
         items.sort(key=lambda i: (i.at is None, i.at or datetime.min.replace(tzinfo=dt_timezone.utc), i.order))
         for item in items:
             actor = item.actor_id
             if item.evidence_type in APPROVALS:
-                conflicted = {manager_id} | requester_of(item)
+                conflicted = {manager_id} | proposers_of(item)
                 independent = actor is not None and actor not in conflicted
             elif item.evidence_type in REVIEWS:
                 independent = actor is not None and actor != manager_id
@@ -412,13 +429,15 @@ def _chunk_rows(release_ids: list[int], extra_rfc_ids: list[int]) -> Iterator[li
                 item.evidence_type, item.subject, item.subject_title, "" if item.step is None else item.step,
                 _iso(item.at), item.actor_name or name(actor), users.get(actor, ("", ""))[1] if actor else "",
                 item.action, item.from_state, item.to_state, item.outcome, item.detail, _yes_no(independent),
+                item.entry_point,
             ]
 
     for release in releases:
         rid = release["pk"]
         own_rfcs = rfcs_of.get(rid, [])
         requesters = {rfcs[i]["requester_id"] for i in own_rfcs if i in rfcs}
-        rfc_requester = {_rfc_number(i): rfcs[i]["requester_id"] for i in own_rfcs if i in rfcs}
+        conflicted = set().union(*(proposers(rfcs[i]) for i in own_rfcs if i in rfcs))
+        rfc_proposers = {_rfc_number(i): proposers(rfcs[i]) for i in own_rfcs if i in rfcs}
         head = [
             _release_number(rid), release["title"], release["release_type"], release["state"],
             _iso(release["created_at"]), name(release["release_manager_id"]),
@@ -429,12 +448,12 @@ def _chunk_rows(release_ids: list[int], extra_rfc_ids: list[int]) -> Iterator[li
         for rfc_id in own_rfcs:
             items += [_copy(i) for i in by_rfc.get(rfc_id, [])]
 
-        def requester_of(item, requesters=requesters, rfc_requester=rfc_requester):
+        def proposers_of(item, conflicted=conflicted, rfc_proposers=rfc_proposers):
             if item.evidence_type == "rfc_authorisation":
-                return {rfc_requester.get(item.subject)}
-            return requesters
+                return rfc_proposers.get(item.subject, set())
+            return conflicted
 
-        yield from rows_for(head, items, release["release_manager_id"], requester_of)
+        yield from rows_for(head, items, release["release_manager_id"], proposers_of)
 
     for rfc_id in extra_rfc_ids:
         rfc = rfcs.get(rfc_id)
@@ -442,7 +461,7 @@ def _chunk_rows(release_ids: list[int], extra_rfc_ids: list[int]) -> Iterator[li
             continue
         head = ["", "", "", "", "", "", _rfc_number(rfc_id), name(rfc["requester_id"])]
         yield from rows_for(head, [_copy(i) for i in by_rfc.get(rfc_id, [])], None,
-                            lambda item, r=rfc: {r["requester_id"]})
+                            lambda item, r=rfc: proposers(r))
 
 
 def _copy(item: _Item) -> _Item:
@@ -490,3 +509,23 @@ def evidence_csv(start: datetime, end: datetime, viewer=None) -> Iterator[str]:
         yield BOM + writer.writerow(COLUMNS)
         for row in evidence_rows(start, end, viewer):
             yield writer.writerow([neutralise(cell) for cell in row])
+
+
+# --- who may export -------------------------------------------------------------------
+
+
+@logs_refusals()
+def export_check(*, by) -> None:
+    """Release and change managers export the evidence (auditors get it
+    through them)."""
+    if not has_any_role(by, EXPORTER_ROLES):
+        raise TransitionForbidden("export_audit_evidence",
+                                  "Only a change manager or release manager may export audit evidence.")
+
+
+def evidence_export(*, by, start: datetime, end: datetime) -> Iterator[str]:
+    """The export of ``start``..``end`` for ``by``, of what ``by`` may see:
+    refused (and the refusal kept) now, before a line is produced, unless
+    they may export."""
+    export_check(by=by)
+    return evidence_csv(start, end, viewer=by)

@@ -19,7 +19,6 @@ from cmdb.models import ConfigurationItem
 from releasemgmt.filters import UtcIsoDateTimeField
 from releasemgmt.authz import reader
 from releasemgmt.input_guard import ID_SCHEMA, not_an_id_message, parse_id
-from releasemgmt.workflow import user_roles
 
 from .calendar import calendar_window, entries, to_ical
 from .calendar_cache import cached_feed

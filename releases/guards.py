@@ -96,18 +96,27 @@ def rfcs_authorized(release, ctx):
 
 @guard(context=True)
 def not_conflicted(release, ctx):
-    """Segregation of duties: nobody approves their own release or RFC."""
+    """Segregation of duties: nobody approves their own release or RFC (one
+    they requested, or raised in the requester's name)."""
     if ctx.by is not None and ctx.by.pk in release.conflicted_user_ids():
         yield Blocker(
             "segregation_of_duties",
-            "You manage this release or requested one of its RFCs, so you may not decide on it.",
+            "You manage this release or requested (or raised) one of its RFCs, so you may not decide on it.",
         )
 
 
 @guard(context=True)
 def not_release_manager(release, ctx):
-    if ctx.by is not None and ctx.by.pk == release.release_manager_id:
+    """Segregation of duties at Go/No-Go: the decider is not the release
+    manager, nor someone who proposed one of its RFCs (an approval of one's
+    own change, like a CAB vote on it)."""
+    if ctx.by is None:
+        return
+    if ctx.by.pk == release.release_manager_id:
         yield Blocker("segregation_of_duties", "The Go/No-Go decision cannot be taken by the release manager.")
+    elif ctx.by.pk in release.conflicted_user_ids():
+        yield Blocker("segregation_of_duties", "You requested (or raised) one of this release's RFCs, so the "
+                                               "Go/No-Go decision is not yours to take.")
 
 
 # --- step 3: activities and calendar ---------------------------------------------

@@ -364,8 +364,8 @@ def _under_review(user):
 
 def _may_vote_now(user) -> Q:
     """What ``_vote_state`` asks of a release before the CAB, in SQL: it has a
-    current plan; the user is not its manager, requested none of its RFCs
-    (``Release.conflicted_user_ids``) and has not voted on the current plan.
+    current plan; the user is not its manager, requested or raised none of its
+    RFCs (``Release.conflicted_user_ids``) and has not voted on the current plan.
 
     The user's RFCs and votes are read once each, as sets the database hashes
     (``NOT IN``), not correlated with each release: a correlated EXISTS let
@@ -375,7 +375,8 @@ def _may_vote_now(user) -> Q:
     a NULL, and a release with no plan fails the first test, so the whole is
     true or false, never NULL: its negation is the rest of the plans."""
     before_cab = {"release__state": ReleaseState.PLAN_SUBMITTED}
-    requested = Release.rfcs.through.objects.filter(changerequest__requester=user, **before_cab).values("release_id")
+    requested = Release.rfcs.through.objects.filter(
+        Q(changerequest__requester=user) | Q(changerequest__raised_by=user), **before_cab).values("release_id")
     voted = CabVote.objects.filter(created_by=user, **before_cab).values("plan_id")
     return (Q(current_plan_id__isnull=False) & ~Q(release_manager=user)
             & ~Q(pk__in=requested) & ~Q(current_plan_id__in=voted))
@@ -544,9 +545,13 @@ def go_queue(user):
     where = _in_pairs(steps)
     if where is None:
         return Release.objects.none(), steps
-    # guards.not_release_manager: the manager of a release never decides its Go.
-    return (Release.objects.restrict(user).filter(where).exclude(release_manager=user).only(*QUEUE_FIELDS)
-            .order_by("planned_start", "pk"), steps)
+    # guards.not_release_manager: the manager of a release never decides its
+    # Go, nor does whoever proposed one of its RFCs.
+    proposed = Release.rfcs.through.objects.filter(
+        Q(changerequest__requester=user) | Q(changerequest__raised_by=user),
+        release__state=ReleaseState.READY).values("release_id")
+    return (Release.objects.restrict(user).filter(where).exclude(release_manager=user).exclude(pk__in=proposed)
+            .only(*QUEUE_FIELDS).order_by("planned_start", "pk"), steps)
 
 
 QUEUED_ELSEWHERE = {"approve_plan", "reject_plan", "approve_go", "no_go", "cancel"}

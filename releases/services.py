@@ -39,7 +39,14 @@ from .models import (
 )
 
 RM = ("release_manager",)
+BASELINE_WRITERS = ("configuration_manager", "release_manager")
+OUTBOX_RETRIERS = ("release_manager", "change_manager")
 EDITABLE_RELEASE_STATES = ("new", "planning", "plan_submitted", "plan_approved", "scheduled")  # scope
+# What an assignee who is not a release manager may change on a task, and
+# what a release manager may.
+TASK_ASSIGNEE_FIELDS = {"vendor_ticket_ref", "description"}
+TASK_PLANNER_FIELDS = TASK_ASSIGNEE_FIELDS | {"title", "step", "assignee_user", "assignee_team", "assignee_vendor",
+                                              "planned_start", "planned_end"}
 
 
 class RecordRefused(TransitionForbidden):
@@ -65,13 +72,113 @@ def _record_subject(kwargs):
     return Release, kwargs["record"].release_id
 
 
+def _release_of(kwargs):
+    """The release a check is asked about, if it is known yet (an admin add
+    form asks before the release is chosen)."""
+    release = kwargs.get("release")
+    return (Release, release.pk) if release is not None else None
+
+
+# --- who may: the checks each use case makes under its lock --------------------------------
+#
+# An entry point that must answer 403 before it reads a request (the API's
+# order: 404, 403/409, 412, then 400) or before it shows a form for writing
+# asks the same function first; either way a refusal is kept
+# (releasemgmt.refusals), and ``refusals.permits`` asks without keeping
+# anything, for what a page offers.
+
+
+@logs_refusals()
+def release_create_check(*, by) -> None:
+    if not has_any_role(by, RM):
+        raise TransitionForbidden("create", "Only a release manager may raise a release ticket.")
+
+
+@logs_refusals(subject=_release_of)
+def release_update_check(*, release, by) -> None:
+    if not has_any_role(by, RM):
+        raise TransitionForbidden("update", "Only a release manager may edit the release ticket.")
+
+
+@logs_refusals(subject=_release_of)
+def scope_check(*, release=None, by) -> None:
+    if not has_any_role(by, RM):
+        raise RecordRefused("scope", "Only a release manager may change the release scope.")
+
+
+@logs_refusals(subject=_release_of)
+def release_baseline_check(*, release, by) -> None:
+    if not has_any_role(by, BASELINE_WRITERS):
+        raise TransitionForbidden("capture_baseline",
+                                  "Only a configuration manager or release manager may capture the baseline.")
+
+
+@logs_refusals()
+def task_create_check(*, by) -> None:
+    if not has_any_role(by, RM):
+        raise RecordRefused("create", "Only a release manager may plan release activities.")
+
+
+@logs_refusals(subject=lambda kw: (Task, kw["task"].pk))
+def task_update_check(*, task, by, fields=(), replace: bool = False) -> None:
+    """The release managers plan a task; whoever it is assigned to (a vendor,
+    say) reports progress on it (``TASK_ASSIGNEE_FIELDS``) but does not
+    re-plan the work. ``fields`` are those the write would change, or a
+    function returning them, called only when they matter (the API reads a
+    request's body only once the user is known to act on the task);
+    ``replace``: the write sets every field at once."""
+    from .models.task import task_actor
+
+    if not task_actor(task, by):
+        raise RecordRefused("update", "Only the release manager or the task's assignee may edit it.")
+    if "release_manager" in user_roles(by):
+        return
+    only = " and ".join(sorted(TASK_ASSIGNEE_FIELDS))
+    if replace:
+        raise RecordRefused("update", f"As the task's assignee you may change only {only}; send them with PATCH.")
+    refused = sorted(set(fields() if callable(fields) else fields) - TASK_ASSIGNEE_FIELDS)
+    if refused:
+        raise RecordRefused("update", f"As the task's assignee you may change only {only}; not {', '.join(refused)}.")
+
+
+@logs_refusals(subject=_release_of)
+def record_writer_check(*, model, release=None, by) -> None:
+    """Whether ``by`` writes records of this kind at all (its step aside)."""
+    name = model._meta.verbose_name
+    if not model.writers:
+        raise RecordRefused("record", f"A {name} is written by its step's transition, not by hand.")
+    if not has_any_role(by, model.writers):
+        raise RecordRefused("record", f"Only {roles_text(model.writers)} may write a {name}.")
+
+
+@logs_refusals(subject=_release_of)
+def record_access_check(*, model, release, by) -> None:
+    """Who may write a record of this kind (403), and whether its step is
+    open (409 ``step_closed``)."""
+    record_writer_check(model=model, release=release, by=by)
+    name = model._meta.verbose_name
+    if release.state not in model.open_states:
+        raise RecordClosed(
+            "record", f"A {name} cannot be written while the release is {release.get_state_display().lower()}.",
+            [Blocker("step_closed", f"The step for the {name} is not open.")],
+        )
+
+
+@logs_refusals()
+def outbox_retry_check(*, by) -> None:
+    if not has_any_role(by, OUTBOX_RETRIERS):
+        raise RecordRefused("retry_delivery", "Only a release manager or change manager may retry deliveries.")
+
+
+# --- releases -------------------------------------------------------------------
+
+
 @logs_refusals()
 @transaction.atomic
 def release_create(*, by, title: str, release_type: str, rfcs, description: str = "", planned_start=None,
                    planned_end=None, release_manager=None, acceptance_criteria: str = "") -> Release:
     """Raise a release ticket tagged to the RFCs that triggered it (step 1)."""
-    if not has_any_role(by, RM):
-        raise TransitionForbidden("create", "Only a release manager may raise a release ticket.")
+    release_create_check(by=by)
     rfcs = list(rfcs)
     if not rfcs:
         raise ValidationError({"rfcs": "A release must be tagged to at least one RFC."})
@@ -118,8 +225,7 @@ RELEASE_FIELD_STATES = {
 def release_update(*, release_id, by, **fields) -> Release:
     """Edit the ticket's own fields (not its state) while they are still open."""
     release = Release.objects.select_for_update().get(pk=release_id)
-    if not has_any_role(by, RM):
-        raise TransitionForbidden("update", "Only a release manager may edit the release ticket.")
+    release_update_check(release=release, by=by)
     unknown = set(fields) - set(RELEASE_FIELD_STATES)
     if unknown:
         raise ValidationError({name: "This field cannot be edited; it changes only through the process."
@@ -226,9 +332,7 @@ def release_capture_baseline(*, release_id, by):
     """Record the pre-release baseline of the scope: the restore point (step 5)."""
     with transaction.atomic():
         release = Release.objects.select_for_update().get(pk=release_id)
-        if not has_any_role(by, ("configuration_manager", "release_manager")):
-            raise TransitionForbidden("capture_baseline",
-                                      "Only a configuration manager or release manager may capture the baseline.")
+        release_baseline_check(release=release, by=by)
         if release.state not in ("packaging", "building"):
             raise RecordClosed("capture_baseline", "The pre-release baseline is captured during packaging or build.",
                                [Blocker("step_closed", f"The release is {release.get_state_display().lower()}.")])
@@ -250,17 +354,12 @@ def _locked_release(release_id) -> Release:
     return Release.objects.select_for_update().get(pk=release_id)
 
 
-def _require(by, roles, action):
-    if not has_any_role(by, roles):
-        raise RecordRefused(action, f"You may not {action.replace('_', ' ')}.")
-
-
 @logs_refusals(subject=_release_subject)
 @transaction.atomic
 def scope_set(*, release_id, ci, target_version: str, by) -> ReleaseScopeItem:
     """Put a CI in the release scope with the version the release brings."""
     release = _locked_release(release_id)
-    _require(by, RM, "change the release scope")
+    scope_check(release=release, by=by)
     if release.state not in EDITABLE_RELEASE_STATES:
         raise RecordClosed("scope", "The scope is fixed once packaging has started.",
                            [Blocker("step_closed", "The scope is fixed once packaging has started.")])
@@ -276,17 +375,12 @@ TASK_EDITABLE = ("new", "planning", "plan_submitted", "plan_approved", "schedule
                  "deployed", "verified", "evaluated", "in_review", "succeeded", "rolling_back", "rolled_back")
 
 
-TASK_ASSIGNEE_FIELDS = {"vendor_ticket_ref", "description"}
-TASK_PLANNER_FIELDS = TASK_ASSIGNEE_FIELDS | {"title", "step", "assignee_user", "assignee_team", "assignee_vendor",
-                                              "planned_start", "planned_end"}
-
-
 @logs_refusals(subject=_release_subject)
 @transaction.atomic
 def task_create(*, release_id, by, title: str, step: int = 12, **fields) -> Task:
     """Plan a release activity and assign it (step 3)."""
     release = _locked_release(release_id)
-    _require(by, RM, "plan release activities")
+    task_create_check(by=by)
     if release.state not in TASK_EDITABLE:
         raise RecordClosed("task", "A finished release takes no new activities.",
                            [Blocker("step_closed", "The release is finished.")])
@@ -304,18 +398,13 @@ def task_create(*, release_id, by, title: str, step: int = 12, **fields) -> Task
 @transaction.atomic
 def task_update(*, task_id, by, **fields) -> Task:
     task = Task.objects.select_for_update().select_related("release").get(pk=task_id)
-    from .models.task import task_actor
-
-    if not task_actor(task, by):
-        raise RecordRefused("task", "Only the release manager or the task's assignee may edit it.")
+    task_update_check(task=task, by=by, fields=fields)
     if task.state in ("done", "cancelled"):
         raise RecordClosed("task", "A finished task cannot be edited.",
                            [Blocker("step_closed", "The task is finished.")])
-    allowed = TASK_PLANNER_FIELDS if "release_manager" in user_roles(by) else TASK_ASSIGNEE_FIELDS
-    refused = set(fields) - allowed
+    refused = set(fields) - TASK_PLANNER_FIELDS
     if refused:
-        # Assignees (a vendor, say) report progress but do not re-plan the
-        # work; nobody moves a task to another release or sets its state.
+        # Nobody moves a task to another release or sets its state by hand.
         raise ValidationError({name: "You cannot change this field of a task." for name in sorted(refused)})
     old_dates = (task.planned_start, task.planned_end)
     for key, value in fields.items():
@@ -347,7 +436,7 @@ def record_add(*, release_id, record_type: str, by, **data):
     """Write a step record while its step is open, as a role that may."""
     model = RECORD_TYPES[record_type]
     release = _locked_release(release_id)
-    record_access_check(model, release, by)
+    record_access_check(model=model, release=release, by=by)
     _check_fields(model, data, record_type)
     record = model(release=release, created_by=by, **data)
     if model is ReleasePlan:
@@ -374,7 +463,7 @@ def record_update(*, record, by, **data):
     if model.immutable:
         raise RecordClosed("edit", f"A {model._meta.verbose_name} is kept as written; add a new one instead.",
                            [Blocker("immutable", "This record cannot be edited.")])
-    record_access_check(model, release, by)
+    record_access_check(model=model, release=release, by=by)
     _check_fields(model, data, next(k for k, v in RECORD_TYPES.items() if v is model))
     record = model.objects.select_for_update().get(pk=record.pk)
     for key, value in data.items():
@@ -408,25 +497,12 @@ def _check_fields(model, data, record_type):
                                for name in sorted(unknown)})
 
 
-def record_access_check(model, release, by):
-    name = model._meta.verbose_name
-    if not model.writers:
-        raise RecordRefused("record", f"A {name} is written by its step's transition, not by hand.")
-    if not has_any_role(by, model.writers):
-        raise RecordRefused("record", f"Only {roles_text(model.writers)} may write a {name}.")
-    if release.state not in model.open_states:
-        raise RecordClosed(
-            "record", f"A {name} cannot be written while the release is {release.get_state_display().lower()}.",
-            [Blocker("step_closed", f"The step for the {name} is not open.")],
-        )
-
-
 def _check_vote(release, by, vote):
     plan = release.current_plan
     if plan is None:
         raise ValidationError({"plan": "There is no plan to vote on."})
     if by.pk in release.conflicted_user_ids():
-        message = "You manage this release or requested one of its RFCs, so you may not vote on it."
+        message = "You manage this release or requested (or raised) one of its RFCs, so you may not vote on it."
         raise RecordRefused("vote", message, [Blocker("segregation_of_duties", message)])
     if CabVote.objects.filter(plan=plan, created_by=by).exists():
         raise RecordClosed("vote", "You have already voted on this version of the plan.",
@@ -441,7 +517,7 @@ def outbox_retry(*, message_ids, by) -> int:
     address or a vendor endpoint)."""
     from .models import OutboxMessage
 
-    _require(by, ("release_manager", "change_manager"), "retry deliveries")
+    outbox_retry_check(by=by)
     count = 0
     for row in OutboxMessage.objects.select_for_update().filter(pk__in=message_ids, status="failed").order_by("pk"):
         row.status = "pending"

@@ -25,13 +25,21 @@ TASK_FIELDS = {"title", "description", "step", "team", "vendor", "offset_start",
 TEST_CASE_FIELDS = {"name", "description", "mandatory"}
 
 
-def _require_rm(by, action):
-    if not has_any_role(by, RM):
-        raise TransitionForbidden(action, "Only a release manager may keep release templates.")
-
-
 def _template_subject(kwargs):
     return ReleaseTemplate, kwargs["template_id"]
+
+
+@logs_refusals()
+def template_create_check(*, by) -> None:
+    """Templates belong to release managers."""
+    if not has_any_role(by, RM):
+        raise TransitionForbidden("create_template", "Only a release manager may keep release templates.")
+
+
+@logs_refusals(subject=lambda kw: (ReleaseTemplate, kw["template"].pk))
+def template_update_check(*, template, by) -> None:
+    if not has_any_role(by, RM):
+        raise TransitionForbidden("update_template", "Only a release manager may keep release templates.")
 
 
 def _check_keys(data: dict, allowed: set, what: str):
@@ -82,7 +90,7 @@ def _sync_items(template, by, model, rows, allowed, what, related_name):
 @transaction.atomic
 def template_create(*, by, name: str, release_type: str, tasks=(), test_cases=(), **fields) -> ReleaseTemplate:
     """Define a release model: its activities, tests, plan sections and rollback skeleton."""
-    _require_rm(by, "create_template")
+    template_create_check(by=by)
     _check_keys(fields, TEMPLATE_FIELDS, "release template")
     template = _save(ReleaseTemplate(name=name, release_type=release_type, created_by=by, **fields), by)
     _sync_items(template, by, TemplateTask, tasks, TASK_FIELDS, "template task", "tasks")
@@ -97,7 +105,7 @@ def template_update(*, template_id, by, tasks=None, test_cases=None, **fields) -
     template's items (rows with an ``id`` are edited in place). Releases
     already raised from it keep what they were given."""
     template = ReleaseTemplate.objects.select_for_update().get(pk=template_id)
-    _require_rm(by, "update_template")
+    template_update_check(template=template, by=by)
     _check_keys(fields, TEMPLATE_FIELDS, "release template")
     for key, value in fields.items():
         setattr(template, key, value)
@@ -135,8 +143,7 @@ def release_create_from_template(*, by, template, **release_fields) -> Release:
     ``start_planning`` effect (``apply_template_at_planning``), as the
     release manager's own record.
     """
-    if not has_any_role(by, RM):
-        raise TransitionForbidden("create", "Only a release manager may raise a release ticket.")
+    services.release_create_check(by=by)
     template = ReleaseTemplate.objects.prefetch_related("tasks", "test_cases").get(
         pk=getattr(template, "pk", template))
     if not template.active:

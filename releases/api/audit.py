@@ -7,9 +7,9 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.exceptions import ValidationError
 from rest_framework.views import APIView
 
-from releasemgmt.api import VALIDATION_ERROR, ErrorSerializer, require_roles
+from releasemgmt.api import VALIDATION_ERROR, ErrorSerializer
 
-from ..audit_export import COLUMNS, EVIDENCE_TYPES, EXPORTER_ROLES, MAX_RANGE_DAYS, EvidenceRangeForm
+from ..audit_export import COLUMNS, EVIDENCE_TYPES, MAX_RANGE_DAYS, EvidenceRangeForm, export_check
 from ..views.audit import csv_download
 
 DESCRIPTION = f"""The change-management trail as one CSV (UTF-8 with a byte-order mark), one row per
@@ -21,7 +21,9 @@ Columns: {", ".join(f"`{c}`" for c in COLUMNS)}.
 `evidence_type`: {", ".join(f"`{t}`" for t in EVIDENCE_TYPES)}.
 
 `independent` (`yes`/`no`, computed) on approvals: the actor is neither the release manager nor a requester
-of the RFCs concerned; on test results and PIRs: the actor is not the release manager; blank elsewhere.
+of the RFCs concerned, nor whoever raised one in the requester's name; on test results and PIRs: the actor is not
+the release manager; blank elsewhere. `entry_point` on refused attempts: the door they came through (`api`, `ui`,
+`admin`, `command`); blank elsewhere.
 Cells that a spreadsheet would run as a formula start with `'`.
 
 Change managers and release managers only. `from` and `to` are days (UTC), both included, covering
@@ -53,10 +55,9 @@ class AuditEvidenceView(APIView):
         },
     )
     def get(self, request):
-        # The role first: someone who may not export learns nothing from a 400.
-        require_roles(request.user, EXPORTER_ROLES, "export_audit_evidence",
-                      "Only a change manager or release manager may export audit evidence.")
+        # Who may first: someone who may not export learns nothing from a 400.
+        export_check(by=request.user)
         form = EvidenceRangeForm(request.query_params)
         if not form.is_valid():
             raise ValidationError({name: list(messages) for name, messages in form.errors.items()})
-        return csv_download(form, request.user)
+        return csv_download(form, by=request.user)

@@ -12,7 +12,6 @@ from releasemgmt.api import (
     IdRelatedField,
     ModelSerializer,
     StandardPagination,
-    require_roles,
 )
 from releasemgmt.filters import BooleanFilter, FilterSet
 from releasemgmt.input_guard import ID_MAX, JSONParser
@@ -20,8 +19,6 @@ from releasemgmt.input_guard import ID_MAX, JSONParser
 from .. import template_services
 from ..choices import ReleaseType
 from ..models import ReleaseTemplate, Team, TemplateTask, TemplateTestCase, Vendor
-
-RM = ("release_manager",)
 
 
 class TemplateTaskSerializer(ModelSerializer):
@@ -108,10 +105,10 @@ class ReleaseTemplateViewSet(GuardedWritesMixin, mixins.ListModelMixin, mixins.R
         return ReleaseTemplate.objects.restrict(self.request.user).prefetch_related("tasks", "test_cases")
 
     def check_create(self, request):
-        require_roles(request.user, RM, "create_template", "Only a release manager may keep release templates.")
+        template_services.template_create_check(by=request.user)
 
     def check_update(self, request, instance):
-        require_roles(request.user, RM, "update_template", "Only a release manager may keep release templates.")
+        template_services.template_update_check(template=instance, by=request.user)
 
     def perform_create(self, serializer):
         serializer.instance = template_services.template_create(by=self.request.user, **serializer.validated_data)

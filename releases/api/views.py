@@ -18,16 +18,14 @@ from releasemgmt.api import (
     StandardPagination,
     TaskCursorPagination,
     etag_from,
-    require_roles,
     transition_viewset_mixin,
 )
-from releasemgmt.workflow import ROLES, TransitionForbidden, user_roles
+from releasemgmt.workflow import ROLES
 
 from .. import services
 from ..counts import ReleaseCountPaginator
 from ..filtersets import ReleaseFilter, TaskFilter
 from ..models import RECORD_TYPES, Release, Task
-from ..models.task import task_actor
 from ..template_services import release_create_from_template
 from .serializers import (
     RECORD_SERIALIZERS,
@@ -39,13 +37,6 @@ from .serializers import (
     release_rows_data,
     task_representation,
 )
-
-# What an assignee who is not a release manager may change on a task
-# (releases.services.task_update keeps only these).
-ASSIGNEE_FIELDS = {"vendor_ticket_ref", "description"}
-
-RM = ("release_manager",)
-BASELINE_WRITERS = ("configuration_manager", "release_manager")
 
 # What the guards of a release's transitions read, fetched once for the
 # transition list, so its query count does not grow with the number of RFCs,
@@ -127,10 +118,10 @@ class ReleaseViewSet(GuardedWritesMixin,
         return release
 
     def check_create(self, request):
-        require_roles(request.user, RM, "create", "Only a release manager may raise a release ticket.")
+        services.release_create_check(by=request.user)
 
     def check_update(self, request, instance):
-        require_roles(request.user, RM, "update", "Only a release manager may edit the release ticket.")
+        services.release_update_check(release=instance, by=request.user)
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
@@ -159,7 +150,7 @@ class ReleaseViewSet(GuardedWritesMixin,
     @scope.mapping.post
     def scope_set(self, request, pk=None):
         release = self.get_object()
-        require_roles(request.user, RM, "scope", "Only a release manager may change the release scope.")
+        services.scope_check(release=release, by=request.user)
         data = ScopeItemSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         item = services.scope_set(release_id=release.pk, by=request.user, **data.validated_data)
@@ -172,8 +163,7 @@ class ReleaseViewSet(GuardedWritesMixin,
         """The configuration baseline of the release scope as it stands now,
         recorded as the restore point a rollback returns to."""
         release = self.get_object()
-        require_roles(request.user, BASELINE_WRITERS, "capture_baseline",
-                      "Only a configuration manager or release manager may capture the baseline.")
+        services.release_baseline_check(release=release, by=request.user)
         baseline = services.release_capture_baseline(release_id=release.pk, by=request.user)
         return Response(BaselineSerializer(baseline).data, status=status.HTTP_201_CREATED)
 
@@ -216,10 +206,10 @@ def _record_viewset(record_type, model):
             # Who may write it, and whether its step is open: 403 or 409
             # (step_closed) before the body is read. The service's own check,
             # repeated under its row lock when the record is written.
-            services.record_access_check(model, self.get_release(), request.user)
+            services.record_access_check(model=model, release=self.get_release(), by=request.user)
 
         def check_update(self, request, instance):
-            services.record_access_check(model, self.get_release(), request.user)
+            services.record_access_check(model=model, release=self.get_release(), by=request.user)
 
         def lock_for_write(self, obj):
             # record_update locks the release, then the record: the same order.
@@ -283,26 +273,19 @@ class TaskViewSet(GuardedWritesMixin,
         return self.get_paginated_response([task_representation(row, tz) for row in page])
 
     def check_create(self, request):
-        require_roles(request.user, RM, "create", "Only a release manager may plan release activities.")
+        services.task_create_check(by=request.user)
 
     def check_update(self, request, instance):
-        user = request.user
-        if not task_actor(instance, user):
-            raise TransitionForbidden("update", "Only the release manager or the task's assignee may edit it.")
-        if "release_manager" not in user_roles(user) and self.action == "update":
-            # PUT replaces every field, most of which an assignee may not change.
-            raise TransitionForbidden(
-                "update", f"As the task's assignee you may change only {' and '.join(sorted(ASSIGNEE_FIELDS))}; "
-                          "send them with PATCH.")
-        if "release_manager" not in user_roles(user) and isinstance(request.data, dict):
-            # An assignee (a vendor, say) reports progress but does not re-plan
-            # the work; say so rather than silently dropping the other fields.
+        # The fields the body names (the service says which of them this user
+        # may change, rather than silently dropping the others); PUT replaces
+        # every field.
+        def fields():
+            if not isinstance(request.data, dict):
+                return set()
             writable = {name for name, field in self.get_serializer().fields.items() if not field.read_only}
-            refused = sorted((set(request.data) & writable) - ASSIGNEE_FIELDS)
-            if refused:
-                raise TransitionForbidden(
-                    "update", f"As the task's assignee you may change only {' and '.join(sorted(ASSIGNEE_FIELDS))}; "
-                              f"not {', '.join(refused)}.")
+            return set(request.data) & writable
+
+        services.task_update_check(task=instance, by=request.user, fields=fields, replace=self.action == "update")
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)

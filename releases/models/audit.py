@@ -4,6 +4,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from releasemgmt import entrypoints
 from releasemgmt.authz import SubjectRestrictedQuerySet
 
 from ..choices import Channel, OutboxStatus
@@ -116,6 +117,10 @@ class RefusedAttempt(models.Model):
     subject = GenericForeignKey("content_type", "object_id")
     code = models.CharField(max_length=50, help_text="forbidden, or segregation_of_duties.")
     detail = models.TextField()
+    entry_point = models.CharField(
+        max_length=10, choices=entrypoints.CHOICES, blank=True,
+        help_text="The door the attempt came through: api, ui, admin, feed, command, worker or shell "
+                  "(blank on rows kept before the door was recorded).")
 
     objects = SubjectRestrictedQuerySet.as_manager()
 

@@ -129,9 +129,12 @@ class Release(ConcurrentTransitionMixin, models.Model):
         return None
 
     def conflicted_user_ids(self) -> set:
-        """Users who may not approve this release: its manager and the RFCs' requesters."""
+        """Users who may not approve this release: its manager and those who
+        proposed its RFCs (each RFC's requester, and whoever raised it in the
+        requester's name)."""
         ids = {self.release_manager_id}
-        ids.update(r.requester_id for r in self.rfcs.all() if r.requester_id)
+        for rfc in self.rfcs.all():
+            ids |= rfc.proposer_ids()
         return ids
 
     # -- the state machine: the contract's transitions, by name ---------------------

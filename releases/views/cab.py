@@ -3,18 +3,19 @@ with its diff, the votes against the quorum, and the vote itself."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from releasemgmt.workflow import TransitionError, available, user_roles
+from releasemgmt.refusals import permits
+from releasemgmt.workflow import TransitionError, available
 
 from .. import services
 from ..forms import TransitionForm, VoteForm, signature_line
-from ..models import Release
+from ..models import CabVote, Release
 from ..selectors import (
     CAB_PAGE_SIZE,
     SIGNED_TRANSITIONS,
@@ -25,7 +26,7 @@ from ..selectors import (
     release_for_page,
     vote_tally,
 )
-from .common import apply_errors, reader_required, target_label
+from .common import apply_errors, ask, reader_required, target_label
 
 
 @reader_required
@@ -39,8 +40,9 @@ def cab_queue_view(request):
 
 
 def _vote_state(release, user):
-    """Whether this user may vote on the current plan now, and why not."""
-    if "cab_member" not in user_roles(user):
+    """Whether this user may vote on the current plan now, and why not (the
+    service decides when the vote is cast)."""
+    if not permits(services.record_writer_check, model=CabVote, release=release, by=user):
         return False, "Only CAB members vote."
     if release.state != "plan_submitted":
         return False, "The plan is not before the CAB."
@@ -48,7 +50,7 @@ def _vote_state(release, user):
     if plan is None:
         return False, "There is no plan to vote on."
     if user.pk in release.conflicted_user_ids():
-        return False, "You manage this release or requested one of its RFCs, so you may not vote on it."
+        return False, "You manage this release or requested (or raised) one of its RFCs, so you may not vote on it."
     if any(v.created_by_id == user.pk for v in plan.votes.all()):
         return False, "You have voted on this version of the plan."
     return True, ""
@@ -94,11 +96,10 @@ def cab_review_view(request, pk):
 @require_POST
 @reader_required
 def cab_vote_view(request, pk):
-    if "cab_member" not in user_roles(request.user):
-        raise PermissionDenied("Only CAB members vote.")
     release = Release.objects.restrict(request.user).filter(pk=pk).first()
     if release is None:
         raise Http404("No such release.")
+    ask(services.record_writer_check, model=CabVote, release=release, by=request.user)
     form = VoteForm(request.POST, user=request.user, prefix="vote")
     status = 400
     if form.is_valid():

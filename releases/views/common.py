@@ -12,7 +12,8 @@ from django.template import TemplateDoesNotExist
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from releasemgmt.authz import reader
-from releasemgmt.workflow import TransitionError, TransitionForbidden
+from releasemgmt.refusals import keep, refusal_code
+from releasemgmt.workflow import TransitionError
 
 
 def reader_required(view):
@@ -51,7 +52,20 @@ def target_label(model, state: str) -> str:
 
 
 def forbid(exc: TransitionError):
+    """A refusal of authority as the 403 page, once it is kept."""
+    keep(exc)
     raise PermissionDenied(exc.detail) from exc
+
+
+def ask(check, **kwargs) -> None:
+    """Ask a service's check (``by=`` the user) before a form for writing is
+    shown or read; a refusal is kept and answered with the 403 page."""
+    try:
+        check(**kwargs)
+    except TransitionError as exc:
+        if refusal_code(exc) is None:
+            raise
+        forbid(exc)
 
 
 def error_lines(exc: Exception) -> list[str]:
@@ -69,8 +83,9 @@ def error_lines(exc: Exception) -> list[str]:
 
 def apply_errors(form, exc: Exception) -> int:
     """Put a refused use case's errors on the form, on the fields they name
-    when the form has them; returns the HTTP status to answer with."""
-    if isinstance(exc, TransitionForbidden):
+    when the form has them; returns the HTTP status to answer with. A 403
+    (forbidden) is the 403 page."""
+    if isinstance(exc, TransitionError) and exc.status == 403:
         forbid(exc)
     if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
         for name, messages in exc.message_dict.items():
@@ -93,10 +108,10 @@ def redirect_back(request, default):
     return redirect(default)
 
 
-def post_transition(request, obj, name, *, noun, perform, render_page, **form_options):
-    """A transition button pressed in the UI, for any state machine: the same
-    role check as the service (so a forbidden press is a 403 page), the
-    reason or signature the transition asks for, then the service itself.
+def post_transition(request, obj, name, *, perform, render_page, **form_options):
+    """A transition button pressed in the UI, for any state machine: the
+    service's own role check first (so a forbidden press is a 403 page, and
+    kept), the reason or signature the transition asks for, then the service.
 
     Returns ``(moved, None)`` on success, with a message queued for the next
     page, or ``(None, response)``: the page re-rendered with the errors in
@@ -105,15 +120,15 @@ def post_transition(request, obj, name, *, noun, perform, render_page, **form_op
     from django.contrib import messages
     from django.http import Http404
 
-    from releasemgmt.workflow import may_act, specs
+    from releasemgmt.refusals import transition_check
+    from releasemgmt.workflow import specs
 
     from ..forms import TransitionForm
 
     spec = specs(type(obj)).get(name)
     if spec is None or spec.internal:
         raise Http404("No such transition.")
-    if not may_act(obj, spec, request.user):
-        raise PermissionDenied(f"You may not {spec.title.lower()} this {noun}.")
+    ask(transition_check, obj=obj, spec=spec, by=request.user)
     form = TransitionForm(request.POST, user=request.user, reason=spec.reason, prefix=name, **form_options)
     if not form.is_valid():
         return None, render_page(request, obj.pk, status=400, transition=(name, form, []))

@@ -13,7 +13,8 @@ from django.utils.text import capfirst
 from django.views.decorators.http import require_http_methods, require_POST
 
 from releasemgmt.authz import keep_visible
-from releasemgmt.workflow import TransitionError, available, has_any_role
+from releasemgmt.refusals import permits
+from releasemgmt.workflow import TransitionError, available
 
 from .. import services
 from ..choices import STATE_STEP, STEPS
@@ -46,6 +47,7 @@ from ..selectors import (
 )
 from .common import (
     apply_errors,
+    ask,
     error_lines,
     forbid,
     post_transition,
@@ -53,9 +55,6 @@ from .common import (
     target_label,
     with_page_renderer,
 )
-
-RM = ("release_manager",)
-BASELINE_ROLES = ("configuration_manager", "release_manager")
 
 # What a record's card shows, beyond the fields its writer fills in.
 EXTRA_DISPLAY = {
@@ -80,14 +79,13 @@ def release_list_view(request):
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     return render(request, "releases/release_list.html", {
         "form": form, "page": page, "releases": page.object_list,
-        "may_create": has_any_role(request.user, RM),
+        "may_create": permits(services.release_create_check, by=request.user),
     })
 
 
 @reader_required
 def release_create_view(request):
-    if not has_any_role(request.user, RM):
-        raise PermissionDenied("Only a release manager may raise a release ticket.")
+    ask(services.release_create_check, by=request.user)
     initial = {}
     if request.GET.get("rfc"):
         initial["rfcs"] = [x for x in request.GET.getlist("rfc") if x.isdigit()]
@@ -115,8 +113,7 @@ def release_create_view(request):
 @reader_required
 def release_edit_view(request, pk):
     release = _release_or_404(request, pk)
-    if not has_any_role(request.user, RM):
-        raise PermissionDenied("Only a release manager may edit the release ticket.")
+    ask(services.release_update_check, release=release, by=request.user)
     if release.state in ("closed", "cancelled"):
         raise PermissionDenied("A closed or cancelled release cannot be edited.")
     form = ReleaseEditForm(request.POST or None, release=release)
@@ -169,7 +166,7 @@ def _record_sections(release, user, bound_type=None, bound_form=None):
         rows = list(getattr(release, record_type).all())
         if record_type == "plans":
             rows.reverse()  # the current version first
-        may_write = bool(model.writers) and has_any_role(user, model.writers) \
+        may_write = permits(services.record_writer_check, model=model, release=release, by=user) \
             and release.state in model.open_states and record_type not in NO_GENERIC_FORM
         bound = bound_type == record_type
         if not rows and not may_write and not bound and record_type != "votes":
@@ -267,8 +264,8 @@ def render_release(request, pk, *, status=200, transition=None, record=None, sco
     transitions = _transitions(release, user, transition)
     main = [t for t in transitions if t["name"] != "cancel"]
     cancel = next((t for t in transitions if t["name"] == "cancel" and not t["forbidden"]), None)
-    rm = "release_manager" in member.roles
-    scope_open = release.state in services.EDITABLE_RELEASE_STATES
+    may_scope = permits(services.scope_check, release=release, by=user) \
+        and release.state in services.EDITABLE_RELEASE_STATES
     step_records = _record_sections(release, user, *(record or (None, None)))
     # All its tasks are read (the guards count them); shown, those this user may see.
     tasks = keep_visible(list(release.tasks.all()), Task.objects.restrict(user))
@@ -290,13 +287,15 @@ def render_release(request, pk, *, status=200, transition=None, record=None, sco
         "scope": list(release.scope_items.all()),
         "baselines": list(release.baselines.all()),
         "tally": vote_tally(release) if release.state == "plan_submitted" else None,
-        "may_edit": rm and release.state not in ("closed", "cancelled"),
-        "scope_form": (scope_form or ScopeForm(prefix="scope")) if rm and scope_open else None,
+        "may_edit": permits(services.release_update_check, release=release, by=user)
+        and release.state not in ("closed", "cancelled"),
+        "scope_form": (scope_form or ScopeForm(prefix="scope")) if may_scope else None,
         # Planning a task is a link to its own page; the form is drawn here
         # only when it came back with errors.
         "task_form": task_form,
-        "may_plan_tasks": rm and release.state in services.TASK_EDITABLE,
-        "may_capture": has_any_role(user, BASELINE_ROLES) and release.state in ("packaging", "building")
+        "may_plan_tasks": permits(services.task_create_check, by=user) and release.state in services.TASK_EDITABLE,
+        "may_capture": permits(services.release_baseline_check, release=release, by=user)
+        and release.state in ("packaging", "building")
         and release.pre_release_baseline is None,
         "baseline_errors": baseline_errors or [],
         "step": STATE_STEP.get(release.state),
@@ -341,7 +340,7 @@ def release_transition_view(request, pk, name):
     else:
         render_page = render_release
     moved, response = post_transition(
-        request, release, name, noun="release", render_page=render_page,
+        request, release, name, render_page=render_page,
         perform=lambda **payload: services.release_transition(release_id=release.pk, name=name, **payload),
         signed=name in SIGNED_TRANSITIONS, freeze_override=_freeze_override(release, name),
     )
@@ -369,8 +368,7 @@ def record_add_view(request, pk, record_type):
     to it); POST: add it."""
     model = _record_model(record_type)
     release = _release_or_404(request, pk)
-    if not model.writers or not has_any_role(request.user, model.writers):
-        raise PermissionDenied(f"You may not write a {model._meta.verbose_name}.")
+    ask(services.record_writer_check, model=model, release=release, by=request.user)
     if request.method == "GET":
         name = model._meta.verbose_name
         return render(request, "releases/record_form.html", {
@@ -398,10 +396,9 @@ def record_edit_view(request, pk, record_type, record_id):
     model = _record_model(record_type)
     release = _release_or_404(request, pk)
     record = get_object_or_404(model.objects.restrict(request.user), pk=record_id, release=release)
+    ask(services.record_writer_check, model=model, release=release, by=request.user)
     if model.immutable:
         raise PermissionDenied(f"A {model._meta.verbose_name} is kept as written; add a new one instead.")
-    if not model.writers or not has_any_role(request.user, model.writers):
-        raise PermissionDenied(f"You may not edit a {model._meta.verbose_name}.")
     form = record_form(record_type, release, data=request.POST or None, instance=record)
     status = 200
     if request.method == "POST":
@@ -428,8 +425,7 @@ def record_edit_view(request, pk, record_type, record_id):
 @reader_required
 def scope_add_view(request, pk):
     release = _release_or_404(request, pk)
-    if not has_any_role(request.user, RM):
-        raise PermissionDenied("Only a release manager may change the release scope.")
+    ask(services.scope_check, release=release, by=request.user)
     form = ScopeForm(request.POST, prefix="scope")
     status = 400
     if form.is_valid():
@@ -449,8 +445,7 @@ def task_add_view(request, pk):
     """GET: the form on a page of its own (the release page links to it);
     POST: plan the task."""
     release = _release_or_404(request, pk)
-    if not has_any_role(request.user, RM):
-        raise PermissionDenied("Only a release manager may plan release activities.")
+    ask(services.task_create_check, by=request.user)
     if request.method == "GET":
         return render(request, "releases/record_form.html", {
             "release": release, "form": TaskForm(prefix="task"), "name": "task", "title": "Plan a task",
@@ -474,8 +469,7 @@ def task_add_view(request, pk):
 @reader_required
 def baseline_capture_view(request, pk):
     release = _release_or_404(request, pk)
-    if not has_any_role(request.user, BASELINE_ROLES):
-        raise PermissionDenied("Only a configuration manager or release manager may capture the baseline.")
+    ask(services.release_baseline_check, release=release, by=request.user)
     try:
         baseline = services.release_capture_baseline(release_id=release.pk, by=request.user)
     except TransitionError as exc:

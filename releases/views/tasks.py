@@ -11,13 +11,14 @@ from django.views.decorators.http import require_POST
 
 from releasemgmt.authz import reader as policy_reader
 from releasemgmt.input_guard import parse_id
+from releasemgmt.refusals import transition_check
 from releasemgmt.workflow import TransitionError, specs
 
 from .. import services
 from ..forms import TaskForm, TransitionForm, changed_values
 from ..models import Task
 from ..selectors import Membership, task_actions, task_board, transition_logs
-from .common import apply_errors, error_lines, redirect_back, role_required
+from .common import apply_errors, ask, error_lines, forbid, redirect_back, role_required
 
 COLUMNS = (("open", "Open"), ("in_progress", "In progress"), ("blocked", "Blocked"), ("done", "Done"))
 
@@ -71,7 +72,8 @@ def task_detail_view(request, pk):
         form = TaskForm(request.POST or None, initial=initial, assignee_only=assignee_only)
     if request.method == "POST":
         if form is None:
-            raise PermissionDenied("Only the release manager or the task's assignee may edit it.")
+            ask(services.task_update_check, task=task, by=request.user)
+            raise PermissionDenied("A finished task cannot be edited.")
         status = 400
         if form.is_valid():
             changed = changed_values(form)
@@ -99,9 +101,7 @@ def task_transition_view(request, pk, name):
     spec = specs(Task).get(name)
     if spec is None:
         raise Http404("No such transition.")
-    member = Membership.of(request.user)
-    if not (member.roles & set(spec.roles_for(task))) or (spec.actor is not None and not member.task_actor(task)):
-        raise PermissionDenied(f"You may not {spec.title.lower()} this task.")
+    ask(transition_check, obj=task, spec=spec, by=request.user)
     form = TransitionForm(request.POST, user=request.user, reason=spec.reason, prefix=f"t{task.pk}-{name}")
     if not form.is_valid():
         for errors in form.errors.values():
@@ -112,7 +112,7 @@ def task_transition_view(request, pk, name):
         task = services.task_transition(task_id=task.pk, name=name, by=request.user, **form.payload())
     except TransitionError as exc:
         if exc.status == 403:
-            raise PermissionDenied(exc.detail) from exc
+            forbid(exc)
         for line in error_lines(exc):
             messages.error(request, f"{task.title}: {line}")
     else:

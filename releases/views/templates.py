@@ -4,11 +4,12 @@ Writes go through ``releases.template_services``."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 
-from releasemgmt.workflow import TransitionError, has_any_role
+from releasemgmt.refusals import permits
+from releasemgmt.workflow import TransitionError
 
 from .. import template_services
 from ..models import ReleaseTemplate
@@ -20,9 +21,7 @@ from ..template_forms import (
     TestCaseFormSet,
     formset_rows,
 )
-from .common import apply_errors, reader_required
-
-RM = ("release_manager",)
+from .common import apply_errors, ask, reader_required
 
 
 @reader_required
@@ -31,13 +30,15 @@ def template_list_view(request):
                                                  test_count=Count("test_cases", distinct=True),
                                                  release_count=Count("releases", distinct=True))
     return render(request, "releases/template_list.html", {
-        "templates": templates, "may_edit": has_any_role(request.user, RM),
+        "templates": templates, "may_edit": permits(template_services.template_create_check, by=request.user),
     })
 
 
 def _template_page(request, template=None):
-    if not has_any_role(request.user, RM):
-        raise PermissionDenied("Only a release manager may keep release templates.")
+    if template is None:
+        ask(template_services.template_create_check, by=request.user)
+    else:
+        ask(template_services.template_update_check, template=template, by=request.user)
     post = request.POST if request.method == "POST" else None
     form = ReleaseTemplateForm(post, instance=template)
     tasks = TaskFormSet(post, prefix="tasks", initial=[TemplateTaskForm.initial_for(t) for t in template.tasks.all()]

@@ -51,8 +51,8 @@ def reference_cab_queue(user):
 
 def reference_go_queue(user):
     roles = user_roles(user)
-    return [r.pk for r in Release.objects.filter(state="ready").order_by("planned_start", "pk")
-            if r.release_manager_id != user.pk and roles & set(go_roles(r))]
+    return [r.pk for r in Release.objects.filter(state="ready").prefetch_related("rfcs").order_by("planned_start", "pk")
+            if user.pk not in r.conflicted_user_ids() and roles & set(go_roles(r))]
 
 
 def reference_role_queue(user):

@@ -30,7 +30,7 @@ def unseal_secrets(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('releases', '0014_release_open_planned_start'),
+        ('releases', '0015_refusal_entry_point'),
     ]
 
     operations = [
