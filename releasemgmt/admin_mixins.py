@@ -36,7 +36,8 @@ from django.views.decorators.http import require_POST
 from django_fsm import ConcurrentTransition, FSMFieldMixin, TransitionNotAllowed
 from simple_history.admin import SimpleHistoryAdmin
 
-from releasemgmt.workflow import TransitionError, available
+from releasemgmt import signing
+from releasemgmt.workflow import TransitionError, available, specs
 
 # Fields no admin form ever writes: who created a record and when is set by
 # the service, the rest by the database.
@@ -171,6 +172,10 @@ class ServiceModelForm(forms.ModelForm):
                 obj = self.service_admin.perform_save(self.service_request, self, change)
         except ValidationError as exc:
             self._add_service_errors(exc)
+        except signing.SignatureError as exc:
+            # The count of a wrong password went with the savepoint above.
+            signing.count_failure(exc)
+            self.add_error("password" if "password" in self.fields else None, exc.detail)
         except TransitionError as exc:
             self.add_error(None, error_html(exc))
         except (TransitionNotAllowed, ConcurrentTransition) as exc:
@@ -294,6 +299,10 @@ class TransitionAdminMixin:
             value = request.POST.get(field, "").strip()
             if value:
                 payload[field] = value
+        spec = specs(type(obj), self.transition_field).get(name)
+        if spec is not None and spec.signed is not None and "password" in request.POST:
+            # A signed decision's credential; the service checks it.
+            payload["signature"] = signing.Password(request.POST["password"])
         change_url = reverse(
             f"{self.admin_site.name}:{self.model._meta.app_label}_{self.model._meta.model_name}_change",
             args=[obj.pk],

@@ -17,6 +17,7 @@ from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from . import signing
 from .workflow import TransitionError, TransitionForbidden, has_any_role, user_roles
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,10 @@ log = logging.getLogger(__name__)
 def exception_handler(exc, context):
     """Domain errors become HTTP once, here: 409 with blockers, 403, 404, 400."""
     if isinstance(exc, TransitionError):
+        # A wrong signature is a failed login; if the view held a
+        # transaction of its own around the service (If-Match), the count
+        # the service wrote went with it: written again now.
+        signing.count_failure(exc)
         return Response(exc.as_dict(), status=exc.status)
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
@@ -212,14 +217,41 @@ def transition_row_serializer(name: str, names: list[str]):
             "step": serializers.IntegerField(allow_null=True),
             "allowed": serializers.BooleanField(),
             "reason_required": serializers.BooleanField(),
+            "signature_required": serializers.BooleanField(
+                help_text="A signed decision: the POST must carry `signature`, the acting user's credential."),
             "blockers": BlockerSerializer(many=True),
         },
     )
 
 
+class SignatureInput(serializers.Serializer):
+    """The signer's credential, given again at the moment of a signed
+    decision (``releasemgmt.signing``). Local accounts sign with their
+    password. It is checked like a login: a wrong one is 403
+    (`signature_invalid`) and counts as a failed login; after too many the
+    user is locked out (429, `locked_out`)."""
+
+    password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=4096,
+                                     style={"input_type": "password"},
+                                     help_text="The acting user's password.")
+
+    def to_internal_value(self, data):
+        return signing.credential_from(super().to_internal_value(data))
+
+
+def signature_field(**kwargs):
+    return SignatureInput(
+        required=False, allow_null=True, write_only=True,
+        help_text="Required by signed decisions (`signature_required` in the transition list): "
+                  '`{"password": "<your password>"}`. Without it: 400 `signature_required`; wrong: 403 '
+                  "`signature_invalid`; locked out: 429 `locked_out`. Nothing changes unless it verifies.",
+        **kwargs)
+
+
 class TransitionInput(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=4000,
                                    help_text="Why; required by reject_plan, no_go, cancel, block.")
+    signature = signature_field()
     freeze_override_reason = serializers.CharField(
         required=False, allow_blank=True, max_length=4000,
         help_text="start_deployment of an emergency release inside a freeze window.")
@@ -242,6 +274,8 @@ VALIDATION_ERROR = {
 
 ERRORS = {400: VALIDATION_ERROR, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer,
           409: ErrorSerializer, 412: ErrorSerializer}
+# Signed decisions (a transition, a CAB vote) may also meet the lock-out.
+SIGNED_ERRORS = {**ERRORS, 429: ErrorSerializer}
 READ_ERRORS = {k: v for k, v in ERRORS.items() if k in (401, 404)}
 WRITE_ERRORS = dict(ERRORS)
 
@@ -278,13 +312,16 @@ def transition_viewset_mixin(model, service, id_kwarg: str, serializer):
             request=TransitionInput,
             parameters=[OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, enum=names,
                                          description="The transition, by its contract name."), IF_MATCH],
-            responses={200: serializer, **ERRORS},
+            responses={200: serializer, **(SIGNED_ERRORS if any(specs(model)[n].signed for n in names) else ERRORS)},
         )
         @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>[^/.]+)", filter_backends=[])
         def transition(self, request, name=None, *args, **kwargs):
             """Perform one step. 409 with blockers when the state or a guard
             does not allow it, 403 when your role may not, 404 for an unknown
-            name; nothing changes unless it succeeds."""
+            name. A signed decision (`signature_required` in the list) needs
+            `signature`: 400 `signature_required` without it, 403
+            `signature_invalid` when it does not verify. Nothing changes
+            unless it succeeds."""
             obj = self.get_object()
             with self.if_match_held(obj):
                 data = TransitionInput(data=request.data)

@@ -40,7 +40,14 @@ rows that are controls (blank elsewhere):
 ``actor_roles`` are the actor's roles at export time (roles are groups and
 have no history of their own).
 
-Queries: two to select, then fourteen per chunk of ``CHUNK_SIZE`` releases,
+Signed decisions (CAB votes and decisions, RFC authorisation and
+rejection, Go/No-Go, rollback authorisation) carry their signature beside
+them, from its record (``Signature``): ``signed_by``, ``signature_method``,
+``signed_at`` and ``signature_fingerprint`` (SHA-256 of what was signed).
+They are blank on rows that are not signed decisions; a signed decision
+with them blank was taken before decisions were signed.
+
+Queries: two to select, then fifteen per chunk of ``CHUNK_SIZE`` releases,
 whatever the number of RFCs, votes, tests or transitions; the CSV is
 produced chunk by chunk so memory stays bounded on long ranges. On
 PostgreSQL, outside any outer transaction, every query reads the same
@@ -74,6 +81,7 @@ from .models import (
     RefusedAttempt,
     Release,
     RollbackAdvice,
+    Signature,
     TestResult,
     TransitionLog,
 )
@@ -89,6 +97,7 @@ COLUMNS = (
     "release_number", "release_title", "release_type", "release_state", "release_created_at", "release_manager",
     "rfc_numbers", "requesters", "evidence_type", "subject", "subject_title", "step", "at", "actor",
     "actor_roles", "action", "from_state", "to_state", "outcome", "detail", "independent",
+    "signed_by", "signature_method", "signed_at", "signature_fingerprint",
 )
 
 EVIDENCE_TYPES = (
@@ -225,6 +234,7 @@ class _Item:
     actor_name: str = ""  # only when the row keeps its own name (refused attempts)
     independent: bool | None = None
     order: int = 0
+    signature: dict | None = None  # signer_username, method, at, fingerprint
 
 
 def _iso(value) -> str:
@@ -267,6 +277,12 @@ def _users(ids: Iterable[int]) -> dict[int, tuple[str, str]]:
     return {pk: (name, " ".join(sorted(roles[pk]))) for pk, name in names.items()}
 
 
+def _signature_cells(signature: dict | None) -> list[str]:
+    if signature is None:
+        return ["", "", "", ""]
+    return [signature["signer_username"], signature["method"], _iso(signature["at"]), signature["fingerprint"]]
+
+
 def _chunk_rows(release_ids: list[int], extra_rfc_ids: list[int]) -> Iterator[list[str]]:
     """The rows of these releases, then of these release-less RFCs; a fixed
     number of queries whatever their size."""
@@ -293,7 +309,18 @@ def _chunk_rows(release_ids: list[int], extra_rfc_ids: list[int]) -> Iterator[li
     def subject(model, pk):
         return (_release_number(pk) if model == "release" else _rfc_number(pk)), titles.get((model, pk), "")
 
+    # The signatures of the chunk's signed decisions: transition log rows and CAB votes.
+    signatures: dict[tuple[str, int], dict] = {}
+    for sig in Signature.objects.filter(
+            Q(content_type__app_label="releases", content_type__model="transitionlog",
+              object_id__in=TransitionLog.objects.filter(where).values("pk"))
+            | Q(content_type__app_label="releases", content_type__model="cabvote",
+                object_id__in=CabVote.objects.filter(release_id__in=release_ids).values("pk"))).values(
+            "content_type__model", "object_id", "signer_username", "method", "at", "fingerprint"):
+        signatures[(sig.pop("content_type__model"), sig.pop("object_id"))] = sig
+
     completions: dict[tuple[int, datetime], int | None] = {}
+    go_logs: dict[int, list] = defaultdict(list)  # approve_go / no_go log rows per release, in time order
     for log in TransitionLog.objects.filter(where).values(
             "pk", "content_type__model", "object_id", "name", "source", "target", "by_id", "at", "reason"):
         model, pk = log["content_type__model"], log["object_id"]
@@ -304,7 +331,8 @@ def _chunk_rows(release_ids: list[int], extra_rfc_ids: list[int]) -> Iterator[li
         target = by_release[pk] if is_release else by_rfc[pk]
         actor_ids.add(log["by_id"])
         common = dict(at=log["at"], actor_id=log["by_id"], subject=number, subject_title=title,
-                      action=log["name"], from_state=log["source"], to_state=log["target"], detail=log["reason"])
+                      action=log["name"], from_state=log["source"], to_state=log["target"], detail=log["reason"],
+                      signature=signatures.get(("transitionlog", log["pk"])))
         step = steps.get(log["name"], "") if is_release else ""
         target.append(_Item("transition", step=step, outcome=log["target"], order=1, **common))
         if is_release and log["name"] in ("approve_plan", "reject_plan"):
@@ -313,6 +341,8 @@ def _chunk_rows(release_ids: list[int], extra_rfc_ids: list[int]) -> Iterator[li
             target.append(_Item("rfc_authorisation", outcome=log["target"], order=2, **common))
         if is_release and log["name"] == "complete_deployment":
             completions[(pk, log["at"])] = log["by_id"]
+        if is_release and log["name"] in ("approve_go", "no_go"):
+            go_logs[pk].append((log["at"], log["pk"]))
 
     for attempt in RefusedAttempt.objects.filter(where).values(
             "pk", "content_type__model", "object_id", "action", "code", "detail", "by_id", "username", "at"):
@@ -338,7 +368,8 @@ def _chunk_rows(release_ids: list[int], extra_rfc_ids: list[int]) -> Iterator[li
         approved = " (the version approved)" if approved_plan.get(v["release_id"]) == v["plan_id"] else ""
         detail = f"plan v{v['plan__version']}{approved}" + (f": {v['comment']}" if v["comment"] else "")
         add(v["release_id"], _Item("cab_vote", v["created_at"], v["created_by_id"], "", "", step=CabVote.step,
-                                   action="vote", outcome=v["decision"], detail=detail))
+                                   action="vote", outcome=v["decision"], detail=detail,
+                                   signature=signatures.get(("cabvote", v["pk"]))))
     for t in TestResult.objects.filter(release_id__in=release_ids).values(
             "release_id", "test_case__name", "test_case__mandatory", "outcome", "notes", "created_by_id",
             "created_at"):
@@ -346,11 +377,16 @@ def _chunk_rows(release_ids: list[int], extra_rfc_ids: list[int]) -> Iterator[li
         add(t["release_id"], _Item("test_result", t["created_at"], t["created_by_id"], "", "", step=TestResult.step,
                                    action=f"test: {t['test_case__name']}", outcome=t["outcome"],
                                    detail=f"{kind} test" + (f"; {t['notes']}" if t["notes"] else "")))
-    for d in GoNoGoDecision.objects.filter(release_id__in=release_ids).values(
+    # A Go/No-Go decision is written by its transition: the n-th decision of
+    # a release is its n-th approve_go / no_go, whose signature it carries.
+    go_signatures = {rid: iter([signatures.get(("transitionlog", pk)) for _, pk in sorted(logs)])
+                     for rid, logs in go_logs.items()}
+    for d in GoNoGoDecision.objects.filter(release_id__in=release_ids).order_by("created_at", "pk").values(
             "release_id", "decision", "reason", "created_by_id", "created_at"):
         add(d["release_id"], _Item("go_no_go", d["created_at"], d["created_by_id"], "", "", step=GoNoGoDecision.step,
                                    action="approve_go" if d["decision"] == "go" else "no_go",
-                                   outcome=d["decision"], detail=d["reason"], order=3))
+                                   outcome=d["decision"], detail=d["reason"], order=3,
+                                   signature=next(go_signatures.get(d["release_id"], iter(())), None)))
     for d in Deployment.objects.filter(release_id__in=release_ids).values(
             "release_id", "started_at", "completed_at", "freeze_override_reason", "notes", "created_by_id"):
         override = d["freeze_override_reason"]
@@ -405,6 +441,7 @@ def _chunk_rows(release_ids: list[int], extra_rfc_ids: list[int]) -> Iterator[li
                 item.evidence_type, item.subject, item.subject_title, "" if item.step is None else item.step,
                 _iso(item.at), item.actor_name or name(actor), users.get(actor, ("", ""))[1] if actor else "",
                 item.action, item.from_state, item.to_state, item.outcome, item.detail, _yes_no(independent),
+                *_signature_cells(item.signature),
             ]
 
     for release in releases:

@@ -13,6 +13,7 @@ from cmdb.api import BaselineSerializer
 from releasemgmt.api import (
     IF_MATCH,
     READ_ERRORS,
+    SIGNED_ERRORS,
     WRITE_ERRORS,
     GuardedWritesMixin,
     StandardPagination,
@@ -191,7 +192,7 @@ def _record_viewset(record_type, model):
         retrieve=extend_schema(summary=f"A {verbose}", description=doc,
                                responses={200: serializer_class, **READ_ERRORS}),
         create=extend_schema(summary=f"Add a {verbose}", description=doc,
-                             responses={201: serializer_class, **WRITE_ERRORS}),
+                             responses={201: serializer_class, **(SIGNED_ERRORS if model.signed else WRITE_ERRORS)}),
         partial_update=extend_schema(summary=f"Edit a {verbose}", description=doc, parameters=[IF_MATCH],
                                      responses={200: serializer_class, **WRITE_ERRORS}),
     )
