@@ -236,7 +236,10 @@ class SignatureInput(serializers.Serializer):
                                      help_text="The acting user's password.")
 
     def to_internal_value(self, data):
-        return signing.credential_from(super().to_internal_value(data))
+        values = super().to_internal_value(data)
+        if not values:  # a partial update does not make the password optional
+            raise serializers.ValidationError({"password": ["This field is required."]}, code="required")
+        return signing.credential_from(values)
 
 
 def signature_field(**kwargs):

@@ -370,6 +370,25 @@ def test_the_ui_vote_is_signed_by_its_record_not_its_comment(actors, cis):
     assert (signature.decision, signature.meaning, signature.entry_point) == (vote, "vote: approve", "ui")
 
 
+def test_an_rfc_is_authorised_on_its_page_with_the_password(actors, cis):
+    case = authorize(actors, cis)
+    rfc_pk = int(case.url.split("/")[3])
+    count = signatures().count()
+    client = Client(REMOTE_ADDR="10.0.0.8")
+    client.force_login(case.decider)
+    page = client.get(reverse("changes:detail", args=[rfc_pk])).content.decode()
+    assert 'id="id_authorize-password"' in page
+    url = reverse("changes:transition", args=[rfc_pk, "authorize"])
+    assert client.post(url, {}).status_code == 400
+    assert client.post(url, {"password": "guess"}).status_code == 400
+    assert ChangeRequest.objects.get(pk=rfc_pk).state == "assessed" and signatures().count() == count
+    assert client.post(url, {"password": PASSWORD}).status_code == 302
+    (signature,) = signed_since(count)
+    assert (signature.meaning, signature.entry_point, signature.signer) == ("authorize", "ui", case.decider)
+    page = client.get(reverse("changes:detail", args=[rfc_pk])).content.decode()
+    assert f'data-fingerprint="{signature.fingerprint}"' in page
+
+
 def test_a_wrong_signature_password_is_not_kept_in_clear_by_the_lock_out(actors, cis):
     w = reach(actors, cis, "plan_submitted")
     client = Client(REMOTE_ADDR="10.0.0.8")
