@@ -144,6 +144,8 @@ class Journey:
         self.plan(version=1)
         assert rm.go(r, "submit_plan")["state"] == "plan_submitted"
 
+        rows = {t["name"]: t for t in self.p["cab1"].get(f"/api/releases/{r}/transitions/")}
+        assert rows["approve_plan"]["signature_required"] and not rows["cancel"]["signature_required"]
         for member in ("cab1", "cab2"):
             vote = self.p[member].record(r, "votes", decision="approve", comment="Plan reviewed; risks acceptable.",
                                          **SIGNED)
