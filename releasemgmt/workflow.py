@@ -337,9 +337,10 @@ def run_transition(
     the log row. No credential, or one that does not prove ``by``: refused,
     nothing changed.
     """
-    from . import signing
     from django.apps import apps
     from django.utils import timezone
+
+    from . import signing
 
     payload = dict(payload or {})
     field_name = field_name or state_field(model)
