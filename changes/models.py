@@ -31,6 +31,14 @@ def not_in_active_release(rfc, ctx):
         yield Blocker("in_active_release", f"{rfc.number} is part of {release.number}, which is still open.")
 
 
+def rfc_decided(rfc) -> dict:
+    """What Change Management signs when it authorises or rejects an RFC:
+    the RFC as requested and assessed."""
+    return {"rfc": rfc.number, "rfc_id": rfc.pk, "title": rfc.title, "description": rfc.description,
+            "requester": rfc.requester.get_username(), "change_type": rfc.change_type, "risk": rfc.risk,
+            "impact": rfc.impact, "state": rfc.state}
+
+
 class ChangeRequest(ConcurrentTransitionMixin, models.Model):
     """A Request for Change (RFC): a formal proposal for a change, assessed and
     authorised by Change Management, then delivered by one or more releases.
@@ -86,12 +94,18 @@ class ChangeRequest(ConcurrentTransitionMixin, models.Model):
         pass
 
     @transition(field=state, source=R.ASSESSED, target=R.AUTHORIZED,
-                custom={"roles": CM + ("cab_member",), "checks": [not_requester], "label": "Authorise"})
+                custom={"roles": CM + ("cab_member",), "checks": [not_requester], "label": "Authorise",
+                        "signed": rfc_decided})
     def authorize(self, *, by=None):
         pass
 
+    # Rejecting an RFC is Change Management's decision on it as much as
+    # authorising is (the audit evidence lists both as its authorisation), so
+    # it is signed alike. Assessing prepares the decision and cancelling
+    # withdraws the request: neither decides it.
     @transition(field=state, source=[R.SUBMITTED, R.ASSESSED], target=R.REJECTED,
-                custom={"roles": CM + ("cab_member",), "checks": [reason_given, not_requester]})
+                custom={"roles": CM + ("cab_member",), "checks": [reason_given, not_requester],
+                        "signed": rfc_decided})
     def reject(self, *, by=None):
         pass
 

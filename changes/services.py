@@ -6,6 +6,7 @@ from datetime import timezone as dt_timezone
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from releasemgmt import signing
 from releasemgmt.refusals import logs_refusals
 from releasemgmt.workflow import (
     Blocker,
@@ -70,9 +71,12 @@ def rfc_create(*, by, title: str, description: str, **fields) -> ChangeRequest:
 
 
 @logs_refusals(subject=lambda kw: (ChangeRequest, kw["rfc_id"]))
-def rfc_transition(*, rfc_id, name: str, by, **payload) -> ChangeRequest:
+@signing.counts_failures
+def rfc_transition(*, rfc_id, name: str, by, signature=None, **payload) -> ChangeRequest:
+    """One step of an RFC; authorising or rejecting it is signed with the
+    decider's credential (``releasemgmt.signing``)."""
     with transaction.atomic():
-        return run_transition(ChangeRequest, rfc_id, name, by=by, payload=payload)
+        return run_transition(ChangeRequest, rfc_id, name, by=by, payload=payload, signature=signature)
 
 
 EDITABLE_STATES = ("submitted", "assessed")
@@ -233,6 +237,7 @@ def problem_update(*, problem_id, by, **fields) -> Problem:
 
 
 @logs_refusals(subject=_problem_subject)
-def problem_transition(*, problem_id, name: str, by, **payload) -> Problem:
+@signing.counts_failures
+def problem_transition(*, problem_id, name: str, by, signature=None, **payload) -> Problem:
     with transaction.atomic():
-        return run_transition(Problem, problem_id, name, by=by, payload=payload)
+        return run_transition(Problem, problem_id, name, by=by, payload=payload, signature=signature)

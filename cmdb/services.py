@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from releasemgmt import signing
 from releasemgmt.refusals import logs_refusals
 from releasemgmt.workflow import TransitionForbidden, has_any_role, run_transition
 
@@ -142,9 +143,10 @@ def ci_update(*, ci_id, by, **fields) -> ConfigurationItem:
 
 
 @logs_refusals(subject=lambda kw: (ConfigurationItem, kw["ci_id"]))
-def ci_transition(*, ci_id, name: str, by, **payload) -> ConfigurationItem:
+@signing.counts_failures
+def ci_transition(*, ci_id, name: str, by, signature=None, **payload) -> ConfigurationItem:
     with transaction.atomic():
-        return run_transition(ConfigurationItem, ci_id, name, by=by, payload=payload)
+        return run_transition(ConfigurationItem, ci_id, name, by=by, payload=payload, signature=signature)
 
 
 @logs_refusals(subject=lambda kw: (Baseline, kw["baseline_id"]))

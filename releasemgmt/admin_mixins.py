@@ -41,10 +41,10 @@ from django.views.decorators.http import require_POST
 from django_fsm import ConcurrentTransition, FSMFieldMixin, TransitionNotAllowed
 from simple_history.admin import SimpleHistoryAdmin
 
-from releasemgmt import refusals
+from releasemgmt import refusals, signing
 from releasemgmt.authz import unfiltered
 from releasemgmt.forms import IdModelChoiceField, IdModelMultipleChoiceField
-from releasemgmt.workflow import TransitionError, available
+from releasemgmt.workflow import TransitionError, available, specs
 
 # Fields no admin form ever writes: who created a record and when is set by
 # the service, the rest by the database.
@@ -257,6 +257,10 @@ class ServiceModelForm(forms.ModelForm):
                 obj = self.service_admin.perform_save(self.service_request, self, change)
         except ValidationError as exc:
             self._add_service_errors(exc)
+        except signing.SignatureError as exc:
+            # The count of a wrong password went with the savepoint above.
+            signing.count_failure(exc)
+            self.add_error("password" if "password" in self.fields else None, exc.detail)
         except TransitionError as exc:
             # The admin's transaction around the form rolled the service's
             # record of a refusal back with it: keep it again.
@@ -423,6 +427,10 @@ class TransitionAdminMixin:
             value = request.POST.get(field, "").strip()
             if value:
                 payload[field] = value
+        spec = specs(type(obj), self.transition_field).get(name)
+        if spec is not None and spec.signed is not None and "password" in request.POST:
+            # A signed decision's credential; the service checks it.
+            payload["signature"] = signing.Password(request.POST["password"])
         change_url = reverse(
             f"{self.admin_site.name}:{self.model._meta.app_label}_{self.model._meta.model_name}_change",
             args=[obj.pk],

@@ -23,7 +23,7 @@ from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from . import refusals
+from . import refusals, signing
 from .input_guard import ID_SCHEMA, not_an_id_message, parse_id
 from .workflow import TransitionError
 
@@ -36,9 +36,12 @@ def exception_handler(exc, context):
     400 the messages of each invalid field beside them."""
     if isinstance(exc, TransitionError):
         # A refusal met inside a transaction of the view's (the If-Match
-        # lock) was rolled back with it: keep it now that it has left.
+        # lock) was rolled back with it: keep it now that it has left. A
+        # wrong signature is a failed login, and its count went the same
+        # way: written again now.
         request = context.get("request")
         refusals.keep(exc, by=getattr(request, "user", None))
+        signing.count_failure(exc)
         return Response(exc.as_dict(), status=exc.status)
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
@@ -272,14 +275,44 @@ def transition_row_serializer(name: str, names: list[str]):
             "step": serializers.IntegerField(allow_null=True),
             "allowed": serializers.BooleanField(),
             "reason_required": serializers.BooleanField(),
+            "signature_required": serializers.BooleanField(
+                help_text="A signed decision: the POST must carry `signature`, the acting user's credential."),
             "blockers": BlockerSerializer(many=True),
         },
     )
 
 
+class SignatureInput(serializers.Serializer):
+    """The signer's credential, given again at the moment of a signed
+    decision (``releasemgmt.signing``). Local accounts sign with their
+    password. It is checked like a login: a wrong one is 403
+    (`signature_invalid`) and counts as a failed login; after too many the
+    user is locked out (429, `locked_out`)."""
+
+    password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=4096,
+                                     style={"input_type": "password"},
+                                     help_text="The acting user's password.")
+
+    def to_internal_value(self, data):
+        values = super().to_internal_value(data)
+        if not values:  # a partial update does not make the password optional
+            raise serializers.ValidationError({"password": ["This field is required."]}, code="required")
+        return signing.credential_from(values)
+
+
+def signature_field(**kwargs):
+    return SignatureInput(
+        required=False, allow_null=True, write_only=True,
+        help_text="Required by signed decisions (`signature_required` in the transition list): "
+                  '`{"password": "<your password>"}`. Without it: 400 `signature_required`; wrong: 403 '
+                  "`signature_invalid`; locked out: 429 `locked_out`. Nothing changes unless it verifies.",
+        **kwargs)
+
+
 class TransitionInput(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=4000,
                                    help_text="Why; required by reject_plan, no_go, cancel, block.")
+    signature = signature_field()
     freeze_override_reason = serializers.CharField(
         required=False, allow_blank=True, max_length=4000,
         help_text="start_deployment of an emergency release inside a freeze window.")
@@ -348,7 +381,10 @@ def transition_viewset_mixin(model, service, id_kwarg: str, serializer):
         def transition(self, request, name=None, *args, **kwargs):
             """Perform one step. 409 with blockers when the state or a guard
             does not allow it, 403 when your role may not, 404 for an unknown
-            name; nothing changes unless it succeeds."""
+            name. A signed decision (`signature_required` in the list) needs
+            `signature`: 400 `signature_required` without it, 403
+            `signature_invalid` when it does not verify. Nothing changes
+            unless it succeeds."""
             obj = self.get_object()
             with self.if_match_held(obj):
                 data = TransitionInput(data=request.data)

@@ -65,7 +65,7 @@ def refusal_code(exc) -> str | None:
     if any(b.code == SOD for b in exc.blockers):
         return SOD
     if exc.status == 403:
-        return "forbidden"
+        return getattr(exc, "refusal_code", "forbidden")
     return None
 
 

@@ -200,20 +200,45 @@ def lockout_response(request, original_response=None, credentials=None):
     return response
 
 
-def check_signature_password(user, password: str) -> bool:
-    """A password typed to sign an approval is a login attempt in all but
-    name: checked through ``authenticate`` with the request, so django-axes
-    counts a wrong one and refuses (and shows its lock-out page) once the
-    username is locked, and a stolen session cannot be used to guess the
-    password. Outside a request (a shell, a test calling the form) it is a
-    plain password check."""
-    from django.contrib.auth import authenticate
+def signature_locked_out(user) -> bool:
+    """Whether django-axes has locked ``user`` out (for the current request's
+    client): a locked-out user can neither log in nor sign. The request is
+    marked, so the answer is the lock-out response (429), as for a login.
+    Outside a request (a shell, a command) there is no lock-out."""
+    from axes.handlers.proxy import AxesProxyHandler
 
     request = _current_request.get()
     if request is None:
-        return user.check_password(password)
-    signed_by = authenticate(request, username=user.get_username(), password=password)
-    return signed_by is not None and signed_by.pk == user.pk
+        return False
+    credentials = {"username": user.get_username()}
+    if AxesProxyHandler.is_allowed(request, credentials):
+        return False
+    request.axes_locked_out = True
+    request.axes_credentials = credentials
+    return True
+
+
+def check_signature_password(user, password: str) -> bool:
+    """Whether ``password`` is the password of ``user`` (active), typed to
+    sign a decision (``releasemgmt.signing.Password``). The check itself
+    writes nothing: the service refusing a wrong signature rolls its
+    transaction back, so the failed login is counted afterwards
+    (``count_failed_signature``), and a locked-out user is refused before
+    (``signature_locked_out``)."""
+    return bool(password) and user.is_active and user.check_password(password)
+
+
+def count_failed_signature(user) -> None:
+    """A wrong password typed to sign is a failed login in all but name:
+    django-axes counts it for the signer and the request's client, and locks
+    them out at the limit (a stolen session cannot be used to guess the
+    password). Outside a request nothing is counted (axes counts per client)."""
+    from django.contrib.auth.signals import user_login_failed
+
+    request = _current_request.get()
+    if request is None:
+        return
+    user_login_failed.send(sender=__name__, credentials={"username": user.get_username()}, request=request)
 
 
 # --- API rate limit ------------------------------------------------------------------------

@@ -191,7 +191,9 @@ class Spec:
     label: str
     reason: bool
     actor: Any = None  # optional callable(obj, user) -> bool, beyond the role
-
+    # A signed decision: callable(obj) -> the content the signer decides on,
+    # fingerprinted in the signature (releasemgmt.signing); None when unsigned.
+    signed: Any = None
 
     def roles_for(self, obj) -> tuple[str, ...]:
         return tuple(self.roles(obj) if callable(self.roles) else self.roles)
@@ -234,6 +236,7 @@ def specs(model, field_name: str | None = None) -> dict[str, Spec]:
                 label=custom.get("label", ""),
                 reason=reason_given in guards,
                 actor=custom.get("actor"),
+                signed=custom.get("signed"),
             )
         _SPECS[key] = found
     return _SPECS[key]
@@ -294,6 +297,7 @@ def available(obj, user, field_name: str | None = None) -> list[dict[str, Any]]:
                 "step": spec.step,
                 "allowed": not blockers,
                 "reason_required": spec.reason,
+                "signature_required": spec.signed is not None,
                 "blockers": [b.as_dict() for b in blockers],
             }
         )
@@ -329,6 +333,7 @@ def run_transition(
     *,
     by,
     payload: dict | None = None,
+    signature=None,
     effects=None,
     notify=None,
     system: bool = False,
@@ -340,9 +345,17 @@ def run_transition(
 
     ``system=True`` is for transitions one machine performs on behalf of
     another (a release driving its RFCs): the role check is the caller's.
+
+    A signed transition (``Spec.signed``) also needs ``signature``, the
+    credential of ``by`` (``releasemgmt.signing``), checked once the role,
+    the state and the guards allow the step; the signature is kept beside
+    the log row. No credential, or one that does not prove ``by``: refused,
+    nothing changed.
     """
     from django.apps import apps
     from django.utils import timezone
+
+    from . import signing
 
     payload = dict(payload or {})
     field_name = field_name or state_field(model)
@@ -364,6 +377,10 @@ def run_transition(
     if blockers:
         raise TransitionBlocked(name, blockers[0].message if len(blockers) == 1 else
                                 f"{len(blockers)} conditions block '{name}'.", blockers)
+    if spec.signed is not None:
+        signed_with = signing.verify(by, signature, decision=name)
+        # What the signer decides on, as it stands before the step is taken.
+        signed_content = spec.signed(obj)
     method = getattr(obj, name)
     accepted = set(inspect.signature(method).parameters) - {"by"}
     method(by=by, **{k: v for k, v in payload.items() if k in accepted})
@@ -382,6 +399,8 @@ def run_transition(
         obj, name=name, source=state, target=getattr(obj, field_name), by=by, at=now,
         reason=str(payload.get("reason") or ""), payload=payload,
     )
+    if spec.signed is not None:
+        signing.record(by=by, method=signed_with, meaning=name, content=signed_content, decision=log, at=now)
     if effects:
         effects(obj, spec, by=by, payload=payload, at=now, source=state)
     if notify:

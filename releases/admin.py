@@ -14,7 +14,8 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import Count, Q
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -27,14 +28,17 @@ from releasemgmt.admin_mixins import (
     ReadOnlyAdminMixin,
     ReadOnlyInline,
     ServiceAdminMixin,
+    ServiceModelForm,
     TransitionAdminMixin,
     restricted,
     validation_messages,
 )
+from releasemgmt import signing
 from releasemgmt.refusals import permits
 from releasemgmt.workflow import TransitionError, has_any_role
 
 from . import services, template_services
+from .forms import PasswordField
 from .choices import STATE_STEP, STEPS
 from .models import (
     RECORD_TYPES,
@@ -52,6 +56,7 @@ from .models import (
     TemplateTask,
     TemplateTestCase,
     RefusedAttempt,
+    Signature,
     TransitionLog,
     Vendor,
 )
@@ -79,6 +84,39 @@ def admin_add_url(model, **params) -> str | None:
     return f"{url}?{urlencode(params)}" if params else url
 
 
+# --- signatures, read from their records ------------------------------------------------
+
+
+def with_signatures(queryset):
+    """``queryset`` with each row's signature (signer, method, time,
+    fingerprint) annotated, for a list: one query whatever its length."""
+    signatures = Signature.objects.filter(content_type=ContentType.objects.get_for_model(queryset.model),
+                                          object_id=OuterRef("pk"))
+    return queryset.annotate(**{f"signature_{name}": Subquery(signatures.values(name)[:1])
+                                for name in ("signer_username", "method", "at", "fingerprint")})
+
+
+@admin.display(description="signature")
+def signature_summary(model_admin, obj):
+    """The signature of a signed decision, from its record: annotated on a
+    list (``with_signatures``), looked up otherwise. Assigned as a method of
+    the admins that show it."""
+    if hasattr(obj, "signature_fingerprint"):
+        signer, method, at, fingerprint = (obj.signature_signer_username, obj.signature_method, obj.signature_at,
+                                           obj.signature_fingerprint)
+    else:
+        signature = Signature.objects.filter(content_type=ContentType.objects.get_for_model(type(obj)),
+                                             object_id=obj.pk).first()
+        if signature is None:
+            return "—"
+        signer, method, at, fingerprint = (signature.signer_username, signature.method, signature.at,
+                                           signature.fingerprint)
+    if not fingerprint:
+        return "—"
+    return format_html('Signed with {} by {} at {} <code title="SHA-256 of what was signed">{}</code>', method,
+                       signer, at.strftime("%Y-%m-%d %H:%M:%S %Z"), fingerprint)
+
+
 # --- inlines on the release page: cheap, read-only lists ------------------------------
 
 
@@ -94,11 +132,12 @@ class PlanInline(ReadOnlyInline):
 
 class VoteInline(ReadOnlyInline):
     model = CabVote
-    fields = ("plan", "decision", "comment", "created_by", "created_at")
+    fields = ("plan", "decision", "comment", "created_by", "created_at", "signature")
     verbose_name_plural = "CAB votes"
+    signature = signature_summary
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("plan", "created_by")
+        return with_signatures(super().get_queryset(request).select_related("plan", "created_by"))
 
 
 class TaskInline(ReadOnlyInline):
@@ -541,13 +580,29 @@ class StepRecordAdmin(ServiceAdminMixin, AuditAdmin):
             # A record stays with its release (and its RFC or test case).
             fields += [f.name for f in self.model._meta.concrete_fields
                        if f.is_relation and f.name not in fields and f.editable]
+            if self.model.signed:
+                fields.append("signature")
         return fields
 
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)
         first = ["release"]
-        rest = [f for f in fields if f not in first and f not in ("created_by", "created_at", "updated_at")]
-        return first + rest + ["created_by", "created_at", "updated_at"]
+        last = ["created_by", "created_at", "updated_at"]
+        rest = [f for f in fields if f not in first + last + ["password", "signature"]]
+        if self.model.signed:
+            # Added with the writer's password; shown with its signature.
+            last += ["password"] if obj is None else ["signature"]
+        return first + rest + last
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None and "password" in form.base_fields:
+            form = type(form.__name__, (form,), {"password": None})  # a signed record is never re-signed
+        return form
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        return with_signatures(qs) if self.model.signed else qs
 
     def write_check(self, request, obj=None):
         services.record_writer_check(model=self.model, release=obj.release if obj is not None else None,
@@ -566,8 +621,9 @@ class StepRecordAdmin(ServiceAdminMixin, AuditAdmin):
                 return form.instance
             return services.record_update(record=form.instance, by=request.user, **data)
         data = form.service_data(exclude=("release",))
+        signature = signing.Password(form.cleaned_data.get("password") or "") if self.model.signed else None
         return services.record_add(release_id=form.cleaned_data["release"].pk, record_type=self.record_type,
-                                   by=request.user, **data)
+                                   by=request.user, signature=signature, **data)
 
 
 def _text_fields(model):
@@ -580,19 +636,29 @@ def _filter_fields(model, columns):
                  if isinstance(model._meta.get_field(name), models.BooleanField) or model._meta.get_field(name).choices)
 
 
+class SignedRecordForm(ServiceModelForm):
+    """A signed record's add form: the writer's password signs it (checked by
+    ``record_add``)."""
+
+    password = PasswordField(help_text="Confirm with your password: it signs this record.")
+
+
 def _record_admin(record_type, model):
     columns = RECORD_COLUMNS.get(record_type, ())
     fks = tuple(c for c in columns if isinstance(model._meta.get_field(c), models.ForeignKey))
+    signed = ("signature",) if model.signed else ()
     attrs = {
         "__module__": __name__,
         "record_type": record_type,
-        "list_display": ("record_label", "release", *columns, "created_by", "created_at"),
+        "list_display": ("record_label", "release", *columns, "created_by", "created_at", *signed),
         "list_filter": (*_filter_fields(model, columns), "release__state", "created_at"),
         "search_fields": (*_text_fields(model), "release__title"),
         "list_select_related": ("release", "created_by", *fks),
         "autocomplete_fields": ("release", *RECORD_AUTOCOMPLETE.get(record_type, ())),
         "date_hierarchy": "created_at",
     }
+    if model.signed:
+        attrs.update(form=SignedRecordForm, signature=signature_summary)
     return type(f"{model.__name__}Admin", (StepRecordAdmin,), attrs)
 
 
@@ -605,17 +671,44 @@ for _type, _model in RECORD_TYPES.items():
 
 @admin.register(TransitionLog)
 class TransitionLogAdmin(ReadOnlyAdminMixin, AuditAdmin):
-    list_display = ("at", "subject_link", "name", "source", "target", "by", "reason")
+    list_display = ("at", "subject_link", "name", "source", "target", "by", "reason", "signature")
     list_filter = ("name", "content_type", "target", "at")
     search_fields = ("name", "reason", "source", "target")
     list_select_related = ("content_type", "by")
     date_hierarchy = "at"
+    readonly_fields = ("signature",)
+    signature = signature_summary
+
+    def get_queryset(self, request):
+        return with_signatures(super().get_queryset(request))
 
     @admin.display(description="subject")
     def subject_link(self, obj):
         # Built from the content type (cached) and id: no query per row.
         if obj.content_type_id is None:
             return "—"  # a refused attempt to create something
+        label = f"{obj.content_type.name} #{obj.object_id}"
+        try:
+            url = reverse(f"admin:{obj.content_type.app_label}_{obj.content_type.model}_change",
+                          args=[obj.object_id])
+        except NoReverseMatch:
+            return label
+        return format_html('<a href="{}">{}</a>', url, label)
+
+
+@admin.register(Signature)
+class SignatureAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Signed decisions: who signed what, when, how and through which door,
+    with the fingerprint of what was signed. Only ever added, never edited."""
+
+    list_display = ("at", "signer_username", "meaning", "method", "entry_point", "decision_link", "fingerprint")
+    list_filter = ("method", "entry_point", "meaning", "at")
+    search_fields = ("signer_username", "meaning", "fingerprint")
+    list_select_related = ("content_type",)
+    date_hierarchy = "at"
+
+    @admin.display(description="decision")
+    def decision_link(self, obj):
         label = f"{obj.content_type.name} #{obj.object_id}"
         try:
             url = reverse(f"admin:{obj.content_type.app_label}_{obj.content_type.model}_change",

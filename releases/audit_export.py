@@ -47,7 +47,14 @@ Who may export is decided here too (``export_check``), whatever the door:
 the API, the page and the management command with ``--user`` all go
 through ``evidence_export``.
 
-Queries: two to select, then fourteen per chunk of ``CHUNK_SIZE`` releases,
+Signed decisions (CAB votes and decisions, RFC authorisation and
+rejection, Go/No-Go, rollback authorisation) carry their signature beside
+them, from its record (``Signature``): ``signed_by``, ``signature_method``,
+``signed_at`` and ``signature_fingerprint`` (SHA-256 of what was signed).
+They are blank on rows that are not signed decisions; a signed decision
+with them blank was taken before decisions were signed.
+
+Queries: two to select, then fifteen per chunk of ``CHUNK_SIZE`` releases,
 whatever the number of RFCs, votes, tests or transitions; the CSV is
 produced chunk by chunk so memory stays bounded on long ranges. On
 PostgreSQL, outside any outer transaction, every query reads the same
@@ -83,6 +90,7 @@ from .models import (
     RefusedAttempt,
     Release,
     RollbackAdvice,
+    Signature,
     TestResult,
     TransitionLog,
 )
@@ -98,6 +106,7 @@ COLUMNS = (
     "release_number", "release_title", "release_type", "release_state", "release_created_at", "release_manager",
     "rfc_numbers", "requesters", "evidence_type", "subject", "subject_title", "step", "at", "actor",
     "actor_roles", "action", "from_state", "to_state", "outcome", "detail", "independent", "entry_point",
+    "signed_by", "signature_method", "signed_at", "signature_fingerprint",
 )
 
 EVIDENCE_TYPES = (
@@ -242,6 +251,7 @@ class _Item:
     entry_point: str = ""  # refused attempts: the door they came through
     independent: bool | None = None
     order: int = 0
+    signature: dict | None = None  # signer_username, method, at, fingerprint
 
 
 def _iso(value) -> str:
@@ -284,6 +294,12 @@ def _users(ids: Iterable[int]) -> dict[int, tuple[str, str]]:
     return {pk: (name, " ".join(sorted(roles[pk]))) for pk, name in names.items()}
 
 
+def _signature_cells(signature: dict | None) -> list[str]:
+    if signature is None:
+        return ["", "", "", ""]
+    return [signature["signer_username"], signature["method"], _iso(signature["at"]), signature["fingerprint"]]
+
+
 def _chunk_rows(release_ids: list[int], extra_rfc_ids: list[int]) -> Iterator[list[str]]:
     """The rows of these releases, then of these release-less RFCs; a fixed
     number of queries whatever their size."""
@@ -315,7 +331,18 @@ def _chunk_rows(release_ids: list[int], extra_rfc_ids: list[int]) -> Iterator[li
     def subject(model, pk):
         return (_release_number(pk) if model == "release" else _rfc_number(pk)), titles.get((model, pk), "")
 
+    # The signatures of the chunk's signed decisions: transition log rows and CAB votes.
+    signatures: dict[tuple[str, int], dict] = {}
+    for sig in Signature.objects.filter(
+            Q(content_type__app_label="releases", content_type__model="transitionlog",
+              object_id__in=TransitionLog.objects.filter(where).values("pk"))
+            | Q(content_type__app_label="releases", content_type__model="cabvote",
+                object_id__in=CabVote.objects.filter(release_id__in=release_ids).values("pk"))).values(
+            "content_type__model", "object_id", "signer_username", "method", "at", "fingerprint"):
+        signatures[(sig.pop("content_type__model"), sig.pop("object_id"))] = sig
+
     completions: dict[tuple[int, datetime], int | None] = {}
+    go_logs: dict[int, list] = defaultdict(list)  # approve_go / no_go log rows per release, in time order
     for log in TransitionLog.objects.filter(where).values(
             "pk", "content_type__model", "object_id", "name", "source", "target", "by_id", "at", "reason"):
         model, pk = log["content_type__model"], log["object_id"]
@@ -326,7 +353,8 @@ def _chunk_rows(release_ids: list[int], extra_rfc_ids: list[int]) -> Iterator[li
         target = by_release[pk] if is_release else by_rfc[pk]
         actor_ids.add(log["by_id"])
         common = dict(at=log["at"], actor_id=log["by_id"], subject=number, subject_title=title,
-                      action=log["name"], from_state=log["source"], to_state=log["target"], detail=log["reason"])
+                      action=log["name"], from_state=log["source"], to_state=log["target"], detail=log["reason"],
+                      signature=signatures.get(("transitionlog", log["pk"])))
         step = steps.get(log["name"], "") if is_release else ""
         target.append(_Item("transition", step=step, outcome=log["target"], order=1, **common))
         if is_release and log["name"] in ("approve_plan", "reject_plan"):
@@ -335,6 +363,8 @@ def _chunk_rows(release_ids: list[int], extra_rfc_ids: list[int]) -> Iterator[li
             target.append(_Item("rfc_authorisation", outcome=log["target"], order=2, **common))
         if is_release and log["name"] == "complete_deployment":
             completions[(pk, log["at"])] = log["by_id"]
+        if is_release and log["name"] in ("approve_go", "no_go"):
+            go_logs[pk].append((log["at"], log["pk"]))
 
     for attempt in RefusedAttempt.objects.filter(where).values(
             "pk", "content_type__model", "object_id", "action", "code", "detail", "by_id", "username", "at",
@@ -362,7 +392,8 @@ def _chunk_rows(release_ids: list[int], extra_rfc_ids: list[int]) -> Iterator[li
         approved = " (the version approved)" if approved_plan.get(v["release_id"]) == v["plan_id"] else ""
         detail = f"plan v{v['plan__version']}{approved}" + (f": {v['comment']}" if v["comment"] else "")
         add(v["release_id"], _Item("cab_vote", v["created_at"], v["created_by_id"], "", "", step=CabVote.step,
-                                   action="vote", outcome=v["decision"], detail=detail))
+                                   action="vote", outcome=v["decision"], detail=detail,
+                                   signature=signatures.get(("cabvote", v["pk"]))))
     for t in TestResult.objects.filter(release_id__in=release_ids).values(
             "release_id", "test_case__name", "test_case__mandatory", "outcome", "notes", "created_by_id",
             "created_at"):
@@ -370,11 +401,16 @@ def _chunk_rows(release_ids: list[int], extra_rfc_ids: list[int]) -> Iterator[li
         add(t["release_id"], _Item("test_result", t["created_at"], t["created_by_id"], "", "", step=TestResult.step,
                                    action=f"test: {t['test_case__name']}", outcome=t["outcome"],
                                    detail=f"{kind} test" + (f"; {t['notes']}" if t["notes"] else "")))
-    for d in GoNoGoDecision.objects.filter(release_id__in=release_ids).values(
+    # A Go/No-Go decision is written by its transition: the n-th decision of
+    # a release is its n-th approve_go / no_go, whose signature it carries.
+    go_signatures = {rid: iter([signatures.get(("transitionlog", pk)) for _, pk in sorted(logs)])
+                     for rid, logs in go_logs.items()}
+    for d in GoNoGoDecision.objects.filter(release_id__in=release_ids).order_by("created_at", "pk").values(
             "release_id", "decision", "reason", "created_by_id", "created_at"):
         add(d["release_id"], _Item("go_no_go", d["created_at"], d["created_by_id"], "", "", step=GoNoGoDecision.step,
                                    action="approve_go" if d["decision"] == "go" else "no_go",
-                                   outcome=d["decision"], detail=d["reason"], order=3))
+                                   outcome=d["decision"], detail=d["reason"], order=3,
+                                   signature=next(go_signatures.get(d["release_id"], iter(())), None)))
     for d in Deployment.objects.filter(release_id__in=release_ids).values(
             "release_id", "started_at", "completed_at", "freeze_override_reason", "notes", "created_by_id"):
         override = d["freeze_override_reason"]
@@ -430,6 +466,7 @@ def _chunk_rows(release_ids: list[int], extra_rfc_ids: list[int]) -> Iterator[li
                 _iso(item.at), item.actor_name or name(actor), users.get(actor, ("", ""))[1] if actor else "",
                 item.action, item.from_state, item.to_state, item.outcome, item.detail, _yes_no(independent),
                 item.entry_point,
+                *_signature_cells(item.signature),
             ]
 
     for release in releases:

@@ -12,7 +12,7 @@ from changes.models import ChangeRequest
 from cmdb.forms import CIField
 from cmdb.models import Baseline
 from releasemgmt.forms import IdModelChoiceField, IdModelMultipleChoiceField
-from releasemgmt.security import check_signature_password
+from releasemgmt.signing import Password
 
 from .choices import STEPS, ReleaseState, ReleaseType, VoteDecision
 from .models import RECORD_TYPES, ReleasePlan, ReleaseTemplate, Team, Vendor
@@ -45,12 +45,36 @@ def _tidy(fields: dict) -> dict:
     return fields
 
 
+class _SignatureBoundField(forms.BoundField):
+    """The password input of a signing form is named ``password`` whatever
+    the form's prefix, as a login form's is: django-axes, which keeps the
+    request's fields of a failed login, masks it by that name. Its id keeps
+    the prefix, so each form of a page has its own."""
+
+    def __init__(self, form, field, name):
+        super().__init__(form, field, name)
+        self.html_name = "password"
+
+    @property
+    def auto_id(self):
+        auto_id = self.form.auto_id
+        if auto_id and "%s" in str(auto_id):
+            return auto_id % self.form.add_prefix(self.name)
+        return super().auto_id
+
+
 class PasswordField(forms.CharField):
+    """The signer's password, typed again to sign a decision. The form only
+    collects it: the service checks it (``releasemgmt.signing``)."""
+
     def __init__(self, **kwargs):
         kwargs.setdefault("label", "Your password")
         kwargs.setdefault("help_text", "Confirm with your password: it signs this decision.")
         super().__init__(widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}), strip=False,
                          **kwargs)
+
+    def get_bound_field(self, form, field_name):
+        return _SignatureBoundField(form, self, field_name)
 
 
 def changed_values(form) -> dict:
@@ -67,20 +91,19 @@ def changed_values(form) -> dict:
     return out
 
 
-class SignedFormMixin:
-    """A form that needs the acting user's password, checked like a signature."""
+class SigningFormMixin:
+    """A form that may sign its decision: ``credential()`` is what the
+    signer typed, handed to the service, which checks it."""
 
-    def clean_password(self):
-        password = self.cleaned_data.get("password") or ""
-        # Through the login throttling: a wrong password counts as a failed login.
-        if not check_signature_password(self.user, password):
-            raise forms.ValidationError("That is not your password; nothing was recorded.", code="bad_password")
-        return ""  # never kept
+    def credential(self):
+        if "password" not in self.fields:
+            return None
+        return Password(self.cleaned_data.get("password") or "")
 
 
-class TransitionForm(SignedFormMixin, forms.Form):
+class TransitionForm(SigningFormMixin, forms.Form):
     """The fields one release or task transition asks for: a reason where the
-    contract wants one, the password for approvals, a freeze override."""
+    contract wants one, the password for signed decisions, a freeze override."""
 
     def __init__(self, *args, user, reason=False, signed=False, freeze_override=False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -96,21 +119,7 @@ class TransitionForm(SignedFormMixin, forms.Form):
             self.fields["password"] = PasswordField()
 
     def payload(self) -> dict:
-        data = {k: v for k, v in self.cleaned_data.items() if k != "password" and v not in ("", None)}
-        if "password" in self.fields:
-            data.update(signature(self.user))
-        return data
-
-
-def signature(user) -> dict:
-    """What the transition log keeps of a password-confirmed approval."""
-    return {"signed_with": "password", "signed_by": user.get_username(),
-            "signed_at": timezone.now().isoformat(timespec="seconds")}
-
-
-def signature_line(user) -> str:
-    return (f"Signed with password by {user.get_full_name() or user.get_username()} ({user.get_username()}) "
-            f"on {timezone.now():%Y-%m-%d %H:%M %Z}.")
+        return {k: v for k, v in self.cleaned_data.items() if k != "password" and v not in ("", None)}
 
 
 # --- releases --------------------------------------------------------------------------------
@@ -294,7 +303,7 @@ def record_form(record_type, release, data=None, instance=None):
     return cls(data, release=release, initial=initial, prefix=record_type)
 
 
-class VoteForm(SignedFormMixin, forms.Form):
+class VoteForm(SigningFormMixin, forms.Form):
     decision = forms.ChoiceField(choices=VoteDecision.choices, widget=forms.RadioSelect)
     comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     password = PasswordField()

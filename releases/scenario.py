@@ -12,10 +12,12 @@ from datetime import timedelta
 from django.utils import timezone
 
 from changes.services import rfc_create, rfc_transition
+from releasemgmt.signing import Password
+from releasemgmt.workflow import specs
 
 from . import services as s
 from .choices import ReleaseType
-from .models import Release
+from .models import RECORD_TYPES, Release
 
 
 @dataclass
@@ -31,12 +33,18 @@ class Actors:
     deployment_team: object
     configuration_manager: object
     requester: object
+    # The password the actors sign their decisions with (the demo's, or the
+    # tests' users'): signed decisions ask for it again, as in the UI.
+    password: str = ""
+
+    def signature(self) -> Password:
+        return Password(self.password)
 
 
 def authorised_rfc(actors: Actors, title: str, **fields):
     rfc = rfc_create(by=actors.requester, title=title, description=f"{title}: requested change.", **fields)
     rfc_transition(rfc_id=rfc.pk, name="assess", by=actors.change_manager)
-    rfc_transition(rfc_id=rfc.pk, name="authorize", by=actors.change_manager)
+    rfc_transition(rfc_id=rfc.pk, name="authorize", by=actors.change_manager, signature=actors.signature())
     return rfc
 
 
@@ -70,10 +78,16 @@ class Walker:
 
     # -- helpers --
     def go(self, name, by, **payload):
+        """Take a step; a signed one (approve_plan, approve_go, ...) signed by ``by``."""
+        if specs(Release)[name].signed is not None:
+            payload.setdefault("signature", self.a.signature())
         self.release = s.release_transition(release_id=self.release.pk, name=name, by=by, **payload)
         return self.release
 
     def add(self, record_type, by, **data):
+        """Write a step record; a signed one (a CAB vote) signed by ``by``."""
+        if RECORD_TYPES[record_type].signed:
+            data.setdefault("signature", self.a.signature())
         return s.record_add(release_id=self.release.pk, record_type=record_type, by=by, **data)
 
     @property

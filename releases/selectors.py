@@ -33,6 +33,7 @@ from .models import (
     Release,
     ReleasePlan,
     ReleaseScopeItem,
+    Signature,
     Task,
     TestCase,
     TestResult,
@@ -42,10 +43,6 @@ from .models import (
 ENDED = ("closed", "cancelled")
 ACTIVE_TASK_STATES = (TaskState.OPEN, TaskState.IN_PROGRESS, TaskState.BLOCKED)
 
-# Transitions and records that are approvals: the user confirms them with
-# their password, like a signature (CAB vote and decision, Go/No-Go, rollback).
-SIGNED_TRANSITIONS = frozenset({"approve_plan", "reject_plan", "approve_go", "no_go", "rollback"})
-SIGNED_RECORDS = frozenset({"votes"})
 # Records written by a transition or on their own page, never by the generic form.
 NO_GENERIC_FORM = frozenset({"votes", "go_decisions", "deployments"})
 
@@ -218,12 +215,16 @@ def transition_logs(obj):
     ct = ContentType.objects.get_for_model(model)
     logs = list(TransitionLog.objects.filter(content_type=ct, object_id=obj.pk).select_related("by")
                 .order_by("at", "id"))
-    names = {name: spec.title for name, spec in specs(model).items()}
+    declared = specs(model)
+    names = {name: spec.title for name, spec in declared.items()}
     states = dict(model._meta.get_field(state_field(model)).choices)
     for log in logs:
         log.label = names.get(log.name, log.name)
         log.source_label = states.get(log.source, log.source)
         log.target_label = states.get(log.target, log.target)
+    # The signatures of the signed steps, in one query when there are any.
+    signed = [log for log in logs if log.name in declared and declared[log.name].signed is not None]
+    Signature.attach(signed)
     return logs
 
 
@@ -426,6 +427,7 @@ def vote_tally(release) -> VoteTally:
             (current if plan is not None and plan_version.pk == plan.pk else void).append(vote)
     current.sort(key=lambda v: (v.created_at, v.pk))
     void.sort(key=lambda v: (v.created_at, v.pk))
+    Signature.attach(current)
     approvals = sum(1 for v in current if v.decision == VoteDecision.APPROVE and v.created_by_id not in conflicted)
     rejections = sum(1 for v in current if v.decision == VoteDecision.REJECT)
     return VoteTally(cab_quorum(release), approvals, rejections, current, void)

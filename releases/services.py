@@ -13,6 +13,7 @@ from django.utils import timezone
 from changes.models import ChangeRequest
 from cmdb.choices import BaselineKind
 from cmdb.services import baseline_capture, baseline_restore, ci_set_version
+from releasemgmt import signing
 from releasemgmt.refusals import logs_refusals
 from releasemgmt.workflow import (
     Blocker,
@@ -265,11 +266,14 @@ def release_update(*, release_id, by, **fields) -> Release:
 
 
 @logs_refusals(subject=_release_subject)
-def release_transition(*, release_id, name: str, by, **payload) -> Release:
-    """Perform one step of the release process."""
+@signing.counts_failures
+def release_transition(*, release_id, name: str, by, signature=None, **payload) -> Release:
+    """Perform one step of the release process; a signed decision (CAB
+    approval or rejection, Go, No-Go, rollback) with the signer's credential
+    (``releasemgmt.signing``)."""
     with transaction.atomic():
-        return run_transition(Release, release_id, name, by=by, payload=payload, effects=_effects,
-                              notify=notifications.enqueue)
+        return run_transition(Release, release_id, name, by=by, payload=payload, signature=signature,
+                              effects=_effects, notify=notifications.enqueue)
 
 
 def _drive_rfcs(release, name, by, *, only_from, **payload):
@@ -422,18 +426,22 @@ def task_update(*, task_id, by, **fields) -> Task:
 
 
 @logs_refusals(subject=_task_subject)
-def task_transition(*, task_id, name: str, by, **payload) -> Task:
+@signing.counts_failures
+def task_transition(*, task_id, name: str, by, signature=None, **payload) -> Task:
     with transaction.atomic():
-        return run_transition(Task, task_id, name, by=by, payload=payload)
+        return run_transition(Task, task_id, name, by=by, payload=payload, signature=signature)
 
 
 # --- step records ---------------------------------------------------------------------
 
 
 @logs_refusals(subject=_release_subject)
+@signing.counts_failures
 @transaction.atomic
-def record_add(*, release_id, record_type: str, by, **data):
-    """Write a step record while its step is open, as a role that may."""
+def record_add(*, release_id, record_type: str, by, signature=None, **data):
+    """Write a step record while its step is open, as a role that may. A
+    signed record (a CAB vote) needs its writer's credential, ``signature``
+    (``releasemgmt.signing``), and keeps the signature beside it."""
     model = RECORD_TYPES[record_type]
     release = _locked_release(release_id)
     record_access_check(model=model, release=release, by=by)
@@ -449,8 +457,13 @@ def record_add(*, release_id, record_type: str, by, **data):
         record.sent_at = timezone.now()
     _check_membership(record, release)
     record.full_clean()
+    if model.signed:
+        signed_with = signing.verify(by, signature, decision=record_type)
     record._history_user = by
     record.save()
+    if model.signed:
+        signing.record(by=by, method=signed_with, meaning=record.signature_meaning(),
+                       content=record.signed_content(), decision=record)
     return record
 
 
@@ -460,7 +473,7 @@ def record_update(*, record, by, **data):
     """Edit a step record that is not evidence, while its step is open."""
     model = type(record)
     release = _locked_release(record.release_id)
-    if model.immutable:
+    if model.immutable or model.signed:  # a signed record stays as it was signed
         raise RecordClosed("edit", f"A {model._meta.verbose_name} is kept as written; add a new one instead.",
                            [Blocker("immutable", "This record cannot be edited.")])
     record_access_check(model=model, release=release, by=by)

@@ -6,6 +6,7 @@ from django.contrib.auth.models import Group
 
 from releasemgmt.workflow import ROLES
 from releases.scenario import Actors
+from tests.signatures import PASSWORD  # every user make_user creates; they sign their decisions with it
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -74,7 +75,7 @@ def make_user(django_user_model):
     def make(*roles, username=None, **fields):
         counter["n"] += 1
         name = username or f"{'-'.join(roles) or 'nobody'}-{counter['n']}"
-        user = django_user_model.objects.create_user(username=name, password="pw-test-12345",
+        user = django_user_model.objects.create_user(username=name, password=PASSWORD,
                                                      email=f"{name}@example.test", **fields)
         for role in roles:
             assert role in ROLES, role
@@ -96,6 +97,7 @@ def actors(make_user):
         deployment_team=make_user("deployment_team", username="deployer"),
         configuration_manager=make_user("configuration_manager", username="confman"),
         requester=make_user("stakeholder", username="requester"),
+        password=PASSWORD,
     )
 
 

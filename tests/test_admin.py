@@ -13,6 +13,7 @@ from changes.services import rfc_create, rfc_transition
 from cmdb.models import Baseline, ConfigurationItem
 from releases import services
 from releases.models import RECORD_TYPES, Release, ReleasePlan, SecurityCheck, Task, TransitionLog
+from tests.signatures import PASSWORD, signature
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +57,7 @@ def authorised_rfc(staff):
     requester, cm = staff("stakeholder"), staff("change_manager")
     rfc = rfc_create(by=requester, title="Faster checkout", description="Cache the basket.")
     rfc_transition(rfc_id=rfc.pk, name="assess", by=cm)
-    rfc_transition(rfc_id=rfc.pk, name="authorize", by=cm)
+    rfc_transition(rfc_id=rfc.pk, name="authorize", by=cm, signature=signature())
     return rfc
 
 
@@ -494,7 +495,7 @@ def test_only_reference_data_can_be_deleted(rf, superuser):
 def test_tagging_a_release_offers_only_rfcs_that_can_be_released(client, rm, staff, authorised_rfc):
     cm = staff("change_manager")
     rejected = rfc_create(by=rm, title="Rejected idea", description="No.")
-    rfc_transition(rfc_id=rejected.pk, name="reject", by=cm, reason="Out of scope")
+    rfc_transition(rfc_id=rejected.pk, name="reject", by=cm, reason="Out of scope", signature=signature())
     client.force_login(rm)
     response = client.get(reverse("admin:autocomplete"),
                           {"app_label": "releases", "model_name": "release", "field_name": "rfcs", "term": ""})
@@ -588,6 +589,7 @@ def walked(staff):
         cab_members=[staff("cab_member") for _ in range(3)], delivery_manager=staff("delivery_manager"),
         build_team=staff("build_team"), test_team=staff("test_team"), deployment_team=staff("deployment_team"),
         configuration_manager=staff("configuration_manager"), requester=staff("stakeholder"),
+        password=PASSWORD,
     )
     ci = ConfigurationItem.objects.create(name="orders-api", ci_type="application", version="2.3")
 
@@ -613,13 +615,13 @@ def test_start_deployment_offers_a_freeze_override_reason_and_records_it(client,
 def test_the_cab_approves_a_plan_from_the_release_page(client, walked):
     release, actors = walked("plan_submitted")
     for member in actors.cab_members[:2]:
-        add_record(release, member, "votes", decision="approve")
+        add_record(release, member, "votes", decision="approve", signature=signature())
     # segregation of duties: the release manager sees why approving is not theirs
     client.force_login(actors.release_manager)
     assert "Only a CAB member may perform “Approve plan”." in client.get(change_url(release)).content.decode()
     client.force_login(actors.cab_members[2])
     assert 'value="approve_plan"' in client.get(change_url(release)).content.decode()
-    client.post(transition_url(release, "approve_plan"))
+    client.post(transition_url(release, "approve_plan"), {"password": PASSWORD})  # it signs the approval
     release.refresh_from_db()
     assert release.state == "plan_approved"
 

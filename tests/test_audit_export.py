@@ -31,6 +31,7 @@ from releases.models import (
     TransitionLog,
 )
 from releases.scenario import Walker, new_release
+from tests.signatures import signature
 
 pytestmark = pytest.mark.django_db
 
@@ -80,6 +81,7 @@ def build_world() -> dict:
         delivery_manager=user("dm", "delivery_manager"), build_team=user("builder", "build_team"),
         test_team=user("tester", "test_team"), deployment_team=user("deployer", "deployment_team"),
         configuration_manager=user("confman", "configuration_manager"), requester=user("requester", "stakeholder"),
+        password="pw-test-12345",
     )
     db_ci = ConfigurationItem.objects.create(name="orders-db", ci_type="database", version="14.1")
     api = ConfigurationItem.objects.create(name="orders-api", ci_type="application", version="2.3")
@@ -99,7 +101,7 @@ def build_world() -> dict:
     rfc_transition(rfc_id=rfc.pk, name="assess", by=actors.change_manager)
     with pytest.raises(TransitionError):
         rfc_transition(rfc_id=rfc.pk, name="authorize", by=self_approver)
-    rfc_transition(rfc_id=rfc.pk, name="authorize", by=actors.change_manager)
+    rfc_transition(rfc_id=rfc.pk, name="authorize", by=actors.change_manager, signature=signature())
     sod = Walker(new_release(actors, title="-2+3 hotfix", rfcs=[rfc]), actors).to("plan_approved")
     return {"actors": actors, "cis": cis, "closed": closed, "rolled": rolled.release, "sod": sod, "rfc": rfc,
             "self_approver": self_approver}
@@ -211,7 +213,7 @@ def test_independence_is_computed_not_assumed(actors, make_user):
     both = make_user("change_manager", "release_manager", username="two-hats")
     rfc = rfc_create(by=actors.requester, title="Self-managed change", description="d")
     rfc_transition(rfc_id=rfc.pk, name="assess", by=both)
-    rfc_transition(rfc_id=rfc.pk, name="authorize", by=both)
+    rfc_transition(rfc_id=rfc.pk, name="authorize", by=both, signature=signature())
     release = s.release_create(by=both, title="Two hats", release_type="minor", rfcs=[rfc])
     (auth,) = of(export(), release.number, "rfc_authorisation")
     assert (auth["actor"], auth["release_manager"], auth["independent"]) == ("two-hats", "two-hats", "no")
@@ -219,7 +221,8 @@ def test_independence_is_computed_not_assumed(actors, make_user):
 
 def test_a_release_less_rfc_is_exported_with_its_trail(actors):
     rfc = rfc_create(by=actors.requester, title="Never released", description="d")
-    rfc_transition(rfc_id=rfc.pk, name="reject", by=actors.change_manager, reason="Out of scope.")
+    rfc_transition(rfc_id=rfc.pk, name="reject", by=actors.change_manager, reason="Out of scope.",
+                   signature=signature())
     rows = [r for r in export() if r["rfc_numbers"] == rfc.number]
     assert {r["release_number"] for r in rows} == {""}
     (decision,) = [r for r in rows if r["evidence_type"] == "rfc_authorisation"]
@@ -295,11 +298,11 @@ def test_the_query_count_does_not_grow_with_the_number_of_releases(actors, cis):
     rfc_transition(rfc_id=rfc.pk, name="assess", by=actors.change_manager)
     large, large_rows = count()
     assert large_rows > small_rows + 30
-    # Selection (2) + one round of 14 for the releases; with the release-less RFC, one more round
+    # Selection (2) + one round of 15 for the releases; with the release-less RFC, one more round
     # that skips the release queries (no release ids, so Django sends no query): its RFCs, their
-    # history, their refusals and the users.
-    assert small == 2 + 14
-    assert large == small + 4
+    # signatures, their history, their refusals and the users.
+    assert small == 2 + 15
+    assert large == small + 5
 
 
 def ax_bounds(day):

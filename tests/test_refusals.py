@@ -9,6 +9,7 @@ from releasemgmt.workflow import TransitionBlocked, TransitionForbidden
 from releases import services as s
 from releases.models import RefusedAttempt, Release
 from releases.scenario import Walker, authorised_rfc, new_release
+from tests.signatures import signature
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +24,7 @@ def test_voting_on_a_plan_for_your_own_rfc_is_refused_and_logged(actors, cis, ma
     member = make_user("cab_member", "stakeholder", username="cab_requester")
     rfc = rfc_create(by=member, title="Own change", description="Requested by a CAB member.")
     rfc_transition(rfc_id=rfc.pk, name="assess", by=actors.change_manager)
-    rfc_transition(rfc_id=rfc.pk, name="authorize", by=actors.change_manager)
+    rfc_transition(rfc_id=rfc.pk, name="authorize", by=actors.change_manager, signature=signature())
     release = Walker(new_release(actors, rfcs=[rfc], cis=cis), actors).to("plan_submitted")
 
     with pytest.raises(TransitionForbidden):

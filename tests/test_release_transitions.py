@@ -35,6 +35,7 @@ from releases import services as s
 from releases.choices import CANCELLABLE_STATES
 from releases.models import FreezeWindow, OutboxMessage, Release, RollbackPlan, TransitionLog
 from releases.scenario import Walker, authorised_rfc, new_release
+from tests.signatures import PASSWORD, signature, signed
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +77,9 @@ def snapshot(release):
 
 
 def attempt(w, name, by, payload):
-    return s.release_transition(release_id=w.release.pk, name=name, by=by, **payload)
+    """The transition as ``by`` takes it; a signed decision signed with
+    ``by``'s password (the test users', tests/signatures.py)."""
+    return s.release_transition(release_id=w.release.pk, name=name, by=by, **signed(Release, name, payload))
 
 
 def plan_fields(w, **over):
@@ -814,7 +817,8 @@ def test_every_guard_blocker_code_of_the_release_is_exercised():
 def test_start_planning_is_blocked_by_a_rejected_rfc(actors, cis):
     rfc = rfc_create(by=actors.requester, title="Risky change", description="Risky.")
     release = new_release(actors, rfcs=[rfc], cis=cis)
-    rfc_transition(rfc_id=rfc.pk, name="reject", by=actors.change_manager, reason="Too risky.")
+    rfc_transition(rfc_id=rfc.pk, name="reject", by=actors.change_manager, reason="Too risky.",
+                   signature=signature())
     w = Walker(release, actors)
     exc = assert_blocked(w, "start_planning", actors.release_manager, {}, {"rfc_not_open"})
     assert rfc.number in exc.blockers[0].message
@@ -1009,7 +1013,7 @@ def test_forbidden_is_reported_before_an_unmet_guard(actors, cis, make_user):
 
 
 def test_superuser_is_still_bound_by_segregation_of_duties(actors, cis, django_user_model):
-    admin = django_user_model.objects.create_superuser("admin", "admin@example.test", "pw")
+    admin = django_user_model.objects.create_superuser("admin", "admin@example.test", PASSWORD)
     # an admin may decide Go for a release managed by someone else ...
     w = reach(actors, cis, "ready")
     prep_approve_go(w)

@@ -14,6 +14,7 @@ from releasemgmt.workflow import ROLES, TransitionError, specs
 from releases.choices import STATE_ORDER
 from releases.models import Release, TransitionLog
 from releases.scenario import Actors, Walker, new_release
+from tests.signatures import PASSWORD, signed
 
 SPECS = specs(Release)
 EDGES = {(src, name, spec.target) for name, spec in SPECS.items() for src in spec.sources}
@@ -30,7 +31,8 @@ MAIN_LINE = ["start_planning", "submit_plan", "approve_plan", "schedule", "start
 
 def _user(role):
     n = next(_seq)
-    user = get_user_model().objects.create_user(username=f"{role}-{n}", email=f"{role}-{n}@example.test")
+    user = get_user_model().objects.create_user(username=f"{role}-{n}", email=f"{role}-{n}@example.test",
+                                                password=PASSWORD)
     user.groups.add(Group.objects.get_or_create(name=role)[0])
     return user
 
@@ -44,6 +46,7 @@ class ReleaseProcess(RuleBasedStateMachine):
             cab_members=[_user("cab_member"), _user("cab_member")], delivery_manager=_user("delivery_manager"),
             build_team=_user("build_team"), test_team=_user("test_team"), deployment_team=_user("deployment_team"),
             configuration_manager=_user("configuration_manager"), requester=_user("stakeholder"),
+            password=PASSWORD,
         )
         self.users = {role: _user(role) for role in ROLES}
         self.users.update({"the_release_manager": self.actors.release_manager,
@@ -68,7 +71,8 @@ class ReleaseProcess(RuleBasedStateMachine):
 
         before = self._state()
         try:
-            release_transition(release_id=self.release.pk, name=name, by=self.users[who], reason=reason)
+            release_transition(release_id=self.release.pk, name=name, by=self.users[who],
+                               **signed(Release, name, {"reason": reason}))
         except TransitionError:
             assert self._state() == before
         else:

@@ -19,6 +19,7 @@ from releases import services as s
 from releases.models import CabVote, Release, Team, TransitionLog, Vendor
 from releases.scenario import Walker, authorised_rfc, new_release
 from releases.services import RecordClosed, RecordRefused
+from tests.signatures import signature, signed
 
 pytestmark = pytest.mark.django_db
 
@@ -380,7 +381,8 @@ def test_a_requester_holding_change_manager_cannot_assess_or_authorise_their_own
     assert {b.code for b in exc.value.blockers} == {"segregation_of_duties"}
     rfc.refresh_from_db()
     assert rfc.state == "assessed"
-    assert rfc_transition(rfc_id=rfc.pk, name="authorize", by=actors.change_manager).state == "authorized"
+    assert rfc_transition(rfc_id=rfc.pk, name="authorize", by=actors.change_manager,
+                          signature=signature()).state == "authorized"
 
 
 INTERNAL_RFC = [("schedule", "authorized"), ("implement", "scheduled"), ("review", "implemented"),
@@ -434,7 +436,7 @@ def outcome(release, name, user, payload):
     """What release_transition does now, rolled back afterwards."""
     sid = transaction.savepoint()
     try:
-        s.release_transition(release_id=release.pk, name=name, by=user, **payload)
+        s.release_transition(release_id=release.pk, name=name, by=user, **signed(Release, name, payload))
         return "allowed", set()
     except TransitionForbidden:
         return "forbidden", set()
@@ -560,7 +562,8 @@ def test_record_update_keeps_a_closure_comment_on_an_rfc_of_its_release(actors, 
 def test_release_update_refuses_a_rejected_rfc(actors, cis):
     release = new_release(actors, cis=cis)
     rejected = rfc_create(by=actors.requester, title="No", description="Rejected.")
-    rfc_transition(rfc_id=rejected.pk, name="reject", by=actors.change_manager, reason="Out of scope.")
+    rfc_transition(rfc_id=rejected.pk, name="reject", by=actors.change_manager, reason="Out of scope.",
+                   signature=signature())
     with pytest.raises(ValidationError):
         s.release_update(release_id=release.pk, by=actors.release_manager, rfcs=[rejected])
     assert list(release.rfcs.values_list("state", flat=True)) == ["authorized"]

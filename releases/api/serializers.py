@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from changes.models import ChangeRequest
 from cmdb.models import ConfigurationItem
-from releasemgmt.api import IdRelatedField, ModelSerializer
+from releasemgmt.api import IdRelatedField, ModelSerializer, signature_field
 
 from ..choices import STATE_STEP
 from ..models import RECORD_TYPES, Release, ReleaseScopeItem, ReleaseTemplate, Task, Team, Vendor
@@ -204,8 +204,12 @@ READ_ONLY_BY_TYPE = {
 def _record_serializer(record_type, model):
     readonly = ["id", "created_by", "created_at", "updated_at", *READ_ONLY_BY_TYPE.get(record_type, [])]
     fields = ["id"] + [f.name for f in model._meta.concrete_fields if f.name not in ("id", "release")]
-    meta = type("Meta", (), {"model": model, "fields": fields, "read_only_fields": readonly})
-    attrs = {"Meta": meta}
+    attrs = {}
+    if model.signed:
+        # The writer signs the record (a CAB vote): their credential, never stored.
+        attrs["signature"] = signature_field()
+        fields.append("signature")
+    attrs["Meta"] = type("Meta", (), {"model": model, "fields": fields, "read_only_fields": readonly})
     if record_type == "test_results":
         from ..models import TestCase
 

@@ -4,12 +4,12 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from releasemgmt import entrypoints
+from releasemgmt import entrypoints, signing
 from releasemgmt.authz import SubjectRestrictedQuerySet
 
 from ..choices import Channel, OutboxStatus
 
-__all__ = ["TransitionLog", "OutboxMessage", "RefusedAttempt"]
+__all__ = ["TransitionLog", "OutboxMessage", "RefusedAttempt", "Signature"]
 
 
 class TransitionLog(models.Model):
@@ -115,7 +115,7 @@ class RefusedAttempt(models.Model):
     content_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.PROTECT)
     object_id = models.PositiveBigIntegerField(null=True, blank=True)
     subject = GenericForeignKey("content_type", "object_id")
-    code = models.CharField(max_length=50, help_text="forbidden, or segregation_of_duties.")
+    code = models.CharField(max_length=50, help_text="forbidden, segregation_of_duties or signature_invalid.")
     detail = models.TextField()
     entry_point = models.CharField(
         max_length=10, choices=entrypoints.CHOICES, blank=True,
@@ -131,3 +131,64 @@ class RefusedAttempt(models.Model):
 
     def __str__(self):
         return f"{self.username or 'anonymous'}: {self.action} refused ({self.code})"
+
+
+class Signature(models.Model):
+    """A signed decision: at the moment of deciding, the signer proved again
+    who they were (their password, for a local account), and this row keeps
+    who signed, what they decided (``meaning``: the transition, or
+    ``vote: approve``), when, by which method and through which door, and
+    what was before them: ``document``, the canonical description of the
+    content decided on (the plan version and its text, the RFC, the
+    readiness assessment, ...), and its SHA-256 ``fingerprint``. Anyone can
+    recompute the fingerprint from the document, and compare the document
+    with the record as it stands.
+
+    It belongs to the row that records the decision (``decision``): the
+    transition log row of a signed transition, or the CAB vote. Written by
+    ``releasemgmt.signing`` inside the decision's transaction; rows are only
+    ever added. See ``releasemgmt/signing.py`` for which decisions are signed."""
+
+    # Checked by the history-trigger installer: the table rejects UPDATE and
+    # DELETE on PostgreSQL like the history tables.
+    append_only = True
+
+    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    signer_username = models.CharField(max_length=150,
+                                       help_text="Kept as written, so the row reads the same if the user is renamed.")
+    meaning = models.CharField(max_length=100, help_text="What the signer decided, e.g. approve_plan or vote: approve.")
+    at = models.DateTimeField(db_index=True)
+    method = models.CharField(max_length=20, choices=signing.METHOD_CHOICES,
+                              help_text="How the signer proved who they were at the moment of signing.")
+    entry_point = models.CharField(max_length=10, choices=entrypoints.CHOICES,
+                                   help_text="The door the decision came through.")
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the document, in hex.")
+    document = models.TextField(help_text="What was signed: the canonical JSON the fingerprint is taken over.")
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    object_id = models.PositiveBigIntegerField()
+    decision = GenericForeignKey("content_type", "object_id")
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [models.UniqueConstraint(fields=["content_type", "object_id"],
+                                               name="one_signature_per_decision")]
+
+    def __str__(self):
+        return f"{self.meaning} signed by {self.signer_username} ({self.method})"
+
+    @property
+    def short_fingerprint(self) -> str:
+        return self.fingerprint[:16]
+
+    @classmethod
+    def attach(cls, objects) -> None:
+        """Give each of ``objects`` (rows of one model) its ``signature``
+        (None when unsigned), in one query."""
+        objects = list(objects)
+        if not objects:
+            return
+        content_type = ContentType.objects.get_for_model(type(objects[0]))
+        found = {s.object_id: s for s in cls.objects.filter(content_type=content_type,
+                                                            object_id__in=[o.pk for o in objects])}
+        for obj in objects:
+            obj.signature = found.get(obj.pk)

@@ -40,6 +40,10 @@ class StepRecord(models.Model):
     open_states: tuple[str, ...] = ()
     immutable = False
     step: int | None = None
+    # A signed record (releasemgmt.signing): written only with its writer's
+    # signature; the model says what is signed (signed_content) and what the
+    # signer decides (signature_meaning).
+    signed = False
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -92,8 +96,9 @@ class ReleasePlan(StepRecord):
 
 
 class CabVote(StepRecord):
-    """A CAB member's vote on one version of the plan. It counts only for that
-    version: a new version leaves it standing, but void."""
+    """A CAB member's vote on one version of the plan, signed by its voter
+    (``signature``: their password). It counts only for that version: a new
+    version leaves it standing, but void."""
 
     release = release_fk("votes")
     plan = models.ForeignKey(ReleasePlan, on_delete=models.PROTECT, related_name="votes")
@@ -103,12 +108,22 @@ class CabVote(StepRecord):
     writers = ("cab_member",)
     open_states = ("plan_submitted",)
     immutable = True
+    signed = True
     step = 2
     history = HistoricalRecords()
 
     class Meta(StepRecord.Meta):
         verbose_name = "CAB vote"
         constraints = [models.UniqueConstraint(fields=["plan", "created_by"], name="one_vote_per_plan_version")]
+
+    def signed_content(self) -> dict:
+        """The plan version voted on, as the CAB's decision on it signs it."""
+        from ..signed import plan_decision
+
+        return plan_decision(self.release, self.plan)
+
+    def signature_meaning(self) -> str:
+        return f"vote: {self.decision}"
 
 
 class BuildDocument(StepRecord):

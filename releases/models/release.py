@@ -6,6 +6,7 @@ from simple_history.models import HistoricalRecords
 from releasemgmt.workflow import reason_given
 
 from .. import guards as g
+from .. import signed
 from ..choices import CANCELLABLE_STATES, STATE_STEP, ReleaseState as S, ReleaseType
 from ..querysets import (
     CalendarTokenQuerySet,
@@ -151,12 +152,14 @@ class Release(ConcurrentTransitionMixin, models.Model):
 
     @transition(field=state, source=S.PLAN_SUBMITTED, target=S.PLAN_APPROVED,
                 conditions=[g.cab_quorum_reached, g.rfcs_authorized],
-                custom={"step": 2, "roles": ("cab_member",), "checks": [g.not_conflicted], "label": "Approve plan"})
+                custom={"step": 2, "roles": ("cab_member",), "checks": [g.not_conflicted], "label": "Approve plan",
+                        "signed": signed.plan_under_review})
     def approve_plan(self, *, by=None):
         self.approved_plan = self.current_plan
 
     @transition(field=state, source=S.PLAN_SUBMITTED, target=S.PLANNING,
-                custom={"step": 2, "roles": ("cab_member",), "checks": [reason_given, g.not_conflicted]})
+                custom={"step": 2, "roles": ("cab_member",), "checks": [reason_given, g.not_conflicted],
+                        "signed": signed.plan_under_review})
     def reject_plan(self, *, by=None):
         pass
 
@@ -205,13 +208,14 @@ class Release(ConcurrentTransitionMixin, models.Model):
         pass
 
     @transition(field=state, source=S.READY, target=S.GO, conditions=[g.ready_for_go],
-                custom={"step": 10, "roles": g.go_roles, "checks": [g.not_release_manager], "label": "Go"})
+                custom={"step": 10, "roles": g.go_roles, "checks": [g.not_release_manager], "label": "Go",
+                        "signed": signed.go_decision})
     def approve_go(self, *, by=None):
         pass
 
     @transition(field=state, source=S.READY, target=S.PLANS_UPDATED,
                 custom={"step": 10, "roles": g.go_roles, "checks": [reason_given, g.not_release_manager],
-                        "label": "No-Go"})
+                        "label": "No-Go", "signed": signed.go_decision})
     def no_go(self, *, by=None):
         pass
 
@@ -251,7 +255,8 @@ class Release(ConcurrentTransitionMixin, models.Model):
         pass
 
     @transition(field=state, source=[S.DEPLOYING, S.DEPLOYED, S.VERIFIED, S.EVALUATED, S.IN_REVIEW],
-                target=S.ROLLING_BACK, conditions=[g.rollback_ready], custom={"step": 17, "roles": RM})
+                target=S.ROLLING_BACK, conditions=[g.rollback_ready],
+                custom={"step": 17, "roles": RM, "signed": signed.rollback_authorisation})
     def rollback(self, *, by=None):
         pass
 

@@ -14,11 +14,10 @@ from releasemgmt.refusals import permits
 from releasemgmt.workflow import TransitionError, available
 
 from .. import services
-from ..forms import TransitionForm, VoteForm, signature_line
+from ..forms import TransitionForm, VoteForm
 from ..models import CabVote, Release
 from ..selectors import (
     CAB_PAGE_SIZE,
-    SIGNED_TRANSITIONS,
     cab_queue,
     plan_diff,
     plans_under_review,
@@ -68,7 +67,7 @@ def render_review(request, pk, *, status=200, vote_form=None, transition=None):
     for t in available(release, request.user):
         if t["name"] not in ("approve_plan", "reject_plan"):
             continue
-        t = dict(t, signed=t["name"] in SIGNED_TRANSITIONS, target_label=target_label(Release, t["target"]),
+        t = dict(t, signed=t["signature_required"], target_label=target_label(Release, t["target"]),
                  url=reverse("releases:transition", args=[release.pk, t["name"]]),
                  forbidden=any(b["code"] == "role_forbidden" for b in t["blockers"]))
         if transition and transition[0] == t["name"]:
@@ -103,11 +102,10 @@ def cab_vote_view(request, pk):
     form = VoteForm(request.POST, user=request.user, prefix="vote")
     status = 400
     if form.is_valid():
-        comment = form.cleaned_data["comment"].strip()
-        comment = f"{comment}\n\n{signature_line(request.user)}" if comment else signature_line(request.user)
         try:
             services.record_add(release_id=release.pk, record_type="votes", by=request.user,
-                                decision=form.cleaned_data["decision"], comment=comment)
+                                signature=form.credential(), decision=form.cleaned_data["decision"],
+                                comment=form.cleaned_data["comment"].strip())
         except (TransitionError, ValidationError) as exc:
             status = apply_errors(form, exc)
         else:

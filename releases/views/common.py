@@ -13,6 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from releasemgmt.authz import reader
 from releasemgmt.refusals import keep, refusal_code
+from releasemgmt.signing import SignatureError, SignatureLocked
 from releasemgmt.workflow import TransitionError
 
 
@@ -81,10 +82,20 @@ def error_lines(exc: Exception) -> list[str]:
     return [str(exc)]
 
 
+def signature_errors(form, exc: SignatureError) -> int:
+    """A refused signature on the form's password field (the form is
+    answered again, 400), or the lock-out (429, which django-axes' page
+    replaces)."""
+    form.add_error("password" if "password" in form.fields else None, exc.detail)
+    return 429 if isinstance(exc, SignatureLocked) else 400
+
+
 def apply_errors(form, exc: Exception) -> int:
     """Put a refused use case's errors on the form, on the fields they name
     when the form has them; returns the HTTP status to answer with. A 403
-    (forbidden) is the 403 page."""
+    (forbidden) is the 403 page; a refused signature stays on the form."""
+    if isinstance(exc, SignatureError):
+        return signature_errors(form, exc)
     if isinstance(exc, TransitionError) and exc.status == 403:
         forbid(exc)
     if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
@@ -111,7 +122,8 @@ def redirect_back(request, default):
 def post_transition(request, obj, name, *, perform, render_page, **form_options):
     """A transition button pressed in the UI, for any state machine: the
     service's own role check first (so a forbidden press is a 403 page, and
-    kept), the reason or signature the transition asks for, then the service.
+    kept), the reason or password the transition asks for, then the service
+    itself, which checks the signature.
 
     Returns ``(moved, None)`` on success, with a message queued for the next
     page, or ``(None, response)``: the page re-rendered with the errors in
@@ -129,11 +141,15 @@ def post_transition(request, obj, name, *, perform, render_page, **form_options)
     if spec is None or spec.internal:
         raise Http404("No such transition.")
     ask(transition_check, obj=obj, spec=spec, by=request.user)
-    form = TransitionForm(request.POST, user=request.user, reason=spec.reason, prefix=name, **form_options)
+    form = TransitionForm(request.POST, user=request.user, reason=spec.reason, signed=spec.signed is not None,
+                          prefix=name, **form_options)
     if not form.is_valid():
         return None, render_page(request, obj.pk, status=400, transition=(name, form, []))
     try:
-        moved = perform(by=request.user, **form.payload())
+        moved = perform(by=request.user, signature=form.credential(), **form.payload())
+    except SignatureError as exc:
+        status = signature_errors(form, exc)
+        return None, render_page(request, obj.pk, status=status, transition=(name, form, []))
     except TransitionError as exc:
         if exc.status == 403:
             forbid(exc)
@@ -159,10 +175,12 @@ def transition_buttons(obj, user, url_name, transition=None) -> list[dict]:
             continue
         t = dict(t, url=reverse(url_name, args=[obj.pk, t["name"]]), forbidden=False,
                  target_label=target_label(type(obj), t["target"]))
+        t["signed"] = t["signature_required"]
         if transition and transition[0] == t["name"]:
             t["form"], t["errors"] = transition[1], transition[2]
         else:
-            t["form"], t["errors"] = TransitionForm(user=user, reason=t["reason_required"], prefix=t["name"]), []
+            t["form"] = TransitionForm(user=user, reason=t["reason_required"], signed=t["signed"], prefix=t["name"])
+            t["errors"] = []
         buttons.append(t)
     return buttons
 

@@ -34,7 +34,6 @@ from ..template_services import release_create_from_template
 from ..selectors import (
     BLOCKER_TARGETS,
     NO_GENERIC_FORM,
-    SIGNED_TRANSITIONS,
     Membership,
     delivery_log,
     process_tracker,
@@ -222,7 +221,7 @@ def _transitions(release, user, bound=None):
     for t in available(release, user):
         t = dict(t)
         name = t["name"]
-        t["signed"] = name in SIGNED_TRANSITIONS
+        t["signed"] = t["signature_required"]
         t["target_label"] = target_label(Release, t["target"])
         t["url"] = reverse("releases:transition", args=[release.pk, name])
         if bound and bound[0] == name:
@@ -342,7 +341,7 @@ def release_transition_view(request, pk, name):
     moved, response = post_transition(
         request, release, name, render_page=render_page,
         perform=lambda **payload: services.release_transition(release_id=release.pk, name=name, **payload),
-        signed=name in SIGNED_TRANSITIONS, freeze_override=_freeze_override(release, name),
+        freeze_override=_freeze_override(release, name),
     )
     if response:
         return response

@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, transaction
+from django.test import override_settings
 from rest_framework.authtoken.models import Token
 
 from changes.services import problem_create_from_release, rfc_create
@@ -27,6 +28,7 @@ from releases import services as s
 from releases.models import RECORD_TYPES, Task, Vendor
 from releases.scenario import Actors, Walker, new_release
 from releases.template_services import template_create
+from tests.signatures import PASSWORD
 
 H = timedelta(hours=1)
 
@@ -40,9 +42,10 @@ class World:
 
 
 def _user(username, *roles):
-    user = get_user_model().objects.create_user(username=username, email=f"{username}@example.test")
-    user.set_unusable_password()  # tokens only; no slow hashing
-    user.save(update_fields=["password"])
+    # Requests use tokens; the password signs the walk's decisions (hashed
+    # cheaply: the world is built under the MD5 hasher, see ``world``).
+    user = get_user_model().objects.create_user(username=username, email=f"{username}@example.test",
+                                                password=PASSWORD)
     for role in roles:
         user.groups.add(Group.objects.get_or_create(name=role)[0])
     return user
@@ -60,6 +63,7 @@ def build_world() -> World:
         deployment_team=_user("deployer", "deployment_team"),
         configuration_manager=_user("confman", "configuration_manager"),
         requester=_user("requester", "stakeholder"),
+        password=PASSWORD,
     )
     vendor_user = _user("acme-user", "vendor")
     acme = Vendor.objects.create(name="Acme")
@@ -138,7 +142,9 @@ def world(django_db_setup, django_db_blocker):
     try:
         with django_db_blocker.unblock():
             with transaction.atomic():
-                yield build_world()
+                with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+                    built = build_world()
+                yield built
                 transaction.set_rollback(True)
     finally:
         request_started.connect(close_old_connections)

@@ -15,6 +15,7 @@ from releasemgmt.workflow import specs
 from releases import services as s
 from releases.models import RECORD_TYPES, OutboxMessage, Release, Task, TransitionLog, Vendor
 from releases.scenario import Walker, authorised_rfc, new_release
+from tests.signatures import PASSWORD, signature
 
 pytestmark = pytest.mark.django_db
 
@@ -202,7 +203,8 @@ def test_a_release_manager_who_is_not_one_gets_400(rm_client, rfc, make_user):
 
 def test_a_release_of_a_rejected_rfc_gets_400(rm_client, actors):
     rfc = rfc_create(by=actors.requester, title="Bad idea", description="No.")
-    rfc_transition(rfc_id=rfc.pk, name="reject", by=actors.change_manager, reason="Out of scope.")
+    rfc_transition(rfc_id=rfc.pk, name="reject", by=actors.change_manager, reason="Out of scope.",
+                   signature=signature())
     before = snapshot()
     response = rm_client.post("/api/releases/", release_body(rfc), format="json")
     assert response.status_code == 400 and "rfcs" in response.json()
@@ -339,7 +341,7 @@ def test_segregation_of_duties_gets_409_for_a_cab_member_who_requested_the_rfc(c
     both = make_user("cab_member", "change_manager")
     rfc = rfc_create(by=both, title="Mine", description="My own change.")
     rfc_transition(rfc_id=rfc.pk, name="assess", by=actors.change_manager)
-    rfc_transition(rfc_id=rfc.pk, name="authorize", by=actors.change_manager)
+    rfc_transition(rfc_id=rfc.pk, name="authorize", by=actors.change_manager, signature=signature())
     release = walk(actors, cis, "plan_submitted", rfcs=[rfc])
     response = client_for(both).post(f"/api/releases/{release.pk}/transitions/approve_plan/", {}, format="json")
     assert response.status_code == 409
@@ -789,7 +791,7 @@ def valid_record(record_type, release):
     return {
         "plans": {"scope": "s", "deployment_start": iso(now), "deployment_end": iso(now + H),
                   "deployment_approach": "a", "risks": "r", "teams": "t"},
-        "votes": {"decision": "approve", "comment": "ok"},
+        "votes": {"decision": "approve", "comment": "ok", "signature": {"password": PASSWORD}},
         "build_documents": {"build_install_test_plans": "b", "monitoring_qa": "m", "deployment_procedures": "d",
                             "rollback_procedures": "r", "remediation_steps": "s"},
         "security_checks": {"passed": True, "notes": "n"},

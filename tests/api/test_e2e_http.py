@@ -22,10 +22,14 @@ import pytest
 from django.utils import timezone
 
 from releases.models import Vendor
+from tests.signatures import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
 EXCHANGES: list[dict] = []
+# Signed decisions (RFC authorisation, CAB votes and approval, Go, rollback)
+# carry the decider's password; every test user has this one.
+SIGNED = {"signature": {"password": PASSWORD}}
 
 
 class Http:
@@ -115,7 +119,7 @@ class Journey:
         assert rfc["state"] == "submitted" and rfc["requester"] == self.p["users"]["requester"].pk
         self.rfc = rfc["id"]
         assert cm.post(f"/api/rfcs/{self.rfc}/transitions/assess/", expect=200)["state"] == "assessed"
-        assert cm.post(f"/api/rfcs/{self.rfc}/transitions/authorize/", expect=200)["state"] == "authorized"
+        assert cm.post(f"/api/rfcs/{self.rfc}/transitions/authorize/", SIGNED, expect=200)["state"] == "authorized"
 
     def raise_and_plan(self):
         """Steps 1 and 2: the ticket, its scope, the plan and the CAB."""
@@ -140,10 +144,18 @@ class Journey:
         self.plan(version=1)
         assert rm.go(r, "submit_plan")["state"] == "plan_submitted"
 
+        rows = {t["name"]: t for t in self.p["cab1"].get(f"/api/releases/{r}/transitions/")}
+        assert rows["approve_plan"]["signature_required"] and not rows["cancel"]["signature_required"]
         for member in ("cab1", "cab2"):
-            vote = self.p[member].record(r, "votes", decision="approve", comment="Plan reviewed; risks acceptable.")
+            vote = self.p[member].record(r, "votes", decision="approve", comment="Plan reviewed; risks acceptable.",
+                                         **SIGNED)
             assert vote["plan"] is not None
-        assert self.p["cab1"].go(r, "approve_plan")["state"] == "plan_approved"
+        # Approving is a signed decision: refused unsigned (400) or wrongly signed (403).
+        unsigned = self.p["cab1"].go(r, "approve_plan", expect=400)
+        assert unsigned["code"] == "signature_required"
+        wrong = self.p["cab1"].go(r, "approve_plan", expect=403, signature={"password": "not-my-password"})
+        assert wrong["code"] == "signature_invalid"
+        assert self.p["cab1"].go(r, "approve_plan", **SIGNED)["state"] == "plan_approved"
 
     def plan(self, *, version):
         start, end = self.window
@@ -224,7 +236,7 @@ class Journey:
                   recommendation="Go.")
         refused = rm.go(r, "approve_go", expect=403)
         assert refused["code"] == "forbidden"
-        assert dm.go(r, "approve_go")["state"] == "go"
+        assert dm.go(r, "approve_go", **SIGNED)["state"] == "go"
         assert [d["decision"] for d in rm.get(f"/api/releases/{r}/go_decisions/")] == ["go"]
 
     def deploy(self):
@@ -333,7 +345,7 @@ def test_a_failed_release_is_rolled_back_and_closed_over_http(journey, people):
     refused = rm.go(r, "rollback", expect=409)
     assert [b["code"] for b in refused["blockers"]] == ["rollback_not_advised"]
     people["dm"].record(r, "rollback_advice", advice="Error rate above 5% after deployment; roll back.")
-    assert rm.go(r, "rollback")["state"] == "rolling_back"
+    assert rm.go(r, "rollback", **SIGNED)["state"] == "rolling_back"
     rm.record(r, "problem_references", reference="PRB-0042", description="Root cause analysis of the errors.")
     assert rm.go(r, "complete_rollback")["state"] == "rolled_back"
     assert rm.get(f"/api/rfcs/{j.rfc}/")["state"] == "failed"

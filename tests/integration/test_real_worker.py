@@ -43,8 +43,11 @@ from releases.scenario import Walker, new_release
 from releases.services import release_transition, task_create
 from releases.tasks import message_id
 from releases.vendors import post_signed, signed_headers, verify
+from tests.signatures import PASSWORD
 
 from .mailbox import read_messages
+
+SIGNED = {"signature": {"password": PASSWORD}}  # a CAB vote and the approval are signed
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -432,8 +435,9 @@ def test_with_redis_down_the_api_answers_and_the_backlog_is_delivered_exactly_on
                 expect=201)
             call(rm, "post", f"{base}/transitions/submit_plan/", {})
             for client in cab[:2]:
-                call(client, "post", f"{base}/votes/", {"decision": "approve", "comment": "Fine."}, expect=201)
-            call(cab[0], "post", f"{base}/transitions/approve_plan/", {})
+                call(client, "post", f"{base}/votes/", {"decision": "approve", "comment": "Fine.", **SIGNED},
+                     expect=201)
+            call(cab[0], "post", f"{base}/transitions/approve_plan/", SIGNED)
             call(rm, "get", f"{base}/")
         call(rm, "get", "/api/releases/")
     finally:

@@ -185,16 +185,16 @@ def test_wrong_signature_passwords_count_and_lock_the_signing(actors, cis):
     client.force_login(cab)  # a session someone else may be holding
     url = reverse("releases:cab_vote", args=[release.pk])
     for _ in range(settings.AXES_FAILURE_LIMIT - 1):
-        wrong = client.post(url, {"vote-decision": "approve", "vote-password": "guess"})
+        wrong = client.post(url, {"vote-decision": "approve", "password": "guess"})
         assert wrong.status_code == 400 and "That is not your password" in wrong.content.decode()
     assert AccessAttempt.objects.get(username=cab.username).failures_since_start == settings.AXES_FAILURE_LIMIT - 1
-    assert client.post(url, {"vote-decision": "approve", "vote-password": "guess"}).status_code == 429
+    assert client.post(url, {"vote-decision": "approve", "password": "guess"}).status_code == 429
     # Locked: the right password does not sign either, and nothing is recorded.
-    locked = client.post(url, {"vote-decision": "approve", "vote-password": PASSWORD})
+    locked = client.post(url, {"vote-decision": "approve", "password": PASSWORD})
     assert locked.status_code == 429 and "Login locked" in locked.content.decode()
     assert not CabVote.objects.exists()
     # Another CAB member signs as usual.
     other = Client(REMOTE_ADDR="10.0.0.9")
     other.force_login(actors.cab_members[1])
-    ok = other.post(url, {"vote-decision": "approve", "vote-comment": "Fine.", "vote-password": PASSWORD})
+    ok = other.post(url, {"vote-decision": "approve", "vote-comment": "Fine.", "password": PASSWORD})
     assert ok.status_code == 302 and CabVote.objects.count() == 1

@@ -35,6 +35,7 @@ from releases import services as s
 from releases.choices import ReleaseState, ReleaseType, TaskState
 from releases.models import Release, Task, Vendor
 from releases.scenario import Walker, authorised_rfc, new_release
+from tests.signatures import PASSWORD, signature, signed
 
 from .clients import APIClient
 
@@ -135,7 +136,9 @@ CI = {
 }
 
 UNKNOWN = "no_such_transition"  # every machine: a 404, for everyone
-BODY = {"reason": "Checking the transition table."}  # transitions that need a reason get one
+# Transitions that need a reason get one; signed decisions get the actor's
+# signature (every user here has the test password).
+BODY = {"reason": "Checking the transition table.", "signature": {"password": PASSWORD}}
 REFUSED = {403, 404, 409}
 
 # Transitions that need what no state of these walks provides, so they may
@@ -334,7 +337,8 @@ class Steps:
     def move(self):
         (name, by, payload), = self.pending
         self.pending.clear()
-        self.walker.release = s.release_transition(release_id=self.release.pk, name=name, by=by, **payload)
+        self.walker.release = s.release_transition(release_id=self.release.pk, name=name, by=by,
+                                                   **signed(Release, name, payload))
 
     def visit(self, *, label=""):
         self.table.try_all("release", self.release, RELEASE, label=label)
@@ -373,7 +377,8 @@ def test_release_and_rfc_transitions_from_every_state_by_every_role(actors, peop
     rfc_transition(rfc_id=assessed.pk, name="assess", by=actors.change_manager)
     table.try_all("rfc", assessed, RFC)
     table.try_all("rfc", authorised_rfc(actors, "Authorised"), RFC)
-    rejected = rfc_transition(rfc_id=submitted.pk, name="reject", by=actors.change_manager, reason="Out of scope.")
+    rejected = rfc_transition(rfc_id=submitted.pk, name="reject", by=actors.change_manager, reason="Out of scope.",
+                              signature=signature())
     table.try_all("rfc", rejected, RFC)
     cancelled = rfc_transition(rfc_id=assessed.pk, name="cancel", by=actors.change_manager, reason="Withdrawn.")
     table.try_all("rfc", cancelled, RFC)

@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from changes.models import ChangeRequest
 from cmdb.models import Baseline, ConfigurationItem
+from releasemgmt.signing import Password
 from releases import services as s
-from releases.models import CabVote, Release, Task, TransitionLog, Vendor
+from releases.models import CabVote, Release, Signature, Task, TransitionLog, Vendor
 from releases.scenario import Walker, authorised_rfc, new_release
 
 pytestmark = pytest.mark.django_db
@@ -425,7 +426,8 @@ def test_cab_queue_lists_plans_awaiting_my_vote(login, submitted, actors):
     review = html(client.get(reverse("releases:cab_review", args=[submitted.pk])))
     assert "0</strong> of <strong>2</strong> approve votes" in review
     assert "first version" in review
-    s.record_add(release_id=submitted.pk, record_type="votes", by=cab, decision="approve")
+    s.record_add(release_id=submitted.pk, record_type="votes", by=cab, decision="approve",
+                 signature=Password(PASSWORD))
     queue = html(client.get(reverse("releases:cab_queue")))
     assert "No plan waits for your vote." in queue
     # The requester of an RFC of the release is never asked to vote on it.
@@ -454,26 +456,30 @@ def test_a_cab_vote_needs_the_password(login, submitted, actors):
     url = reverse("releases:cab_vote", args=[submitted.pk])
     missing = client.post(url, {"vote-decision": "approve", "vote-comment": "ok"})
     assert missing.status_code == 400 and 'id="id_vote-password_error"' in html(missing)
-    wrong = client.post(url, {"vote-decision": "approve", "vote-comment": "ok", "vote-password": "guess"})
+    wrong = client.post(url, {"vote-decision": "approve", "vote-comment": "ok", "password": "guess"})
     assert wrong.status_code == 400 and "That is not your password" in html(wrong)
     assert not CabVote.objects.exists()
-    reject_silently = client.post(url, {"vote-decision": "reject", "vote-password": PASSWORD})
+    reject_silently = client.post(url, {"vote-decision": "reject", "password": PASSWORD})
     assert reject_silently.status_code == 400 and "Say why you reject the plan." in html(reject_silently)
-    ok = client.post(url, {"vote-decision": "approve", "vote-comment": "Risks acceptable.", "vote-password": PASSWORD})
+    ok = client.post(url, {"vote-decision": "approve", "vote-comment": "Risks acceptable.", "password": PASSWORD})
     assert ok.status_code == 302
     vote = CabVote.objects.get()
     assert vote.created_by == cab and vote.decision == "approve"
-    assert vote.comment.startswith("Risks acceptable.") and f"Signed with password by {cab.username}" in vote.comment
+    # The signature is its own record, never a line appended to the comment.
+    assert vote.comment == "Risks acceptable."
+    signature = Signature.objects.get(meaning="vote: approve")
+    assert (signature.decision, signature.signer, signature.method) == (vote, cab, "password")
     # Not twice on the same version; and never by someone outside the CAB.
-    twice = client.post(url, {"vote-decision": "approve", "vote-password": PASSWORD})
+    twice = client.post(url, {"vote-decision": "approve", "password": PASSWORD})
     assert twice.status_code == 409 and "already voted" in html(twice)
-    assert login(actors.delivery_manager).post(url, {"vote-decision": "approve", "vote-password": PASSWORD}) \
+    assert login(actors.delivery_manager).post(url, {"vote-decision": "approve", "password": PASSWORD}) \
         .status_code == 403
 
 
 def test_approving_the_plan_needs_the_password_and_is_logged_as_signed(login, submitted, actors):
     for cab in actors.cab_members[:2]:
-        s.record_add(release_id=submitted.pk, record_type="votes", by=cab, decision="approve")
+        s.record_add(release_id=submitted.pk, record_type="votes", by=cab, decision="approve",
+                 signature=Password(PASSWORD))
     client = login(actors.cab_members[2])
     page = client.get(reverse("releases:cab_review", args=[submitted.pk]))
     assert "approve_plan" in transition_buttons(page)
@@ -481,18 +487,19 @@ def test_approving_the_plan_needs_the_password_and_is_logged_as_signed(login, su
     response = client.post(url, {"from": "cab"})
     assert response.status_code == 400 and 'id="id_approve_plan-password_error"' in html(response)
     assert "Release plan version" in html(response)  # answered on the CAB page
-    response = client.post(url, {"from": "cab", "approve_plan-password": "wrong"})
+    response = client.post(url, {"from": "cab", "password": "wrong"})
     assert response.status_code == 400
     submitted.refresh_from_db()
     assert submitted.state == "plan_submitted"
-    response = client.post(url, {"from": "cab", "approve_plan-password": PASSWORD})
+    response = client.post(url, {"from": "cab", "password": PASSWORD})
     assert response.status_code == 302 and response["Location"] == reverse("releases:cab_review",
                                                                             args=[submitted.pk])
     submitted.refresh_from_db()
     assert submitted.state == "plan_approved"
     log = TransitionLog.objects.get(name="approve_plan")
-    assert log.payload["signed_with"] == "password" and log.payload["signed_by"] == actors.cab_members[2].username
-    assert "password" not in str(log.payload.get("password", ""))
+    signature = Signature.objects.get(meaning="approve_plan")
+    assert (signature.decision, signature.signer, signature.method) == (log, actors.cab_members[2], "password")
+    assert "password" not in log.payload
     history = html(login(actors.release_manager).get(reverse("releases:detail", args=[submitted.pk])))
     assert f"Signed with password by {actors.cab_members[2].username}" in history
 
@@ -506,10 +513,10 @@ def test_go_no_go_needs_the_deciders_password(login, actors, cis):
     client = login(actors.delivery_manager)
     assert {"approve_go", "no_go"} <= transition_buttons(client.get(reverse("releases:detail", args=[release.pk])))
     url = reverse("releases:transition", args=[release.pk, "no_go"])
-    r = client.post(url, {"no_go-reason": "Change freeze by the business.", "no_go-password": "nope"})
+    r = client.post(url, {"no_go-reason": "Change freeze by the business.", "password": "nope"})
     assert r.status_code == 400 and "That is not your password" in html(r)
     r = client.post(reverse("releases:transition", args=[release.pk, "approve_go"]),
-                    {"approve_go-password": PASSWORD})
+                    {"password": PASSWORD})
     assert r.status_code == 302
     release.refresh_from_db()
     assert release.state == "go"
@@ -524,7 +531,7 @@ def test_rollback_authorisation_needs_the_password(login, actors, cis):
     assert "rollback" in transition_buttons(client.get(reverse("releases:detail", args=[release.pk])))
     url = reverse("releases:transition", args=[release.pk, "rollback"])
     assert client.post(url, {}).status_code == 400
-    assert client.post(url, {"rollback-password": PASSWORD}).status_code == 302
+    assert client.post(url, {"password": PASSWORD}).status_code == 302
     release.refresh_from_db()
     assert release.state == "rolling_back"
 
@@ -694,7 +701,7 @@ def test_dashboard_query_count_is_pinned_and_flat(login, actors, cis, make_user)
 
 
 # The pinned counts: a change that adds queries to these pages shows here.
-RELEASE_PAGE_QUERIES = 16
+RELEASE_PAGE_QUERIES = 17  # 16, and the signatures of the signed steps in its history
 DASHBOARD_QUERIES = 14
 
 

@@ -149,6 +149,7 @@ class Command(BaseCommand):
                 deployment_team=users["deployment_team"],
                 configuration_manager=users["configuration_manager"],
                 requester=users["requester"],
+                password=PASSWORD,
             )
             self._standalone_rfcs(actors)
             for spec in RELEASES:
@@ -245,7 +246,8 @@ class Command(BaseCommand):
             for step in ("assess", "authorize"):
                 if rfc.state == target:
                     break
-                rfc = rfc_transition(rfc_id=rfc.pk, name=step, by=actors.change_manager)
+                signed = {"signature": actors.signature()} if step == "authorize" else {}
+                rfc = rfc_transition(rfc_id=rfc.pk, name=step, by=actors.change_manager, **signed)
 
     def _release(self, actors, vendor, cis, title, release_type, rfc_titles, ci_names, target, how):
         if Release.objects.filter(title=title).exists():
