@@ -701,6 +701,9 @@ class SignatureAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Signed decisions: who signed what, when, how and through which door,
     with the fingerprint of what was signed. Only ever added, never edited."""
 
+    def get_queryset(self, request):
+        return restricted(super().get_queryset(request), request)
+
     list_display = ("at", "signer_username", "meaning", "method", "entry_point", "decision_link", "fingerprint")
     list_filter = ("method", "entry_point", "meaning", "at")
     search_fields = ("signer_username", "meaning", "fingerprint")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.db.models import Q
 
-from releasemgmt.authz import RestrictedQuerySet, ViaQuerySet, check_action, reader
+from releasemgmt.authz import RestrictedQuerySet, SubjectRestrictedQuerySet, ViaQuerySet, check_action, reader
 
 
 def dependency_cycle(release) -> list[str]:
@@ -189,3 +189,31 @@ class CalendarTokenQuerySet(RestrictedQuerySet):
         if who.everything:
             return self
         return self.filter(user_id=who.user_id) if who.anything else self.none()
+
+
+class SignatureQuerySet(SubjectRestrictedQuerySet):
+    """Signatures belong to the row that records the decision (a transition
+    log row or a CAB vote): visible where that row is. (A row about another
+    row, like a log: no log or message is ever about a signature.)"""
+
+    def restrict(self, user, action: str = "view"):
+        from django.apps import apps
+        from django.contrib.contenttypes.models import ContentType
+
+        from releasemgmt.authz import unfiltered
+
+        check_action(action)
+        who = reader(user)
+        if who.everything:
+            return self
+        if not who.anything:
+            return self.none()
+        decisions = (apps.get_model("releases", "TransitionLog"), apps.get_model("releases", "CabVote"))
+        where = Q(pk__in=[])
+        for model, ct in ContentType.objects.get_for_models(*decisions).items():
+            rows = model._default_manager.restrict(user, action)
+            if unfiltered(rows):
+                where |= Q(content_type_id=ct.pk)
+            elif not rows.query.is_empty():
+                where |= Q(content_type_id=ct.pk, object_id__in=rows.values("pk"))
+        return self.filter(where)

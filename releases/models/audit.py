@@ -8,6 +8,7 @@ from releasemgmt import entrypoints, signing
 from releasemgmt.authz import SubjectRestrictedQuerySet
 
 from ..choices import Channel, OutboxStatus
+from ..querysets import SignatureQuerySet
 
 __all__ = ["TransitionLog", "OutboxMessage", "RefusedAttempt", "Signature"]
 
@@ -167,6 +168,8 @@ class Signature(models.Model):
     content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
     object_id = models.PositiveBigIntegerField()
     decision = GenericForeignKey("content_type", "object_id")
+
+    objects = SignatureQuerySet.as_manager()
 
     class Meta:
         ordering = ["at", "id"]

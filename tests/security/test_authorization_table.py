@@ -30,7 +30,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, transaction
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
@@ -55,6 +55,7 @@ from releases.models import (
 )
 from releases.scenario import Actors, authorised_rfc, new_release
 from releases.template_services import template_create
+from tests.signatures import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -130,9 +131,9 @@ class World:
 
 
 def _user(username, *roles, **fields):
-    user = get_user_model().objects.create_user(username=username, email=f"{username}@example.test", **fields)
-    user.set_unusable_password()
-    user.save(update_fields=["password"])
+    # The test users' password: the walk through the steps signs its decisions with it.
+    user = get_user_model().objects.create_user(username=username, email=f"{username}@example.test",
+                                                password=PASSWORD, **fields)
     for role in roles:
         user.groups.add(Group.objects.get_or_create(name=role)[0])
     return user
@@ -144,7 +145,8 @@ def build_world() -> World:
         cab_members=[_user(f"w-cab{i}", "cab_member") for i in (1, 2, 3)],
         delivery_manager=_user("w-dm", "delivery_manager"), build_team=_user("w-build", "build_team"),
         test_team=_user("w-test", "test_team"), deployment_team=_user("w-deploy", "deployment_team"),
-        configuration_manager=_user("w-conf", "configuration_manager"), requester=_user("w-req", "stakeholder"))
+        configuration_manager=_user("w-conf", "configuration_manager"), requester=_user("w-req", "stakeholder"),
+        password=PASSWORD)
     acme = Vendor.objects.create(name="ZACMEQ", email="acme@example.test")
     globex = Vendor.objects.create(name="ZGLOBEXQ", email="globex@example.test")
     globex_user = _user("zglobexuserq", "vendor")
@@ -223,7 +225,10 @@ def world(django_db_setup, django_db_blocker):
     try:
         with django_db_blocker.unblock():
             with transaction.atomic():
-                yield build_world()
+                # Passwords hashed cheaply (each test gets the same hasher from tests/conftest.py).
+                with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+                    built = build_world()
+                yield built
                 transaction.set_rollback(True)
     finally:
         request_started.connect(close_old_connections)
@@ -449,6 +454,10 @@ ADMIN_EXCUSED = {"auth.Group", "auth.User", "authtoken.TokenProxy", "axes.Access
 STEP_RECORD_ADMINS = {m._meta.label for m in RECORD_TYPES.values()} - {"releases.ReleasePlan"}
 
 
+def authorisation_log(rfc_id):
+    return TransitionLog.objects.get(content_type__model="changerequest", object_id=rfc_id, name="authorize")
+
+
 def admin_probes(world) -> dict[str, list[Probe]]:
     """Per registered model, its change list (with the objects it lists) and,
     for the objects of the table, its history page; for tasks also their
@@ -466,6 +475,8 @@ def admin_probes(world) -> dict[str, list[Probe]]:
         "releases.TransitionLog": ("task_gone",), "releases.OutboxMessage": ("task_other",),
         "releases.CalendarToken": ("token_globex",), "releases.ReleaseTemplate": ("template",),
         "releases.TemplateTask": ("template_task",),
+        # The signatures of the RFCs' authorisations, shown by their decision's link.
+        "releases.Signature": ("rfc_a", "rfc_b"),
     }
     opened = {"releases.Release": ("release_a", "release_b"),
               "releases.Task": ("task_own", "task_other", "task_internal"), "changes.ChangeRequest": ("rfc_b",),
@@ -479,9 +490,12 @@ def admin_probes(world) -> dict[str, list[Probe]]:
         app, name = model._meta.app_label, model._meta.model_name
         gate = (lambda perm: lambda principal, user: user.has_perm(perm))(f"{app}.view_{name}")
         base = f"admin:{app}_{name}"
+        markers = {"release_a": "ZRELA", "release_b": "ZRELB"}
+        if label == "releases.Signature":
+            markers = {obj: f'/admin/releases/transitionlog/{authorisation_log(i[obj]).pk}/change/"'
+                       for obj in ("rfc_a", "rfc_b")}
         rows = [Probe(f"admin {label} list", reverse(f"{base}_changelist"), gate, listed.get(label, ()),
-                      "list" if label in listed else "detail", via="browser",
-                      markers={"release_a": "ZRELA", "release_b": "ZRELB"})]
+                      "list" if label in listed else "detail", via="browser", markers=markers)]
         for obj in opened.get(label, ()):
             pk, version = i[obj], world.history[obj]
             rows.append(Probe(f"admin {label} history", reverse(f"{base}_history", args=[pk]), gate, (obj,),
@@ -561,9 +575,10 @@ def test_every_admin_is_probed_or_excused(world):
     assert ADMIN_EXCUSED | STEP_RECORD_ADMINS <= set(registered)
     assert all(isinstance(registered[label], StepRecordAdmin) for label in STEP_RECORD_ADMINS)
     # Every admin of the process's data reads through the restrict of AuditAdmin
-    # (or says why not: the refused attempts, a plain ModelAdmin that restricts too).
+    # (or says why not: the refused attempts and the signatures, plain
+    # ModelAdmins that restrict too).
     assert {label for label, a in registered.items() if label not in ADMIN_EXCUSED
-            and not isinstance(a, AuditAdmin)} == {"releases.RefusedAttempt"}
+            and not isinstance(a, AuditAdmin)} == {"releases.RefusedAttempt", "releases.Signature"}
 
 
 @pytest.mark.parametrize("principal", list(PRINCIPALS))

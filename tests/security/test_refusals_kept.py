@@ -31,6 +31,7 @@ from releasemgmt.api import etag_for
 from releases import services as s
 from releases.models import RECORD_TYPES, OutboxMessage, RefusedAttempt, Release, ReleaseTemplate, Task
 from releases.scenario import Walker, new_release
+from tests.signatures import signature
 
 pytestmark = pytest.mark.django_db
 
@@ -314,7 +315,7 @@ def test_whoever_raised_an_rfc_may_not_vote_on_or_decide_the_go_of_its_release(a
     rfc = rfc_create(by=member, requester=actors.requester, title="On behalf", description="For the business.")
     assert (rfc.requester, rfc.raised_by) == (actors.requester, member)
     rfc_transition(rfc_id=rfc.pk, name="assess", by=actors.change_manager)
-    rfc_transition(rfc_id=rfc.pk, name="authorize", by=actors.change_manager)
+    rfc_transition(rfc_id=rfc.pk, name="authorize", by=actors.change_manager, signature=signature())
     release = Walker(new_release(actors, rfcs=[rfc], cis=cis), actors).to("plan_submitted")
     assert member.pk in release.conflicted_user_ids()
 
@@ -322,7 +323,7 @@ def test_whoever_raised_an_rfc_may_not_vote_on_or_decide_the_go_of_its_release(a
     client.force_login(member)
     before = RefusedAttempt.objects.count()
     response = client.post(reverse("releases:cab_vote", args=[release.pk]),
-                           {"vote-decision": "approve", "vote-comment": "Fine.", "vote-password": "pw-test-12345"},
+                           {"vote-decision": "approve", "vote-comment": "Fine.", "password": "pw-test-12345"},
                            secure=True)
     assert response.status_code == 403
     assert_kept(before, by=member, action="vote", door="ui", subject=release, code="segregation_of_duties")
@@ -426,7 +427,7 @@ def test_an_approver_who_raised_the_rfc_is_not_independent_in_the_export(actors,
     cm = make_user("change_manager", "cab_member", username="raiser-cm")
     rfc = rfc_create(by=cm, requester=actors.requester, title="On behalf", description="For the business.")
     rfc_transition(rfc_id=rfc.pk, name="assess", by=actors.change_manager)
-    rfc_transition(rfc_id=rfc.pk, name="authorize", by=actors.change_manager)
+    rfc_transition(rfc_id=rfc.pk, name="authorize", by=actors.change_manager, signature=signature())
     release = Walker(new_release(actors, rfcs=[rfc], cis=cis), actors).to("plan_submitted")
     TransitionLog.record(rfc, name="authorize", source="assessed", target="authorized", by=cm,
                          at=release.created_at, reason="")
