@@ -6,13 +6,13 @@ NUL in a string; before this, each of these was a 500."""
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 from rest_framework import exceptions
 from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from releasemgmt.api import exception_handler
 from releases.models import CalendarToken
+
+from .clients import APIClient, Client
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
+
+from .clients import APIClient
 
 pytestmark = pytest.mark.django_db
 

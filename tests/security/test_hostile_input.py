@@ -9,16 +9,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
 from releasemgmt import input_guard
 from releases.models import Release, Task, Vendor
 from releases.scenario import new_release
 from releases.vendors import signed_headers
+
+from .clients import APIClient, Client
 
 pytestmark = pytest.mark.django_db
 

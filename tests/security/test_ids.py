@@ -7,18 +7,18 @@ One function decides: ``releasemgmt.input_guard.parse_id``."""
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 from django_filters import NumberFilter
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.authtoken.models import Token
 from rest_framework.relations import ManyRelatedField, RelatedField
-from rest_framework.test import APIClient
 
 from releasemgmt.api import IdRelatedField
 from releasemgmt.filters import IdFilter, IntegerFilter
 from releasemgmt.input_guard import ID_MAX, parse_id
 from releases.models import Release, Task
 from releases.scenario import authorised_rfc, new_release
+
+from .clients import APIClient, Client
 
 pytestmark = pytest.mark.django_db
 
