@@ -244,3 +244,29 @@ def restrict_users(queryset, user, action: str = "view"):
     if who.anything:
         return queryset.filter(pk=who.user_id)
     return queryset.none()
+
+
+def redact(blockers: list, user) -> list:
+    """``blockers`` as ``user`` may read them: one that names a row the user
+    may not see (another vendor's task, a release they cannot read) says so
+    in its ``unseen`` words instead, under the same code. No query unless a
+    blocker names a row and the user does not see everything; without a
+    user (the process itself) they stay as written."""
+    named = [b for b in blockers if b.about]
+    if not named or user is None or reader(user).everything:
+        return blockers
+    from collections import defaultdict
+
+    from django.apps import apps
+
+    from .workflow import Blocker
+
+    wanted = defaultdict(set)
+    for b in named:
+        wanted[b.about[0]].add(b.about[1])
+    seen = set()
+    for label, ids in wanted.items():
+        rows = apps.get_model(label)._default_manager.restrict(user).filter(pk__in=ids)
+        seen |= {(label, pk) for pk in rows.values_list("pk", flat=True)}
+    return [b if not b.about or b.about in seen
+            else Blocker(b.code, b.unseen or "Something you may not see stands in the way.") for b in blockers]

@@ -18,6 +18,11 @@ from django_fsm import ConcurrentTransition
 class Blocker:
     code: str
     message: str
+    # The row the message names (a task by its title, another release), as
+    # (model label, pk), and the words for a user who may not see that row
+    # (another vendor's task): ``authz.redact`` picks one per reader.
+    about: tuple[str, int] | None = field(default=None, compare=False)
+    unseen: str = field(default="", compare=False)
 
     def as_dict(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message}
@@ -243,11 +248,15 @@ def specs(model, field_name: str | None = None) -> dict[str, Spec]:
 
 
 def evaluate(obj, spec: Spec, by=None, payload: dict | None = None) -> list[Blocker]:
+    """The blockers of ``spec`` on ``obj``, worded for ``by``: whoever asks
+    (the transition list, the UI, a 409) reads no row they may not see."""
+    from .authz import redact  # the policy builds on this module
+
     ctx = Context(by=by, payload=payload or {})
     out: list[Blocker] = []
     for g in spec.guards:
         out.extend(g.blockers(obj, ctx))
-    return out
+    return redact(out, by)
 
 
 def may_act(obj, spec: Spec, user) -> bool:

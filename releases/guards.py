@@ -122,6 +122,12 @@ def not_release_manager(release, ctx):
 # --- step 3: activities and calendar ---------------------------------------------
 
 
+def _task(task) -> tuple[str, int]:
+    """A blocker naming ``task`` says so (``Blocker.about``): a vendor's user
+    reads another vendor's task as "a task you may not see", never its title."""
+    return ("releases.Task", task.pk)
+
+
 @guard
 def tasks_assigned(release, ctx):
     tasks = [t for t in release.tasks.all() if t.state != TaskState.CANCELLED]
@@ -129,13 +135,16 @@ def tasks_assigned(release, ctx):
         yield Blocker("no_tasks", "No release activities have been planned.")
     for task in tasks:
         if not task.has_assignee:
-            yield Blocker("task_unassigned", f"Task '{task.title}' has no assignee (user, team or vendor).")
+            yield Blocker("task_unassigned", f"Task '{task.title}' has no assignee (user, team or vendor).",
+                          about=_task(task), unseen="A task you may not see has no assignee (user, team or vendor).")
         if not (task.planned_start and task.planned_end):
-            yield Blocker("task_undated", f"Task '{task.title}' has no planned start and end.")
+            yield Blocker("task_undated", f"Task '{task.title}' has no planned start and end.",
+                          about=_task(task), unseen="A task you may not see has no planned start and end.")
         elif release.planned_start and release.planned_end and not (
             release.planned_start <= task.planned_start <= task.planned_end <= release.planned_end
         ):
-            yield Blocker("task_outside_window", f"Task '{task.title}' is planned outside the release window.")
+            yield Blocker("task_outside_window", f"Task '{task.title}' is planned outside the release window.",
+                          about=_task(task), unseen="A task you may not see is planned outside the release window.")
 
 
 # --- steps 4 and 5: packaging and build ---------------------------------------------
@@ -160,7 +169,8 @@ def _tasks_of_step_done(release, step):
 @guard
 def packaging_done(release, ctx):
     for task in _tasks_of_step_done(release, 4):
-        yield Blocker("packaging_not_done", f"Packaging task '{task.title}' is not done.")
+        yield Blocker("packaging_not_done", f"Packaging task '{task.title}' is not done.",
+                      about=_task(task), unseen="A packaging task you may not see is not done.")
 
 
 @guard
@@ -321,7 +331,8 @@ def _window_clear(release, ctx, start, end):
                                        f"to {f.end:%Y-%m-%d %H:%M} UTC.")
     for other, cis in others:
         yield Blocker("release_conflict", f"{other.number} {other.title} also changes {', '.join(cis)} in the same "
-                                          f"window.")
+                                          f"window.", about=("releases.Release", other.pk),
+                      unseen="Another release changes the same configuration items in the same window.")
 
 
 @guard(context=True)
@@ -353,7 +364,8 @@ def downtime_broadcast(release, ctx):
 @guard
 def deployment_tasks_done(release, ctx):
     for task in _tasks_of_step_done(release, 12):
-        yield Blocker("deployment_tasks_open", f"Deployment task '{task.title}' is not done.")
+        yield Blocker("deployment_tasks_open", f"Deployment task '{task.title}' is not done.",
+                      about=_task(task), unseen="A deployment task you may not see is not done.")
 
 
 # --- steps 13 to 16 -------------------------------------------------------------------
@@ -415,7 +427,8 @@ def closable(release, ctx):
             yield Blocker("closure_comment_missing", f"{rfc.number} has no closure comment.")
     for task in release.tasks.all():
         if task.state not in (TaskState.DONE, TaskState.CANCELLED):
-            yield Blocker("tasks_open", f"Task '{task.title}' is neither done nor cancelled.")
+            yield Blocker("tasks_open", f"Task '{task.title}' is neither done nor cancelled.",
+                          about=_task(task), unseen="A task you may not see is neither done nor cancelled.")
 
 
 __all__ = [name for name, value in dict(globals()).items() if isinstance(value, guard)] + [
