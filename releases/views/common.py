@@ -14,7 +14,18 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from releasemgmt.authz import reader
 from releasemgmt.refusals import keep, refusal_code
 from releasemgmt.signing import SignatureError, SignatureLocked
-from releasemgmt.workflow import TransitionError
+from releasemgmt.workflow import TransitionError, TransitionForbidden
+
+
+def refuse_page(request, kwargs, detail: str):
+    """The 403 of a page this user's roles do not open. Looking is not an
+    attempt to act; a write sent to it (a form posted, a button pressed by
+    someone without a role) is, and is kept like any refused write."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        raise PermissionDenied(detail)
+    match = request.resolver_match
+    forbid(TransitionForbidden(kwargs.get("name") or (match.url_name if match else "") or "write", detail),
+           by=request.user)
 
 
 def reader_required(view):
@@ -26,7 +37,7 @@ def reader_required(view):
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         if not reader(request.user).internal:
-            raise PermissionDenied("Your role does not give access to this page.")
+            refuse_page(request, kwargs, "Your role does not give access to this page.")
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -39,7 +50,7 @@ def role_required(view):
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         if not reader(request.user).anything:
-            raise PermissionDenied("You have no role in the release process.")
+            refuse_page(request, kwargs, "You have no role in the release process.")
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -52,9 +63,10 @@ def target_label(model, state: str) -> str:
     return dict(model._meta.get_field(state_field(model)).choices).get(state, state)
 
 
-def forbid(exc: TransitionError):
-    """A refusal of authority as the 403 page, once it is kept."""
-    keep(exc)
+def forbid(exc: TransitionError, *, by=None):
+    """A refusal of authority as the 403 page, once it is kept (``by``: who
+    was refused, when no service said)."""
+    keep(exc, by=by)
     raise PermissionDenied(exc.detail) from exc
 
 

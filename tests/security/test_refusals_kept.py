@@ -207,6 +207,17 @@ def test_reading_without_a_role_is_not_a_refused_attempt(world):
     assert new_rows(before) == []
 
 
+def test_a_write_sent_to_a_page_without_a_role_is_kept(world):
+    """Pressing a button (here: the release's submit_plan) without any role is
+    an attempt to act, refused at the page's door: kept, with the door."""
+    before = RefusedAttempt.objects.count()
+    client = Client()
+    client.force_login(world.nobody)
+    path = reverse("releases:transition", args=[world.release.pk, "submit_plan"])
+    assert client.post(path, {}, secure=True).status_code == 403
+    assert_kept(before, by=world.nobody, action="submit_plan", door="ui")
+
+
 # --- the browser UI -----------------------------------------------------------------------------------
 
 
