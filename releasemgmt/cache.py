@@ -173,6 +173,21 @@ class ResilientRedisCache(RedisCache):
             raise ValueError(f"Key '{key}' not found (the cache is unavailable).")
         return result
 
+    def hit(self, key, seconds: float, version=None) -> int | None:
+        """One more hit on the counter ``key``, which lives ``seconds`` from
+        its first hit; returns the count, or None while Redis does not answer.
+        INCR and the first EXPIRE go in one pipeline: one round trip."""
+        result = self._guarded(self._hit, key, seconds, version)
+        return None if result is _SKIPPED else result
+
+    def _hit(self, key, seconds, version):
+        key = self.make_and_validate_key(key, version=version)
+        pipe = self._cache.get_client(key, write=True).pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expire(key, max(1, int(seconds)), nx=True)
+        count, _ = pipe.execute()
+        return int(count)
+
     def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
         """The keys not stored, as Django's contract says: all of them when
         Redis was not asked or did not answer."""
@@ -185,3 +200,21 @@ class ResilientRedisCache(RedisCache):
     def clear(self):
         result = self._guarded(super().clear)
         return False if result is _SKIPPED else result
+
+
+def hit(cache, key: str, seconds: float) -> int | None:
+    """Count one more hit on ``key`` in ``cache`` (kept ``seconds`` from the
+    first) and return the count, or None when the cache did not answer:
+    one round trip on Redis (``ResilientRedisCache.hit``); ``add`` then
+    ``incr`` on any other backend (local memory, in development)."""
+    if isinstance(cache, ResilientRedisCache):
+        return cache.hit(key, seconds)
+    try:
+        if cache.add(key, 1, seconds):
+            return 1
+        return cache.incr(key)
+    except ValueError:  # expired between the two: this is the first hit again
+        return 1 if cache.add(key, 1, seconds) else None
+    except Exception:  # noqa: BLE001 - a cache that does not answer counts nothing
+        log.warning("Cache unavailable: hit on %s not counted", key, exc_info=True)
+        return None

@@ -224,3 +224,24 @@ def test_its_log_lines_do_not_carry_the_redis_password(clock, redis_calls, caplo
     cache.get("k")
     assert "unavailable" in caplog.text and "127.0.0.1:1/" in caplog.text
     assert "s3cret" not in caplog.text
+
+
+@pytest.mark.redis
+def test_a_rate_limit_hit_is_one_round_trip_that_counts_and_expires(hung_redis, monkeypatch):
+    from releasemgmt.cache import hit
+
+    url, _ = hung_redis  # not stopped here: a plain Redis of the test's own
+    cache = ResilientRedisCache(url, {"OPTIONS": {"socket_timeout": 0.5}})
+    cache.get("warm")  # the connection is open before counting
+    sent = []
+    real = redis.connection.Connection.send_packed_command
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command",
+                        lambda self, *a, **kw: sent.append(1) or real(self, *a, **kw))
+    assert [hit(cache, "caller:1", 60) for _ in range(3)] == [1, 2, 3]
+    assert len(sent) == 3  # one round trip a hit
+    raw = redis.Redis.from_url(url)
+    key = cache.make_and_validate_key("caller:1")
+    assert 0 < raw.ttl(key) <= 60  # set by the first hit, not pushed back by the others
+    raw.expire(key, 5)
+    hit(cache, "caller:1", 60)
+    assert raw.ttl(key) <= 5
