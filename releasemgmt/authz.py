@@ -212,6 +212,10 @@ class SubjectRestrictedQuerySet(RestrictedQuerySet):
     (transition logs, outbox messages, refused attempts): visible where
     their subject is."""
 
+    def subject_models(self) -> tuple:
+        """The models a row may be about."""
+        return _restricted_models()
+
     def restrict(self, user, action: str = "view"):
         from django.contrib.contenttypes.models import ContentType
         from django.db.models import Q
@@ -223,7 +227,7 @@ class SubjectRestrictedQuerySet(RestrictedQuerySet):
         if not who.anything:
             return self.none()
         where = Q(pk__in=[])
-        types = ContentType.objects.get_for_models(*_restricted_models())  # one query at most
+        types = ContentType.objects.get_for_models(*self.subject_models())  # one query at most
         for model, ct in types.items():
             subjects = model._default_manager.restrict(user, action)
             if unfiltered(subjects):

@@ -669,6 +669,18 @@ for _type, _model in RECORD_TYPES.items():
 # --- the audit trail -------------------------------------------------------------------
 
 
+def change_link(content_type, object_id):
+    """A link to the admin page of the row a log line is about, built from
+    its content type (cached) and id: no query per row; its label alone
+    where that model has no admin page."""
+    label = f"{content_type.name} #{object_id}"
+    try:
+        url = reverse(f"admin:{content_type.app_label}_{content_type.model}_change", args=[object_id])
+    except NoReverseMatch:
+        return label
+    return format_html('<a href="{}">{}</a>', url, label)
+
+
 @admin.register(TransitionLog)
 class TransitionLogAdmin(ReadOnlyAdminMixin, AuditAdmin):
     list_display = ("at", "subject_link", "name", "source", "target", "by", "reason", "signature")
@@ -684,16 +696,9 @@ class TransitionLogAdmin(ReadOnlyAdminMixin, AuditAdmin):
 
     @admin.display(description="subject")
     def subject_link(self, obj):
-        # Built from the content type (cached) and id: no query per row.
         if obj.content_type_id is None:
             return "—"  # a refused attempt to create something
-        label = f"{obj.content_type.name} #{obj.object_id}"
-        try:
-            url = reverse(f"admin:{obj.content_type.app_label}_{obj.content_type.model}_change",
-                          args=[obj.object_id])
-        except NoReverseMatch:
-            return label
-        return format_html('<a href="{}">{}</a>', url, label)
+        return change_link(obj.content_type, obj.object_id)
 
 
 @admin.register(Signature)
@@ -712,13 +717,7 @@ class SignatureAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="decision")
     def decision_link(self, obj):
-        label = f"{obj.content_type.name} #{obj.object_id}"
-        try:
-            url = reverse(f"admin:{obj.content_type.app_label}_{obj.content_type.model}_change",
-                          args=[obj.object_id])
-        except NoReverseMatch:
-            return label
-        return format_html('<a href="{}">{}</a>', url, label)
+        return change_link(obj.content_type, obj.object_id)
 
 
 @admin.register(OutboxMessage)
