@@ -344,13 +344,13 @@ def run_transition(
     payload: dict | None = None,
     signature=None,
     effects=None,
-    notify=None,
     system: bool = False,
     field_name: str | None = None,
 ):
     """Lock, check the role, check every guard, transition, save with history,
-    log, and write notifications to the outbox: all in the caller's
-    transaction (services wrap this in ``transaction.atomic``).
+    log, and announce it (``releasemgmt.events``: notifications write their
+    outbox rows, reports their stays): all in the caller's transaction
+    (services wrap this in ``transaction.atomic``).
 
     ``system=True`` is for transitions one machine performs on behalf of
     another (a release driving its RFCs): the role check is the caller's.
@@ -364,7 +364,7 @@ def run_transition(
     from django.apps import apps
     from django.utils import timezone
 
-    from . import signing
+    from . import events, signing
 
     payload = dict(payload or {})
     field_name = field_name or state_field(model)
@@ -412,6 +412,6 @@ def run_transition(
         signing.record(by=by, method=signed_with, meaning=name, content=signed_content, decision=log, at=now)
     if effects:
         effects(obj, spec, by=by, payload=payload, at=now, source=state)
-    if notify:
-        notify(obj, event=name, by=by, payload=payload, log=log)
+    events.announce(obj, name, by=by, payload=payload, log=log, source=state, target=getattr(obj, field_name),
+                    at=now)
     return obj

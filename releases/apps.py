@@ -8,12 +8,13 @@ class ReleasesConfig(AppConfig):
     verbose_name = "Release and deployment management"
 
     def ready(self):
-        from releasemgmt import audit
+        from releasemgmt import audit, events
 
-        from . import calendar_cache, counts
+        from . import calendar_cache, counts, notifications
 
         calendar_cache.connect()
         counts.connect()
+        events.listen(notifications.on_release_event, model="releases.Release")
 
         # Once per migrate: post_migrate is sent per app after the whole plan
         # has run, so every append-only table exists by then. weak=False:

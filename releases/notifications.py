@@ -221,6 +221,12 @@ def enqueue(release, *, event: str, by=None, payload=None, log=None, subject_obj
     return len(rows)
 
 
+def on_release_event(event) -> None:
+    """The listener the release process announces to (``releasemgmt.events``):
+    every transition and reschedule, told to whom ``WHO_IS_TOLD`` says."""
+    enqueue(event.obj, event=event.name, by=event.by, payload=event.payload, log=event.log, **event.extra)
+
+
 def _vendor_routing(release, occurrence, ct, by):
     """Step 3: each vendor task goes to the vendor's system (signed webhook),
     or by email to the vendor's queue when it has no integration."""

@@ -13,7 +13,7 @@ from django.utils import timezone
 from changes.models import ChangeRequest
 from cmdb.choices import BaselineKind
 from cmdb.services import baseline_capture, baseline_restore, ci_set_version
-from releasemgmt import signing
+from releasemgmt import events, signing
 from releasemgmt.refusals import logs_refusals
 from releasemgmt.workflow import (
     Blocker,
@@ -25,7 +25,6 @@ from releasemgmt.workflow import (
     user_roles,
 )
 
-from . import notifications
 from .choices import GoDecision
 from .models import (
     RECORD_TYPES,
@@ -260,8 +259,8 @@ def release_update(*, release_id, by, **fields) -> Release:
         release.rfcs.set(rfcs)
     if rescheduled and release.state == "scheduled":
         # The calendar was published at `schedule`: subscribers get the update.
-        notifications.enqueue(release, event="reschedule", by=by,
-                              occurrence=f"reschedule-{release.pk}-{release.calendar_sequence}")
+        events.announce(release, "reschedule", by=by,
+                        occurrence=f"reschedule-{release.pk}-{release.calendar_sequence}")
     return release
 
 
@@ -273,7 +272,7 @@ def release_transition(*, release_id, name: str, by, signature=None, **payload) 
     (``releasemgmt.signing``)."""
     with transaction.atomic():
         return run_transition(Release, release_id, name, by=by, payload=payload, signature=signature,
-                              effects=_effects, notify=notifications.enqueue)
+                              effects=_effects)
 
 
 def _drive_rfcs(release, name, by, *, only_from, **payload):
@@ -420,8 +419,8 @@ def task_update(*, task_id, by, **fields) -> Task:
     task.save()
     if (task.planned_start, task.planned_end) != old_dates and task.release.state not in (
             "new", "planning", "plan_submitted", "plan_approved", "closed", "cancelled"):
-        notifications.enqueue(task.release, event="reschedule", by=by, subject_obj=task,
-                              occurrence=f"reschedule-task-{task.pk}-{task.calendar_sequence}")
+        events.announce(task.release, "reschedule", by=by, subject_obj=task,
+                        occurrence=f"reschedule-task-{task.pk}-{task.calendar_sequence}")
     return task
 
 
