@@ -75,7 +75,7 @@ from releasemgmt.forms import IdModelChoiceField
 
 from .choices import STATE_ORDER, STATE_STEP, ReleaseState, ReleaseType
 from .models import Deployment, Release, ReleasePlan, ReleaseScopeItem, Task, Team, TransitionLog, Vendor
-from .tasks import STEP_TARGETS
+from .choices import STEP_TARGETS
 
 DEFAULT_PERIOD = timedelta(days=90)
 # Weekly buckets and the long-period cost stay bounded.

@@ -29,7 +29,7 @@ from releases.metrics import (
 from releases.models import (
     Deployment, Release, ReleasePlan, ReleaseScopeItem, Task, Team, TransitionLog, Vendor,
 )
-from releases.tasks import STEP_TARGETS
+from releases.choices import STEP_TARGETS
 
 UTC = dt_timezone.utc
 B = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday; the period is 2 to 29 March 2026 (four weeks)
