@@ -247,6 +247,16 @@ def specs(model, field_name: str | None = None) -> dict[str, Spec]:
     return _SPECS[key]
 
 
+def name_of(method) -> str:
+    """The name of a declared transition, from the transition itself
+    (``name_of(Release.approve_plan)``): code outside the declaration refers
+    to a step this way rather than spelling its name, so a renamed or removed
+    transition fails at import, not silently at run time."""
+    if not hasattr(method, "_django_fsm"):
+        raise TypeError(f"{method!r} is not a declared transition")
+    return method.__name__
+
+
 def evaluate(obj, spec: Spec, by=None, payload: dict | None = None) -> list[Blocker]:
     """The blockers of ``spec`` on ``obj``, worded for ``by``: whoever asks
     (the transition list, the UI, a 409) reads no row they may not see."""
