@@ -11,10 +11,10 @@ from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 from rest_framework.settings import api_settings
 
+from audit.api import AuditEvidenceView
 from changes.api import ProblemViewSet, RfcViewSet
 from cmdb.api import BaselineViewSet, CIViewSet
 from releases.api.metrics import MetricCsvView, MetricsView
-from releases.api.audit import AuditEvidenceView
 from releases.api.serializers import UserSerializer
 from releases.api.templates import ReleaseTemplateViewSet
 from releases.api.views import RECORD_VIEWSETS, ReleaseViewSet, TaskViewSet

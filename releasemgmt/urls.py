@@ -2,23 +2,26 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from releases.calendar_views import CalendarFeedView, CalendarView, private_feed
-from releases.vendor_views import VendorInboundView
+from audit import urls as audit_urls
+from releases import urls as release_urls
 from releases.views import dashboard_view
+
+# The release pages, and the pages of the concerns built on the process under
+# the same "releases:" names they have always had (templates use them).
+release_pages = ([*release_urls.urlpatterns, *audit_urls.release_pages], release_urls.app_name)
 
 urlpatterns = [
     path("", dashboard_view, name="dashboard"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("", include("releases.urls")),
+    path("", include(release_pages)),
     path("rfcs/", include("changes.urls")),
     path("cmdb/", include("cmdb.urls")),
     path("admin/", admin.site.urls),
-    # Release calendar (JSON and iCalendar) and signed vendor updates.
-    path("api/calendar/", CalendarView.as_view(), name="api-calendar"),
-    path("api/vendors/<int:vendor_id>/inbound/", VendorInboundView.as_view(), name="vendor-inbound"),
-    path("calendar.ics", CalendarFeedView.as_view(), name="calendar-feed"),
-    path("calendar/<str:key>.ics", private_feed, name="calendar-private-feed"),
+    # Release calendar (JSON and iCalendar) and signed vendor updates: before
+    # "api/", whose last pattern answers anything else with a JSON 404.
+    path("", include("calendars.urls")),
+    path("", include("notifications.urls")),
     path("api/", include("releasemgmt.api_urls")),
 ]
 

@@ -8,13 +8,11 @@ class ReleasesConfig(AppConfig):
     verbose_name = "Release and deployment management"
 
     def ready(self):
-        from releasemgmt import audit, events
+        from releasemgmt import audit
 
-        from . import calendar_cache, counts, notifications
+        from . import counts
 
-        calendar_cache.connect()
         counts.connect()
-        events.listen(notifications.on_release_event, model="releases.Release")
 
         # Once per migrate: post_migrate is sent per app after the whole plan
         # has run, so every append-only table exists by then. weak=False:

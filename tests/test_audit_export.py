@@ -1,4 +1,4 @@
-"""The audit evidence export (releases.audit_export): which releases a date
+"""The audit evidence export (audit.export): which releases a date
 range selects, the rows each release gives, the computed independence of
 approvals, CSV-injection safety, the query count, the management command and
 the page of the browser UI."""
@@ -20,7 +20,7 @@ from django.utils import timezone
 from cmdb.models import ConfigurationItem
 from changes.services import rfc_create, rfc_transition
 from releasemgmt.workflow import TransitionError
-from releases import audit_export as ax
+from audit import export as ax
 from releases import services as s
 from releases.models import (
     CabVote,

@@ -16,7 +16,7 @@ from django.db import transaction
 
 from releasemgmt import generations
 from releases import scenario
-from releases.calendar_cache import FEEDS
+from calendars.cache import FEEDS
 from releases.counts import RELEASE_COUNTS
 from releases.scenario import Walker, new_release
 from releases.services import release_update, task_create

@@ -8,7 +8,7 @@ from releasemgmt.workflow import TransitionBlocked
 from releases.models import OutboxMessage
 from releases.scenario import Walker, new_release
 from releases.services import release_transition
-from releases.tasks import deliver_outbox
+from notifications.tasks import deliver_outbox
 
 pytestmark = pytest.mark.django_db
 
@@ -125,7 +125,7 @@ def test_a_relay_that_dies_mid_send_repeats_only_that_message_with_the_same_mess
 def test_a_message_that_keeps_killing_its_relay_is_failed_not_sent_forever(actors, cis, dying_mail):
     from django.utils import timezone
 
-    from releases import tasks
+    from notifications import tasks
 
     row = cab_messages(actors, cis)[0]
     row.status, row.attempts = "sending", tasks.MAX_ATTEMPTS

@@ -51,6 +51,10 @@ INSTALLED_APPS = [
     "cmdb",
     "changes",
     "releases",
+    # Concerns built on the release process (which never imports them).
+    "calendars",
+    "notifications",
+    "audit",
 ]
 
 MIDDLEWARE = [

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from releases import audit_export as ax
+from audit import export as ax
 
 from ..test_audit_export import _world, actors, cis, world  # noqa: F401  (the module-scoped world)
 

@@ -41,8 +41,8 @@ from rest_framework.test import APIClient
 from releases.models import OutboxMessage, Task
 from releases.scenario import Walker, new_release
 from releases.services import release_transition, task_create
-from releases.tasks import message_id
-from releases.vendors import post_signed, signed_headers, verify
+from notifications.tasks import message_id
+from notifications.vendors import post_signed, signed_headers, verify
 from tests.signatures import PASSWORD
 
 from .mailbox import read_messages
@@ -383,7 +383,7 @@ def test_with_redis_down_the_api_answers_and_the_backlog_is_delivered_exactly_on
     from kombu.exceptions import OperationalError
 
     from releasemgmt.celery import app
-    from releases.tasks import deliver_outbox
+    from notifications.tasks import deliver_outbox
 
     clock = Clock()
     walkers = [Walker(new_release(actors, cis=cis, title=f"Release {n}"), actors) for n in (1, 2)]
@@ -657,7 +657,7 @@ MAILS_PER_WORKER = 40  # each killed worker sends this many, then hangs right af
 
 
 def test_a_worker_killed_mid_send_repeats_at_most_its_message_with_the_same_message_id(actors, cis, cluster):
-    from releases.notifications import CAB, enqueue
+    from notifications.notices import CAB, enqueue
 
     clock = Clock()
     release = Walker(new_release(actors, cis=cis), actors).to("planning")

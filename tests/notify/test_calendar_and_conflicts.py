@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from cmdb.models import ConfigurationItem
 from releasemgmt.workflow import TransitionBlocked
-from releases.calendar import entries, to_ical
+from calendars.entries import entries, to_ical
 from releases.models import CalendarToken, FreezeWindow, OutboxMessage, Team, TransitionLog
 from releases.scenario import Walker, new_release
 from releases.services import release_transition, release_update, task_update

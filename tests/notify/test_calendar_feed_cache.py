@@ -1,6 +1,6 @@
 """The iCalendar feed is served from the cache while nothing it shows has
 changed, and renders afresh on the next poll after any change to what it
-shows (releases.calendar_cache)."""
+shows (calendars.cache)."""
 from datetime import timedelta
 
 import pytest
@@ -8,7 +8,7 @@ from django.test import Client
 from icalendar import Calendar
 from rest_framework.test import APIClient
 
-from releases import calendar_cache, calendar_views
+from calendars import cache as calendar_cache, views as calendar_views
 from releases.models import CalendarToken, FreezeWindow, ReleasePlan, Team, Vendor
 from releases.scenario import Walker, new_release
 from releases.services import release_update, task_create, task_update

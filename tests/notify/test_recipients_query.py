@@ -12,7 +12,7 @@ import json
 import pytest
 from django.db import connection
 
-from releases import notifications
+from notifications import notices
 from releases.models import Task, Team, Vendor
 from releases.scenario import new_release
 
@@ -40,13 +40,13 @@ def release_with_everyone(actors, cis, make_user):
 
 def test_everyone_on_a_release_is_found(release_with_everyone):
     release, expected = release_with_everyone
-    assert set(notifications.recipients(release, (notifications.EVERYONE,))) == expected
+    assert set(notices.recipients(release, (notices.EVERYONE,))) == expected
 
 
 def test_the_query_for_everyone_is_cheap_to_plan_and_run(release_with_everyone):
     release, _ = release_with_everyone
     assert connection.vendor == "postgresql"
-    sql, params = notifications.recipient_users(release, (notifications.EVERYONE,)).query.sql_with_params()
+    sql, params = notices.recipient_users(release, (notices.EVERYONE,)).query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
         plan = cursor.fetchone()[0]

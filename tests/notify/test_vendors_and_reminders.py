@@ -13,8 +13,8 @@ from rest_framework.test import APIClient
 from releases.models import InboundDelivery, OutboxMessage, Task, Vendor
 from releases.scenario import Walker, new_release
 from releases.services import task_create
-from releases.tasks import deliver_outbox, send_reminders
-from releases.vendors import signed_headers, verify
+from notifications.tasks import deliver_outbox, send_reminders
+from notifications.vendors import signed_headers, verify
 
 pytestmark = pytest.mark.django_db
 
@@ -95,7 +95,7 @@ def test_schedule_routes_a_vendor_task_to_its_system_signed(actors, cis, vendor_
     assert key == row.dedupe_key and body["task"] == task.pk and body["release"] == release.number
     assert Task.objects.get(pk=task.pk).vendor_ticket_ref == f"ACME-{task.pk}"
     # A retry after a lost answer carries the same key: the vendor sees a replay, not a second ticket.
-    from releases.vendors import post_signed
+    from notifications.vendors import post_signed
 
     post_signed(vendor.integration_url, SECRET, row.payload["body"], row.dedupe_key)
     assert vendor_server.replays == 1 and len(vendor_server.accepted) == 1
@@ -112,7 +112,7 @@ def test_an_unreachable_vendor_is_retried_then_marked_failed(actors, cis, make_v
     vendor = make_vendor("Down", integration_url="http://127.0.0.1:9/nothing", secret=SECRET)
     _, task = scheduled_with_vendor_task(actors, cis, vendor)
     row = OutboxMessage.objects.get(event="route_vendor_task", object_id=task.pk)
-    from releases import tasks
+    from notifications import tasks
 
     for _ in range(tasks.MAX_ATTEMPTS):
         row.refresh_from_db()

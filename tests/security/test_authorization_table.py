@@ -41,7 +41,8 @@ from changes.models import Problem
 from cmdb.models import ConfigurationItem
 from cmdb.services import baseline_capture
 from releasemgmt.workflow import ROLES
-from releases import notifications, services as s
+from notifications import notices
+from releases import services as s
 from releases.models import (
     RECORD_TYPES,
     CalendarToken,
@@ -192,7 +193,7 @@ def build_world() -> World:
     freeze = FreezeWindow.objects.create(name="ZFRZQ", start=now + 48 * H, end=now + 50 * H)
     # The schedule notice: the calendar attached for each recipient, and the
     # vendor routing messages (Globex's carry its task titles).
-    notifications.enqueue(release_a, event="schedule", by=rm_acme)
+    notices.enqueue(release_a, event="schedule", by=rm_acme)
 
     world = World(users=users, tokens={n: Token.objects.create(user=u).key for n, u in users.items()},
                   calendar_keys={n: CalendarToken.for_user(u).key for n, u in users.items()})

@@ -1,7 +1,7 @@
 """An email subject is one line whatever the title holds: a release title
 with a line break (possible through the API, the admin or a shell) made
 every message of that release fail with BadHeaderError, retried and then
-given up. ``releases.notifications`` folds line breaks and control
+given up. ``notifications.notices`` folds line breaks and control
 characters into spaces wherever it builds a subject."""
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pytest
 from django.core import mail
 
 from releases.models import OutboxMessage, Vendor
-from releases.notifications import one_line
+from notifications.notices import one_line
 from releases.scenario import Walker, new_release
 from releases.services import release_transition, task_create
-from releases.tasks import deliver_outbox
+from notifications.tasks import deliver_outbox
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from releasemgmt import input_guard
 from releases.models import Release, Task, Vendor
 from releases.scenario import new_release
-from releases.vendors import signed_headers
+from notifications.vendors import signed_headers
 
 from .clients import APIClient, Client
 
@@ -227,7 +227,7 @@ def _api_views():
 
 
 def test_every_api_view_parses_json_with_the_guarded_parser():
-    from releases.vendor_views import RawJSONParser, VendorInboundView
+    from notifications.views import RawJSONParser, VendorInboundView
 
     guarded = (input_guard.JSONParser, input_guard.FormParser, input_guard.MultiPartParser)
     views = _api_views()

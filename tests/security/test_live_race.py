@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, seri
 
 RELEASES = 10
 CLIENTS = 50
-# submit_plan tells the CAB (releases.notifications.WHO_IS_TOLD), so a second
+# submit_plan tells the CAB (notifications.notices.WHO_IS_TOLD), so a second
 # winner would show as a second set of messages, not only a second log row.
 TRANSITION = "submit_plan"
 

@@ -31,7 +31,7 @@ from rest_framework.authtoken.models import Token
 
 from changes.models import ChangeRequest
 from changes.services import rfc_create, rfc_transition
-from releases import audit_export as ax
+from audit import export as ax
 from releases.models import CabVote, Release, TransitionLog
 from releases.scenario import Walker, new_release
 

@@ -18,7 +18,7 @@ from releasemgmt.workflow import TransitionForbidden
 from releases import services
 from releases.models import InboundDelivery, RefusedAttempt, Task, Vendor
 from releases.scenario import Walker, new_release
-from releases.vendors import post_signed, sign, signed_headers, verify
+from notifications.vendors import post_signed, sign, signed_headers, verify
 
 from .clients import APIClient
 

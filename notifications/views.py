@@ -15,9 +15,9 @@ from rest_framework.views import APIView
 from releasemgmt.api import ERRORS, ErrorSerializer
 from releasemgmt.input_guard import ID_MAX, loads
 from releasemgmt.secretbox import SealBroken
+from releases import services
+from releases.models import InboundDelivery, Task, Vendor
 
-from . import services
-from .models import InboundDelivery, Task, Vendor
 from .vendors import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 log = logging.getLogger(__name__)

@@ -19,10 +19,10 @@ from cmdb.models import ConfigurationItem
 from releasemgmt.filters import UtcIsoDateTimeField
 from releasemgmt.authz import reader
 from releasemgmt.input_guard import ID_SCHEMA, not_an_id_message, parse_id
+from releases.models import CalendarToken, Release, Team
 
-from .calendar import calendar_window, entries, to_ical
-from .calendar_cache import cached_feed
-from .models import CalendarToken, Release, Team
+from .cache import cached_feed
+from .entries import calendar_window, entries, to_ical
 
 FILTERS = [
     OpenApiParameter("start", OpenApiTypes.DATETIME, description="From (default: 30 days ago)."),

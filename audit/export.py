@@ -79,8 +79,7 @@ from django.db.models import Q
 from changes.models import ChangeRequest
 from releasemgmt.refusals import logs_refusals
 from releasemgmt.workflow import TransitionForbidden, has_any_role
-
-from .models import (
+from releases.models import (
     CabVote,
     ChangeEvaluation,
     Deployment,

@@ -9,8 +9,8 @@ from rest_framework.views import APIView
 
 from releasemgmt.api import VALIDATION_ERROR, ErrorSerializer
 
-from ..audit_export import COLUMNS, EVIDENCE_TYPES, MAX_RANGE_DAYS, EvidenceRangeForm, export_check
-from ..views.audit import csv_download
+from .export import COLUMNS, EVIDENCE_TYPES, MAX_RANGE_DAYS, EvidenceRangeForm, export_check
+from .views import csv_download
 
 DESCRIPTION = f"""The change-management trail as one CSV (UTF-8 with a byte-order mark), one row per
 evidence item, for releases created or active (a transition of the release or of one of its RFCs) in the

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 
-from .models import FreezeWindow, Release, ReleasePlan, Task
+from releases.models import FreezeWindow, Release, ReleasePlan, Task
 
 ENDED = ("closed", "cancelled")
 

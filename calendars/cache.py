@@ -45,7 +45,7 @@ def connect() -> None:
     membership (the per-user feeds)."""
     from changes.models import ChangeRequest
 
-    from .models import FreezeWindow, Release, ReleasePlan, ReleaseScopeItem, Task, Team, Vendor
+    from releases.models import FreezeWindow, Release, ReleasePlan, ReleaseScopeItem, Task, Team, Vendor
 
     FEEDS.watch(Release, ReleasePlan, Task, FreezeWindow, ReleaseScopeItem, Team, Vendor, ChangeRequest,
                 get_user_model(),

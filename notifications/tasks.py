@@ -36,7 +36,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from .choices import STEP_TARGETS, Channel, OutboxStatus
+from releases.choices import STEP_TARGETS, Channel, OutboxStatus
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +45,16 @@ BACKOFF_SECONDS = 15
 
 
 def _due(now):
-    from .models import OutboxMessage
+    from releases.models import OutboxMessage
 
     pending = Q(status=OutboxStatus.PENDING) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
     abandoned = Q(status=OutboxStatus.SENDING) & Q(lease_until__lte=now)  # its relay died mid-send
     return OutboxMessage.objects.filter(pending | abandoned)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+# Registered under the name it had before the module moved: queued messages
+# and the beat schedule (settings.CELERY_BEAT_SCHEDULE) carry it.
+@shared_task(name="releases.tasks.deliver_outbox", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def deliver_outbox(limit: int = 500) -> int:
     """Deliver what is due; returns how many messages went out."""
     now = timezone.now()
@@ -69,7 +71,7 @@ def _claimant() -> str:
 def _claim(pk: int):
     """Step 1: lease the message to this relay, or None if it is not due or
     another relay holds it. Commits before returning."""
-    from .models import OutboxMessage
+    from releases.models import OutboxMessage
 
     now = timezone.now()
     with transaction.atomic():
@@ -115,7 +117,7 @@ def deliver_message(pk: int) -> bool:
 
 def _settle(claimed, *, error: str | None, ticket: str = "") -> None:
     """Step 3: record the outcome, in a transaction of its own."""
-    from .models import OutboxMessage
+    from releases.models import OutboxMessage
 
     with transaction.atomic():
         if ticket:
@@ -171,7 +173,7 @@ def _send(row) -> str:
 
 
 def _send_webhook(row) -> str:
-    from .models import Vendor
+    from releases.models import Vendor
     from .vendors import DeliveryError, post_signed
 
     vendor = Vendor.objects.get(pk=row.payload["vendor"])
@@ -183,7 +185,7 @@ def _send_webhook(row) -> str:
 
 def _keep_ticket(row, ticket: str) -> None:
     """The vendor's ticket reference on the task the webhook was about."""
-    from .models import Task
+    from releases.models import Task
 
     task = Task.objects.select_for_update().get(pk=row.object_id)
     if task.vendor_ticket_ref != ticket:
@@ -198,13 +200,13 @@ DUE_SOON = timedelta(days=1)
 DOWNTIME_NOTICE = timedelta(days=2)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="releases.tasks.send_reminders", acks_late=True, ignore_result=True)
 def send_reminders() -> dict:
     """CAB votes waiting too long, tasks due soon, overdue tasks escalated to
     the release manager, downtime broadcast before a deployment window. Each
     reminder is an outbox message whose key makes it go out once per day."""
-    from .models import Release, TransitionLog
-    from .notifications import enqueue
+    from releases.models import Release, TransitionLog
+    from .notices import enqueue
 
     now = timezone.now()
     today = now.date().isoformat()
@@ -233,7 +235,7 @@ def send_reminders() -> dict:
 
 
 def _tasks_to_remind(now):
-    from .models import Task
+    from releases.models import Task
 
     active = Task.objects.filter(state__in=("open", "in_progress", "blocked")).exclude(
         release__state__in=("closed", "cancelled")).select_related("release", "assignee_user", "assignee_team",
@@ -245,7 +247,7 @@ def _tasks_to_remind(now):
 
 
 def _task_reminder(task, kind, today) -> int:
-    from .notifications import ASSIGNEES, RM, enqueue
+    from .notices import ASSIGNEES, RM, enqueue
 
     if kind == "due":
         return enqueue(task.release, event="task_due_soon", subject_obj=task, audiences=(ASSIGNEES,),

@@ -8,8 +8,9 @@ from django.shortcuts import render
 
 from releasemgmt.workflow import TransitionError
 
-from ..audit_export import EvidenceRangeForm, evidence_export, export_check, filename_for
-from .common import forbid
+from releases.views.common import forbid
+
+from .export import EvidenceRangeForm, evidence_export, export_check, filename_for
 
 
 def csv_download(form: EvidenceRangeForm, *, by) -> StreamingHttpResponse:

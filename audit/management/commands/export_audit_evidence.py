@@ -23,7 +23,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from releasemgmt import entrypoints
 from releasemgmt.workflow import TransitionError
-from releases.audit_export import EvidenceRangeForm, evidence_csv, evidence_export
+from audit.export import EvidenceRangeForm, evidence_csv, evidence_export
 
 
 class Command(BaseCommand):

@@ -20,7 +20,7 @@ from django.template.loader import render_to_string
 
 from releasemgmt import authz
 
-from .choices import Channel
+from releases.choices import Channel
 
 # Audiences; each resolves to users of one release.
 RM = "release_manager"
@@ -153,7 +153,7 @@ def calendars_for(release, users) -> dict[object, str]:
     """The release's calendar (.ics) as each of ``users`` may see it (no
     other vendor's tasks for a vendor's user, nothing for someone without a
     role), by user: rendered once per distinct view, not per recipient."""
-    from .calendar import entries, to_ical
+    from calendars.entries import entries, to_ical
 
     by_view: dict[tuple, str] = {}
     out = {}
@@ -181,7 +181,7 @@ def _render(release, event, subject, by, payload, extra=""):
 def enqueue(release, *, event: str, by=None, payload=None, log=None, subject_obj=None, occurrence=None,
             audiences=None, extra: str = "") -> int:
     """Write the event's messages to the outbox; returns how many."""
-    from .models import OutboxMessage
+    from releases.models import OutboxMessage
 
     notice = WHO_IS_TOLD.get(event)
     if notice is None and audiences is None:
@@ -230,7 +230,7 @@ def on_release_event(event) -> None:
 def _vendor_routing(release, occurrence, ct, by):
     """Step 3: each vendor task goes to the vendor's system (signed webhook),
     or by email to the vendor's queue when it has no integration."""
-    from .models import OutboxMessage
+    from releases.models import OutboxMessage
     from .vendors import task_payload
 
     rows = []

@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+
+
+class NotificationsConfig(AppConfig):
+    """Notifications, the outbox relay and vendor routing. Their models
+    (OutboxMessage, Vendor, InboundDelivery) stay in ``releases``."""
+
+    name = "notifications"
+    verbose_name = "Notifications and vendor routing"
+
+    def ready(self):
+        from releasemgmt import events
+
+        from . import notices
+
+        # Inside the transition's transaction: the outbox rows commit with
+        # the change they tell of, or neither does.
+        events.listen(notices.on_release_event, model="releases.Release")
