@@ -3,12 +3,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from audit import urls as audit_urls
+from calendars import urls as calendar_urls
 from releases import urls as release_urls
 from releases.views import dashboard_view
 
 # The release pages, and the pages of the concerns built on the process under
 # the same "releases:" names they have always had (templates use them).
-release_pages = ([*release_urls.urlpatterns, *audit_urls.release_pages], release_urls.app_name)
+release_pages = ([*release_urls.urlpatterns, *calendar_urls.release_pages, *audit_urls.release_pages],
+                 release_urls.app_name)
 
 urlpatterns = [
     path("", dashboard_view, name="dashboard"),

@@ -2,7 +2,7 @@
 buttons into calls of ``releases.services``; reads come from
 ``releases.selectors``."""
 from .cab import cab_queue_view, cab_review_view, cab_vote_view  # noqa: F401
-from .dashboard import calendar_subscription_view, calendar_view, dashboard_view  # noqa: F401
+from .dashboard import dashboard_view  # noqa: F401
 from .release import (  # noqa: F401
     baseline_capture_view,
     record_add_view,

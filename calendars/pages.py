@@ -1,0 +1,128 @@
+"""The calendar pages: a month or week of release windows, deployment
+windows, tasks and freeze windows, one day's list, and the private feed link."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+from django.utils import timezone
+
+from releases.models import CalendarToken
+from releases.selectors import calendar_day, calendar_period, calendar_rows, month_grid, week_lanes
+from releases.views.common import role_required
+
+
+def _parse_day(value) -> date:
+    try:
+        day = date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return timezone.localdate()
+    # The grids and links reach weeks either side: near date.min or date.max
+    # they would overflow (a 500 for a hand-made link).
+    if not date(1900, 1, 1) <= day <= date(9000, 12, 31):
+        return timezone.localdate()
+    return day
+
+
+# How many entries a day shows: bars in the grid (lanes) and rows in the phone's
+# agenda. A busy day holds hundreds (650 at 100k releases); the rest are
+# counted ("+648 more") and listed on the day's page, a page at a time.
+MONTH_PER_DAY = 5
+WEEK_PER_DAY = 10
+DAY_PAGE_SIZE = 50
+CALENDAR_KINDS = [("release", "Release window"), ("deployment", "Deployment window"), ("task", "Task"),
+                  ("freeze", "Freeze window")]
+
+
+@role_required
+def calendar_view(request):
+    """Month (default) or week view of release windows, deployment windows,
+    tasks and freeze windows, or one day's list of them all (``view=day``)."""
+    view = request.GET.get("view", "month")
+    if view not in ("month", "week", "day"):
+        view = "month"
+    day = _parse_day(request.GET.get("date"))
+    if view == "day":
+        return _calendar_day_view(request, day)
+    if view == "month":
+        weeks = month_grid(day.year, day.month)
+        first, last = weeks[0][0], weeks[-1][-1]
+        prev = (day.replace(day=1) - timedelta(days=1)).replace(day=1)
+        nxt = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+        title = day.strftime("%B %Y")
+        per_day = MONTH_PER_DAY
+    else:
+        first = day - timedelta(days=day.weekday())
+        last = first + timedelta(days=6)
+        weeks = [[first + timedelta(days=i) for i in range(7)]]
+        prev, nxt = first - timedelta(days=7), first + timedelta(days=7)
+        title = f"Week {first.isocalendar()[1]}, {first:%d %b} – {last:%d %b %Y}"
+        per_day = WEEK_PER_DAY
+    # A few entries a day and each day's counts, not every entry of the period.
+    period = calendar_period(request.user, first, last, per_day)
+    entries = period.entries
+    today = timezone.localdate()
+    weeks_out = []
+    for week in weeks:
+        lanes, hidden = week_lanes(week, entries, max_lanes=per_day, on_day=period.on_day)
+        weeks_out.append({
+            "days": [{"day": d, "today": d == today, "outside": view == "month" and d.month != day.month,
+                      "hidden": hidden[i], "col": i + 1}
+                     for i, d in enumerate(week)],
+            "lanes": lanes,
+            "rows": len(lanes) + 2,
+        })
+    # The agenda (what a phone shows) lists each entry once: on the day it
+    # starts, or on the first day shown if it started before; at most per_day
+    # a day, the first by start, then how many more start that day and a link
+    # to the day's list (which also holds what started earlier and runs on).
+    days = [d for week in weeks for d in week if view == "week" or d.month == day.month]
+    agenda = []
+    for i, d in enumerate(days):
+        if i == 0:
+            es, total = [e for e in entries if e.covers(d)], period.on_day[d]
+        else:
+            es, total = [e for e in entries if e.first_day == d], period.starting[d]
+        es = sorted(es, key=lambda e: (e.start, e.kind, e.pk))[:per_day]
+        if total:
+            more = max(0, total - len(es))
+            agenda.append({"day": d, "entries": es, "more": more})
+    return render(request, "releases/calendar.html", {
+        "private_feed": private_feed_url(request),
+        "view": view, "weeks": weeks_out, "agenda": agenda, "title": title, "day": day, "prev": prev, "next": nxt,
+        "today": today, "entries": entries, "kinds": CALENDAR_KINDS,
+    })
+
+
+def _calendar_day_view(request, day):
+    """Every entry on one day, DAY_PAGE_SIZE a page in the calendar's order:
+    where a grid's or agenda's "+N more" leads. Counted and sliced in SQL."""
+    page = Paginator(calendar_day(request.user, day), DAY_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "releases/calendar.html", {
+        "private_feed": private_feed_url(request),
+        "view": "day", "title": f"{day:%A} {day.day} {day:%B %Y}", "day": day, "today": timezone.localdate(),
+        "prev": day - timedelta(days=1), "next": day + timedelta(days=1),
+        "page": page, "day_entries": calendar_rows((kind, pk) for _, kind, pk in page.object_list),
+        "kinds": CALENDAR_KINDS,
+    })
+
+
+def private_feed_url(request) -> str:
+    """The user's private iCalendar URL, if they made one."""
+    token = CalendarToken.objects.filter(user=request.user).first()
+    if token is None:
+        return ""
+    return request.build_absolute_uri(reverse("calendar-private-feed", args=[token.key]))
+
+
+@require_POST
+@role_required
+def calendar_subscription_view(request):
+    """Make the user's private subscription URL (calendar clients cannot log in)."""
+    CalendarToken.for_user(request.user)
+    messages.success(request, "Your private calendar link is ready; add it to your calendar app.")
+    return redirect(reverse("releases:calendar") + "#subscribe")
