@@ -1,5 +1,5 @@
 """``GET /api/audit/evidence/?from=&to=``: the audit evidence of a date range
-as CSV (see ``releases.audit_export`` for what is selected and the columns)."""
+as CSV (see ``audit.export`` for what is selected and the columns)."""
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes

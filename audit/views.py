@@ -1,5 +1,5 @@
 """The audit evidence page: pick a date range, download the CSV (the same
-file as ``GET /api/audit/evidence/``; see ``releases.audit_export``)."""
+file as ``GET /api/audit/evidence/``; see ``audit.export``)."""
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required

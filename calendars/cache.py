@@ -17,7 +17,9 @@ from typing import Callable
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from changes.models import ChangeRequest
 from releasemgmt.generations import Generation
+from releases.models import FreezeWindow, Release, ReleasePlan, ReleaseScopeItem, Task, Team, Vendor
 
 # Users are watched for their names; a login only writes last_login.
 FEEDS = Generation("calendar-feed", unseen_fields={"last_login"})
@@ -43,10 +45,6 @@ def connect() -> None:
     their plans, tasks and their assignees' names, freeze windows and the CIs
     they cover, scope (the per-CI feed), RFC requesters and team and vendor
     membership (the per-user feeds)."""
-    from changes.models import ChangeRequest
-
-    from releases.models import FreezeWindow, Release, ReleasePlan, ReleaseScopeItem, Task, Team, Vendor
-
     FEEDS.watch(Release, ReleasePlan, Task, FreezeWindow, ReleaseScopeItem, Team, Vendor, ChangeRequest,
                 get_user_model(),
                 m2m=(Release.rfcs.through, FreezeWindow.cis.through, Team.members.through, Vendor.users.through))

@@ -114,7 +114,7 @@ def freeze_entry(freeze: FreezeWindow) -> Entry:
 def calendar_window(start=None, end=None) -> tuple[datetime, datetime]:
     """The window a feed covers: by default from 30 days ago to 90 days
     ahead, counted from the start of the current minute so that polls within
-    a minute ask for the same feed (releases.calendar_cache)."""
+    a minute ask for the same feed (calendars.cache)."""
     now = timezone.now().replace(second=0, microsecond=0)
     return start or now - timedelta(days=30), end or now + timedelta(days=90)
 

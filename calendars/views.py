@@ -126,7 +126,7 @@ def private_feed(request, key: str):
 
 def _ics_response(request, filters: dict, name: str):
     """The feed for ``filters``, from the cache while nothing it shows has
-    changed (releases.calendar_cache); 304 when the client holds it already."""
+    changed (calendars.cache); 304 when the client holds it already."""
     key = (name, filters["start"], filters["end"], reader(filters["viewer"]).key,
            *(getattr(filters.get(k), "pk", None) for k in ("team", "ci", "release", "user")))
     body, etag = cached_feed(key, lambda: to_ical(entries(**filters), name=name))

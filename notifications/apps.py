@@ -11,7 +11,7 @@ class NotificationsConfig(AppConfig):
     def ready(self):
         from releasemgmt import events
 
-        from . import notices
+        from . import notices, reminders  # noqa: F401 (registers the beat's task)
 
         # Inside the transition's transaction: the outbox rows commit with
         # the change they tell of, or neither does.

@@ -1,7 +1,7 @@
 """Who is told what: one table for every transition of the release process.
 
 ``enqueue`` writes one outbox row per (event, recipient, channel) inside the
-transition's transaction; ``releases.tasks.deliver_outbox`` delivers them
+transition's transaction; ``notifications.tasks.deliver_outbox`` delivers them
 afterwards. Nothing here talks to the broker: with a broker, Celery beat runs
 the relay every few seconds; without one (``make run``) the relay runs in
 process right after the commit.
@@ -18,9 +18,14 @@ from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 
+from calendars.entries import entries, to_ical
 from releasemgmt import authz
-
+from releasemgmt.celery import app as celery_app
 from releases.choices import Channel
+from releases.models import OutboxMessage
+
+from .tasks import deliver_outbox
+from .vendors import task_payload
 
 # Audiences; each resolves to users of one release.
 RM = "release_manager"
@@ -153,8 +158,6 @@ def calendars_for(release, users) -> dict[object, str]:
     """The release's calendar (.ics) as each of ``users`` may see it (no
     other vendor's tasks for a vendor's user, nothing for someone without a
     role), by user: rendered once per distinct view, not per recipient."""
-    from calendars.entries import entries, to_ical
-
     by_view: dict[tuple, str] = {}
     out = {}
     for user in users:
@@ -181,8 +184,6 @@ def _render(release, event, subject, by, payload, extra=""):
 def enqueue(release, *, event: str, by=None, payload=None, log=None, subject_obj=None, occurrence=None,
             audiences=None, extra: str = "") -> int:
     """Write the event's messages to the outbox; returns how many."""
-    from releases.models import OutboxMessage
-
     notice = WHO_IS_TOLD.get(event)
     if notice is None and audiences is None:
         return 0
@@ -230,9 +231,6 @@ def on_release_event(event) -> None:
 def _vendor_routing(release, occurrence, ct, by):
     """Step 3: each vendor task goes to the vendor's system (signed webhook),
     or by email to the vendor's queue when it has no integration."""
-    from releases.models import OutboxMessage
-    from .vendors import task_payload
-
     rows = []
     for task in release.tasks.filter(assignee_vendor__isnull=False).select_related("assignee_vendor", "release"):
         vendor = task.assignee_vendor
@@ -263,9 +261,5 @@ def relay_in_process():
     """Without a broker (``make run``) deliver right after the commit. With a
     broker this does nothing: the beat-driven relay delivers, and the request
     never waits on Redis."""
-    from releasemgmt.celery import app
-
-    if app.conf.task_always_eager:
-        from .tasks import deliver_outbox
-
+    if celery_app.conf.task_always_eager:
         deliver_outbox.apply()

@@ -36,7 +36,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from releases.choices import STEP_TARGETS, Channel, OutboxStatus
+from releases.choices import Channel, OutboxStatus
+from releases.models import OutboxMessage, Task, Vendor
+
+from .vendors import DeliveryError, post_signed
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +48,6 @@ BACKOFF_SECONDS = 15
 
 
 def _due(now):
-    from releases.models import OutboxMessage
-
     pending = Q(status=OutboxStatus.PENDING) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
     abandoned = Q(status=OutboxStatus.SENDING) & Q(lease_until__lte=now)  # its relay died mid-send
     return OutboxMessage.objects.filter(pending | abandoned)
@@ -71,8 +72,6 @@ def _claimant() -> str:
 def _claim(pk: int):
     """Step 1: lease the message to this relay, or None if it is not due or
     another relay holds it. Commits before returning."""
-    from releases.models import OutboxMessage
-
     now = timezone.now()
     with transaction.atomic():
         row = _due(now).select_for_update(skip_locked=True).filter(pk=pk).first()
@@ -117,8 +116,6 @@ def deliver_message(pk: int) -> bool:
 
 def _settle(claimed, *, error: str | None, ticket: str = "") -> None:
     """Step 3: record the outcome, in a transaction of its own."""
-    from releases.models import OutboxMessage
-
     with transaction.atomic():
         if ticket:
             _keep_ticket(claimed, ticket)
@@ -173,9 +170,6 @@ def _send(row) -> str:
 
 
 def _send_webhook(row) -> str:
-    from releases.models import Vendor
-    from .vendors import DeliveryError, post_signed
-
     vendor = Vendor.objects.get(pk=row.payload["vendor"])
     if not vendor.has_secret:
         raise DeliveryError("the vendor has no integration secret any more (removed after this was queued)")
@@ -185,75 +179,8 @@ def _send_webhook(row) -> str:
 
 def _keep_ticket(row, ticket: str) -> None:
     """The vendor's ticket reference on the task the webhook was about."""
-    from releases.models import Task
-
     task = Task.objects.select_for_update().get(pk=row.object_id)
     if task.vendor_ticket_ref != ticket:
         task.vendor_ticket_ref = ticket
         task._change_reason = "vendor ticket"
         task.save()
-
-
-# --- reminders (Celery beat) ------------------------------------------------------
-
-DUE_SOON = timedelta(days=1)
-DOWNTIME_NOTICE = timedelta(days=2)
-
-
-@shared_task(name="releases.tasks.send_reminders", acks_late=True, ignore_result=True)
-def send_reminders() -> dict:
-    """CAB votes waiting too long, tasks due soon, overdue tasks escalated to
-    the release manager, downtime broadcast before a deployment window. Each
-    reminder is an outbox message whose key makes it go out once per day."""
-    from releases.models import Release, TransitionLog
-    from .notices import enqueue
-
-    now = timezone.now()
-    today = now.date().isoformat()
-    counts = {"cab": 0, "due": 0, "overdue": 0, "downtime": 0}
-    with transaction.atomic():
-        for release in Release.objects.filter(state="plan_submitted"):
-            since = TransitionLog.objects.filter(object_id=release.pk, content_type__model="release",
-                                                 name="submit_plan").order_by("-at").values_list("at", flat=True)
-            since = since.first()
-            target = STEP_TARGETS[release.release_type]["plan_submitted"]
-            if since and now - since > target:
-                counts["cab"] += enqueue(release, event="cab_vote_reminder", occurrence=f"cab-{release.pk}-{today}")
-        for task, kind in _tasks_to_remind(now):
-            counts[kind] += _task_reminder(task, kind, today)
-        for release in Release.objects.filter(state__in=("go", "backed_up", "ready", "plans_updated", "scheduled",
-                                                         "packaging", "building", "built", "testing",
-                                                         "tests_passed")).prefetch_related("plans"):
-            plan = release.current_plan
-            if plan and plan.downtime_expected and plan.deployment_start and \
-                    now <= plan.deployment_start <= now + DOWNTIME_NOTICE:
-                counts["downtime"] += enqueue(
-                    release, event="downtime_broadcast", occurrence=f"downtime-{release.pk}-{plan.version}",
-                    extra=f"Downtime expected from {plan.deployment_start:%Y-%m-%d %H:%M} to "
-                          f"{plan.deployment_end:%Y-%m-%d %H:%M} UTC.")
-    return counts
-
-
-def _tasks_to_remind(now):
-    from releases.models import Task
-
-    active = Task.objects.filter(state__in=("open", "in_progress", "blocked")).exclude(
-        release__state__in=("closed", "cancelled")).select_related("release", "assignee_user", "assignee_team",
-                                                                   "assignee_vendor")
-    for task in active.filter(planned_end__gt=now, planned_end__lte=now + DUE_SOON):
-        yield task, "due"
-    for task in active.filter(planned_end__lte=now):
-        yield task, "overdue"
-
-
-def _task_reminder(task, kind, today) -> int:
-    from .notices import ASSIGNEES, RM, enqueue
-
-    if kind == "due":
-        return enqueue(task.release, event="task_due_soon", subject_obj=task, audiences=(ASSIGNEES,),
-                       occurrence=f"due-{task.pk}-{today}",
-                       extra=f"Task '{task.title}' is due {task.planned_end:%Y-%m-%d %H:%M} UTC.")
-    return enqueue(task.release, event="task_overdue", subject_obj=task, audiences=(ASSIGNEES, RM),
-                   occurrence=f"overdue-{task.pk}-{today}",
-                   extra=f"Task '{task.title}' was due {task.planned_end:%Y-%m-%d %H:%M} UTC and is "
-                         f"{task.get_state_display().lower()}: escalated to the release manager.")

@@ -47,7 +47,7 @@ class VendorInboundView(APIView):
     """A vendor's system reports on one of its tasks: its ticket reference
     and/or a task transition. Signed like our outbound calls: HMAC-SHA256
     over the method, path, timestamp, idempotency key and body (see
-    `releases/vendors.py`). A wrong or stale signature gets 401, a replayed
+    `notifications/vendors.py`). A wrong or stale signature gets 401, a replayed
     idempotency key 409, and nothing changes."""
 
     authentication_classes = []

@@ -152,7 +152,7 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "releases@localhost")
 EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "20"))
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 # A rendered iCalendar feed is kept until calendar data changes
-# (releases.calendar_cache); this bounds how long a worker that does not share
+# (calendars.cache); this bounds how long a worker that does not share
 # the cache (local memory, several workers) may serve it after a change.
 CALENDAR_FEED_CACHE_SECONDS = int(os.environ.get("CALENDAR_FEED_CACHE_SECONDS", "60"))
 # Likewise the release list's page count (releases.counts).
@@ -311,7 +311,7 @@ CELERY_BEAT_SCHEDULE = {
                      "schedule": float(os.environ.get("OUTBOX_RELAY_SECONDS", "5"))},
     "reminders": {"task": "releases.tasks.send_reminders", "schedule": 15 * 60.0},
 }
-# How long a relay holds a message it is sending (releases.tasks): past it the
+# How long a relay holds a message it is sending (notifications.tasks): past it the
 # message is due again, so a worker killed mid-send delays it by this much and
 # repeats at most that one message. Longer than EMAIL_TIMEOUT and the webhook
 # timeout, so a slow send is not taken over while it still runs.

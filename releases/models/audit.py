@@ -60,7 +60,7 @@ class OutboxMessage(models.Model):
     causes it, and delivered afterwards by a Celery relay: a rolled-back
     transaction sends nothing, and a broker outage loses nothing. The relay
     claims a message (``sending`` with a lease) before sending it, so a relay
-    that dies repeats at most that message (``releases.tasks``)."""
+    that dies repeats at most that message (``notifications.tasks``)."""
 
     event = models.CharField(max_length=50)
     release = models.ForeignKey("releases.Release", null=True, blank=True, on_delete=models.CASCADE,

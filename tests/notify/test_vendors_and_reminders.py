@@ -13,7 +13,8 @@ from rest_framework.test import APIClient
 from releases.models import InboundDelivery, OutboxMessage, Task, Vendor
 from releases.scenario import Walker, new_release
 from releases.services import task_create
-from notifications.tasks import deliver_outbox, send_reminders
+from notifications.reminders import send_reminders
+from notifications.tasks import deliver_outbox
 from notifications.vendors import signed_headers, verify
 
 pytestmark = pytest.mark.django_db

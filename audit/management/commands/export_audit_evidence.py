@@ -1,6 +1,6 @@
 """Export the audit evidence of a date range as CSV, for auditors' scripted
 pulls: the same file as ``GET /api/audit/evidence/`` and the "Audit evidence"
-page (see ``releases.audit_export`` for what is selected and the columns).
+page (see ``audit.export`` for what is selected and the columns).
 
     manage.py export_audit_evidence --from 2026-01-01 --to 2026-03-31 --output q1.csv [--user cm]
 
