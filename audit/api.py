@@ -9,7 +9,8 @@ from rest_framework.views import APIView
 
 from releasemgmt.api import VALIDATION_ERROR, ErrorSerializer
 
-from .export import COLUMNS, EVIDENCE_TYPES, MAX_RANGE_DAYS, EvidenceRangeForm, export_check
+from .export import COLUMNS, EVIDENCE_TYPES, export_check
+from .forms import MAX_RANGE_DAYS, EvidenceRangeForm
 from .views import csv_download
 
 DESCRIPTION = f"""The change-management trail as one CSV (UTF-8 with a byte-order mark), one row per

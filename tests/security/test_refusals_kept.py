@@ -418,10 +418,11 @@ def test_a_refusal_met_by_a_management_command_is_kept(world):
 
 def test_the_export_names_the_door_of_each_refused_attempt(world):
     from audit import export as ax
+    from audit.forms import EvidenceRangeForm
 
     call_api(world.stakeholder, "post", f"/api/releases/{world.release.pk}/transitions/submit_plan/", {})
     today = date.today()
-    form = ax.EvidenceRangeForm({"from": str(today - timedelta(days=1)), "to": str(today)})
+    form = EvidenceRangeForm({"from": str(today - timedelta(days=1)), "to": str(today)})
     assert form.is_valid()
     rows = [dict(zip(ax.COLUMNS, row)) for row in ax.evidence_rows(*form.bounds())]
     (refused,) = [r for r in rows if r["evidence_type"] == "refused_attempt"]
@@ -433,6 +434,7 @@ def test_an_approver_who_raised_the_rfc_is_not_independent_in_the_export(actors,
     """Evidence written before the control held (the guards now refuse it):
     the export still says the raiser's approvals were not independent."""
     from audit import export as ax
+    from audit.forms import EvidenceRangeForm
     from releases.models import CabVote, TransitionLog
 
     cm = make_user("change_manager", "cab_member", username="raiser-cm")
@@ -445,7 +447,7 @@ def test_an_approver_who_raised_the_rfc_is_not_independent_in_the_export(actors,
     CabVote.objects.create(release=release, plan=release.current_plan, created_by=cm, decision="approve")
 
     today = date.today()
-    form = ax.EvidenceRangeForm({"from": str(today - timedelta(days=1)), "to": str(today)})
+    form = EvidenceRangeForm({"from": str(today - timedelta(days=1)), "to": str(today)})
     assert form.is_valid()
     rows = [dict(zip(ax.COLUMNS, row)) for row in ax.evidence_rows(*form.bounds())]
     approvals = [r for r in rows if r["evidence_type"] in ("rfc_authorisation", "cab_vote")]

@@ -32,6 +32,7 @@ from rest_framework.authtoken.models import Token
 from changes.models import ChangeRequest
 from changes.services import rfc_create, rfc_transition
 from audit import export as ax
+from audit.forms import EvidenceRangeForm
 from releases.models import CabVote, Release, TransitionLog
 from releases.scenario import Walker, new_release
 
@@ -460,7 +461,7 @@ def test_the_admin_vote_form_asks_for_the_password_and_the_service_signs(actors,
 def test_the_audit_export_lists_the_signature_beside_each_signed_decision(actors, cis):
     w = reach(actors, cis, "go")
     today = timezone.now().date()
-    form = ax.EvidenceRangeForm({"from": str(today - timedelta(days=1)), "to": str(today)})
+    form = EvidenceRangeForm({"from": str(today - timedelta(days=1)), "to": str(today)})
     assert form.is_valid()
     rows = list(csv.DictReader(io.StringIO("".join(ax.evidence_csv(*form.bounds())).lstrip("\ufeff"))))
     signed_actions = {"approve_plan", "reject_plan", "authorize", "reject", "approve_go", "no_go", "rollback"}

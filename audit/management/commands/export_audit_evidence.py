@@ -23,7 +23,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from releasemgmt import entrypoints
 from releasemgmt.workflow import TransitionError
-from audit.export import EvidenceRangeForm, evidence_csv, evidence_export
+from audit.export import evidence_csv, evidence_export
+from audit.forms import EvidenceRangeForm
 
 
 class Command(BaseCommand):
