@@ -1,13 +1,14 @@
 """Rendered iCalendar feeds, kept until the calendar's data changes.
 
-Calendar clients and integrations poll the same feed URLs over and over. At
-a few years of history a 90-day feed holds tens of thousands of events and
-takes most of a second of CPU to render (bench/README.md), so each rendered
-feed is kept under a generation (releasemgmt.generations) that every
-committed write to data a feed shows replaces: a poll after a change renders
-afresh; a poll with nothing changed gets the stored bytes, or 304 when it
-sends the ETag back. A feed is stored when it is asked for a second time. ``CALENDAR_FEED_CACHE_SECONDS`` bounds how long a worker
-that does not share the cache may serve a feed after a change.
+Calendar clients and integrations poll the same feed URLs over and over, and
+a feed over years of history holds many events and is costly to render
+(figures in bench/README.md), so each rendered feed is kept under a
+generation (releasemgmt.generations) that every committed write to data a
+feed shows replaces: a poll after a change renders afresh; a poll with
+nothing changed gets the stored bytes, or 304 when it sends the ETag back. A
+feed is stored when it is asked for a second time.
+``CALENDAR_FEED_CACHE_SECONDS`` bounds how long a worker that does not share
+the cache may serve a feed after a change.
 """
 from __future__ import annotations
 

@@ -85,7 +85,8 @@ TASK_ENTRY_FIELDS = ("id", "title", "planned_start", "planned_end", "calendar_se
 def task_entry(row: dict, *, host: str | None = None, site: str | None = None) -> Entry | None:
     """The entry of one task, from a row of ``TASK_ENTRY_FIELDS``. A feed
     passes ``host`` and ``site`` (the SITE_URL without its final slash) once
-    for all its tasks: parsing the setting per task was a tenth of its time."""
+    for all its tasks: parsing the setting per task was a large share of a
+    feed's time."""
     if not (row["planned_start"] and row["planned_end"]):
         return None
     # As Task.assignee_label and Release.number put them.
@@ -196,8 +197,8 @@ def to_ical(items: list[Entry], *, name: str = "Release calendar", method: str |
     """The entries as an iCalendar (RFC 5545) document.
 
     Written directly rather than through the icalendar package: building a
-    component per event made a 90-day feed of a few thousand entries take
-    seconds (property objects, time-zone lookups and line folding per value);
+    component per event made a large feed slow (property objects, time-zone
+    lookups and line folding per value);
     these few fixed properties are simple to write correctly.
     """
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Release and Deployment Management//EN"]
