@@ -66,7 +66,7 @@ from __future__ import annotations
 import contextlib
 import csv
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone as dt_timezone
 from typing import Iterable, Iterator
 
@@ -249,183 +249,192 @@ def _decision_names() -> tuple[frozenset, frozenset, frozenset]:
             frozenset(n for n, s in rfc.items() if s.signed))
 
 
+@dataclass
 class _Chunk:
-    """The evidence of a chunk of releases and release-less RFCs: their
-    items, kept per release and per RFC (an RFC's show under each of its
-    releases), and who acted. Read in a fixed number of queries."""
+    """A chunk's releases and RFCs, and their evidence items as they are
+    read: per release, and per RFC (shown under each of its releases)."""
 
-    def __init__(self, release_ids: list[int], extra_rfc_ids: list[int]):
-        self.release_ids, self.extra_rfc_ids = release_ids, extra_rfc_ids
-        self.steps = _release_steps()
-        self.releases = list(Release.objects.filter(pk__in=release_ids).order_by("pk").values(
-            "pk", "title", "release_type", "state", "created_at", "release_manager_id", "approved_plan_id"))
-        self.rfcs_of: dict[int, list[int]] = defaultdict(list)
-        for release_id, rfc_id in (Release.rfcs.through.objects.filter(release_id__in=release_ids)
-                                   .order_by("changerequest_id").values_list("release_id", "changerequest_id")):
-            self.rfcs_of[release_id].append(rfc_id)
-        rfc_ids = {i for ids in self.rfcs_of.values() for i in ids} | set(extra_rfc_ids)
-        self.rfcs = {r["pk"]: r for r in ChangeRequest.objects.filter(pk__in=rfc_ids).values(
-            "pk", "title", "requester_id", "raised_by_id")}
-        self.by_release: dict[int, list[_Item]] = defaultdict(list)  # items of the release itself
-        self.by_rfc: dict[int, list[_Item]] = defaultdict(list)  # items of an RFC, shown under each of its releases
-        self.actor_ids = {r["release_manager_id"] for r in self.releases} | {
-            r["requester_id"] for r in self.rfcs.values()}
-        self.where = (Q(content_type__app_label="releases", content_type__model="release", object_id__in=release_ids)
-                      | Q(content_type__app_label="changes", content_type__model="changerequest",
-                          object_id__in=rfc_ids))
-        self.titles = {("release", r["pk"]): r["title"] for r in self.releases}
-        self.titles.update({("changerequest", pk): r["title"] for pk, r in self.rfcs.items()})
-        self.signatures = self._signatures()
-        self.completions: dict[tuple[int, datetime], int | None] = {}
-        self.go_logs: dict[int, list] = defaultdict(list)  # Go/No-Go log rows per release, in time order
+    release_ids: list[int]
+    steps: dict
+    releases: list[dict]
+    rfcs_of: dict[int, list[int]]
+    rfcs: dict[int, dict]
+    actor_ids: set
+    where: Q
+    titles: dict
+    signatures: dict[tuple[str, int], dict]
+    by_release: dict[int, list[_Item]] = field(default_factory=lambda: defaultdict(list))  # items of the release
+    by_rfc: dict[int, list[_Item]] = field(default_factory=lambda: defaultdict(list))  # items of an RFC
+    completions: dict[tuple[int, datetime], int | None] = field(default_factory=dict)
+    go_logs: dict[int, list] = field(default_factory=lambda: defaultdict(list))  # Go/No-Go log rows, in time order
 
     def subject(self, model, pk):
         return (_release_number(pk) if model == "release" else _rfc_number(pk)), self.titles.get((model, pk), "")
 
-    def _signatures(self) -> dict[tuple[str, int], dict]:
-        """The signatures of the chunk's signed decisions: transition log rows and CAB votes."""
-        signatures = {}
-        for sig in Signature.objects.filter(
-                Q(content_type__app_label="releases", content_type__model="transitionlog",
-                  object_id__in=TransitionLog.objects.filter(self.where).values("pk"))
-                | Q(content_type__app_label="releases", content_type__model="cabvote",
-                    object_id__in=CabVote.objects.filter(release_id__in=self.release_ids).values("pk"))).values(
-                "content_type__model", "object_id", "signer_username", "method", "at", "fingerprint"):
-            signatures[(sig.pop("content_type__model"), sig.pop("object_id"))] = sig
-        return signatures
-
-    def add_transitions(self) -> None:
-        """Every transition of the releases and RFCs, and the decisions among them."""
-        cab_decisions, go_decisions, rfc_decisions = _decision_names()
-        completion = name_of(Release.complete_deployment)
-        for log in TransitionLog.objects.filter(self.where).values(
-                "pk", "content_type__model", "object_id", "name", "source", "target", "by_id", "at", "reason"):
-            model, pk = log["content_type__model"], log["object_id"]
-            if model not in ("release", "changerequest"):
-                continue
-            number, title = self.subject(model, pk)
-            is_release = model == "release"
-            target = self.by_release[pk] if is_release else self.by_rfc[pk]
-            self.actor_ids.add(log["by_id"])
-            common = dict(at=log["at"], actor_id=log["by_id"], subject=number, subject_title=title,
-                          action=log["name"], from_state=log["source"], to_state=log["target"], detail=log["reason"],
-                          signature=self.signatures.get(("transitionlog", log["pk"])))
-            step = self.steps.get(log["name"], "") if is_release else ""
-            target.append(_Item("transition", step=step, outcome=log["target"], order=1, **common))
-            if is_release and log["name"] in cab_decisions:
-                target.append(_Item("cab_decision", step=CabVote.step, outcome=log["target"], order=2, **common))
-            if not is_release and log["name"] in rfc_decisions:
-                target.append(_Item("rfc_authorisation", outcome=log["target"], order=2, **common))
-            if is_release and log["name"] == completion:
-                self.completions[(pk, log["at"])] = log["by_id"]
-            if is_release and log["name"] in go_decisions:
-                self.go_logs[pk].append((log["at"], log["pk"]))
-
-    def add_refusals(self) -> None:
-        for attempt in RefusedAttempt.objects.filter(self.where).values(
-                "pk", "content_type__model", "object_id", "action", "code", "detail", "by_id", "username", "at",
-                "entry_point"):
-            model, pk = attempt["content_type__model"], attempt["object_id"]
-            if model not in ("release", "changerequest"):
-                continue
-            number, title = self.subject(model, pk)
-            self.actor_ids.add(attempt["by_id"])
-            is_release = model == "release"
-            (self.by_release[pk] if is_release else self.by_rfc[pk]).append(_Item(
-                "refused_attempt", at=attempt["at"], actor_id=attempt["by_id"], actor_name=attempt["username"],
-                subject=number, subject_title=title, step=self.steps.get(attempt["action"], "") if is_release else "",
-                action=attempt["action"], outcome=attempt["code"], detail=attempt["detail"],
-                entry_point=attempt["entry_point"], order=0))
-
-    def add(self, release_id, item: _Item) -> None:
-        """An item of a release's own records."""
+    def add(self, release_id, item):
+        """An item of the release's own records."""
         self.actor_ids.add(item.actor_id)
         number, title = self.subject("release", release_id)
         item.subject, item.subject_title = item.subject or number, item.subject_title or title
         self.by_release[release_id].append(item)
 
-    def add_votes_and_tests(self) -> None:
-        approved_plan = {r["pk"]: r["approved_plan_id"] for r in self.releases}
-        for v in CabVote.objects.filter(release_id__in=self.release_ids).values(
-                "pk", "release_id", "plan_id", "plan__version", "decision", "comment", "created_by_id",
-                "created_at"):
-            approved = " (the version approved)" if approved_plan.get(v["release_id"]) == v["plan_id"] else ""
-            detail = f"plan v{v['plan__version']}{approved}" + (f": {v['comment']}" if v["comment"] else "")
-            self.add(v["release_id"], _Item("cab_vote", v["created_at"], v["created_by_id"], "", "",
-                                            step=CabVote.step, action="vote", outcome=v["decision"], detail=detail,
-                                            signature=self.signatures.get(("cabvote", v["pk"]))))
-        for t in TestResult.objects.filter(release_id__in=self.release_ids).values(
-                "release_id", "test_case__name", "test_case__mandatory", "outcome", "notes", "created_by_id",
-                "created_at"):
-            kind = "mandatory" if t["test_case__mandatory"] else "optional"
-            self.add(t["release_id"], _Item("test_result", t["created_at"], t["created_by_id"], "", "",
-                                            step=TestResult.step, action=f"test: {t['test_case__name']}",
-                                            outcome=t["outcome"],
-                                            detail=f"{kind} test" + (f"; {t['notes']}" if t["notes"] else "")))
 
-    def add_go_and_deployments(self) -> None:
-        # A Go/No-Go decision is written by its transition: the n-th decision
-        # of a release is its n-th Go or No-Go, whose signature it carries.
-        go_signatures = {rid: iter([self.signatures.get(("transitionlog", pk)) for _, pk in sorted(logs)])
-                         for rid, logs in self.go_logs.items()}
-        go, no_go = name_of(Release.approve_go), name_of(Release.no_go)
-        for d in GoNoGoDecision.objects.filter(release_id__in=self.release_ids).order_by("created_at", "pk").values(
-                "release_id", "decision", "reason", "created_by_id", "created_at"):
-            self.add(d["release_id"], _Item(
-                "go_no_go", d["created_at"], d["created_by_id"], "", "", step=GoNoGoDecision.step,
-                action=go if d["decision"] == "go" else no_go, outcome=d["decision"], detail=d["reason"], order=3,
-                signature=next(go_signatures.get(d["release_id"], iter(())), None)))
-        start, complete = name_of(Release.start_deployment), name_of(Release.complete_deployment)
-        for d in Deployment.objects.filter(release_id__in=self.release_ids).values(
-                "release_id", "started_at", "completed_at", "freeze_override_reason", "notes", "created_by_id"):
-            override = d["freeze_override_reason"]
-            self.add(d["release_id"], _Item("deployment", d["started_at"], d["created_by_id"], "", "",
-                                            step=Deployment.step, action=start, outcome="started",
-                                            detail=f"freeze override: {override}" if override else "", order=3))
-            if d["completed_at"] is not None:
-                # complete_deployment stamps the record with its log's own time.
-                self.add(d["release_id"], _Item("deployment", d["completed_at"],
-                                                self.completions.get((d["release_id"], d["completed_at"])), "", "",
-                                                step=Deployment.step, action=complete, outcome="completed",
-                                                detail=d["notes"], order=3))
+def _read_chunk(release_ids: list[int], extra_rfc_ids: list[int]) -> _Chunk:
+    """The releases, their RFCs and the release-less ones, and the signatures
+    of their signed decisions."""
+    steps = _release_steps()
+    releases = list(Release.objects.filter(pk__in=release_ids).order_by("pk").values(
+        "pk", "title", "release_type", "state", "created_at", "release_manager_id", "approved_plan_id"))
+    rfcs_of: dict[int, list[int]] = defaultdict(list)
+    for release_id, rfc_id in (Release.rfcs.through.objects.filter(release_id__in=release_ids)
+                               .order_by("changerequest_id").values_list("release_id", "changerequest_id")):
+        rfcs_of[release_id].append(rfc_id)
+    rfc_ids = {i for ids in rfcs_of.values() for i in ids} | set(extra_rfc_ids)
+    rfcs = {r["pk"]: r for r in ChangeRequest.objects.filter(pk__in=rfc_ids).values("pk", "title", "requester_id",
+                                                                                     "raised_by_id")}
+    actor_ids = {r["release_manager_id"] for r in releases} | {r["requester_id"] for r in rfcs.values()}
 
-    def add_reviews(self) -> None:
-        """The checks and reviews after deployment."""
-        ids = self.release_ids
-        for h in HealthCheck.objects.filter(release_id__in=ids).values(
-                "release_id", "passed", "details", "created_by_id", "created_at"):
-            self.add(h["release_id"], _Item("health_check", h["created_at"], h["created_by_id"], "", "",
-                                            step=HealthCheck.step, action="health_check",
-                                            outcome="passed" if h["passed"] else "failed", detail=h["details"]))
-        for e in ChangeEvaluation.objects.filter(release_id__in=ids).values(
-                "release_id", "meets_objectives", "summary", "created_by_id", "created_at"):
-            outcome = "meets objectives" if e["meets_objectives"] else "does not meet objectives"
-            self.add(e["release_id"], _Item("change_evaluation", e["created_at"], e["created_by_id"], "", "",
-                                            step=ChangeEvaluation.step, action="evaluate", outcome=outcome,
-                                            detail=e["summary"]))
-        for p in PostImplementationReview.objects.filter(release_id__in=ids).values(
-                "release_id", "outcome", "findings", "created_by_id", "created_at"):
-            self.add(p["release_id"], _Item("pir", p["created_at"], p["created_by_id"], "", "",
-                                            step=PostImplementationReview.step, action="review",
-                                            outcome=p["outcome"], detail=p["findings"]))
-        for a in RollbackAdvice.objects.filter(release_id__in=ids).values(
-                "release_id", "advice", "created_by_id", "created_at"):
-            self.add(a["release_id"], _Item("rollback_advice", a["created_at"], a["created_by_id"], "", "",
-                                            step=RollbackAdvice.step, action="advise_rollback",
-                                            outcome="rollback advised", detail=a["advice"]))
+    where = (Q(content_type__app_label="releases", content_type__model="release", object_id__in=release_ids)
+             | Q(content_type__app_label="changes", content_type__model="changerequest", object_id__in=rfc_ids))
+    titles = {("release", r["pk"]): r["title"] for r in releases}
+    titles.update({("changerequest", pk): r["title"] for pk, r in rfcs.items()})
+
+    # The signatures of the chunk's signed decisions: transition log rows and CAB votes.
+    signatures: dict[tuple[str, int], dict] = {}
+    for sig in Signature.objects.filter(
+            Q(content_type__app_label="releases", content_type__model="transitionlog",
+              object_id__in=TransitionLog.objects.filter(where).values("pk"))
+            | Q(content_type__app_label="releases", content_type__model="cabvote",
+                object_id__in=CabVote.objects.filter(release_id__in=release_ids).values("pk"))).values(
+            "content_type__model", "object_id", "signer_username", "method", "at", "fingerprint"):
+        signatures[(sig.pop("content_type__model"), sig.pop("object_id"))] = sig
+    return _Chunk(release_ids, steps, releases, rfcs_of, rfcs, actor_ids, where, titles, signatures)
 
 
-class _Writer:
-    """Rows from a chunk's items, with the actors' names and roles."""
+def _history_items(chunk: _Chunk) -> None:
+    """The transitions of the releases and RFCs (and the decisions among
+    them), and the attempts refused on them."""
+    steps, where, signatures, subject = chunk.steps, chunk.where, chunk.signatures, chunk.subject
+    by_release, by_rfc, actor_ids = chunk.by_release, chunk.by_rfc, chunk.actor_ids
+    cab_decisions, go_decisions, rfc_decisions = _decision_names()
+    subject_of = {"release", "changerequest"}
+    for log in TransitionLog.objects.filter(where).values(
+            "pk", "content_type__model", "object_id", "name", "source", "target", "by_id", "at", "reason"):
+        model, pk = log["content_type__model"], log["object_id"]
+        if model not in subject_of:
+            continue
+        number, title = subject(model, pk)
+        is_release = model == "release"
+        target = by_release[pk] if is_release else by_rfc[pk]
+        actor_ids.add(log["by_id"])
+        common = dict(at=log["at"], actor_id=log["by_id"], subject=number, subject_title=title,
+                      action=log["name"], from_state=log["source"], to_state=log["target"], detail=log["reason"],
+                      signature=signatures.get(("transitionlog", log["pk"])))
+        step = steps.get(log["name"], "") if is_release else ""
+        target.append(_Item("transition", step=step, outcome=log["target"], order=1, **common))
+        if is_release and log["name"] in cab_decisions:
+            target.append(_Item("cab_decision", step=CabVote.step, outcome=log["target"], order=2, **common))
+        if not is_release and log["name"] in rfc_decisions:
+            target.append(_Item("rfc_authorisation", outcome=log["target"], order=2, **common))
+        if is_release and log["name"] == name_of(Release.complete_deployment):
+            chunk.completions[(pk, log["at"])] = log["by_id"]
+        if is_release and log["name"] in go_decisions:
+            chunk.go_logs[pk].append((log["at"], log["pk"]))
 
-    def __init__(self, chunk: _Chunk):
-        self.chunk = chunk
-        self.users = _users(i for i in chunk.actor_ids if i is not None)
+    for attempt in RefusedAttempt.objects.filter(where).values(
+            "pk", "content_type__model", "object_id", "action", "code", "detail", "by_id", "username", "at",
+            "entry_point"):
+        model, pk = attempt["content_type__model"], attempt["object_id"]
+        if model not in subject_of:
+            continue
+        number, title = subject(model, pk)
+        actor_ids.add(attempt["by_id"])
+        (by_release[pk] if model == "release" else by_rfc[pk]).append(_Item(
+            "refused_attempt", at=attempt["at"], actor_id=attempt["by_id"], actor_name=attempt["username"],
+            subject=number, subject_title=title, step=steps.get(attempt["action"], "") if model == "release" else "",
+            action=attempt["action"], outcome=attempt["code"], detail=attempt["detail"],
+            entry_point=attempt["entry_point"], order=0))
 
-    def name(self, pk) -> str:
-        return self.users.get(pk, ("", ""))[0] if pk is not None else ""
 
-    def rows_for(self, head: list[str], items: list[_Item], manager_id, proposers_of) -> Iterator[list[str]]:
+def _decision_items(chunk: _Chunk) -> None:
+    """CAB votes, test results, Go/No-Go decisions and deployments."""
+    release_ids, signatures, add = chunk.release_ids, chunk.signatures, chunk.add
+    approved_plan = {r["pk"]: r["approved_plan_id"] for r in chunk.releases}
+    for v in CabVote.objects.filter(release_id__in=release_ids).values(
+            "pk", "release_id", "plan_id", "plan__version", "decision", "comment", "created_by_id", "created_at"):
+        approved = " (the version approved)" if approved_plan.get(v["release_id"]) == v["plan_id"] else ""
+        detail = f"plan v{v['plan__version']}{approved}" + (f": {v['comment']}" if v["comment"] else "")
+        add(v["release_id"], _Item("cab_vote", v["created_at"], v["created_by_id"], "", "", step=CabVote.step,
+                                   action="vote", outcome=v["decision"], detail=detail,
+                                   signature=signatures.get(("cabvote", v["pk"]))))
+    for t in TestResult.objects.filter(release_id__in=release_ids).values(
+            "release_id", "test_case__name", "test_case__mandatory", "outcome", "notes", "created_by_id",
+            "created_at"):
+        kind = "mandatory" if t["test_case__mandatory"] else "optional"
+        add(t["release_id"], _Item("test_result", t["created_at"], t["created_by_id"], "", "", step=TestResult.step,
+                                   action=f"test: {t['test_case__name']}", outcome=t["outcome"],
+                                   detail=f"{kind} test" + (f"; {t['notes']}" if t["notes"] else "")))
+    # A Go/No-Go decision is written by its transition: the n-th decision of
+    # a release is its n-th Go or No-Go transition, whose signature it carries.
+    go_signatures = {rid: iter([signatures.get(("transitionlog", pk)) for _, pk in sorted(logs)])
+                     for rid, logs in chunk.go_logs.items()}
+    for d in GoNoGoDecision.objects.filter(release_id__in=release_ids).order_by("created_at", "pk").values(
+            "release_id", "decision", "reason", "created_by_id", "created_at"):
+        add(d["release_id"], _Item("go_no_go", d["created_at"], d["created_by_id"], "", "", step=GoNoGoDecision.step,
+                                   action=name_of(Release.approve_go if d["decision"] == "go" else Release.no_go),
+                                   outcome=d["decision"], detail=d["reason"], order=3,
+                                   signature=next(go_signatures.get(d["release_id"], iter(())), None)))
+    for d in Deployment.objects.filter(release_id__in=release_ids).values(
+            "release_id", "started_at", "completed_at", "freeze_override_reason", "notes", "created_by_id"):
+        override = d["freeze_override_reason"]
+        add(d["release_id"], _Item("deployment", d["started_at"], d["created_by_id"], "", "", step=Deployment.step,
+                                   action=name_of(Release.start_deployment), outcome="started",
+                                   detail=f"freeze override: {override}" if override else "", order=3))
+        if d["completed_at"] is not None:
+            # The completing transition stamps the record with its log's own time.
+            add(d["release_id"], _Item("deployment", d["completed_at"],
+                                       chunk.completions.get((d["release_id"], d["completed_at"])), "", "",
+                                       step=Deployment.step, action=name_of(Release.complete_deployment),
+                                       outcome="completed", detail=d["notes"], order=3))
+
+
+def _review_items(chunk: _Chunk) -> None:
+    """The checks and reviews after deployment."""
+    release_ids, add = chunk.release_ids, chunk.add
+    for h in HealthCheck.objects.filter(release_id__in=release_ids).values(
+            "release_id", "passed", "details", "created_by_id", "created_at"):
+        add(h["release_id"], _Item("health_check", h["created_at"], h["created_by_id"], "", "",
+                                   step=HealthCheck.step, action="health_check",
+                                   outcome="passed" if h["passed"] else "failed", detail=h["details"]))
+    for e in ChangeEvaluation.objects.filter(release_id__in=release_ids).values(
+            "release_id", "meets_objectives", "summary", "created_by_id", "created_at"):
+        add(e["release_id"], _Item("change_evaluation", e["created_at"], e["created_by_id"], "", "",
+                                   step=ChangeEvaluation.step, action="evaluate",
+                                   outcome="meets objectives" if e["meets_objectives"] else "does not meet objectives",
+                                   detail=e["summary"]))
+    for p in PostImplementationReview.objects.filter(release_id__in=release_ids).values(
+            "release_id", "outcome", "findings", "created_by_id", "created_at"):
+        add(p["release_id"], _Item("pir", p["created_at"], p["created_by_id"], "", "",
+                                   step=PostImplementationReview.step, action="review", outcome=p["outcome"],
+                                   detail=p["findings"]))
+    for a in RollbackAdvice.objects.filter(release_id__in=release_ids).values(
+            "release_id", "advice", "created_by_id", "created_at"):
+        add(a["release_id"], _Item("rollback_advice", a["created_at"], a["created_by_id"], "", "",
+                                   step=RollbackAdvice.step, action="advise_rollback", outcome="rollback advised",
+                                   detail=a["advice"]))
+
+
+def _rows(chunk: _Chunk, extra_rfc_ids: list[int]) -> Iterator[list[str]]:
+    """The chunk's items as rows, with their actors' names and roles and
+    whether each control was independent."""
+    releases, rfcs_of, rfcs = chunk.releases, chunk.rfcs_of, chunk.rfcs
+    by_release, by_rfc = chunk.by_release, chunk.by_rfc
+    users = _users(i for i in chunk.actor_ids if i is not None)
+
+    def name(pk):
+        return users.get(pk, ("", ""))[0] if pk is not None else ""
+
+    def rows_for(head: list[str], items: list[_Item], manager_id, proposers_of):
         items.sort(key=lambda i: (i.at is None, i.at or datetime.min.replace(tzinfo=dt_timezone.utc), i.order))
         for item in items:
             actor = item.actor_id
@@ -438,60 +447,52 @@ class _Writer:
                 independent = None
             yield head + [
                 item.evidence_type, item.subject, item.subject_title, "" if item.step is None else item.step,
-                _iso(item.at), item.actor_name or self.name(actor),
-                self.users.get(actor, ("", ""))[1] if actor else "",
+                _iso(item.at), item.actor_name or name(actor), users.get(actor, ("", ""))[1] if actor else "",
                 item.action, item.from_state, item.to_state, item.outcome, item.detail, _yes_no(independent),
                 item.entry_point,
                 *_signature_cells(item.signature),
             ]
 
-    def release_rows(self, release) -> Iterator[list[str]]:
-        chunk, rid = self.chunk, release["pk"]
-        own_rfcs = chunk.rfcs_of.get(rid, [])
-        known = [i for i in own_rfcs if i in chunk.rfcs]
-        requesters = {chunk.rfcs[i]["requester_id"] for i in known}
-        conflicted = set().union(*(_proposers(chunk.rfcs[i]) for i in known))
-        rfc_proposers = {_rfc_number(i): _proposers(chunk.rfcs[i]) for i in known}
+    for release in releases:
+        rid = release["pk"]
+        own_rfcs = rfcs_of.get(rid, [])
+        requesters = {rfcs[i]["requester_id"] for i in own_rfcs if i in rfcs}
+        conflicted = set().union(*(_proposers(rfcs[i]) for i in own_rfcs if i in rfcs))
+        rfc_proposers = {_rfc_number(i): _proposers(rfcs[i]) for i in own_rfcs if i in rfcs}
         head = [
             _release_number(rid), release["title"], release["release_type"], release["state"],
-            _iso(release["created_at"]), self.name(release["release_manager_id"]),
+            _iso(release["created_at"]), name(release["release_manager_id"]),
             " ".join(_rfc_number(i) for i in own_rfcs),
-            " ".join(sorted({self.name(r) for r in requesters})),
+            " ".join(sorted({name(r) for r in requesters})),
         ]
-        items = list(chunk.by_release.get(rid, []))
+        items = list(by_release.get(rid, []))
         for rfc_id in own_rfcs:
-            items += [_copy(i) for i in chunk.by_rfc.get(rfc_id, [])]
+            items += [_copy(i) for i in by_rfc.get(rfc_id, [])]
 
-        def proposers_of(item):
+        def proposers_of(item, conflicted=conflicted, rfc_proposers=rfc_proposers):
             if item.evidence_type == "rfc_authorisation":
                 return rfc_proposers.get(item.subject, set())
             return conflicted
 
-        yield from self.rows_for(head, items, release["release_manager_id"], proposers_of)
+        yield from rows_for(head, items, release["release_manager_id"], proposers_of)
 
-    def rfc_rows(self, rfc_id) -> Iterator[list[str]]:
-        rfc = self.chunk.rfcs.get(rfc_id)
+    for rfc_id in extra_rfc_ids:
+        rfc = rfcs.get(rfc_id)
         if rfc is None:
-            return
-        head = ["", "", "", "", "", "", _rfc_number(rfc_id), self.name(rfc["requester_id"])]
-        yield from self.rows_for(head, [_copy(i) for i in self.chunk.by_rfc.get(rfc_id, [])], None,
-                                 lambda item: _proposers(rfc))
+            continue
+        head = ["", "", "", "", "", "", _rfc_number(rfc_id), name(rfc["requester_id"])]
+        yield from rows_for(head, [_copy(i) for i in by_rfc.get(rfc_id, [])], None,
+                            lambda item, r=rfc: _proposers(r))
 
 
 def _chunk_rows(release_ids: list[int], extra_rfc_ids: list[int]) -> Iterator[list[str]]:
     """The rows of these releases, then of these release-less RFCs; a fixed
     number of queries whatever their size."""
-    chunk = _Chunk(release_ids, extra_rfc_ids)
-    chunk.add_transitions()
-    chunk.add_refusals()
-    chunk.add_votes_and_tests()
-    chunk.add_go_and_deployments()
-    chunk.add_reviews()
-    writer = _Writer(chunk)
-    for release in chunk.releases:
-        yield from writer.release_rows(release)
-    for rfc_id in extra_rfc_ids:
-        yield from writer.rfc_rows(rfc_id)
+    chunk = _read_chunk(release_ids, extra_rfc_ids)
+    _history_items(chunk)
+    _decision_items(chunk)
+    _review_items(chunk)
+    yield from _rows(chunk, extra_rfc_ids)
 
 
 def _copy(item: _Item) -> _Item:
