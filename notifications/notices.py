@@ -21,8 +21,9 @@ from django.template.loader import render_to_string
 from calendars.entries import entries, to_ical
 from releasemgmt import authz
 from releasemgmt.celery import app as celery_app
+from releasemgmt.workflow import name_of
 from releases.choices import Channel
-from releases.models import OutboxMessage
+from releases.models import OutboxMessage, Release
 
 from .tasks import deliver_outbox
 from .vendors import task_payload
@@ -208,7 +209,7 @@ def enqueue(release, *, event: str, by=None, payload=None, log=None, subject_obj
         )
         for email in sorted(to)
     ]
-    if event == "schedule":
+    if event == name_of(Release.schedule):
         rows += _vendor_routing(release, occurrence, ct, by)
     # One message per (event occurrence, recipient, channel), however often
     # the same occurrence is enqueued (a reminder run twice a day, say).
