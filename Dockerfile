@@ -18,6 +18,9 @@ COPY releasemgmt ./releasemgmt
 COPY releases ./releases
 COPY changes ./changes
 COPY cmdb ./cmdb
+COPY calendars ./calendars
+COPY notifications ./notifications
+COPY audit ./audit
 COPY templates ./templates
 COPY static ./static
 
