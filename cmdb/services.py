@@ -1,7 +1,7 @@
 """CMDB use cases: the only code that writes CIs and baselines."""
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
 
 from releasemgmt import signing
@@ -13,6 +13,27 @@ from .models import Baseline, BaselineItem, ConfigurationItem
 
 CMDB_WRITERS = ("configuration_manager", "release_manager")
 CI_WRITERS = ("configuration_manager",)
+
+
+# A release's pre-release baseline is the release process's use case (it
+# reads the release's state and scope, and is refused in other steps): the
+# release app registers it here in its AppConfig.ready, since the CMDB does
+# not import the release process. The CMDB admin captures through it.
+_RELEASE_CAPTURE = []
+
+
+def capture_release_baselines_with(use_case) -> None:
+    """Register ``use_case(release_id=, by=)``, which captures a release's
+    pre-release baseline and returns it."""
+    _RELEASE_CAPTURE[:] = [use_case]
+
+
+def release_baseline_capture(*, release_id, by) -> Baseline:
+    """Capture the pre-release baseline of a release, through the release
+    process's use case."""
+    if not _RELEASE_CAPTURE:
+        raise ImproperlyConfigured("No app captures pre-release baselines (see capture_release_baselines_with).")
+    return _RELEASE_CAPTURE[0](release_id=release_id, by=by)
 
 
 # --- who may: the checks each use case makes, also asked first by the entry points ----------

@@ -10,10 +10,11 @@ class ReleasesConfig(AppConfig):
     def ready(self):
         from releasemgmt import audit, events
 
-        from . import calendar_cache, counts, notifications
+        from . import calendar_cache, counts, links, notifications
 
         calendar_cache.connect()
         counts.connect()
+        links.connect()
         events.listen(notifications.on_release_event, model="releases.Release")
 
         # Once per migrate: post_migrate is sent per app after the whole plan

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.contrib.contenttypes.models import ContentType
 from django.db.models import OuterRef, Prefetch, Subquery, prefetch_related_objects
 from django.db.models.expressions import RawSQL
 
 from changes.models import ChangeRequest
+from releasemgmt.history import transition_logs  # noqa: F401 - the release pages read it from here
 from releasemgmt.workflow import specs, user_label
 
 from ..choices import STATE_STEP, STEPS
@@ -22,7 +22,6 @@ from ..models import (
     Release,
     ReleasePlan,
     ReleaseScopeItem,
-    Signature,
     Task,
     TestCase,
     TestResult,
@@ -116,28 +115,6 @@ def _baselines_qs():
     from cmdb.models import Baseline
 
     return Baseline.objects.select_related("captured_by").order_by("-created_at", "-id")
-
-
-def transition_logs(obj):
-    """The performed steps of one object (release, RFC, task), oldest first,
-    each with readable names for the transition and the states."""
-    from releasemgmt.workflow import state_field
-
-    model = type(obj)
-    ct = ContentType.objects.get_for_model(model)
-    logs = list(TransitionLog.objects.filter(content_type=ct, object_id=obj.pk).select_related("by")
-                .order_by("at", "id"))
-    declared = specs(model)
-    names = {name: spec.title for name, spec in declared.items()}
-    states = dict(model._meta.get_field(state_field(model)).choices)
-    for log in logs:
-        log.label = names.get(log.name, log.name)
-        log.source_label = states.get(log.source, log.source)
-        log.target_label = states.get(log.target, log.target)
-    # The signatures of the signed steps, in one query when there are any.
-    signed = [log for log in logs if log.name in declared and declared[log.name].signed is not None]
-    Signature.attach(signed)
-    return logs
 
 
 def delivery_log(release, user):

@@ -32,7 +32,7 @@ from .common import apply_errors, ask, reader_required, target_label
 def cab_queue_view(request):
     """The plans awaiting my vote and the other plans before the CAB, each
     CAB_PAGE_SIZE a page (``?page=``, ``?others_page=``), counted and sliced
-    in SQL: some 200 plans are before the CAB at 100k releases."""
+    in SQL: with years of history hundreds of plans can be before the CAB."""
     queue = Paginator(cab_queue(request.user), CAB_PAGE_SIZE).get_page(request.GET.get("page"))
     others = Paginator(plans_under_review(request.user), CAB_PAGE_SIZE).get_page(request.GET.get("others_page"))
     return render(request, "releases/cab_queue.html", {"queue": queue, "others": others})

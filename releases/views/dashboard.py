@@ -34,8 +34,8 @@ def _parse_day(value) -> date:
 
 
 # How many entries a day shows: bars in the grid (lanes) and rows in the phone's
-# agenda. A busy day holds hundreds (650 at 100k releases); the rest are
-# counted ("+648 more") and listed on the day's page, a page at a time.
+# agenda. A busy day holds hundreds; the rest are counted ("+N more") and
+# listed on the day's page, a page at a time.
 MONTH_PER_DAY = 5
 WEEK_PER_DAY = 10
 DAY_PAGE_SIZE = 50
