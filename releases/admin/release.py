@@ -9,6 +9,7 @@ from django.db.models import Q
 from cmdb.models import Baseline
 from releasemgmt.admin_mixins import AuditAdmin, ReadOnlyInline, ServiceAdminMixin, TransitionAdminMixin
 from releasemgmt.refusals import permits
+from releasemgmt.workflow import name_of
 
 from .. import services
 from ..choices import STATE_STEP, STEPS
@@ -77,7 +78,7 @@ class ReleaseAdmin(NumberSearchMixin, ServiceAdminMixin, TransitionAdminMixin, A
     date_hierarchy = "planned_start"
     autocomplete_fields = ("rfcs",)
     transition_inputs = {
-        "start_deployment": [("freeze_override_reason", "Freeze override reason (emergency release only)")],
+        name_of(Release.start_deployment): [("freeze_override_reason", "Freeze override reason (emergency release only)")],
     }
     inlines = (PlanInline, VoteInline, TaskInline, ScopeInline, BaselineInline)
     add_fields = ("title", "release_type", "rfcs", "description", "release_manager", "planned_start", "planned_end",

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from releasemgmt.refusals import permits
-from releasemgmt.workflow import TransitionError, available
+from releasemgmt.workflow import TransitionError, available, name_of
 
 from .. import services
 from ..forms import TransitionForm, VoteForm
@@ -65,7 +65,7 @@ def render_review(request, pk, *, status=200, vote_form=None, transition=None):
     may_vote, why_not = _vote_state(release, request.user)
     decisions = []
     for t in available(release, request.user):
-        if t["name"] not in ("approve_plan", "reject_plan"):
+        if t["name"] not in (name_of(Release.approve_plan), name_of(Release.reject_plan)):
             continue
         t = dict(t, signed=t["signature_required"], target_label=target_label(Release, t["target"]),
                  url=reverse("releases:transition", args=[release.pk, t["name"]]),
