@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable
 from django.contrib.auth.models import AnonymousUser
 from django_fsm import ConcurrentTransition
 
-from .roles import ROLES
+from .roles import ROLES  # noqa: F401 - declarations and tests read the roles from here
 
 
 @dataclass(frozen=True)

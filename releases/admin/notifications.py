@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import admin
 
 from releasemgmt.admin_mixins import AuditAdmin, ReadOnlyAdminMixin
 

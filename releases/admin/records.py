@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 
 from django.contrib import admin
 from django.db import models

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -10,7 +9,7 @@ from django.db import transaction
 from releasemgmt.admin_mixins import AuditAdmin, ReadOnlyAdminMixin, ServiceAdminMixin, validation_messages
 
 from .. import template_services
-from ..models import Release, ReleaseTemplate, TemplateTask, TemplateTestCase
+from ..models import ReleaseTemplate, TemplateTask, TemplateTestCase
 
 
 

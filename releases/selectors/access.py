@@ -7,18 +7,14 @@ from functools import cached_property
 
 from django.db.models import Q
 
-from releasemgmt import authz
 from releasemgmt.workflow import evaluate, specs, user_roles
 
 from ..choices import TaskState
 from ..models import Task
 
-
 ENDED = ("closed", "cancelled")
 ACTIVE_TASK_STATES = (TaskState.OPEN, TaskState.IN_PROGRESS, TaskState.BLOCKED)
 
-# --- who sees what ---------------------------------------------------------------
-#
 # Every row a page shows is read through its model's ``restrict(user)``
 # (releasemgmt.authz decides); the pages themselves are gated by
 # ``views.common.reader_required`` and ``role_required``.
