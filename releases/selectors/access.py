@@ -17,7 +17,7 @@ ACTIVE_TASK_STATES = (TaskState.OPEN, TaskState.IN_PROGRESS, TaskState.BLOCKED)
 
 # Every row a page shows is read through its model's ``restrict(user)``
 # (releasemgmt.authz decides); the pages themselves are gated by
-# ``views.common.reader_required`` and ``role_required``.
+# ``releasemgmt.ui.reader_required`` and ``role_required``.
 
 
 @dataclass
