@@ -16,11 +16,11 @@ from releasemgmt.api import (
 )
 from releasemgmt.filters import FilterSet, IdFilter, UtcIsoDateTimeFilter
 from releasemgmt.workflow import TransitionForbidden
-from releases.models import Release
 
 from . import services
 from .choices import ChangeType, Level, RfcState
 from .models import ChangeRequest, Problem
+from .relations import release_model
 
 
 class RfcSerializer(ModelSerializer):
@@ -75,7 +75,7 @@ class RfcViewSet(GuardedWritesMixin,
     def get_queryset(self):
         user = self.request.user
         return ChangeRequest.objects.restrict(user).prefetch_related(
-            Prefetch("releases", queryset=Release.objects.restrict(user)))
+            Prefetch("releases", queryset=release_model().objects.restrict(user)))
 
     def check_create(self, request):
         services.rfc_create_check(by=request.user)
@@ -99,7 +99,7 @@ class RfcViewSet(GuardedWritesMixin,
 class ProblemSerializer(ModelSerializer):
     number = serializers.CharField(read_only=True)
     release = IdRelatedField(
-        queryset=Release.objects.all(),
+        queryset=release_model().objects.all(),
         help_text="The rolled-back release to analyse; one problem record per release.")
     rfcs = IdRelatedField(many=True, read_only=True)
     title = serializers.CharField(max_length=200, required=False, allow_blank=True,
@@ -169,7 +169,7 @@ class ProblemViewSet(GuardedWritesMixin,
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         release = data.pop("release")
-        if not Release.objects.restrict(self.request.user).filter(pk=release.pk).exists():
+        if not release_model().objects.restrict(self.request.user).filter(pk=release.pk).exists():
             raise TransitionForbidden("open_problem", "You cannot see this release.")
         serializer.instance = services.problem_create_from_release(release_id=release.pk, by=self.request.user,
                                                                    **data)

@@ -9,13 +9,13 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from releasemgmt.history import transition_logs
 from releasemgmt.refusals import permits
+from releasemgmt.ui import apply_errors, ask, forbid, post_transition, reader_required, transition_buttons
 from releasemgmt.workflow import TransitionError
-from releases.models import Release
-from releases.selectors import transition_logs
-from releases.views.common import apply_errors, ask, forbid, post_transition, reader_required, transition_buttons
 
 from .models import Problem
+from .relations import release_model
 from .services import problem_create_from_release, problem_transition, problem_update, problem_update_check
 
 TEXT = {"rows": 4, "cols": 60}
@@ -75,7 +75,7 @@ def problem_detail_view(request, pk):
 @reader_required
 def problem_open_view(request, release_pk):
     """The release page's "Open a problem record" button."""
-    release = get_object_or_404(Release.objects.restrict(request.user), pk=release_pk)
+    release = get_object_or_404(release_model().objects.restrict(request.user), pk=release_pk)
     try:
         problem = problem_create_from_release(release_id=release.pk, by=request.user)
     except TransitionError as exc:

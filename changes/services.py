@@ -6,19 +6,22 @@ from datetime import timezone as dt_timezone
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from releasemgmt import signing
+from releasemgmt import events, signing
+from releasemgmt.history import log_model
 from releasemgmt.refusals import logs_refusals
 from releasemgmt.workflow import (
     Blocker,
     TransitionBlocked,
     TransitionForbidden,
     has_any_role,
+    name_of,
     run_transition,
     user_label,
     user_roles,
 )
 
 from .models import PROBLEM_ROLES, ChangeRequest, Problem
+from .relations import release_model
 
 
 # --- who may: the checks each use case makes, also asked first by the entry points ----------
@@ -110,6 +113,9 @@ def rfc_update(*, rfc_id, by, **fields) -> ChangeRequest:
 # Release states that say the release failed and was (or is being) rolled
 # back: the rollback step (17) is where the process offers a root cause analysis.
 ROLLED_BACK_STATES = ("rolling_back", "rolled_back")
+# Announced (``releasemgmt.events``) when a problem record is opened for a
+# rolled-back release, with the release as ``extra["release"]``.
+PROBLEM_OPENED = "problem_opened"
 PROBLEM_EDITABLE_FIELDS = {"title", "description", "root_cause", "corrective_actions"}
 
 
@@ -120,10 +126,13 @@ def release_rolled_back(release) -> bool:
         return True
     if release.state != "closed":
         return False
-    from releases.models import TransitionLog
+    return _release_logs(release).filter(name=name_of(type(release).complete_rollback)).exists()
 
-    return TransitionLog.objects.filter(content_type__app_label="releases", content_type__model="release",
-                                        object_id=release.pk, name="complete_rollback").exists()
+
+def _release_logs(release):
+    # By the release's app and model name (a join), as the log rows name it.
+    return log_model().objects.filter(content_type__app_label=release._meta.app_label,
+                                      content_type__model=release._meta.model_name, object_id=release.pk)
 
 
 def problem_offered(release, user) -> bool:
@@ -140,21 +149,18 @@ def release_timeline(release) -> str:
     (who, when, from, to, reason) and the records a failure analysis starts
     from (deployment, health checks, evaluation, review, rollback advice and
     plan, backup)."""
-    from releases.models import TransitionLog
-
-    events = []
-    for log in TransitionLog.objects.filter(content_type__app_label="releases", content_type__model="release",
-                                            object_id=release.pk).select_related("by").order_by("at", "id"):
+    lines = []
+    for log in _release_logs(release).select_related("by").order_by("at", "id"):
         line = f"{log.name}: {log.source} → {log.target}, by {user_label(log.by)}"
         if log.reason:
             line += f" (reason: {log.reason})"
-        events.append((log.at, log.pk, line))
+        lines.append((log.at, log.pk, line))
     for d in release.deployments.select_related("created_by"):
-        events.append((d.started_at, 0, f"Deployment started by {user_label(d.created_by)}"
+        lines.append((d.started_at, 0, f"Deployment started by {user_label(d.created_by)}"
                                          + (f"; freeze override: {d.freeze_override_reason}"
                                             if d.freeze_override_reason else "")))
         if d.completed_at:
-            events.append((d.completed_at, 0, "Deployment completed"))
+            lines.append((d.completed_at, 0, "Deployment completed"))
     records = (
         ("backups", lambda r: f"Backup of {r.what} at {r.location} ({'verified' if r.verified else 'not verified'})"),
         ("health_checks", lambda r: f"Health check {'passed' if r.passed else 'FAILED'}: {r.details}"),
@@ -166,15 +172,13 @@ def release_timeline(release) -> str:
     )
     for related, text in records:
         for r in getattr(release, related).select_related("created_by"):
-            events.append((r.created_at, r.pk, f"{text(r).strip()} — by {user_label(r.created_by)}"))
-    events.sort(key=lambda e: (e[0], e[1]))
-    return "\n".join(f"{_at(at)}  {line}" for at, _, line in events)
+            lines.append((r.created_at, r.pk, f"{text(r).strip()} — by {user_label(r.created_by)}"))
+    lines.sort(key=lambda e: (e[0], e[1]))
+    return "\n".join(f"{_at(at)}  {line}" for at, _, line in lines)
 
 
 def _release_subject(kwargs):
-    from releases.models import Release
-
-    return Release, kwargs["release_id"]
+    return release_model(), kwargs["release_id"]
 
 
 def _problem_subject(kwargs):
@@ -189,10 +193,7 @@ def problem_create_from_release(*, release_id, by, title: str = "", description:
     per release: a second attempt is refused (409) and names the first. While
     the rollback step is open the release also gets a problem reference
     record, so its page and the API show where the analysis lives."""
-    from releases.models import ProblemReference, Release
-    from releases.services import record_add
-
-    release = Release.objects.select_for_update().get(pk=release_id)
+    release = release_model().objects.select_for_update().get(pk=release_id)
     problem_open_check(by=by)
     if not release_rolled_back(release):
         message = f"{release.number} was not rolled back; problem records are for failed releases."
@@ -209,9 +210,9 @@ def problem_create_from_release(*, release_id, by, title: str = "", description:
     problem._change_reason = "create"
     problem.save()
     problem.rfcs.set(release.rfcs.all())
-    if release.state in ProblemReference.open_states:
-        record_add(release_id=release.pk, record_type="problem_references", by=by, reference=problem.number,
-                   description=problem.title)
+    # The release process keeps its reference to the problem record (a
+    # listener of its own, in this transaction): this app does not write it.
+    events.announce(problem, PROBLEM_OPENED, by=by, release=release)
     return problem
 
 

@@ -12,14 +12,14 @@ from django.db.models import Prefetch, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from releasemgmt.history import transition_logs
 from releasemgmt.refusals import permits
+from releasemgmt.ui import apply_errors, ask, post_transition, reader_required, transition_buttons
 from releasemgmt.workflow import TransitionError, has_any_role
-from releases.models import Release
-from releases.selectors import transition_logs
-from releases.views.common import apply_errors, ask, post_transition, reader_required, transition_buttons
 
 from .choices import ChangeType, Level, RfcState
 from .models import ChangeRequest
+from .relations import release_model
 from .services import EDITABLE_STATES, rfc_create, rfc_transition, rfc_update, rfc_update_check
 
 
@@ -45,7 +45,7 @@ OPEN_STATES = ("submitted", "assessed", "authorized", "scheduled", "implemented"
 def rfc_list_view(request):
     form = RfcFilterForm(request.GET or None)
     qs = ChangeRequest.objects.restrict(request.user).select_related("requester").prefetch_related(
-        Prefetch("releases", queryset=Release.objects.restrict(request.user))).order_by("-pk")
+        Prefetch("releases", queryset=release_model().objects.restrict(request.user))).order_by("-pk")
     if form.is_valid():
         q = form.cleaned_data["q"].strip()
         if q:
@@ -111,7 +111,7 @@ def rfc_edit_view(request, pk):
 def render_rfc(request, pk, *, status=200, transition=None):
     rfc = get_object_or_404(
         ChangeRequest.objects.restrict(request.user).select_related("requester").prefetch_related(
-            Prefetch("releases", queryset=Release.objects.restrict(request.user).select_related("release_manager"))),
+            Prefetch("releases", queryset=release_model().objects.restrict(request.user).select_related("release_manager"))),
         pk=pk)
     actions = transition_buttons(rfc, request.user, "changes:transition", transition)
     comments = list(rfc.release_closure_comments.restrict(request.user).select_related("release", "created_by"))

@@ -36,6 +36,7 @@ from .services import (
     ci_transition,
     ci_update,
     ci_update_check,
+    release_baseline_capture,
 )
 
 
@@ -156,9 +157,7 @@ class BaselineAdmin(ServiceAdminMixin, TransitionAdminMixin, AuditAdmin):
     def perform_save(self, request, form, change):
         data = form.cleaned_data
         if data["kind"] == BaselineKind.PRE_RELEASE:
-            from releases.services import release_capture_baseline
-
-            return release_capture_baseline(release_id=data["release"].pk, by=request.user)
+            return release_baseline_capture(release_id=data["release"].pk, by=request.user)
         return baseline_capture(cis=list(data["cis"]), name=data["name"], kind=data["kind"],
                                 release=data.get("release"), description=data.get("description", ""),
                                 by=request.user)

@@ -1,11 +1,12 @@
-"""Form fields for choosing configuration items in the browser."""
+"""Form fields for choosing configuration items and baselines in the browser."""
 from __future__ import annotations
 
 from django import forms
 
+from releasemgmt.forms import IdModelChoiceField
 from releasemgmt.input_guard import parse_id
 
-from .models import ConfigurationItem
+from .models import Baseline, ConfigurationItem
 
 # A CMDB of this size or less is offered as suggestions under the box (an
 # HTML datalist); a larger one is typed by name. A CMDB holds tens of
@@ -73,3 +74,12 @@ class CIField(forms.ModelChoiceField):
             raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice",
                                         params={"value": raw})
         return found
+
+
+class BaselineCompareForm(forms.Form):
+    against = IdModelChoiceField(queryset=Baseline.objects.none(), label="Compare with", required=False,
+                                 empty_label="Choose a baseline")
+
+    def __init__(self, *args, baseline, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["against"].queryset = Baseline.objects.exclude(pk=baseline.pk).order_by("-created_at", "-id")

@@ -8,16 +8,17 @@ class ConfigurationItemQuerySet(RestrictedQuerySet):
     def restrict(self, user, action: str = "view"):
         """The process's roles read the whole CMDB; a vendor-only user the
         CIs in scope of the releases it sees; nobody else any."""
-        from releases.models import Release, ReleaseScopeItem
-
         check_action(action)
         who = reader(user)
         if who.internal:
             return self
         if not who.anything:
             return self.none()
-        releases = Release.objects.restrict(user, action)
-        return self.filter(pk__in=ReleaseScopeItem.objects.filter(release_id__in=releases.values("pk"))
+        # Through the scope items the release process declares on a CI
+        # (``release_scope``): the CMDB does not import ``releases``.
+        scope = self.model._meta.get_field("release_scope").related_model
+        releases = scope._meta.get_field("release").related_model._default_manager.restrict(user, action)
+        return self.filter(pk__in=scope._default_manager.filter(release_id__in=releases.values("pk"))
                            .values("ci_id"))
 
 
@@ -25,15 +26,14 @@ class BaselineQuerySet(RestrictedQuerySet):
     def restrict(self, user, action: str = "view"):
         """The process's roles read every baseline; a vendor-only user the
         baselines of the releases it sees; nobody else any."""
-        from releases.models import Release
-
         check_action(action)
         who = reader(user)
         if who.internal:
             return self
         if not who.anything:
             return self.none()
-        return self.filter(release_id__in=Release.objects.restrict(user, action).values("pk"))
+        releases = self.model._meta.get_field("release").related_model._default_manager.restrict(user, action)
+        return self.filter(release_id__in=releases.values("pk"))
 
 
 class BaselineItemQuerySet(ViaQuerySet):

@@ -1,12 +1,12 @@
 """CMDB use cases: the only code that writes CIs and baselines."""
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
 
 from releasemgmt import signing
 from releasemgmt.refusals import logs_refusals
-from releasemgmt.workflow import TransitionForbidden, has_any_role, run_transition
+from releasemgmt.workflow import TransitionForbidden, has_any_role, name_of, run_transition
 
 from .choices import BaselineKind
 from .models import Baseline, BaselineItem, ConfigurationItem
@@ -15,13 +15,35 @@ CMDB_WRITERS = ("configuration_manager", "release_manager")
 CI_WRITERS = ("configuration_manager",)
 
 
+# A release's pre-release baseline is the release process's use case (it
+# reads the release's state and scope, and is refused in other steps): the
+# release app registers it here in its AppConfig.ready, since the CMDB does
+# not import the release process. The CMDB admin captures through it.
+_RELEASE_CAPTURE = []
+
+
+def capture_release_baselines_with(use_case) -> None:
+    """Register ``use_case(release_id=, by=)``, which captures a release's
+    pre-release baseline and returns it."""
+    _RELEASE_CAPTURE[:] = [use_case]
+
+
+def release_baseline_capture(*, release_id, by) -> Baseline:
+    """Capture the pre-release baseline of a release, through the release
+    process's use case."""
+    if not _RELEASE_CAPTURE:
+        raise ImproperlyConfigured("No app captures pre-release baselines (see capture_release_baselines_with).")
+    return _RELEASE_CAPTURE[0](release_id=release_id, by=by)
+
+
 # --- who may: the checks each use case makes, also asked first by the entry points ----------
 
 
 @logs_refusals()
 def baseline_capture_check(*, by) -> None:
     if not has_any_role(by, CMDB_WRITERS):
-        raise TransitionForbidden("capture", "Only a configuration manager or release manager may capture a baseline.")
+        raise TransitionForbidden(name_of(Baseline.capture),
+                                  "Only a configuration manager or release manager may capture a baseline.")
 
 
 @logs_refusals()
@@ -56,7 +78,7 @@ def baseline_capture(*, cis, name: str, kind: str = BaselineKind.MANUAL, release
             for ci in ConfigurationItem.objects.filter(pk__in=[c.pk for c in cis]).order_by("name")
         ]
     )
-    return run_transition(Baseline, baseline.pk, "capture", by=by, system=True)
+    return run_transition(Baseline, baseline.pk, name_of(Baseline.capture), by=by, system=True)
 
 
 def ci_set_version(*, ci: ConfigurationItem, version: str, by, reason: str) -> bool:

@@ -8,12 +8,12 @@ from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, render
 
-from releases.forms import BaselineCompareForm
-from releases.models import ReleaseScopeItem
-from releases.views.common import reader_required
+from releasemgmt.ui import reader_required
 
 from .choices import CIType
+from .forms import BaselineCompareForm
 from .models import Baseline, BaselineItem, ConfigurationItem
+from .relations import scope_item_model
 from .services import baseline_diff
 
 
@@ -33,11 +33,10 @@ def _count(rows, field):
 def ci_list_view(request):
     form = CIFilterForm(request.GET or None)
     # Counted per row by subqueries, which run only for the page's fifty rows;
-    # joins and GROUP BY counted them for the whole CMDB before paging (3 s
-    # at 50,000 CIs).
+    # joins and GROUP BY counted them for the whole CMDB before paging.
     qs = ConfigurationItem.objects.restrict(request.user).select_related("owner").annotate(
         dependency_count=_count(ConfigurationItem.depends_on.through.objects, "from_configurationitem"),
-        release_count=_count(ReleaseScopeItem.objects, "ci"),
+        release_count=_count(scope_item_model().objects, "ci"),
     ).order_by("name")
     if form.is_valid():
         q = form.cleaned_data["q"].strip()
@@ -53,7 +52,7 @@ def ci_list_view(request):
 def ci_detail_view(request, pk):
     user = request.user
     ci = get_object_or_404(ConfigurationItem.objects.restrict(user).select_related("owner"), pk=pk)
-    touched = list(ReleaseScopeItem.objects.restrict(user).filter(ci=ci)
+    touched = list(scope_item_model().objects.restrict(user).filter(ci=ci)
                    .select_related("release", "release__release_manager")
                    .order_by("-release__created_at", "-release_id"))
     in_baselines = list(BaselineItem.objects.restrict(user).filter(ci=ci).select_related("baseline")

@@ -32,7 +32,7 @@ from typing import Iterable
 
 from django.db import models
 
-from .workflow import ROLES
+from .roles import ROLES
 
 VENDOR = "vendor"
 
@@ -263,8 +263,6 @@ def redact(blockers: list, user) -> list:
 
     from django.apps import apps
 
-    from .workflow import Blocker
-
     wanted = defaultdict(set)
     for b in named:
         wanted[b.about[0]].add(b.about[1])
@@ -273,4 +271,4 @@ def redact(blockers: list, user) -> list:
         rows = apps.get_model(label)._default_manager.restrict(user).filter(pk__in=ids)
         seen |= {(label, pk) for pk in rows.values_list("pk", flat=True)}
     return [b if not b.about or b.about in seen
-            else Blocker(b.code, b.unseen or "Something you may not see stands in the way.") for b in blockers]
+            else type(b)(b.code, b.unseen or "Something you may not see stands in the way.") for b in blockers]

@@ -6,6 +6,9 @@ a lookup with one was a 500.)
 
 The admin gets them for every foreign key and many-to-many field through
 ``AuditAdmin``; the UI's forms declare them.
+
+Also here, below every app that signs or moves something: the password
+field of a signed decision and the form of a transition's button.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from django import forms
 from django.db import models
 
 from .input_guard import not_an_id_message, parse_id
+from .signing import Password
 
 
 def _not_an_id(value) -> forms.ValidationError:
@@ -71,3 +75,66 @@ class IdModelMultipleChoiceField(forms.ModelMultipleChoiceField):
         if _keyed_by_id(self) and isinstance(data, (list, tuple)):
             data = [item for item in data if _is_id(item)]
         return super().bound_data(data, initial)
+
+
+class _SignatureBoundField(forms.BoundField):
+    """The password input of a signing form is named ``password`` whatever
+    the form's prefix, as a login form's is: django-axes, which keeps the
+    request's fields of a failed login, masks it by that name. Its id keeps
+    the prefix, so each form of a page has its own."""
+
+    def __init__(self, form, field, name):
+        super().__init__(form, field, name)
+        self.html_name = "password"
+
+    @property
+    def auto_id(self):
+        auto_id = self.form.auto_id
+        if auto_id and "%s" in str(auto_id):
+            return auto_id % self.form.add_prefix(self.name)
+        return super().auto_id
+
+
+class PasswordField(forms.CharField):
+    """The signer's password, typed again to sign a decision. The form only
+    collects it: the service checks it (``releasemgmt.signing``)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", "Your password")
+        kwargs.setdefault("help_text", "Confirm with your password: it signs this decision.")
+        super().__init__(widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}), strip=False,
+                         **kwargs)
+
+    def get_bound_field(self, form, field_name):
+        return _SignatureBoundField(form, self, field_name)
+
+
+class SigningFormMixin:
+    """A form that may sign its decision: ``credential()`` is what the
+    signer typed, handed to the service, which checks it."""
+
+    def credential(self):
+        if "password" not in self.fields:
+            return None
+        return Password(self.cleaned_data.get("password") or "")
+
+
+class TransitionForm(SigningFormMixin, forms.Form):
+    """The fields one release or task transition asks for: a reason where the
+    contract wants one, the password for signed decisions, a freeze override."""
+
+    def __init__(self, *args, user, reason=False, signed=False, freeze_override=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if reason:
+            self.fields["reason"] = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000,
+                                                    label="Reason")
+        if freeze_override:
+            self.fields["freeze_override_reason"] = forms.CharField(
+                required=False, max_length=2000, label="Freeze override reason",
+                help_text="Emergency releases only: why the deployment may start inside a freeze window.")
+        if signed:
+            self.fields["password"] = PasswordField()
+
+    def payload(self) -> dict:
+        return {k: v for k, v in self.cleaned_data.items() if k != "password" and v not in ("", None)}

@@ -34,12 +34,24 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
+
 from . import entrypoints
 from .workflow import TransitionError, check_may_act
 
 logger = logging.getLogger("releasemgmt.refusals")
 
 SOD = "segregation_of_duties"
+
+# Where refused attempts are kept: a model of the release process's audit
+# tables (a model stays in its app), looked up by name, as the transition log
+# is, so that the ground imports no app.
+ATTEMPT_MODEL = ("releases", "RefusedAttempt")
+
+
+def attempt_model():
+    return apps.get_model(*ATTEMPT_MODEL)
 
 # How many functions carrying ``logs_refusals`` (or a ``permits`` question)
 # are running now, one inside the other: only the outermost records.
@@ -84,20 +96,15 @@ def keep(exc, *, by=None, subject=None) -> None:
     service did (a refusal raised outside ``logs_refusals``)."""
     if refusal_code(exc) is None:
         return
-    from releases.models import RefusedAttempt
-
     note(exc, by=by, subject=subject)
     refusal = exc.refusal
-    if refusal.row_id is not None and RefusedAttempt.objects.filter(pk=refusal.row_id).exists():
+    if refusal.row_id is not None and attempt_model().objects.filter(pk=refusal.row_id).exists():
         return
     first = refusal.row_id is None
     refusal.row_id = _write(exc, refusal, log=first).pk
 
 
 def _write(exc, refusal: Refusal, *, log: bool):
-    from django.contrib.contenttypes.models import ContentType
-    from releases.models import RefusedAttempt
-
     code = refusal_code(exc)
     user = refusal.by
     detail = exc.detail
@@ -111,7 +118,7 @@ def _write(exc, refusal: Refusal, *, log: bool):
         logger.warning("refused %s by %s on %s #%s through %s: %s (%s)", exc.name,
                        getattr(user, "username", "anonymous"), content_type and content_type.model, object_id,
                        refusal.entry_point, detail, code)
-    return RefusedAttempt.objects.create(
+    return attempt_model().objects.create(
         by=user, username=getattr(user, "username", ""), action=str(exc.name)[:50],
         content_type=content_type, object_id=object_id, code=code, detail=detail,
         entry_point=refusal.entry_point,

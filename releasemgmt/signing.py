@@ -168,12 +168,15 @@ def fingerprint(content: Mapping[str, Any]) -> str:
 def record(*, by, method: str, meaning: str, content: Mapping[str, Any], decision, at=None):
     """Keep the signature of ``decision`` (the transition log row or the
     record the signer's decision wrote), in the decision's transaction."""
+    from django.apps import apps
     from django.contrib.contenttypes.models import ContentType
     from django.utils import timezone
 
-    from releases.models import Signature
-
     from . import entrypoints
+
+    # The signatures are rows of the process's audit tables (releases.Signature),
+    # looked up by name so that the ground imports no app.
+    Signature = apps.get_model("releases", "Signature")  # noqa: N806 - a model class
 
     document = canonical(content)
     return Signature.objects.create(

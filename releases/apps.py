@@ -10,9 +10,10 @@ class ReleasesConfig(AppConfig):
     def ready(self):
         from releasemgmt import audit
 
-        from . import counts
+        from . import counts, links
 
         counts.connect()
+        links.connect()
 
         # Once per migrate: post_migrate is sent per app after the whole plan
         # has run, so every append-only table exists by then. weak=False:

@@ -1,9 +1,8 @@
 """The release list's page count, kept until the rows it counts change.
 
 The exact count is the one part of the release list whose cost grows with
-the table: an index-only scan of every matching release (12-18 ms for 61,000
-of 100,000 releases; bench/README.md), where the page itself costs the same
-at any size. Integrations poll the same filtered lists over and over, so the
+the table: an index-only scan of every matching release (bench/README.md
+has the figures), where the page itself costs the same at any size. Integrations poll the same filtered lists over and over, so the
 count is kept under a generation (releasemgmt.generations) that every
 committed write to what the list filters by replaces: releases, their RFC
 links and scope (the ``rfc`` and ``ci`` filters), tasks and vendor membership

@@ -10,9 +10,13 @@ from django.utils import timezone
 
 from changes.models import ChangeRequest
 from cmdb.forms import CIField
-from cmdb.models import Baseline
-from releasemgmt.forms import IdModelChoiceField, IdModelMultipleChoiceField
-from releasemgmt.signing import Password
+from releasemgmt.forms import (  # noqa: F401 - the signing forms live below the apps that use them
+    IdModelChoiceField,
+    IdModelMultipleChoiceField,
+    PasswordField,
+    SigningFormMixin,
+    TransitionForm,
+)
 
 from .choices import STEPS, ReleaseState, ReleaseType, VoteDecision
 from .models import RECORD_TYPES, ReleasePlan, ReleaseTemplate, Team, Vendor
@@ -45,38 +49,6 @@ def _tidy(fields: dict) -> dict:
     return fields
 
 
-class _SignatureBoundField(forms.BoundField):
-    """The password input of a signing form is named ``password`` whatever
-    the form's prefix, as a login form's is: django-axes, which keeps the
-    request's fields of a failed login, masks it by that name. Its id keeps
-    the prefix, so each form of a page has its own."""
-
-    def __init__(self, form, field, name):
-        super().__init__(form, field, name)
-        self.html_name = "password"
-
-    @property
-    def auto_id(self):
-        auto_id = self.form.auto_id
-        if auto_id and "%s" in str(auto_id):
-            return auto_id % self.form.add_prefix(self.name)
-        return super().auto_id
-
-
-class PasswordField(forms.CharField):
-    """The signer's password, typed again to sign a decision. The form only
-    collects it: the service checks it (``releasemgmt.signing``)."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("label", "Your password")
-        kwargs.setdefault("help_text", "Confirm with your password: it signs this decision.")
-        super().__init__(widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}), strip=False,
-                         **kwargs)
-
-    def get_bound_field(self, form, field_name):
-        return _SignatureBoundField(form, self, field_name)
-
-
 def changed_values(form) -> dict:
     """What the user changed. A date-time input shows minutes, so a stored
     value with seconds is not "changed" just because the form rounded it."""
@@ -89,37 +61,6 @@ def changed_values(form) -> dict:
                 continue
         out[name] = value
     return out
-
-
-class SigningFormMixin:
-    """A form that may sign its decision: ``credential()`` is what the
-    signer typed, handed to the service, which checks it."""
-
-    def credential(self):
-        if "password" not in self.fields:
-            return None
-        return Password(self.cleaned_data.get("password") or "")
-
-
-class TransitionForm(SigningFormMixin, forms.Form):
-    """The fields one release or task transition asks for: a reason where the
-    contract wants one, the password for signed decisions, a freeze override."""
-
-    def __init__(self, *args, user, reason=False, signed=False, freeze_override=False, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.user = user
-        if reason:
-            self.fields["reason"] = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000,
-                                                    label="Reason")
-        if freeze_override:
-            self.fields["freeze_override_reason"] = forms.CharField(
-                required=False, max_length=2000, label="Freeze override reason",
-                help_text="Emergency releases only: why the deployment may start inside a freeze window.")
-        if signed:
-            self.fields["password"] = PasswordField()
-
-    def payload(self) -> dict:
-        return {k: v for k, v in self.cleaned_data.items() if k != "password" and v not in ("", None)}
 
 
 # --- releases --------------------------------------------------------------------------------
@@ -364,13 +305,3 @@ class TaskForm(forms.Form):
         if start and end and end < start:
             self.add_error("planned_end", "The planned end must not be before the planned start.")
         return data
-
-
-class BaselineCompareForm(forms.Form):
-    against = IdModelChoiceField(queryset=Baseline.objects.none(), label="Compare with", required=False,
-                                     empty_label="Choose a baseline")
-
-    def __init__(self, *args, baseline, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["against"].queryset = Baseline.objects.exclude(pk=baseline.pk).order_by("-created_at", "-id")
-

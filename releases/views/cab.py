@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from releasemgmt.refusals import permits
-from releasemgmt.workflow import TransitionError, available
+from releasemgmt.workflow import TransitionError, available, name_of
 
 from .. import services
 from ..forms import TransitionForm, VoteForm
@@ -32,7 +32,7 @@ from .common import apply_errors, ask, reader_required, target_label
 def cab_queue_view(request):
     """The plans awaiting my vote and the other plans before the CAB, each
     CAB_PAGE_SIZE a page (``?page=``, ``?others_page=``), counted and sliced
-    in SQL: some 200 plans are before the CAB at 100k releases."""
+    in SQL: with years of history hundreds of plans can be before the CAB."""
     queue = Paginator(cab_queue(request.user), CAB_PAGE_SIZE).get_page(request.GET.get("page"))
     others = Paginator(plans_under_review(request.user), CAB_PAGE_SIZE).get_page(request.GET.get("others_page"))
     return render(request, "releases/cab_queue.html", {"queue": queue, "others": others})
@@ -65,7 +65,7 @@ def render_review(request, pk, *, status=200, vote_form=None, transition=None):
     may_vote, why_not = _vote_state(release, request.user)
     decisions = []
     for t in available(release, request.user):
-        if t["name"] not in ("approve_plan", "reject_plan"):
+        if t["name"] not in (name_of(Release.approve_plan), name_of(Release.reject_plan)):
             continue
         t = dict(t, signed=t["signature_required"], target_label=target_label(Release, t["target"]),
                  url=reverse("releases:transition", args=[release.pk, t["name"]]),

@@ -148,7 +148,7 @@ def test_dashboard_lists_releases_waiting_on_my_role(login, actors, cis):
 
 
 def test_dashboard_shows_a_bounded_number_of_releases_and_links_to_the_rest(login, actors, monkeypatch):
-    from releases import selectors
+    from releases.selectors import dashboard_page as selectors
 
     monkeypatch.setattr(selectors, "DASHBOARD_RELEASES", 3)
     releases = [new_release(actors, title=f"Train {i}") for i in range(5)]

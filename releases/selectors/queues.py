@@ -1,0 +1,152 @@
+"""The work queues: releases whose next step one of a user's roles takes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Q
+
+from releasemgmt.workflow import name_of, specs, user_roles
+
+from ..choices import ReleaseState, ReleaseType
+from ..models import Release
+from .access import ENDED
+
+# The dashboard shows the first few of each work queue and links to the rest:
+# a change manager's queue can hold hundreds of releases.
+DASHBOARD_QUEUE = 20
+
+
+class _OnlyItsType:
+    """A release reduced to its type, handed to a callable ``roles`` of a
+    Release transition to learn who may perform it on releases of that type.
+
+    The work queues below filter in SQL by (state, release_type), which is
+    right only while who may act depends on nothing else. It does: the one
+    callable ``roles`` of the Release transitions is ``guards.go_roles``,
+    which reads ``release_type`` alone. One that read anything else (a record,
+    the manager) would fail here with an AttributeError, in the tests, rather
+    than queue releases by a guess: its condition would have to join the
+    queries below. (A transition's ``actor``, a check of the user beyond the
+    role, is not consulted, as before: no Release transition has one.)"""
+
+    __slots__ = ("release_type",)
+
+    def __init__(self, release_type):
+        self.release_type = release_type
+
+
+def _acting(roles, names=None, skip=frozenset()) -> dict[tuple[str, str], list[str]]:
+    """(state, release_type) → the titles of the Release transitions from that
+    state that one of ``roles`` may perform on a release of that type (only
+    those named ``names``, if given, and none named in ``skip``)."""
+    out: dict[tuple[str, str], list[str]] = {}
+    if not roles:
+        return out
+    for spec in specs(Release).values():
+        if spec.internal or spec.name in skip or (names is not None and spec.name not in names):
+            continue
+        for release_type in ReleaseType.values:
+            if roles & set(spec.roles_for(_OnlyItsType(release_type))):
+                for state in spec.sources:
+                    out.setdefault((state, release_type), []).append(spec.title)
+    return out
+
+
+def _types_by_state(pairs) -> dict[str, set]:
+    types: dict[str, set] = {}
+    for state, release_type in pairs:
+        types.setdefault(state, set()).add(release_type)
+    return types
+
+
+def _in_pairs(pairs) -> Q | None:
+    """Releases whose (state, release_type) is one of ``pairs``: by state
+    alone where every type is in, else by state and types. None if no pair."""
+    types = _types_by_state(pairs)
+    every = sorted(s for s, ts in types.items() if ts == set(ReleaseType.values))
+    parts = [Q(state__in=every)] if every else []
+    parts += [Q(state=s, release_type__in=sorted(ts)) for s, ts in sorted(types.items()) if s not in every]
+    if not parts:
+        return None
+    q = parts[0]
+    for part in parts[1:]:
+        q |= part
+    return q
+
+
+QUEUE_FIELDS = ("id", "title", "state", "release_type", "planned_start", "planned_end")
+
+
+def go_queue(user):
+    """Releases ready for a Go/No-Go this user may take (not their own), as a
+    query, soonest first, and (state, release_type) → the decisions' titles."""
+    steps = _acting(user_roles(user), names={name_of(Release.approve_go), name_of(Release.no_go)})
+    where = _in_pairs(steps)
+    if where is None:
+        return Release.objects.none(), steps
+    # guards.not_release_manager: the manager of a release never decides its
+    # Go, nor does whoever proposed one of its RFCs.
+    proposed = Release.rfcs.through.objects.filter(
+        Q(changerequest__requester=user) | Q(changerequest__raised_by=user),
+        release__state=ReleaseState.READY).values("release_id")
+    return (Release.objects.restrict(user).filter(where).exclude(release_manager=user).exclude(pk__in=proposed)
+            .only(*QUEUE_FIELDS).order_by("planned_start", "pk"), steps)
+
+
+QUEUED_ELSEWHERE = {name_of(Release.approve_plan), name_of(Release.reject_plan), name_of(Release.approve_go),
+                    name_of(Release.no_go), name_of(Release.cancel)}
+
+
+def role_queue(user):
+    """Active releases whose next step is taken by one of this user's roles
+    (other than release manager: those are on "my releases", and other than
+    the CAB vote and Go/No-Go, which have their own lists), as a query,
+    soonest first, and (state, release_type) → the titles of those steps."""
+    steps = _acting(user_roles(user) - {"release_manager"}, skip=QUEUED_ELSEWHERE)
+    where = _in_pairs(steps)
+    if where is None:
+        return Release.objects.none(), steps
+    return (Release.objects.restrict(user).filter(where).exclude(state__in=ENDED).only(*QUEUE_FIELDS)
+            .order_by("planned_start", "pk"), steps)
+
+
+@dataclass
+class WorkQueue:
+    """The first releases of a work queue on the dashboard, its true total,
+    and, when not all are shown, where the rest are: the release list by
+    state (and type, where only some types are the user's), with counts."""
+
+    rows: list
+    total: int
+    links: list  # (label, release list query string)
+
+    @property
+    def more(self) -> bool:
+        return self.total > len(self.rows)
+
+
+def dashboard_queue(qs, pairs=None) -> WorkQueue:
+    """The first DASHBOARD_QUEUE of ``qs`` and its total, counted in SQL only
+    when those rows fill the list. With ``pairs`` (the (state, release_type)
+    pairs ``qs`` is filtered by), one grouped count gives the total and the
+    links to the release list."""
+    rows = list(qs[:DASHBOARD_QUEUE])
+    if len(rows) < DASHBOARD_QUEUE:
+        return WorkQueue(rows, len(rows), [])
+    if pairs is None:
+        return WorkQueue(rows, qs.count(), [])
+    counts = {(state, release_type): n for state, release_type, n in
+              qs.order_by().values("state", "release_type").annotate(n=Count("pk"))
+              .values_list("state", "release_type", "n")}
+    types = _types_by_state(pairs)
+    states, type_labels = dict(ReleaseState.choices), dict(ReleaseType.choices)
+    links = []
+    for state in sorted({s for s, _ in counts}, key=ReleaseState.values.index):
+        if types[state] == set(ReleaseType.values):
+            n = sum(v for (s, _), v in counts.items() if s == state)
+            links.append((f"{states[state]} ({n:,})", f"state={state}"))
+            continue
+        links += [(f"{states[state]} · {type_labels[t]} ({counts[state, t]:,})", f"state={state}&release_type={t}")
+                  for t in sorted(types[state]) if (state, t) in counts]
+    return WorkQueue(rows, sum(counts.values()), links)
