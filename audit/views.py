@@ -8,7 +8,7 @@ from django.shortcuts import render
 
 from releasemgmt.workflow import TransitionError
 
-from releases.views.common import forbid
+from releasemgmt.ui import forbid
 
 from .export import evidence_export, export_check
 from .forms import EvidenceRangeForm, filename_for

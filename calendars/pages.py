@@ -12,8 +12,8 @@ from django.views.decorators.http import require_POST
 from django.utils import timezone
 
 from releases.models import CalendarToken
-from releases.selectors import calendar_day, calendar_period, calendar_rows, month_grid, week_lanes
-from releases.views.common import role_required
+from .selectors import calendar_day, calendar_period, calendar_rows, month_grid, week_lanes
+from releasemgmt.ui import role_required
 
 
 def _parse_day(value) -> date:

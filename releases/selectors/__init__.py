@@ -9,21 +9,11 @@ release carries. One module per page or concern:
 - ``release_page``: one release with what its page and guards read, its history, the step tracker;
 - ``cab``: plans before the CAB, a member's queue, the tally;  ``diff``: plan versions word by word;
 - ``queues`` and ``dashboard_page``: the work queues and the dashboard;  ``listing``: the release list;
-- ``calendar_entries``: the calendar's entries;  ``board``: the task board.
+- ``board``: the task board. (The calendar's entries are the calendars app's: calendars.selectors.)
 """
 from .access import ACTIVE_TASK_STATES, ENDED, Membership, task_actions
 from .board import BOARD_COLUMN_SIZE, BOARD_DONE_DAYS, BOARD_STATES, task_board
 from .cab import CAB_PAGE_SIZE, VoteTally, cab_queue, plans_under_review, previous_plan, vote_tally
-from .calendar_entries import (
-    KIND_ORDER,
-    CalendarEntry,
-    CalendarPeriod,
-    calendar_day,
-    calendar_period,
-    calendar_rows,
-    month_grid,
-    week_lanes,
-)
 from .dashboard_page import DASHBOARD_DEPLOYMENTS, DASHBOARD_RELEASES, dashboard, my_tasks, upcoming_deployments
 from .diff import PLAN_FIELDS, plan_diff, word_diff
 from .listing import release_list

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from releases.models import FreezeWindow, Release, ReleasePlan, Task, Vendor
-from releases.selectors import calendar_day, calendar_period, calendar_rows
+from calendars.selectors import calendar_day, calendar_period, calendar_rows
 from calendars.pages import DAY_PAGE_SIZE, MONTH_PER_DAY, WEEK_PER_DAY
 
 pytestmark = pytest.mark.django_db

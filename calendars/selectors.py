@@ -11,9 +11,9 @@ from functools import cached_property
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from ..choices import TaskState
-from ..models import FreezeWindow, Release, ReleasePlan, Task
-from .access import ENDED
+from releases.choices import TaskState
+from releases.models import FreezeWindow, Release, ReleasePlan, Task
+from releases.selectors.access import ENDED
 
 
 
