@@ -2,15 +2,18 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from releases import urls as release_urls
 from releases.calendar_views import CalendarFeedView, CalendarView, private_feed
 from releases.vendor_views import VendorInboundView
 from releases.views import dashboard_view
+from reports import urls as report_urls
 
 urlpatterns = [
     path("", dashboard_view, name="dashboard"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("", include("releases.urls")),
+    # The reports page keeps its name in the "releases" namespace.
+    path("", include((release_urls.urlpatterns + report_urls.urlpatterns, release_urls.app_name))),
     path("rfcs/", include("changes.urls")),
     path("cmdb/", include("cmdb.urls")),
     path("admin/", admin.site.urls),

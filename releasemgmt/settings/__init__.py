@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "cmdb",
     "changes",
     "releases",
+    "reports",
 ]
 
 MIDDLEWARE = [

@@ -10,10 +10,11 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
-from .. import charts
-from ..choices import ReleaseType
-from ..metrics import MetricsFilterForm, compute
-from .common import reader_required
+from releases.choices import ReleaseType
+from releases.views.common import reader_required
+
+from . import charts
+from .metrics import MetricsFilterForm, compute
 
 FILTER_KEYS = ("from", "to", "type", "team", "ci", "vendor")
 TYPE_LABELS = dict(ReleaseType.choices)

@@ -1,0 +1,260 @@
+"""The queries behind the figures of ``reports.metrics``: ORM aggregates over
+the stays (``reports.models.Stay``) and the step records, each returning a
+few rows whatever the number of releases.
+
+The durations measured (a stay, a CAB decision after its submission, a
+restore after its rollback, an RFC's lead time) come back from the database
+as exact durations; their median and 90th percentile are those of
+``statistics`` (``metrics.Sample``), read from the few ranks they need.
+Transitions are named from their declaration on ``Release``.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections import defaultdict
+from datetime import date, datetime, timedelta, timezone as dt_timezone
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection, transaction
+from django.db.models import (
+    Count, DurationField, Exists, ExpressionWrapper, F, Func, IntegerField, Min, OuterRef, Q, RowRange, Subquery,
+    Window,
+)
+from django.db.models.functions import Coalesce, FirstValue, Lag, RowNumber, TruncWeek
+
+from releasemgmt.workflow import name_of
+from releases.choices import STEP_TARGETS, ReleaseState
+from releases.models import Deployment, Release, ReleasePlan, Task, TransitionLog
+
+from .models import Stay
+
+SUBMIT, APPROVE, REJECT = (name_of(t) for t in (Release.submit_plan, Release.approve_plan, Release.reject_plan))
+ROLLBACK, GO, NO_GO = (name_of(t) for t in (Release.rollback, Release.approve_go, Release.no_go))
+DEPLOYED, DEPLOYING, ROLLED_BACK = ReleaseState.DEPLOYED, ReleaseState.DEPLOYING, ReleaseState.ROLLED_BACK
+FINISHED_TASK_STATES = ("done", "cancelled")
+HOUR_US = 3600 * 10**6
+
+
+def _span(later: str, earlier: str) -> ExpressionWrapper:
+    return ExpressionWrapper(F(later) - F(earlier), output_field=DurationField())
+
+
+class _HourAbove(Func):
+    """The whole hours a duration lasts beyond the hour it began: ``h`` for a
+    duration in ``(h, h + 1]`` hours. A stay is over a target of ``T`` whole
+    hours exactly when this is ``T`` or more, so the histogram tells it."""
+
+    output_field = IntegerField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="(CEIL(EXTRACT(EPOCH FROM %(expressions)s) / 3600) - 1)",
+                           **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # Durations are whole microseconds on SQLite (Django's own functions).
+        return self.as_sql(compiler, connection,
+                           template=f"((%(expressions)s + {HOUR_US - 1}) / {HOUR_US} - 1)", **extra)
+
+
+@contextlib.contextmanager
+def planned_without_jit():
+    """PostgreSQL compiles a statement it expects to be costly (``jit``); it
+    cannot know how few rows a short period touches, and compiling costs
+    more than running these aggregates."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")  # until this transaction ends
+        yield
+
+
+def _narrowed(qs, filters, field="release_id"):
+    return qs.filter(**{f"{field}__in": filters.releases().values("pk")}) if filters.narrows_releases else qs
+
+
+# --- time in each step ------------------------------------------------------------------
+
+
+def _wanted_ranks(n: int) -> set[int]:
+    """The 1-based ranks the median and the 90th percentile read."""
+    j = 9 * (n - 1) // 10
+    return {(n + 1) // 2, n // 2 + 1, j + 1, min(j + 2, n)}
+
+
+def stay_samples(filters, sample_type) -> dict[tuple[str, str], object]:
+    """Every stay that ended in the period, by (release type, state): its
+    size, how many were over the target, and the values at the ranks read.
+    A histogram per whole hour first; then only the hours holding those
+    ranks are ranked (a window over a few stays rather than a sort of all)."""
+    stays = _narrowed(Stay.objects.filter(left__gte=filters.start, left__lt=filters.end,
+                                          state__in=sorted({s for t in STEP_TARGETS.values() for s in t}))
+                      .exclude(entered_by=""), filters)
+    if filters.release_type:
+        stays = stays.filter(release_type=filters.release_type)
+    stays = stays.annotate(span=_span("left", "entered")).annotate(hour=_HourAbove("span"))
+    histogram = defaultdict(list)
+    for kind, state, hour, count in stays.values_list("release_type", "state", "hour").annotate(
+            c=Count("pk")).order_by():
+        if state in STEP_TARGETS.get(kind, {}):
+            histogram[(kind, state)].append((hour, count))
+    samples, wanted, local, below_of = {}, defaultdict(set), set(), {}
+    for key, hours in histogram.items():
+        hours.sort()
+        n = sum(c for _, c in hours)
+        target_hours = STEP_TARGETS[key[0]][key[1]] // timedelta(hours=1)
+        sample = samples[key] = sample_type(n, sum(c for h, c in hours if h >= target_hours))
+        ranks, below = sorted(_wanted_ranks(n)), 0
+        for hour, count in hours:
+            for rank in ranks:
+                if below < rank <= below + count:
+                    wanted[key].add(hour)
+                    local.add(rank - below)
+            below += count
+        below_of[key] = dict(_cumulative(hours))
+    if not wanted:
+        return samples
+    only = Q()
+    for (kind, state), hours in wanted.items():
+        only |= Q(release_type=kind, state=state, hour__in=sorted(hours))
+    ranked = stays.filter(only).annotate(rn=Window(RowNumber(), partition_by=[F("release_type"), F("state"),
+                                                                              F("hour")], order_by=F("span").asc()))
+    for kind, state, hour, rn, span in ranked.filter(rn__in=sorted(local)).values_list(
+            "release_type", "state", "hour", "rn", "span"):
+        sample = samples[(kind, state)]
+        rank = below_of[(kind, state)][hour] + rn
+        if rank in _wanted_ranks(sample.count):
+            sample.by_rank[rank] = span.total_seconds() / 3600
+    return samples
+
+
+def _cumulative(hours):
+    below = 0
+    for hour, count in hours:
+        yield hour, below
+        below += count
+
+
+# --- the release's milestones -----------------------------------------------------------
+
+
+def _stays_before(filters):
+    return _narrowed(Stay.objects.filter(entered__lt=filters.end).exclude(entered_by=""), filters)
+
+
+def _first_deployments(filters):
+    """The stays in ``deployed`` that were a release's first, in the period."""
+    earlier = Stay.objects.filter(release_id=OuterRef("release_id"), state=DEPLOYED).filter(
+        Q(entered__lt=OuterRef("entered")) | Q(entered=OuterRef("entered"), pk__lt=OuterRef("pk")))
+    return _narrowed(Stay.objects.filter(state=DEPLOYED, entered__gte=filters.start, entered__lt=filters.end),
+                     filters).exclude(entered_by="").exclude(Exists(earlier.exclude(entered_by="")))
+
+
+def deployed_per_week(filters) -> dict[date, int]:
+    weeks = _first_deployments(filters).annotate(week=TruncWeek("entered", tzinfo=dt_timezone.utc))
+    return {(w.date() if isinstance(w, datetime) else w): n
+            for w, n in weeks.values_list("week").annotate(n=Count("pk")).order_by()}
+
+
+def lead_times(filters) -> list[float]:
+    """Hours from each RFC's submission to its release's first deployment."""
+    spans = _first_deployments(filters).annotate(span=_span("entered", "release__rfcs__created_at")).filter(
+        span__isnull=False)
+    return [span.total_seconds() / 3600 for span in spans.values_list("span", flat=True)]
+
+
+def deployment_outcomes(filters) -> tuple[int, int]:
+    """Releases whose deployment ended in the period (first ``deployed``, or
+    a rollback started while deploying), and how many were rolled back."""
+    per_release = (_stays_before(filters).filter(Q(state=DEPLOYED) | Q(entered_by=ROLLBACK))
+                   .values("release_id")
+                   .annotate(ended=Coalesce(Min("entered", filter=Q(state=DEPLOYED)),
+                                            Min("entered", filter=Q(entered_by=ROLLBACK, entered_from=DEPLOYING))),
+                             rollbacks=Count("pk", filter=Q(entered_by=ROLLBACK)))
+                   .filter(ended__gte=filters.start).order_by())
+    totals = per_release.aggregate(n=Count("release_id"), failed=Count("release_id", filter=Q(rollbacks__gt=0)))
+    return totals["n"], totals["failed"]
+
+
+def go_decisions(filters) -> dict[str, int]:
+    found = dict(_stays_before(filters).filter(entered_by__in=(GO, NO_GO), entered__gte=filters.start)
+                 .values_list("entered_by").annotate(n=Count("pk")).order_by())
+    return {"go": found.get(GO, 0), "no_go": found.get(NO_GO, 0)}
+
+
+def _paired(filters, names, first, *, state=None):
+    """Each transition of ``names`` (or into ``state``) with the one of them
+    just before it in the release's log (``prev``, ``prev_at``), for pairs
+    whose first is ``first`` and whose second falls in the period. The
+    second's own name, state and time (``name``, ``into``, ``at``) are read
+    through the same window, so that choosing them happens after the
+    pairing: a plain filter would drop the rows they are paired with."""
+    chosen = Q(entered_by__in=names) | (Q(state=state) if state else Q())
+    order = [F("entered").asc(), F("pk").asc()]
+
+    def over(expression, **frame):
+        return Window(expression, partition_by=[F("release_id")], order_by=order, **frame)
+
+    def own(field):
+        return over(FirstValue(field), frame=RowRange(start=0, end=0))
+
+    return (_stays_before(filters).filter(chosen)
+            .annotate(prev=over(Lag("entered_by")), prev_at=over(Lag("entered")), name=own("entered_by"),
+                      into=own("state"), at=own("entered"))
+            .filter(prev=first, at__gte=filters.start))
+
+
+def cab_decisions(filters) -> list[tuple[bool, float]]:
+    """(approved, hours) of each CAB decision on a submission, decided in the period."""
+    pairs = _paired(filters, (SUBMIT, APPROVE, REJECT), SUBMIT).filter(name__in=(APPROVE, REJECT))
+    return [(name == APPROVE, span.total_seconds() / 3600) for name, span in pairs.annotate(
+        span=_span("at", "prev_at")).values_list("name", "span")]
+
+
+def restores(filters) -> list[float]:
+    """Hours from each rollback to the release's return to ``rolled_back``."""
+    pairs = _paired(filters, (ROLLBACK,), ROLLBACK, state=ROLLED_BACK).filter(into=ROLLED_BACK).exclude(
+        name=ROLLBACK)
+    return [span.total_seconds() / 3600 for span in pairs.annotate(span=_span("at", "prev_at")).values_list(
+        "span", flat=True)]
+
+
+# --- step records and tasks -------------------------------------------------------------
+
+
+def on_time(filters) -> tuple[int, int, int]:
+    """Deployments completed in the period, how many had no window in their
+    release's latest plan (plans are frozen before Go: the plan the
+    deployment ran under), and how many ran inside it."""
+    latest = ReleasePlan.objects.filter(release_id=OuterRef("release_id")).order_by("-version")
+    found = _narrowed(Deployment.objects.filter(completed_at__gte=filters.start, completed_at__lt=filters.end),
+                      filters).annotate(
+        ws=Subquery(latest.values("deployment_start")[:1]), we=Subquery(latest.values("deployment_end")[:1]),
+    ).aggregate(n=Count("pk"), no_window=Count("pk", filter=Q(ws__isnull=True) | Q(we__isnull=True)),
+                inside=Count("pk", filter=Q(ws__lte=F("started_at"), we__gte=F("completed_at"))))
+    return found["n"], found["no_window"], found["inside"]
+
+
+def tasks(filters) -> tuple[int, int, int]:
+    """A task's figures follow from its first finishing log (``done`` or
+    ``cancelled``, first in time): finished before the period, it is left
+    out; not finished by the period's end, it is overdue; finished in the
+    period as ``done``, it was completed, late if after its planned end.
+    Tasks of cancelled releases are left out."""
+    logs = TransitionLog.objects.filter(content_type=ContentType.objects.get_for_model(Task),
+                                        object_id=OuterRef("pk"), target__in=FINISHED_TASK_STATES).order_by("at")
+    qs = _narrowed(filters.tasks().filter(planned_end__lt=filters.end), filters).exclude(
+        release__state=ReleaseState.CANCELLED)
+    if filters.team is not None:
+        qs = qs.filter(assignee_team=filters.team)
+    if filters.vendor is not None:
+        qs = qs.filter(assignee_vendor=filters.vendor)
+    qs = qs.annotate(first_at=Subquery(logs.values("at")[:1]),
+                     done_at=Subquery(logs.filter(target="done").values("at")[:1]))
+    qs = qs.filter(Q(first_at__isnull=True) | Q(first_at__gte=filters.start))
+    done = Q(first_at__lt=filters.end, done_at=F("first_at"))
+    found = qs.aggregate(overdue=Count("pk", filter=Q(first_at__isnull=True) | Q(first_at__gte=filters.end)),
+                         completed=Count("pk", filter=done),
+                         late=Count("pk", filter=done & Q(first_at__gt=F("planned_end"))))
+    return found["overdue"], found["completed"], found["late"]
+
