@@ -17,8 +17,8 @@ from datetime import date, datetime, timedelta, timezone as dt_timezone
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
 from django.db.models import (
-    Count, DurationField, Exists, ExpressionWrapper, F, Func, IntegerField, Min, OuterRef, Q, RowRange, Subquery,
-    Window,
+    Case, Count, DurationField, Exists, ExpressionWrapper, F, Func, IntegerField, Min, OuterRef, Q, RowRange, Subquery,
+    Sum, Value, When, Window,
 )
 from django.db.models.functions import Coalesce, FirstValue, Lag, RowNumber, TruncWeek
 
@@ -150,73 +150,79 @@ def _first_deployments(filters):
                      filters).exclude(entered_by="").exclude(Exists(earlier.exclude(entered_by="")))
 
 
-def deployed_per_week(filters) -> dict[date, int]:
-    weeks = _first_deployments(filters).annotate(week=TruncWeek("entered", tzinfo=dt_timezone.utc))
-    return {(w.date() if isinstance(w, datetime) else w): n
-            for w, n in weeks.values_list("week").annotate(n=Count("pk")).order_by()}
+def deployments_and_lead_times(filters) -> tuple[dict[date, int], list[float]]:
+    """First deployments in the period per week (Monday, UTC), and the lead
+    time of each RFC they carried: hours from its submission to the
+    release's first deployment. One row per (first deployment, RFC)."""
+    rows = _first_deployments(filters).annotate(
+        week=TruncWeek("entered", tzinfo=dt_timezone.utc), span=_span("entered", "release__rfcs__created_at"))
+    weeks, seen, lead = defaultdict(int), set(), []
+    for pk, week, span in rows.values_list("pk", "week", "span"):
+        if pk not in seen:
+            seen.add(pk)
+            weeks[week.date() if isinstance(week, datetime) else week] += 1
+        if span is not None:
+            lead.append(span.total_seconds() / 3600)
+    return dict(weeks), lead
 
 
-def lead_times(filters) -> list[float]:
-    """Hours from each RFC's submission to its release's first deployment."""
-    spans = _first_deployments(filters).annotate(span=_span("entered", "release__rfcs__created_at")).filter(
-        span__isnull=False)
-    return [span.total_seconds() / 3600 for span in spans.values_list("span", flat=True)]
-
-
-def deployment_outcomes(filters) -> tuple[int, int]:
+def outcomes_and_go(filters) -> dict[str, int]:
     """Releases whose deployment ended in the period (first ``deployed``, or
-    a rollback started while deploying), and how many were rolled back."""
-    per_release = (_stays_before(filters).filter(Q(state=DEPLOYED) | Q(entered_by=ROLLBACK))
+    a rollback started while deploying) and how many were rolled back; the
+    Go and No-Go decisions taken in the period."""
+    in_period = Q(entered__gte=filters.start)
+    per_release = (_stays_before(filters).filter(Q(state=DEPLOYED) | Q(entered_by__in=(ROLLBACK, GO, NO_GO)))
                    .values("release_id")
                    .annotate(ended=Coalesce(Min("entered", filter=Q(state=DEPLOYED)),
                                             Min("entered", filter=Q(entered_by=ROLLBACK, entered_from=DEPLOYING))),
-                             rollbacks=Count("pk", filter=Q(entered_by=ROLLBACK)))
-                   .filter(ended__gte=filters.start).order_by())
-    totals = per_release.aggregate(n=Count("release_id"), failed=Count("release_id", filter=Q(rollbacks__gt=0)))
-    return totals["n"], totals["failed"]
+                             rollbacks=Count("pk", filter=Q(entered_by=ROLLBACK)),
+                             gone=Count("pk", filter=Q(entered_by=GO) & in_period),
+                             stopped=Count("pk", filter=Q(entered_by=NO_GO) & in_period))
+                   .order_by())
+    ended = Q(ended__gte=filters.start)
+    totals = per_release.aggregate(deployments=Count("release_id", filter=ended),
+                                   failed=Count("release_id", filter=ended & Q(rollbacks__gt=0)),
+                                   go=Sum("gone"), no_go=Sum("stopped"))
+    return {key: value or 0 for key, value in totals.items()}  # SUM() of no rows is NULL
 
 
-def go_decisions(filters) -> dict[str, int]:
-    found = dict(_stays_before(filters).filter(entered_by__in=(GO, NO_GO), entered__gte=filters.start)
-                 .values_list("entered_by").annotate(n=Count("pk")).order_by())
-    return {"go": found.get(GO, 0), "no_go": found.get(NO_GO, 0)}
-
-
-def _paired(filters, names, first, *, state=None):
-    """Each transition of ``names`` (or into ``state``) with the one of them
-    just before it in the release's log (``prev``, ``prev_at``), for pairs
-    whose first is ``first`` and whose second falls in the period. The
-    second's own name, state and time (``name``, ``into``, ``at``) are read
-    through the same window, so that choosing them happens after the
-    pairing: a plain filter would drop the rows they are paired with."""
-    chosen = Q(entered_by__in=names) | (Q(state=state) if state else Q())
+def _paired(filters):
+    """Each CAB decision paired with the CAB transition just before it in
+    the release's log (a submission, unless another decision came between),
+    and each return to ``rolled_back`` with the rollback or return before it
+    (``prev``, ``prev_at``); kept when the pair is one and its second falls
+    in the period. The second's own name, state and time (``name``,
+    ``into``, ``at``) are read through the same window so that choosing them
+    happens after the pairing: a plain filter would drop the rows they are
+    paired with."""
+    cab = (SUBMIT, APPROVE, REJECT)
     order = [F("entered").asc(), F("pk").asc()]
+    family = Case(When(entered_by__in=cab, then=Value(0)), default=Value(1))
 
     def over(expression, **frame):
-        return Window(expression, partition_by=[F("release_id")], order_by=order, **frame)
+        return Window(expression, partition_by=[F("release_id"), family], order_by=order, **frame)
 
     def own(field):
         return over(FirstValue(field), frame=RowRange(start=0, end=0))
 
-    return (_stays_before(filters).filter(chosen)
+    return (_stays_before(filters).filter(Q(entered_by__in=(*cab, ROLLBACK)) | Q(state=ROLLED_BACK))
             .annotate(prev=over(Lag("entered_by")), prev_at=over(Lag("entered")), name=own("entered_by"),
                       into=own("state"), at=own("entered"))
-            .filter(prev=first, at__gte=filters.start))
+            .filter(Q(prev=SUBMIT, name__in=(APPROVE, REJECT))
+                    | (Q(prev=ROLLBACK, into=ROLLED_BACK) & ~Q(name=ROLLBACK)), at__gte=filters.start))
 
 
-def cab_decisions(filters) -> list[tuple[bool, float]]:
-    """(approved, hours) of each CAB decision on a submission, decided in the period."""
-    pairs = _paired(filters, (SUBMIT, APPROVE, REJECT), SUBMIT).filter(name__in=(APPROVE, REJECT))
-    return [(name == APPROVE, span.total_seconds() / 3600) for name, span in pairs.annotate(
-        span=_span("at", "prev_at")).values_list("name", "span")]
-
-
-def restores(filters) -> list[float]:
-    """Hours from each rollback to the release's return to ``rolled_back``."""
-    pairs = _paired(filters, (ROLLBACK,), ROLLBACK, state=ROLLED_BACK).filter(into=ROLLED_BACK).exclude(
-        name=ROLLBACK)
-    return [span.total_seconds() / 3600 for span in pairs.annotate(span=_span("at", "prev_at")).values_list(
-        "span", flat=True)]
+def cab_decisions_and_restores(filters) -> tuple[list[tuple[bool, float]], list[float]]:
+    """(approved, hours) of each CAB decision on a submission decided in the
+    period; hours from each rollback to ``rolled_back`` restored in it."""
+    cab, restored = [], []
+    for prev, name, span in _paired(filters).annotate(span=_span("at", "prev_at")).values_list(
+            "prev", "name", "span"):
+        if prev == SUBMIT:
+            cab.append((name == APPROVE, span.total_seconds() / 3600))
+        else:
+            restored.append(span.total_seconds() / 3600)
+    return cab, restored
 
 
 # --- step records and tasks -------------------------------------------------------------

@@ -296,17 +296,17 @@ def compute(filters: Filters) -> dict:
         week += timedelta(days=7)
 
     with figures.planned_without_jit():
-        weeks.update(figures.deployed_per_week(filters))
-        deployments, failed = figures.deployment_outcomes(filters)
-        cab = figures.cab_decisions(filters)
-        restores = Sample.of(figures.restores(filters))
-        lead = Sample.of(figures.lead_times(filters))
-        go = figures.go_decisions(filters)
+        deployed_weeks, lead_times = figures.deployments_and_lead_times(filters)
+        weeks.update(deployed_weeks)
+        outcomes = figures.outcomes_and_go(filters)
+        cab, restored = figures.cab_decisions_and_restores(filters)
         stays = figures.stay_samples(filters, Sample)
         on_time = _on_time(filters)
         tasks = dict(zip(("overdue", "completed", "completed_late"), figures.tasks(filters)))
-    cab_sample = Sample.of([span for _, span in cab])
+    cab_sample, restores, lead = Sample.of([span for _, span in cab]), Sample.of(restored), Sample.of(lead_times)
     approved = sum(1 for ok, _ in cab if ok)
+    deployments, failed = outcomes["deployments"], outcomes["failed"]
+    go = {"go": outcomes["go"], "no_go": outcomes["no_go"]}
 
     deployed = sum(weeks.values())
     period_weeks = (end - start) / timedelta(days=7)
