@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta, timezone as dt_timezone
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
 from django.db.models import (
-    Case, Count, DurationField, Exists, ExpressionWrapper, F, Func, IntegerField, Min, OuterRef, Q, RowRange, Subquery,
+    Aggregate, Case, Count, DurationField, Exists, ExpressionWrapper, F, FloatField, Func, IntegerField, Min, OuterRef, Q, RowRange, Subquery,
     Sum, Value, When, Window,
 )
 from django.db.models.functions import Coalesce, FirstValue, Lag, RowNumber, TruncWeek
@@ -47,7 +47,7 @@ class _HourAbove(Func):
     output_field = IntegerField()
 
     def as_postgresql(self, compiler, connection, **extra):
-        return self.as_sql(compiler, connection, template="(CEIL(EXTRACT(EPOCH FROM %(expressions)s) / 3600) - 1)",
+        return self.as_sql(compiler, connection, template="(CEIL(EXTRACT(EPOCH FROM %(expressions)s)::float8 / 3600)::int - 1)",
                            **extra)
 
     def as_sqlite(self, compiler, connection, **extra):
@@ -65,7 +65,9 @@ def planned_without_jit():
         yield
         return
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL jit = off")  # until this transaction ends
+        # Until this transaction ends; the ranks of a long period's stays
+        # are sorted in memory rather than on disk.
+        cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")
         yield
 
 
@@ -85,8 +87,10 @@ def _wanted_ranks(n: int) -> set[int]:
 def stay_samples(filters, sample_type) -> dict[tuple[str, str], object]:
     """Every stay that ended in the period, by (release type, state): its
     size, how many were over the target, and the values at the ranks read.
-    A histogram per whole hour first; then only the hours holding those
-    ranks are ranked (a window over a few stays rather than a sort of all)."""
+    A histogram per whole hour first (sizes, and over target or not, as the
+    targets are whole hours); then the values at the ranks: PostgreSQL's
+    ``percentile_disc`` picks them, elsewhere only the hours holding them
+    are ranked by a window."""
     stays = _narrowed(Stay.objects.filter(left__gte=filters.start, left__lt=filters.end,
                                           state__in=sorted({s for t in STEP_TARGETS.values() for s in t}))
                       .exclude(entered_by=""), filters)
@@ -114,18 +118,59 @@ def stay_samples(filters, sample_type) -> dict[tuple[str, str], object]:
         below_of[key] = dict(_cumulative(hours))
     if not wanted:
         return samples
-    only = Q()
+    if connection.vendor == "postgresql":
+        _ranks_by_percentile(stays, samples)
+        return samples
+    # Per state, the hours any of its types wants: a few other stays come
+    # along (ranked in their own partition, then left).
+    by_state = defaultdict(lambda: (set(), set()))
     for (kind, state), hours in wanted.items():
-        only |= Q(release_type=kind, state=state, hour__in=sorted(hours))
+        by_state[state][0].add(kind)
+        by_state[state][1].update(hours)
+    only = Q()
+    for state, (kinds, hours) in sorted(by_state.items()):
+        only |= Q(state=state, release_type__in=sorted(kinds), hour__in=sorted(hours))
     ranked = stays.filter(only).annotate(rn=Window(RowNumber(), partition_by=[F("release_type"), F("state"),
                                                                               F("hour")], order_by=F("span").asc()))
-    for kind, state, hour, rn, span in ranked.filter(rn__in=sorted(local)).values_list(
+    for kind, state, hour, rn, span in ranked.filter(rn__in=sorted(local)).order_by().values_list(
             "release_type", "state", "hour", "rn", "span"):
         sample = samples[(kind, state)]
         rank = below_of[(kind, state)][hour] + rn
         if rank in _wanted_ranks(sample.count):
             sample.by_rank[rank] = span.total_seconds() / 3600
     return samples
+
+
+class _AtRanks(Aggregate):
+    """PostgreSQL's ``percentile_disc`` at several fractions: the values at
+    those ranks of the group's sorted durations (``ceil(fraction * n)``)."""
+
+    function = "percentile_disc"
+    allow_distinct = False
+
+    def as_sql(self, compiler, connection, **extra):
+        fractions, p1 = compiler.compile(self.source_expressions[0])
+        span, p2 = compiler.compile(self.source_expressions[1])
+        return f"percentile_disc({fractions}) WITHIN GROUP (ORDER BY {span})", (*p1, *p2)
+
+
+def _ranks_by_percentile(stays, samples) -> None:
+    """The values at the ranks each group reads, picked by the database's
+    ordered-set aggregate: rank ``r`` of ``n`` is the fraction
+    ``(r - 1/2) / n``, whose ``ceil(fraction * n)`` is ``r`` whatever the
+    rounding of the product."""
+    from django.contrib.postgres.fields import ArrayField
+
+    ranks = {key: sorted(_wanted_ranks(sample.count)) for key, sample in samples.items()}
+    fractions = Case(*[When(release_type=kind, state=state, then=Value([(r - 0.5) / samples[(kind, state)].count
+                                                                        for r in wanted]))
+                       for (kind, state), wanted in ranks.items()], output_field=ArrayField(FloatField()))
+    picked = stays.filter(state__in={s for _, s in ranks}).values("release_type", "state").annotate(
+        values=_AtRanks(fractions, "span", output_field=ArrayField(DurationField()))).order_by()
+    for kind, state, values in picked.values_list("release_type", "state", "values"):
+        if (kind, state) in ranks:
+            samples[(kind, state)].by_rank.update(
+                {rank: span.total_seconds() / 3600 for rank, span in zip(ranks[(kind, state)], values)})
 
 
 def _cumulative(hours):
@@ -138,8 +183,14 @@ def _cumulative(hours):
 # --- the release's milestones -----------------------------------------------------------
 
 
-def _stays_before(filters):
-    return _narrowed(Stay.objects.filter(entered__lt=filters.end).exclude(entered_by=""), filters)
+def _stays_before(filters, *, moved=None):
+    """The stays begun by a transition before the period's end; with
+    ``moved``, only of the releases with such a stay begun in the period."""
+    stays = _narrowed(Stay.objects.filter(entered__lt=filters.end).exclude(entered_by=""), filters)
+    if moved is not None:
+        stays = stays.filter(release_id__in=Stay.objects.filter(
+            moved, entered__gte=filters.start, entered__lt=filters.end).values("release_id"))
+    return stays
 
 
 def _first_deployments(filters):
@@ -157,7 +208,7 @@ def deployments_and_lead_times(filters) -> tuple[dict[date, int], list[float]]:
     rows = _first_deployments(filters).annotate(
         week=TruncWeek("entered", tzinfo=dt_timezone.utc), span=_span("entered", "release__rfcs__created_at"))
     weeks, seen, lead = defaultdict(int), set(), []
-    for pk, week, span in rows.values_list("pk", "week", "span"):
+    for pk, week, span in rows.order_by().values_list("pk", "week", "span"):
         if pk not in seen:
             seen.add(pk)
             weeks[week.date() if isinstance(week, datetime) else week] += 1
@@ -171,7 +222,8 @@ def outcomes_and_go(filters) -> dict[str, int]:
     a rollback started while deploying) and how many were rolled back; the
     Go and No-Go decisions taken in the period."""
     in_period = Q(entered__gte=filters.start)
-    per_release = (_stays_before(filters).filter(Q(state=DEPLOYED) | Q(entered_by__in=(ROLLBACK, GO, NO_GO)))
+    milestones = Q(state=DEPLOYED) | Q(entered_by__in=(ROLLBACK, GO, NO_GO))
+    per_release = (_stays_before(filters, moved=milestones).filter(milestones)
                    .values("release_id")
                    .annotate(ended=Coalesce(Min("entered", filter=Q(state=DEPLOYED)),
                                             Min("entered", filter=Q(entered_by=ROLLBACK, entered_from=DEPLOYING))),
@@ -205,7 +257,8 @@ def _paired(filters):
     def own(field):
         return over(FirstValue(field), frame=RowRange(start=0, end=0))
 
-    return (_stays_before(filters).filter(Q(entered_by__in=(*cab, ROLLBACK)) | Q(state=ROLLED_BACK))
+    return (_stays_before(filters, moved=Q(entered_by__in=(APPROVE, REJECT)) | Q(state=ROLLED_BACK))
+            .filter(Q(entered_by__in=(*cab, ROLLBACK)) | Q(state=ROLLED_BACK))
             .annotate(prev=over(Lag("entered_by")), prev_at=over(Lag("entered")), name=own("entered_by"),
                       into=own("state"), at=own("entered"))
             .filter(Q(prev=SUBMIT, name__in=(APPROVE, REJECT))
@@ -216,7 +269,7 @@ def cab_decisions_and_restores(filters) -> tuple[list[tuple[bool, float]], list[
     """(approved, hours) of each CAB decision on a submission decided in the
     period; hours from each rollback to ``rolled_back`` restored in it."""
     cab, restored = [], []
-    for prev, name, span in _paired(filters).annotate(span=_span("at", "prev_at")).values_list(
+    for prev, name, span in _paired(filters).annotate(span=_span("at", "prev_at")).order_by().values_list(
             "prev", "name", "span"):
         if prev == SUBMIT:
             cab.append((name == APPROVE, span.total_seconds() / 3600))
@@ -246,21 +299,21 @@ def tasks(filters) -> tuple[int, int, int]:
     ``cancelled``, first in time): finished before the period, it is left
     out; not finished by the period's end, it is overdue; finished in the
     period as ``done``, it was completed, late if after its planned end.
-    Tasks of cancelled releases are left out."""
-    logs = TransitionLog.objects.filter(content_type=ContentType.objects.get_for_model(Task),
-                                        object_id=OuterRef("pk"), target__in=FINISHED_TASK_STATES).order_by("at")
+    Tasks of cancelled releases are left out. Two queries: the overdue ones
+    by an anti-join with the log, the finished ones from the log's side
+    (only the period's)."""
+    task_logs = TransitionLog.objects.filter(content_type=ContentType.objects.get_for_model(Task),
+                                             target__in=FINISHED_TASK_STATES)
     qs = _narrowed(filters.tasks().filter(planned_end__lt=filters.end), filters).exclude(
         release__state=ReleaseState.CANCELLED)
     if filters.team is not None:
         qs = qs.filter(assignee_team=filters.team)
     if filters.vendor is not None:
         qs = qs.filter(assignee_vendor=filters.vendor)
-    qs = qs.annotate(first_at=Subquery(logs.values("at")[:1]),
-                     done_at=Subquery(logs.filter(target="done").values("at")[:1]))
-    qs = qs.filter(Q(first_at__isnull=True) | Q(first_at__gte=filters.start))
-    done = Q(first_at__lt=filters.end, done_at=F("first_at"))
-    found = qs.aggregate(overdue=Count("pk", filter=Q(first_at__isnull=True) | Q(first_at__gte=filters.end)),
-                         completed=Count("pk", filter=done),
-                         late=Count("pk", filter=done & Q(first_at__gt=F("planned_end"))))
-    return found["overdue"], found["completed"], found["late"]
-
+    overdue = qs.exclude(Exists(task_logs.filter(object_id=OuterRef("pk"), at__lt=filters.end))).count()
+    first = (task_logs.values("object_id").annotate(first_at=Min("at"), done_at=Min("at", filter=Q(target="done")))
+             .filter(first_at__gte=filters.start, first_at__lt=filters.end, done_at=F("first_at")).order_by())
+    done = qs.filter(pk__in=first.values("object_id")).annotate(
+        done_at=Subquery(first.filter(object_id=OuterRef("pk")).values("first_at")[:1]))
+    found = done.aggregate(completed=Count("pk"), late=Count("pk", filter=Q(done_at__gt=F("planned_end"))))
+    return overdue, found["completed"], found["late"]

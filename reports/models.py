@@ -27,13 +27,15 @@ class Stay(models.Model):
     class Meta:
         # Stays of a release follow one another in the order of its log
         # (time, then log id): ids are given in that order.
-        ordering = ["release", "entered", "id"]
+        ordering = ["release_id", "entered", "id"]
         indexes = [
             models.Index(fields=["release", "entered"], name="stay_release_entered"),
             # The time in each step: stays that ended in the period.
             models.Index(fields=["left"], name="stay_left"),
-            # The other figures: the transitions performed in the period.
+            # The other figures: the transitions performed in the period, and
+            # the first deployments.
             models.Index(fields=["entered_by", "entered"], name="stay_entered_by"),
+            models.Index(fields=["state", "entered"], name="stay_state_entered"),
         ]
         constraints = [
             # One stay at a time: a release stands in one state.
