@@ -64,7 +64,9 @@ def planned_without_jit():
     if connection.vendor != "postgresql":
         yield
         return
-    with transaction.atomic(), connection.cursor() as cursor:
+    # Inside a caller's transaction the settings hold until it ends; no
+    # savepoint is needed for them.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         # Until this transaction ends; the ranks of a long period's stays
         # are sorted in memory rather than on disk.
         cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")
