@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta, timezone as dt_timezone
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
 from django.db.models import (
-    Aggregate, Case, Count, DurationField, Exists, ExpressionWrapper, F, FloatField, Func, IntegerField, Min, OuterRef, Q, RowRange, Subquery,
+    Case, Count, DurationField, Exists, ExpressionWrapper, F, Min, OuterRef, Q, RowRange, Subquery,
     Sum, Value, When, Window,
 )
 from django.db.models.functions import Coalesce, FirstValue, Lag, RowNumber, TruncWeek
@@ -32,28 +32,10 @@ SUBMIT, APPROVE, REJECT = (name_of(t) for t in (Release.submit_plan, Release.app
 ROLLBACK, GO, NO_GO = (name_of(t) for t in (Release.rollback, Release.approve_go, Release.no_go))
 DEPLOYED, DEPLOYING, ROLLED_BACK = ReleaseState.DEPLOYED, ReleaseState.DEPLOYING, ReleaseState.ROLLED_BACK
 FINISHED_TASK_STATES = ("done", "cancelled")
-HOUR_US = 3600 * 10**6
 
 
 def _span(later: str, earlier: str) -> ExpressionWrapper:
     return ExpressionWrapper(F(later) - F(earlier), output_field=DurationField())
-
-
-class _HourAbove(Func):
-    """The whole hours a duration lasts beyond the hour it began: ``h`` for a
-    duration in ``(h, h + 1]`` hours. A stay is over a target of ``T`` whole
-    hours exactly when this is ``T`` or more, so the histogram tells it."""
-
-    output_field = IntegerField()
-
-    def as_postgresql(self, compiler, connection, **extra):
-        return self.as_sql(compiler, connection, template="(CEIL(EXTRACT(EPOCH FROM %(expressions)s)::float8 / 3600)::int - 1)",
-                           **extra)
-
-    def as_sqlite(self, compiler, connection, **extra):
-        # Durations are whole microseconds on SQLite (Django's own functions).
-        return self.as_sql(compiler, connection,
-                           template=f"((%(expressions)s + {HOUR_US - 1}) / {HOUR_US} - 1)", **extra)
 
 
 @contextlib.contextmanager
@@ -89,16 +71,16 @@ def _wanted_ranks(n: int) -> set[int]:
 def stay_samples(filters, sample_type) -> dict[tuple[str, str], object]:
     """Every stay that ended in the period, by (release type, state): its
     size, how many were over the target, and the values at the ranks read.
-    A histogram per whole hour first (sizes, and over target or not, as the
-    targets are whole hours); then the values at the ranks: PostgreSQL's
-    ``percentile_disc`` picks them, elsewhere only the hours holding them
-    are ranked by a window."""
+    A histogram per whole hour first (``Stay.hours``: sizes, and over target
+    or not, as the targets are whole hours); then only the hours holding
+    those ranks are ranked, by a window over a few stays (read off the
+    (state, type, hours) index) rather than a sort of all."""
     stays = _narrowed(Stay.objects.filter(left__gte=filters.start, left__lt=filters.end,
                                           state__in=sorted({s for t in STEP_TARGETS.values() for s in t}))
                       .exclude(entered_by=""), filters)
     if filters.release_type:
         stays = stays.filter(release_type=filters.release_type)
-    stays = stays.annotate(span=_span("left", "entered")).annotate(hour=_HourAbove("span"))
+    stays = stays.annotate(span=_span("left", "entered"), hour=F("hours"))
     histogram = defaultdict(list)
     for kind, state, hour, count in stays.values_list("release_type", "state", "hour").annotate(
             c=Count("pk")).order_by():
@@ -120,9 +102,6 @@ def stay_samples(filters, sample_type) -> dict[tuple[str, str], object]:
         below_of[key] = dict(_cumulative(hours))
     if not wanted:
         return samples
-    if connection.vendor == "postgresql":
-        _ranks_by_percentile(stays, samples)
-        return samples
     # Per state, the hours any of its types wants: a few other stays come
     # along (ranked in their own partition, then left).
     by_state = defaultdict(lambda: (set(), set()))
@@ -141,38 +120,6 @@ def stay_samples(filters, sample_type) -> dict[tuple[str, str], object]:
         if rank in _wanted_ranks(sample.count):
             sample.by_rank[rank] = span.total_seconds() / 3600
     return samples
-
-
-class _AtRanks(Aggregate):
-    """PostgreSQL's ``percentile_disc`` at several fractions: the values at
-    those ranks of the group's sorted durations (``ceil(fraction * n)``)."""
-
-    function = "percentile_disc"
-    allow_distinct = False
-
-    def as_sql(self, compiler, connection, **extra):
-        fractions, p1 = compiler.compile(self.source_expressions[0])
-        span, p2 = compiler.compile(self.source_expressions[1])
-        return f"percentile_disc({fractions}) WITHIN GROUP (ORDER BY {span})", (*p1, *p2)
-
-
-def _ranks_by_percentile(stays, samples) -> None:
-    """The values at the ranks each group reads, picked by the database's
-    ordered-set aggregate: rank ``r`` of ``n`` is the fraction
-    ``(r - 1/2) / n``, whose ``ceil(fraction * n)`` is ``r`` whatever the
-    rounding of the product."""
-    from django.contrib.postgres.fields import ArrayField
-
-    ranks = {key: sorted(_wanted_ranks(sample.count)) for key, sample in samples.items()}
-    fractions = Case(*[When(release_type=kind, state=state, then=Value([(r - 0.5) / samples[(kind, state)].count
-                                                                        for r in wanted]))
-                       for (kind, state), wanted in ranks.items()], output_field=ArrayField(FloatField()))
-    picked = stays.filter(state__in={s for _, s in ranks}).values("release_type", "state").annotate(
-        values=_AtRanks(fractions, "span", output_field=ArrayField(DurationField()))).order_by()
-    for kind, state, values in picked.values_list("release_type", "state", "values"):
-        if (kind, state) in ranks:
-            samples[(kind, state)].by_rank.update(
-                {rank: span.total_seconds() / 3600 for rank, span in zip(ranks[(kind, state)], values)})
 
 
 def _cumulative(hours):

@@ -6,10 +6,41 @@ that kept a log before stays existed (migration 0002) and for data written
 straight into the log (the benchmark's seed, tests of the arithmetic)."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db import connection
-from django.db.models import Case, F, Q, When
+from django.db.models import Case, DateTimeField, DurationField, ExpressionWrapper, F, Func, IntegerField, Q, Value, When
 
 from .models import Stay
+
+HOUR_US = 3600 * 10**6
+
+
+class HoursAbove(Func):
+    """The whole hours a duration lasts beyond the hour it began: ``h`` for a
+    duration in ``(h, h + 1]`` hours (``-1`` for none at all)."""
+
+    output_field = IntegerField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        # Seconds as a double: exact enough to tell a microsecond either side
+        # of a whole hour for any stay shorter than a few centuries.
+        return self.as_sql(compiler, connection,
+                           template="(CEIL(EXTRACT(EPOCH FROM %(expressions)s)::float8 / 3600)::int - 1)", **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # Durations are whole microseconds on SQLite (Django's own functions).
+        return self.as_sql(compiler, connection,
+                           template=f"((%(expressions)s + {HOUR_US - 1}) / {HOUR_US} - 1)", **extra)
+
+
+def hours_above(duration) -> int:
+    """``HoursAbove`` in Python, for a ``timedelta`` (exact: whole microseconds)."""
+    return -(-(duration // timedelta(microseconds=1)) // HOUR_US) - 1
+
+
+def _lasted(left):
+    return HoursAbove(ExpressionWrapper(left - F("entered"), output_field=DurationField()))
 
 
 def on_transition(event) -> None:
@@ -25,12 +56,16 @@ def on_transition(event) -> None:
     release = event.obj
     closed = Stay.objects.filter(Q(left__isnull=True) | ~Q(release_type=release.release_type),
                                  release_id=release.pk).update(
-        left=Case(When(left__isnull=True, then=event.at), default=F("left")), release_type=release.release_type)
+        left=Case(When(left__isnull=True, then=event.at), default=F("left")),
+        hours=Case(When(left__isnull=True, then=_lasted(Value(event.at, output_field=DateTimeField()))),
+                   default=F("hours")),
+        release_type=release.release_type)
     stays = [Stay(release_id=release.pk, release_type=release.release_type, state=event.target, entered=event.at,
                   entered_by=event.name, entered_from=event.source)]
     if not closed and not Stay.objects.filter(release_id=release.pk).exists():
+        entered = min(release.created_at, event.at)
         stays.insert(0, Stay(release_id=release.pk, release_type=release.release_type, state=event.source,
-                             entered=min(release.created_at, event.at), left=event.at))
+                             entered=entered, left=event.at, hours=hours_above(event.at - entered)))
     Stay.objects.bulk_create(stays)
 
 
@@ -89,3 +124,4 @@ def rebuild(release_ids=None, *, stay_model=None, release_model=None, log_model=
             if sql is FIRST_STAYS and ids:
                 params += ids
             cursor.execute(statement, params)
+    stays.filter(left__isnull=False).update(hours=_lasted(F("left")))

@@ -23,11 +23,12 @@ class Migration(migrations.Migration):
                 ('left', models.DateTimeField(blank=True, null=True)),
                 ('entered_by', models.CharField(blank=True, max_length=50)),
                 ('entered_from', models.CharField(blank=True, max_length=30)),
+                ('hours', models.IntegerField(blank=True, null=True)),
                 ('release', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='releases.release')),
             ],
             options={
                 'ordering': ['release_id', 'entered', 'id'],
-                'indexes': [models.Index(fields=['release', 'entered'], name='stay_release_entered'), models.Index(fields=['left'], name='stay_left'), models.Index(fields=['entered_by', 'entered'], name='stay_entered_by'), models.Index(fields=['state', 'entered'], name='stay_state_entered')],
+                'indexes': [models.Index(fields=['release', 'entered'], name='stay_release_entered'), models.Index(fields=['left'], include=('release_type', 'state', 'hours', 'entered_by'), name='stay_left'), models.Index(fields=['state', 'release_type', 'hours', 'left'], name='stay_state_hours'), models.Index(fields=['entered_by', 'entered'], name='stay_entered_by'), models.Index(fields=['state', 'entered'], name='stay_state_entered')],
                 'constraints': [models.UniqueConstraint(condition=models.Q(('left__isnull', True)), fields=('release',), name='stay_one_open_per_release')],
             },
         ),
