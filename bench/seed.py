@@ -5,8 +5,9 @@
 Scale 1.0 is a tool with five years of history: 100,000 releases across all
 states and types, 100,000 RFCs, 1,000,000 tasks, 50,000 CIs with 50,000
 dependencies, 500,000 release-CI links, the step records the pages and guards
-read (plans, CAB votes, Go decisions, deployments), the transition log and the
-creation history rows. Every row comes from ``random.Random(seed)``, so two
+read (plans, CAB votes, Go decisions, deployments), the transition log, the
+releases' stays the reports read (written from the log, as the migration
+writes an installation's) and the creation history rows. Every row comes from ``random.Random(seed)``, so two
 runs with the same seed load the same data. Bulk tables go in with
 PostgreSQL's COPY; the handful of users, teams and vendors go through the ORM.
 
@@ -21,6 +22,7 @@ it picks its requests from.
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import os
@@ -44,15 +46,16 @@ YEARS = 5
 N_RM = 20  # release managers
 PASSWORD = "bench-pass-2026"
 
-# Transition names along the happy path, keyed by the state they reach.
-HAPPY = {
-    "planning": "start_planning", "plan_submitted": "submit_plan", "plan_approved": "approve_plan",
-    "scheduled": "schedule", "packaging": "start_packaging", "building": "start_build", "built": "complete_build",
-    "testing": "start_testing", "tests_passed": "pass_tests", "plans_updated": "update_plans", "ready": "prepare",
-    "go": "approve_go", "backed_up": "record_backup", "deploying": "start_deployment",
-    "deployed": "complete_deployment", "verified": "verify_deployment", "evaluated": "evaluate",
-    "in_review": "start_review", "succeeded": "accept", "closed": "close",
-}
+
+@functools.cache
+def _step(source: str, target: str) -> str:
+    """The name of the transition declared from ``source`` to ``target``."""
+    from releasemgmt.workflow import specs
+    from releases.models import Release
+
+    return next(name for name, spec in specs(Release).items() if source in spec.sources and spec.target == target)
+
+
 IDX = {s: i for i, s in enumerate(STATE_ORDER)}
 # What the task rows of a release look like, by how far the release is.
 EARLY = ("new", "planning", "plan_submitted", "plan_approved")
@@ -116,15 +119,15 @@ def path_to(state: str, rng: random.Random) -> list[tuple[str, str, str]]:
     """The (name, source, target) steps that led to ``state``."""
     if state == "cancelled":
         stop = rng.choice(STATE_ORDER[: IDX["deploying"]])
-        return path_to(stop, rng) + [("cancel", stop, "cancelled")]
+        return path_to(stop, rng) + [(_step(stop, "cancelled"), stop, "cancelled")]
     if state in ("rolling_back", "rolled_back"):
-        steps = path_to("deployed", rng) + [("rollback", "deployed", "rolling_back")]
+        steps = path_to("deployed", rng) + [(_step("deployed", "rolling_back"), "deployed", "rolling_back")]
         if state == "rolled_back":
-            steps.append(("complete_rollback", "rolling_back", "rolled_back"))
+            steps.append((_step("rolling_back", "rolled_back"), "rolling_back", "rolled_back"))
         return steps
     out = []
     for prev, nxt in zip(STATE_ORDER, STATE_ORDER[1 : IDX[state] + 1]):
-        out.append((HAPPY[nxt], prev, nxt))
+        out.append((_step(prev, nxt), prev, nxt))
     return out
 
 
@@ -195,8 +198,17 @@ BULK_TABLES = [
     "releases_historicalrelease", "releases_transitionlog", "releases_cabvote", "releases_gonogodecision",
     "releases_deployment", "releases_releasescopeitem", "releases_task", "releases_release_rfcs",
     "releases_releaseplan", "releases_release", "cmdb_configurationitem_depends_on", "cmdb_configurationitem",
-    "changes_changerequest",
+    "changes_changerequest", "reports_stay",
 ]
+
+
+def _stays(cursor) -> int:
+    """The releases' stays, from the log just loaded (``reports.stays``)."""
+    from reports.stays import rebuild
+
+    rebuild()
+    cursor.execute("SELECT COUNT(*) FROM reports_stay")
+    return cursor.fetchone()[0]
 
 
 def seed(scale: float = 1.0, seed_value: int = 7, now: datetime | None = None, log=print) -> dict:
@@ -424,12 +436,14 @@ def seed(scale: float = 1.0, seed_value: int = 7, now: datetime | None = None, l
                 gap = (min(end, now) - created) / (len(steps_) + 1)
                 for j, (name, src, dst) in enumerate(steps_, 1):
                     k += 1
-                    reason = "Seeded." if name == "cancel" else ""
+                    reason = "Seeded." if dst == "cancelled" else ""
                     yield (k, rid, name, src, dst, created + gap * j, reason, "{}", rm, ct_release)
 
         timed("transition log", lambda: copy(cur, "releases_transitionlog", [
             "id", "object_id", "name", "source", "target", "at", "reason", "payload", "by_id", "content_type_id"],
             logs()))
+
+        timed("stays", lambda: _stays(c))
 
         for table in BULK_TABLES:
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', "

@@ -14,10 +14,10 @@ from rest_framework.settings import api_settings
 from audit.api import AuditEvidenceView
 from changes.api import ProblemViewSet, RfcViewSet
 from cmdb.api import BaselineViewSet, CIViewSet
-from releases.api.metrics import MetricCsvView, MetricsView
 from releases.api.serializers import UserSerializer
 from releases.api.templates import ReleaseTemplateViewSet
 from releases.api.views import RECORD_VIEWSETS, ReleaseViewSet, TaskViewSet
+from reports.api import MetricCsvView, MetricsView
 
 from .api import ERRORS, READ_ERRORS, StandardPagination, api_not_found
 from .api_schema import THROTTLED

@@ -6,10 +6,12 @@ from audit import urls as audit_urls
 from calendars import urls as calendar_urls
 from releases import urls as release_urls
 from releases.views import dashboard_view
+from reports import urls as report_urls
 
 # The release pages, and the pages of the concerns built on the process under
 # the same "releases:" names they have always had (templates use them).
-release_pages = ([*release_urls.urlpatterns, *calendar_urls.release_pages, *audit_urls.release_pages],
+release_pages = ([*release_urls.urlpatterns, *report_urls.urlpatterns, *calendar_urls.release_pages,
+                  *audit_urls.release_pages],
                  release_urls.app_name)
 
 urlpatterns = [

@@ -1,7 +1,6 @@
 from django.urls import path
 
 from . import views
-from .views.reports import reports_view
 from .views.templates import template_create_view, template_edit_view, template_list_view
 
 app_name = "releases"
@@ -21,7 +20,6 @@ urlpatterns = [
     path("templates/", template_list_view, name="templates"),
     path("templates/new/", template_create_view, name="template_create"),
     path("templates/<int:pk>/", template_edit_view, name="template_edit"),
-    path("reports/", reports_view, name="reports"),
     path("cab/", views.cab_queue_view, name="cab_queue"),
     path("cab/<int:pk>/", views.cab_review_view, name="cab_review"),
     path("cab/<int:pk>/vote/", views.cab_vote_view, name="cab_vote"),

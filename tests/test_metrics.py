@@ -3,8 +3,9 @@ known, so each figure can be worked out on paper (the arithmetic is in the
 comments) and checked exactly.
 
 The timelines are written as transition-log rows with exact times, as the
-transition service writes them; nothing here goes through the services,
-because the services stamp the current time.
+transition service writes them, and the releases' stays are then written
+from the log as an installation's are (``reports.stays.rebuild``); nothing
+here goes through the services, because the services stamp the current time.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from django.test.utils import CaptureQueriesContext
 from changes.models import ChangeRequest
 from cmdb.models import ConfigurationItem
 from releases.choices import STATE_STEP
-from releases.metrics import (
+from reports.metrics import (
     MEASURED_STATES, STATE_LABELS, MetricsFilterForm, Sample, compute, csv_table, hours, percent,
     week_start,
 )
@@ -30,6 +31,7 @@ from releases.models import (
     Deployment, Release, ReleasePlan, ReleaseScopeItem, Task, Team, TransitionLog, Vendor,
 )
 from releases.choices import STEP_TARGETS
+from reports.stays import rebuild as rebuild_stays
 
 UTC = dt_timezone.utc
 B = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday; the period is 2 to 29 March 2026 (four weeks)
@@ -68,6 +70,7 @@ def walk(rel, start, steps):
         at = at + gap if i else start
         TransitionLog.objects.create(content_type=ct, object_id=rel.pk, name=name, source=source, target=target, at=at)
         source = target
+    rebuild_stays([rel.pk])
     return at
 
 
@@ -551,6 +554,7 @@ def _untidy_world(user, seed):
             source = target
         rng.shuffle(logs)  # ids need not follow time
         TransitionLog.objects.bulk_create(logs)
+        rebuild_stays([rel.pk])
         for version in range(rng.randint(0, 2)):
             window = at + timedelta(hours=rng.uniform(-100, 50))
             ReleasePlan.objects.create(release=rel, version=version + 1, created_by=user, created_in_state="planning",

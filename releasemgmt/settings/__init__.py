@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "calendars",
     "notifications",
     "audit",
+    "reports",
 ]
 
 MIDDLEWARE = [

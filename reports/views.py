@@ -10,10 +10,11 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
-from .. import charts
-from ..choices import ReleaseType
-from ..metrics import MetricsFilterForm, compute
-from .common import reader_required
+from releases.choices import ReleaseType
+from releases.views.common import reader_required
+
+from . import charts
+from .metrics import MetricsFilterForm, compute
 
 FILTER_KEYS = ("from", "to", "type", "team", "ci", "vendor")
 TYPE_LABELS = dict(ReleaseType.choices)
@@ -43,11 +44,15 @@ def _spread_chart(chart_id, spread, title, what):
 
 
 def build_panels(m: dict, query: str) -> list[dict]:
-    panels = []
+    """One panel per metric, in the order the page shows them."""
+    return [_frequency_panel(m, query), _failure_panel(m, query), *_spread_panels(m, query),
+            _on_time_panel(m, query), _go_panel(m, query), _tasks_panel(m, query), _steps_panel(m, query)]
 
+
+def _frequency_panel(m, query):
     freq = m["deployment_frequency"]
     weeks = [(f"{w['week']:%d %b}", w["deployed"]) for w in freq["weeks"]]
-    panels.append(_panel(
+    return _panel(
         "deployment_frequency", "Deployment frequency",
         "Releases reaching Deployed for the first time, per week (Monday to Sunday, UTC).",
         charts.column_chart("chart-deployment-frequency", weeks, title="Releases deployed per week",
@@ -55,11 +60,13 @@ def build_panels(m: dict, query: str) -> list[dict]:
                                  f"{freq['per_week']} a week on average."),
         [(f"Week of {w['week']:%d %b %Y}", w["deployed"]) for w in freq["weeks"]] +
         [("Total", freq["deployed"]), ("Average per week", freq["per_week"])],
-        query, headline=f"{freq['per_week']} / week", wide=True, header=("Week", "Deployed")))
+        query, headline=f"{freq['per_week']} / week", wide=True, header=("Week", "Deployed"))
 
+
+def _failure_panel(m, query):
     cfr = m["change_failure_rate"]
     ok = cfr["deployments"] - cfr["failed"]
-    panels.append(_panel(
+    return _panel(
         "change_failure_rate", "Change failure rate",
         "Of the releases whose deployment ended in the period (Deployed, or rolled back while deploying), "
         "the share rolled back.",
@@ -67,32 +74,32 @@ def build_panels(m: dict, query: str) -> list[dict]:
                      title="Change failure rate", centre=_pct(cfr["rate_percent"]),
                      desc=f"{cfr['failed']} of {cfr['deployments']} deployments rolled back."),
         [("Deployments", cfr["deployments"]), ("Rolled back", cfr["failed"]), ("Rate", _pct(cfr["rate_percent"]))],
-        query, headline=_pct(cfr["rate_percent"])))
+        query, headline=_pct(cfr["rate_percent"]))
 
-    ttr = m["time_to_restore"]
-    panels.append(_panel(
-        "time_to_restore", "Time to restore",
-        "From the start of a rollback (Rolling back) to Rolled back, for restores completed in the period.",
-        _spread_chart("chart-ttr", ttr, "Time to restore", "Rollbacks"), _spread_rows(ttr), query,
-        headline=charts.hours_label(ttr["median_hours"])))
 
-    lead = m["lead_time"]
-    panels.append(_panel(
-        "lead_time", "Lead time for changes",
-        "From an RFC's submission to the first deployment of the release carrying it; one value per RFC.",
-        _spread_chart("chart-lead", lead, "Lead time for changes", "RFCs deployed"), _spread_rows(lead), query,
-        headline=charts.hours_label(lead["median_hours"])))
+def _spread_panels(m, query):
+    ttr, lead, cab = m["time_to_restore"], m["lead_time"], m["cab_cycle_time"]
+    return [
+        _panel("time_to_restore", "Time to restore",
+               "From the start of a rollback (Rolling back) to Rolled back, for restores completed in the period.",
+               _spread_chart("chart-ttr", ttr, "Time to restore", "Rollbacks"), _spread_rows(ttr), query,
+               headline=charts.hours_label(ttr["median_hours"])),
+        _panel("lead_time", "Lead time for changes",
+               "From an RFC's submission to the first deployment of the release carrying it; one value per RFC.",
+               _spread_chart("chart-lead", lead, "Lead time for changes", "RFCs deployed"), _spread_rows(lead),
+               query, headline=charts.hours_label(lead["median_hours"])),
+        _panel("cab_cycle_time", "CAB cycle time",
+               "From a plan's submission to the CAB's decision on it (approved or rejected), for decisions in the "
+               "period.",
+               _spread_chart("chart-cab", cab, "CAB cycle time", "CAB decisions"),
+               _spread_rows(cab) + [("Approved", cab["approved"]), ("Rejected", cab["rejected"])], query,
+               headline=charts.hours_label(cab["median_hours"])),
+    ]
 
-    cab = m["cab_cycle_time"]
-    panels.append(_panel(
-        "cab_cycle_time", "CAB cycle time",
-        "From a plan's submission to the CAB's decision on it (approved or rejected), for decisions in the period.",
-        _spread_chart("chart-cab", cab, "CAB cycle time", "CAB decisions"),
-        _spread_rows(cab) + [("Approved", cab["approved"]), ("Rejected", cab["rejected"])], query,
-        headline=charts.hours_label(cab["median_hours"])))
 
+def _on_time_panel(m, query):
     on_time = m["on_time"]
-    panels.append(_panel(
+    return _panel(
         "on_time", "Deployments on time",
         "Deployments completed in the period that started and finished inside the deployment window of the "
         "release's plan.",
@@ -102,20 +109,24 @@ def build_panels(m: dict, query: str) -> list[dict]:
                      desc=f"{on_time['on_time']} of {on_time['deployments']} deployments inside their window."),
         [("Deployments", on_time["deployments"]), ("On time", on_time["on_time"]),
          ("Outside the window", on_time["outside_window"]), ("Rate", _pct(on_time["rate_percent"]))],
-        query, headline=_pct(on_time["rate_percent"])))
+        query, headline=_pct(on_time["rate_percent"]))
 
+
+def _go_panel(m, query):
     go = m["go_no_go"]
-    panels.append(_panel(
+    return _panel(
         "go_no_go", "Go/No-Go decisions", "Go and No-Go decisions taken in the period (step 10).",
         charts.donut("chart-go", [("Go", go["go"], "ring-ok"), ("No-Go", go["no_go"], "ring-wait")],
                      title="Go/No-Go decisions", centre=f"{go['go']}/{go['no_go']}",
                      desc=f"{go['go']} Go and {go['no_go']} No-Go decisions."),
         [("Go", go["go"]), ("No-Go", go["no_go"]), ("Go share", _pct(go["go_percent"]))], query,
-        headline=f"{go['go']} Go · {go['no_go']} No-Go"))
+        headline=f"{go['go']} Go · {go['no_go']} No-Go")
 
+
+def _tasks_panel(m, query):
     tasks = m["tasks"]
     on_time_done = tasks["completed"] - tasks["completed_late"]
-    panels.append(_panel(
+    return _panel(
         "tasks", "Release activities",
         "Overdue: open, in progress or blocked at the end of the period and past their planned end. Completed "
         "late: done in the period after their planned end.",
@@ -126,8 +137,10 @@ def build_panels(m: dict, query: str) -> list[dict]:
                         desc=f"{tasks['overdue']} overdue; {tasks['completed']} completed, "
                              f"{tasks['completed_late']} of them late."),
         [("Overdue at the end of the period", tasks["overdue"]), ("Completed", tasks["completed"]),
-         ("Completed late", tasks["completed_late"])], query, headline=f"{tasks['overdue']} overdue"))
+         ("Completed late", tasks["completed_late"])], query, headline=f"{tasks['overdue']} overdue")
 
+
+def _steps_panel(m, query):
     rows = m["time_in_step"]
     charts_by_type = []
     for kind, label in TYPE_LABELS.items():
@@ -147,8 +160,7 @@ def build_panels(m: dict, query: str) -> list[dict]:
                 charts.hours_label(r["target_hours"]), _pct(r["over_target_percent"])) for r in rows],
         query, wide=True, header=("Type", "Step · state", "Stays", "Median", "90th pct.", "Target", "Over target"))
     panel.update(charts=charts_by_type, stacked=True)
-    panels.append(panel)
-    return panels
+    return panel
 
 
 @reader_required

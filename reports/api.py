@@ -1,7 +1,7 @@
 """Process metrics over the REST API: all figures as JSON, and one CSV per
 metric (the reports page links its downloads here).
 
-The definitions are in ``releases.metrics``. Metrics describe the whole
+The definitions are in ``reports.metrics``. Metrics describe the whole
 process, so they are for the process's roles; a user whose only role is
 ``vendor`` sees its own tasks and nothing else, and gets 403 here.
 """
@@ -23,8 +23,9 @@ from releasemgmt.api import VALIDATION_ERROR, ErrorSerializer
 from releasemgmt.authz import reader
 from releasemgmt.input_guard import ID_SCHEMA
 
-from ..choices import ReleaseType
-from ..metrics import METRICS, MetricsFilterForm, compute, csv_table
+from releases.choices import ReleaseType
+
+from .metrics import METRICS, MetricsFilterForm, compute, csv_table
 
 FILTER_PARAMETERS = [
     OpenApiParameter("from", OpenApiTypes.STR, description="Start of the period: a date (YYYY-MM-DD, from its "
@@ -153,7 +154,7 @@ class MetricsView(APIView):
     change failure rate, time to restore, lead time, CAB cycle time, time in
     each step against its target, on-time rate, Go/No-Go outcomes and
     overdue tasks. Durations are in hours. The definitions are on the reports
-    page and in `releases.metrics`."""
+    page and in `reports.metrics`."""
 
     @extend_schema(summary="Process metrics", parameters=FILTER_PARAMETERS,
                    responses={200: MetricsSerializer, **ERRORS})

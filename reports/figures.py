@@ -1,0 +1,268 @@
+"""The queries behind the figures of ``reports.metrics``: ORM aggregates over
+the stays (``reports.models.Stay``) and the step records, each returning a
+few rows whatever the number of releases.
+
+The durations measured (a stay, a CAB decision after its submission, a
+restore after its rollback, an RFC's lead time) come back from the database
+as exact durations; their median and 90th percentile are those of
+``statistics`` (``metrics.Sample``), read from the few ranks they need.
+Transitions are named from their declaration on ``Release``.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections import defaultdict
+from datetime import date, datetime, timedelta, timezone as dt_timezone
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection, transaction
+from django.db.models import (
+    Case, Count, DurationField, Exists, ExpressionWrapper, F, Min, OuterRef, Q, RowRange, Subquery,
+    Sum, Value, When, Window,
+)
+from django.db.models.functions import Coalesce, FirstValue, Lag, RowNumber, TruncWeek
+
+from releasemgmt.workflow import name_of
+from releases.choices import STEP_TARGETS, ReleaseState
+from releases.models import Deployment, Release, ReleasePlan, Task, TransitionLog
+
+from .models import Stay
+
+SUBMIT, APPROVE, REJECT = (name_of(t) for t in (Release.submit_plan, Release.approve_plan, Release.reject_plan))
+ROLLBACK, GO, NO_GO = (name_of(t) for t in (Release.rollback, Release.approve_go, Release.no_go))
+DEPLOYED, DEPLOYING, ROLLED_BACK = ReleaseState.DEPLOYED, ReleaseState.DEPLOYING, ReleaseState.ROLLED_BACK
+FINISHED_TASK_STATES = ("done", "cancelled")
+
+
+def _span(later: str, earlier: str) -> ExpressionWrapper:
+    return ExpressionWrapper(F(later) - F(earlier), output_field=DurationField())
+
+
+@contextlib.contextmanager
+def planned_without_jit():
+    """PostgreSQL compiles a statement it expects to be costly (``jit``); it
+    cannot know how few rows a short period touches, and compiling costs
+    more than running these aggregates."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    # Inside a caller's transaction the settings hold until it ends; no
+    # savepoint is needed for them.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        # Until this transaction ends; the ranks of a long period's stays
+        # are sorted in memory rather than on disk.
+        cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")
+        yield
+
+
+def _narrowed(qs, filters, field="release_id"):
+    return qs.filter(**{f"{field}__in": filters.releases().values("pk")}) if filters.narrows_releases else qs
+
+
+# --- time in each step ------------------------------------------------------------------
+
+
+def _wanted_ranks(n: int) -> set[int]:
+    """The 1-based ranks the median and the 90th percentile read."""
+    j = 9 * (n - 1) // 10
+    return {(n + 1) // 2, n // 2 + 1, j + 1, min(j + 2, n)}
+
+
+def stay_samples(filters, sample_type) -> dict[tuple[str, str], object]:
+    """Every stay that ended in the period, by (release type, state): its
+    size, how many were over the target, and the values at the ranks read.
+    A histogram per whole hour first (``Stay.hours``: sizes, and over target
+    or not, as the targets are whole hours); then only the hours holding
+    those ranks are ranked, by a window over a few stays (read off the
+    (state, type, hours) index) rather than a sort of all."""
+    stays = _narrowed(Stay.objects.filter(left__gte=filters.start, left__lt=filters.end,
+                                          state__in=sorted({s for t in STEP_TARGETS.values() for s in t}))
+                      .exclude(entered_by=""), filters)
+    if filters.release_type:
+        stays = stays.filter(release_type=filters.release_type)
+    stays = stays.annotate(span=_span("left", "entered"), hour=F("hours"))
+    histogram = defaultdict(list)
+    for kind, state, hour, count in stays.values_list("release_type", "state", "hour").annotate(
+            c=Count("pk")).order_by():
+        if state in STEP_TARGETS.get(kind, {}):
+            histogram[(kind, state)].append((hour, count))
+    samples, wanted, local, below_of = {}, defaultdict(set), set(), {}
+    for key, hours in histogram.items():
+        hours.sort()
+        n = sum(c for _, c in hours)
+        target_hours = STEP_TARGETS[key[0]][key[1]] // timedelta(hours=1)
+        sample = samples[key] = sample_type(n, sum(c for h, c in hours if h >= target_hours))
+        ranks, below = sorted(_wanted_ranks(n)), 0
+        for hour, count in hours:
+            for rank in ranks:
+                if below < rank <= below + count:
+                    wanted[key].add(hour)
+                    local.add(rank - below)
+            below += count
+        below_of[key] = dict(_cumulative(hours))
+    if not wanted:
+        return samples
+    # Per state, the hours any of its types wants: a few other stays come
+    # along (ranked in their own partition, then left).
+    by_state = defaultdict(lambda: (set(), set()))
+    for (kind, state), hours in wanted.items():
+        by_state[state][0].add(kind)
+        by_state[state][1].update(hours)
+    only = Q()
+    for state, (kinds, hours) in sorted(by_state.items()):
+        only |= Q(state=state, release_type__in=sorted(kinds), hour__in=sorted(hours))
+    ranked = stays.filter(only).annotate(rn=Window(RowNumber(), partition_by=[F("release_type"), F("state"),
+                                                                              F("hour")], order_by=F("span").asc()))
+    for kind, state, hour, rn, span in ranked.filter(rn__in=sorted(local)).order_by().values_list(
+            "release_type", "state", "hour", "rn", "span"):
+        sample = samples[(kind, state)]
+        rank = below_of[(kind, state)][hour] + rn
+        if rank in _wanted_ranks(sample.count):
+            sample.by_rank[rank] = span.total_seconds() / 3600
+    return samples
+
+
+def _cumulative(hours):
+    below = 0
+    for hour, count in hours:
+        yield hour, below
+        below += count
+
+
+# --- the release's milestones -----------------------------------------------------------
+
+
+def _stays_before(filters, *, moved=None):
+    """The stays begun by a transition before the period's end; with
+    ``moved``, only of the releases with such a stay begun in the period."""
+    stays = _narrowed(Stay.objects.filter(entered__lt=filters.end).exclude(entered_by=""), filters)
+    if moved is not None:
+        stays = stays.filter(release_id__in=Stay.objects.filter(
+            moved, entered__gte=filters.start, entered__lt=filters.end).values("release_id"))
+    return stays
+
+
+def _first_deployments(filters):
+    """The stays in ``deployed`` that were a release's first, in the period."""
+    earlier = Stay.objects.filter(release_id=OuterRef("release_id"), state=DEPLOYED).filter(
+        Q(entered__lt=OuterRef("entered")) | Q(entered=OuterRef("entered"), pk__lt=OuterRef("pk")))
+    return _narrowed(Stay.objects.filter(state=DEPLOYED, entered__gte=filters.start, entered__lt=filters.end),
+                     filters).exclude(entered_by="").exclude(Exists(earlier.exclude(entered_by="")))
+
+
+def deployments_and_lead_times(filters) -> tuple[dict[date, int], list[float]]:
+    """First deployments in the period per week (Monday, UTC), and the lead
+    time of each RFC they carried: hours from its submission to the
+    release's first deployment. One row per (first deployment, RFC)."""
+    rows = _first_deployments(filters).annotate(
+        week=TruncWeek("entered", tzinfo=dt_timezone.utc), span=_span("entered", "release__rfcs__created_at"))
+    weeks, seen, lead = defaultdict(int), set(), []
+    for pk, week, span in rows.order_by().values_list("pk", "week", "span"):
+        if pk not in seen:
+            seen.add(pk)
+            weeks[week.date() if isinstance(week, datetime) else week] += 1
+        if span is not None:
+            lead.append(span.total_seconds() / 3600)
+    return dict(weeks), lead
+
+
+def outcomes_and_go(filters) -> dict[str, int]:
+    """Releases whose deployment ended in the period (first ``deployed``, or
+    a rollback started while deploying) and how many were rolled back; the
+    Go and No-Go decisions taken in the period."""
+    in_period = Q(entered__gte=filters.start)
+    milestones = Q(state=DEPLOYED) | Q(entered_by__in=(ROLLBACK, GO, NO_GO))
+    per_release = (_stays_before(filters, moved=milestones).filter(milestones)
+                   .values("release_id")
+                   .annotate(ended=Coalesce(Min("entered", filter=Q(state=DEPLOYED)),
+                                            Min("entered", filter=Q(entered_by=ROLLBACK, entered_from=DEPLOYING))),
+                             rollbacks=Count("pk", filter=Q(entered_by=ROLLBACK)),
+                             gone=Count("pk", filter=Q(entered_by=GO) & in_period),
+                             stopped=Count("pk", filter=Q(entered_by=NO_GO) & in_period))
+                   .order_by())
+    ended = Q(ended__gte=filters.start)
+    totals = per_release.aggregate(deployments=Count("release_id", filter=ended),
+                                   failed=Count("release_id", filter=ended & Q(rollbacks__gt=0)),
+                                   go=Sum("gone"), no_go=Sum("stopped"))
+    return {key: value or 0 for key, value in totals.items()}  # SUM() of no rows is NULL
+
+
+def _paired(filters):
+    """Each CAB decision paired with the CAB transition just before it in
+    the release's log (a submission, unless another decision came between),
+    and each return to ``rolled_back`` with the rollback or return before it
+    (``prev``, ``prev_at``); kept when the pair is one and its second falls
+    in the period. The second's own name, state and time (``name``,
+    ``into``, ``at``) are read through the same window so that choosing them
+    happens after the pairing: a plain filter would drop the rows they are
+    paired with."""
+    cab = (SUBMIT, APPROVE, REJECT)
+    order = [F("entered").asc(), F("pk").asc()]
+    family = Case(When(entered_by__in=cab, then=Value(0)), default=Value(1))
+
+    def over(expression, **frame):
+        return Window(expression, partition_by=[F("release_id"), family], order_by=order, **frame)
+
+    def own(field):
+        return over(FirstValue(field), frame=RowRange(start=0, end=0))
+
+    return (_stays_before(filters, moved=Q(entered_by__in=(APPROVE, REJECT)) | Q(state=ROLLED_BACK))
+            .filter(Q(entered_by__in=(*cab, ROLLBACK)) | Q(state=ROLLED_BACK))
+            .annotate(prev=over(Lag("entered_by")), prev_at=over(Lag("entered")), name=own("entered_by"),
+                      into=own("state"), at=own("entered"))
+            .filter(Q(prev=SUBMIT, name__in=(APPROVE, REJECT))
+                    | (Q(prev=ROLLBACK, into=ROLLED_BACK) & ~Q(name=ROLLBACK)), at__gte=filters.start))
+
+
+def cab_decisions_and_restores(filters) -> tuple[list[tuple[bool, float]], list[float]]:
+    """(approved, hours) of each CAB decision on a submission decided in the
+    period; hours from each rollback to ``rolled_back`` restored in it."""
+    cab, restored = [], []
+    for prev, name, span in _paired(filters).annotate(span=_span("at", "prev_at")).order_by().values_list(
+            "prev", "name", "span"):
+        if prev == SUBMIT:
+            cab.append((name == APPROVE, span.total_seconds() / 3600))
+        else:
+            restored.append(span.total_seconds() / 3600)
+    return cab, restored
+
+
+# --- step records and tasks -------------------------------------------------------------
+
+
+def on_time(filters) -> tuple[int, int, int]:
+    """Deployments completed in the period, how many had no window in their
+    release's latest plan (plans are frozen before Go: the plan the
+    deployment ran under), and how many ran inside it."""
+    latest = ReleasePlan.objects.filter(release_id=OuterRef("release_id")).order_by("-version")
+    found = _narrowed(Deployment.objects.filter(completed_at__gte=filters.start, completed_at__lt=filters.end),
+                      filters).annotate(
+        ws=Subquery(latest.values("deployment_start")[:1]), we=Subquery(latest.values("deployment_end")[:1]),
+    ).aggregate(n=Count("pk"), no_window=Count("pk", filter=Q(ws__isnull=True) | Q(we__isnull=True)),
+                inside=Count("pk", filter=Q(ws__lte=F("started_at"), we__gte=F("completed_at"))))
+    return found["n"], found["no_window"], found["inside"]
+
+
+def tasks(filters) -> tuple[int, int, int]:
+    """A task's figures follow from its first finishing log (``done`` or
+    ``cancelled``, first in time): finished before the period, it is left
+    out; not finished by the period's end, it is overdue; finished in the
+    period as ``done``, it was completed, late if after its planned end.
+    Tasks of cancelled releases are left out. Two queries: the overdue ones
+    by an anti-join with the log, the finished ones from the log's side
+    (only the period's)."""
+    task_logs = TransitionLog.objects.filter(content_type=ContentType.objects.get_for_model(Task),
+                                             target__in=FINISHED_TASK_STATES)
+    qs = _narrowed(filters.tasks().filter(planned_end__lt=filters.end), filters).exclude(
+        release__state=ReleaseState.CANCELLED)
+    if filters.team is not None:
+        qs = qs.filter(assignee_team=filters.team)
+    if filters.vendor is not None:
+        qs = qs.filter(assignee_vendor=filters.vendor)
+    overdue = qs.exclude(Exists(task_logs.filter(object_id=OuterRef("pk"), at__lt=filters.end))).count()
+    first = (task_logs.values("object_id").annotate(first_at=Min("at"), done_at=Min("at", filter=Q(target="done")))
+             .filter(first_at__gte=filters.start, first_at__lt=filters.end, done_at=F("first_at")).order_by())
+    done = qs.filter(pk__in=first.values("object_id")).annotate(
+        done_at=Subquery(first.filter(object_id=OuterRef("pk")).values("first_at")[:1]))
+    found = done.aggregate(completed=Count("pk"), late=Count("pk", filter=Q(done_at__gt=F("planned_end"))))
+    return overdue, found["completed"], found["late"]

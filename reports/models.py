@@ -1,0 +1,55 @@
+"""What the reports keep of the release process: the stays."""
+from django.db import models
+
+
+class Stay(models.Model):
+    """The time a release spent in one state of its lifecycle, from the
+    transition that brought it there to the one that moved it on (ITIL:
+    the duration of each stage of the release and deployment process, the
+    figure service improvement compares with the agreed targets).
+
+    Written by the reports as each transition is performed, in the same
+    transaction (``reports.stays``); the stay a release stands in has no
+    ``left``. The first stay of a release (``new``, from its creation to its
+    first transition) has no ``entered_by``. ``release_type`` is the
+    release's type, copied so the reports group stays without a join."""
+
+    release = models.ForeignKey("releases.Release", on_delete=models.CASCADE, related_name="+")
+    release_type = models.CharField(max_length=20)
+    state = models.CharField(max_length=30)
+    entered = models.DateTimeField()
+    left = models.DateTimeField(null=True, blank=True)
+    # The transition that brought the release into this state, and the state
+    # it came from, as the transition log says (blank for the first stay).
+    entered_by = models.CharField(max_length=50, blank=True)
+    entered_from = models.CharField(max_length=30, blank=True)
+    # Set when the stay is left: the whole hours it lasted beyond its first,
+    # h for more than h and at most h + 1 hours (``stays.HoursAbove``). The
+    # reports count stays per hour with it, and the targets being whole
+    # hours, a stay is over a target of T hours exactly when this is T or more.
+    hours = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        # Stays of a release follow one another in the order of its log
+        # (time, then log id): ids are given in that order.
+        ordering = ["release_id", "entered", "id"]
+        indexes = [
+            models.Index(fields=["release", "entered"], name="stay_release_entered"),
+            # The time in each step: stays that ended in the period, counted
+            # per hour from the index alone, then the few hours holding the
+            # ranks the median and 90th percentile read.
+            models.Index(fields=["left"], name="stay_left", include=["release_type", "state", "hours", "entered_by"]),
+            models.Index(fields=["state", "release_type", "hours", "left"], name="stay_state_hours"),
+            # The other figures: the transitions performed in the period, and
+            # the first deployments.
+            models.Index(fields=["entered_by", "entered"], name="stay_entered_by"),
+            models.Index(fields=["state", "entered"], name="stay_state_entered"),
+        ]
+        constraints = [
+            # One stay at a time: a release stands in one state.
+            models.UniqueConstraint(fields=["release"], condition=models.Q(left__isnull=True),
+                                    name="stay_one_open_per_release"),
+        ]
+
+    def __str__(self):
+        return f"{self.release_id}: {self.state} from {self.entered:%Y-%m-%d %H:%M}"
