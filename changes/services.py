@@ -123,7 +123,7 @@ def release_rolled_back(release) -> bool:
     from releases.models import TransitionLog
 
     return TransitionLog.objects.filter(content_type__app_label="releases", content_type__model="release",
-                                        object_id=release.pk, name="complete_rollback").exists()
+                                        object_id=release.pk, target="rolled_back").exists()
 
 
 def problem_offered(release, user) -> bool:

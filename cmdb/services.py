@@ -6,13 +6,14 @@ from django.db import transaction
 
 from releasemgmt import signing
 from releasemgmt.refusals import logs_refusals
-from releasemgmt.workflow import TransitionForbidden, has_any_role, run_transition
+from releasemgmt.workflow import TransitionForbidden, has_any_role, name_of, run_transition
 
 from .choices import BaselineKind
 from .models import Baseline, BaselineItem, ConfigurationItem
 
 CMDB_WRITERS = ("configuration_manager", "release_manager")
 CI_WRITERS = ("configuration_manager",)
+CAPTURE = name_of(Baseline.capture)
 
 
 # --- who may: the checks each use case makes, also asked first by the entry points ----------
@@ -21,7 +22,7 @@ CI_WRITERS = ("configuration_manager",)
 @logs_refusals()
 def baseline_capture_check(*, by) -> None:
     if not has_any_role(by, CMDB_WRITERS):
-        raise TransitionForbidden("capture", "Only a configuration manager or release manager may capture a baseline.")
+        raise TransitionForbidden(CAPTURE, "Only a configuration manager or release manager may capture a baseline.")
 
 
 @logs_refusals()
@@ -56,7 +57,7 @@ def baseline_capture(*, cis, name: str, kind: str = BaselineKind.MANUAL, release
             for ci in ConfigurationItem.objects.filter(pk__in=[c.pk for c in cis]).order_by("name")
         ]
     )
-    return run_transition(Baseline, baseline.pk, "capture", by=by, system=True)
+    return run_transition(Baseline, baseline.pk, CAPTURE, by=by, system=True)
 
 
 def ci_set_version(*, ci: ConfigurationItem, version: str, by, reason: str) -> bool:
