@@ -15,7 +15,7 @@ from releasemgmt.forms import IdModelChoiceField, IdModelMultipleChoiceField
 from releasemgmt.signing import Password
 
 from .choices import STEPS, ReleaseState, ReleaseType, VoteDecision
-from .models import RECORD_TYPES, ReleasePlan, ReleaseTemplate, Team, Vendor
+from .models import RECORD_TYPES, Release, ReleasePlan, ReleaseTemplate, Task, Team, Vendor
 from .services import RELEASE_FIELD_STATES, SERVICE_SET_BY_TYPE, SERVICE_SET_FIELDS
 
 OPEN_RFC_STATES = ("submitted", "assessed", "authorized")
@@ -191,10 +191,9 @@ class ReleaseCreateForm(forms.Form):
         self.fields["template"].label_from_instance = lambda t: f"{t.name} ({t.get_release_type_display().lower()})"
 
     def clean(self):
+        # The model's rule, shown beside the form's own errors.
         data = super().clean()
-        start, end = data.get("planned_start"), data.get("planned_end")
-        if start and end and end <= start:
-            self.add_error("planned_end", "The planned end must be after the planned start.")
+        Release.check_planned_window(data.get("planned_start"), data.get("planned_end"))
         return data
 
 
@@ -359,10 +358,9 @@ class TaskForm(forms.Form):
                     del self.fields[name]
 
     def clean(self):
+        # The model's rule, shown beside the form's own errors.
         data = super().clean()
-        start, end = data.get("planned_start"), data.get("planned_end")
-        if start and end and end < start:
-            self.add_error("planned_end", "The planned end must not be before the planned start.")
+        Task.check_planned_window(data.get("planned_start"), data.get("planned_end"))
         return data
 
 

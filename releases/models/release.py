@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from simple_history.models import HistoricalRecords
@@ -28,6 +29,7 @@ __all__ = ["Release", "ReleaseScopeItem", "FreezeWindow", "CalendarToken", "Inbo
 
 RM = ("release_manager",)
 CM = ("change_manager",)
+WINDOW_ERROR = "The planned end must be after the planned start."
 
 
 def days(n):
@@ -36,6 +38,14 @@ def days(n):
 
 def hours(n):
     return timedelta(hours=n)
+
+
+def planned_window(*, instant: bool = False) -> models.Q:
+    """The planned window as the database holds it: not planned yet, or an
+    end after the start (or, with ``instant``, not before it)."""
+    ends = models.Q(planned_end__gte=models.F("planned_start")) if instant else \
+        models.Q(planned_end__gt=models.F("planned_start"))
+    return models.Q(planned_start__isnull=True) | models.Q(planned_end__isnull=True) | ends
 
 
 def stay(major, minor, emergency) -> dict:
@@ -103,9 +113,24 @@ class Release(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["planned_start"], name="release_open_planned_start",
                          condition=~models.Q(state__in=["closed", "cancelled"])),
         ]
+        constraints = [
+            models.CheckConstraint(condition=planned_window(), name="release_planned_window",
+                                   violation_error_message=WINDOW_ERROR),
+        ]
 
     def __str__(self):
         return f"{self.number} {self.title}"
+
+    def clean(self):
+        super().clean()
+        self.check_planned_window(self.planned_start, self.planned_end)
+
+    @staticmethod
+    def check_planned_window(start, end) -> None:
+        """The release's window ends after it starts: the words every entry
+        point answers with (the database holds the same rule)."""
+        if start and end and end <= start:
+            raise ValidationError({"planned_end": WINDOW_ERROR})
 
     @property
     def number(self) -> str:

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from simple_history.models import HistoricalRecords
@@ -7,10 +8,13 @@ from releasemgmt.workflow import Blocker, guard, reason_given, user_roles
 
 from ..choices import STEPS, TaskState as T
 from ..querysets import InternalQuerySet, TaskQuerySet, VendorQuerySet
+from .release import planned_window
 
 _STATE_LABELS = dict(T.choices)
 
 __all__ = ["Team", "Vendor", "Task"]
+
+WINDOW_ERROR = "The planned end must not be before the planned start."
 
 
 class Team(models.Model):
@@ -182,9 +186,25 @@ class Task(ConcurrentTransitionMixin, models.Model):
             # not the million done before (its count ~450 ms to ~45 ms).
             models.Index(fields=["updated_at"], name="task_done_updated_at", condition=models.Q(state="done")),
         ]
+        constraints = [
+            # Unlike a release's window, a task's may be a single moment.
+            models.CheckConstraint(condition=planned_window(instant=True), name="task_planned_window",
+                                   violation_error_message=WINDOW_ERROR),
+        ]
 
     def __str__(self):
         return self.title
+
+    def clean(self):
+        super().clean()
+        self.check_planned_window(self.planned_start, self.planned_end)
+
+    @staticmethod
+    def check_planned_window(start, end) -> None:
+        """The task's planned end is not before its start: the words every
+        entry point answers with (the database holds the same rule)."""
+        if start and end and end < start:
+            raise ValidationError({"planned_end": WINDOW_ERROR})
 
     def get_state_display(self) -> str:
         # As Release.get_state_display: Django's rebuilds the choices per call.
