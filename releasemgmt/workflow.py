@@ -251,6 +251,14 @@ def name_of(method) -> str:
     return method.__name__
 
 
+def sources_of(method) -> tuple[str, ...]:
+    """The states a declared transition is taken from, read from the
+    transition itself (``sources_of(Release.pass_tests)``): what a step's
+    records say when they are written while the step can be taken."""
+    name_of(method)
+    return tuple(str(state) for state in method._django_fsm.transitions)
+
+
 def evaluate(obj, spec: Spec, by=None, payload: dict | None = None) -> list[Blocker]:
     """The blockers of ``spec`` on ``obj``, worded for ``by``: whoever asks
     (the transition list, the UI, a 409) reads no row they may not see."""
