@@ -130,7 +130,7 @@ def open_rfcs():
 
 
 # Open RFCs offered as checkboxes when raising a release. Change Management may
-# have thousands waiting; a form listing them all was megabytes. Older ones
+# have thousands waiting; a form listing them all was far too heavy. Older ones
 # are tagged from their own page ("Raise a release for it"), which preselects
 # them here.
 RFC_CHOICES_SHOWN = 100

@@ -17,8 +17,8 @@ User = get_user_model()
 # these with ``.values()`` and the serializer below from an instance, and both
 # go through ``release_representation``: one output format, and the list pays
 # neither a model instance (with the state machine's per-instance set-up) nor
-# DRF's field-by-field work per row, which were three quarters of its CPU at
-# 50 rows (bench/README.md).
+# DRF's field-by-field work per row, which were most of its CPU
+# (bench/README.md).
 RELEASE_ROW_FIELDS = ("id", "title", "description", "release_type", "state", "release_manager_id", "planned_start",
                       "planned_end", "acceptance_criteria", "approved_plan_id", "template_id", "created_at",
                       "updated_at")

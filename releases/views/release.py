@@ -184,7 +184,7 @@ def _record_sections(release, user, bound_type=None, bound_form=None):
         # record the current step still lacks, or one that came back with
         # errors (shown in place, even if the step has closed since). Other
         # records are added on their own page, a link away: a dozen folded
-        # forms were a third of the page's work.
+        # forms were much of the page's work.
         open_now = bound or (may_write and model.step == current_step and not rows)
         form = None
         if bound:
