@@ -207,7 +207,7 @@ def state_field(model) -> str:
 
 
 def specs(model, field_name: str | None = None) -> dict[str, Spec]:
-    """Every transition the model declares, by name, in declaration order."""
+    """Every transition the model declares, by name (in alphabetical order)."""
     field_name = field_name or state_field(model)
     key = (model, field_name)
     if key not in _SPECS:
