@@ -20,6 +20,8 @@ from cmdb.choices import BaselineKind
 from cmdb.services import baseline_capture, baseline_restore, ci_set_version
 from releasemgmt.workflow import name_of, run_transition
 
+from .choices import ReleaseState
+
 
 @dataclass(frozen=True)
 class DriveRfcs:
@@ -89,7 +91,7 @@ def update_cmdb(release, spec, *, by, source, **_):
     """Step 20: apply the target versions (or, after a rollback, keep the
     restored ones) and capture the baseline that now describes the live
     configuration."""
-    rolled_back = source == "rolled_back"
+    rolled_back = source == ReleaseState.ROLLED_BACK
     scope = list(release.scope_items.select_related("ci"))
     if not rolled_back:
         for item in scope:
