@@ -13,6 +13,7 @@ from .models import Baseline, BaselineItem, ConfigurationItem
 
 CMDB_WRITERS = ("configuration_manager", "release_manager")
 CI_WRITERS = ("configuration_manager",)
+CAPTURE = name_of(Baseline.capture)
 
 
 # A release's pre-release baseline is the release process's use case (it
@@ -42,8 +43,7 @@ def release_baseline_capture(*, release_id, by) -> Baseline:
 @logs_refusals()
 def baseline_capture_check(*, by) -> None:
     if not has_any_role(by, CMDB_WRITERS):
-        raise TransitionForbidden(name_of(Baseline.capture),
-                                  "Only a configuration manager or release manager may capture a baseline.")
+        raise TransitionForbidden(CAPTURE, "Only a configuration manager or release manager may capture a baseline.")
 
 
 @logs_refusals()
@@ -78,7 +78,7 @@ def baseline_capture(*, cis, name: str, kind: str = BaselineKind.MANUAL, release
             for ci in ConfigurationItem.objects.filter(pk__in=[c.pk for c in cis]).order_by("name")
         ]
     )
-    return run_transition(Baseline, baseline.pk, name_of(Baseline.capture), by=by, system=True)
+    return run_transition(Baseline, baseline.pk, CAPTURE, by=by, system=True)
 
 
 def ci_set_version(*, ci: ConfigurationItem, version: str, by, reason: str) -> bool:

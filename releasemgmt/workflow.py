@@ -1,4 +1,4 @@
-"""What every state machine of the project shares: blockers, rules and errors.
+"""What every state machine of the project shares: blockers, declarations and errors.
 
 A *blocker* is one reason a transition may not happen now, with a stable code
 for integrations and a sentence a release manager understands. The same
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from django.contrib.auth.models import AnonymousUser
 from django_fsm import ConcurrentTransition
@@ -33,28 +33,6 @@ class Blocker:
 # A guard looks at an object (and, for segregation of duties, the acting user
 # and the transition's payload) and returns the blockers it finds.
 Guard = Callable[..., Iterable[Blocker]]
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One transition of a state machine, as the contract names it."""
-
-    name: str
-    sources: tuple[str, ...]
-    target: str
-    roles: tuple[str, ...]
-    guards: tuple[Guard, ...] = ()
-    step: int | None = None
-    reason_required: bool = False
-    label: str = ""
-    # Transitions the system performs on behalf of another (an RFC driven by
-    # its release) are not offered to users directly.
-    internal: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def title(self) -> str:
-        return self.label or self.name.replace("_", " ").capitalize()
 
 
 class TransitionError(Exception):
@@ -188,6 +166,18 @@ class Spec:
     # A signed decision: callable(obj) -> the content the signer decides on,
     # fingerprinted in the signature (releasemgmt.signing); None when unsigned.
     signed: Any = None
+    # What the step does to related objects once the object has moved, in
+    # order, inside the transition's transaction: each effect is called as
+    # effect(obj, spec, by=, payload=, at=, source=).
+    effects: tuple[Callable[..., None], ...] = ()
+    # How long the object should stay in the target state once this step
+    # leads there, by kind (a release's type): the reminders and the reports
+    # measure against it. Empty when the state has no target.
+    durations: Mapping[str, Any] = field(default_factory=dict)
+    # What the step takes beyond the acting user: the keyword parameters of
+    # the transition method (e.g. ``freeze_override_reason``), filled from
+    # the payload.
+    fields: tuple[str, ...] = ()
 
     def roles_for(self, obj) -> tuple[str, ...]:
         return tuple(self.roles(obj) if callable(self.roles) else self.roles)
@@ -206,7 +196,7 @@ def state_field(model) -> str:
 
 
 def specs(model, field_name: str | None = None) -> dict[str, Spec]:
-    """Every transition the model declares, by name, in declaration order."""
+    """Every transition the model declares, by name (in alphabetical order)."""
     field_name = field_name or state_field(model)
     key = (model, field_name)
     if key not in _SPECS:
@@ -219,6 +209,7 @@ def specs(model, field_name: str | None = None) -> dict[str, Spec]:
                 found[t.name] = Spec(**{**prev.__dict__, "sources": prev.sources + (t.source,)})
                 continue
             guards = tuple(t.conditions) + tuple(custom.get("checks", ()))
+            method = getattr(model, t.name)
             found[t.name] = Spec(
                 name=t.name,
                 sources=(t.source,),
@@ -231,6 +222,9 @@ def specs(model, field_name: str | None = None) -> dict[str, Spec]:
                 reason=reason_given in guards,
                 actor=custom.get("actor"),
                 signed=custom.get("signed"),
+                effects=tuple(custom.get("effects", ())),
+                durations=dict(custom.get("durations", {})),
+                fields=tuple(p for p in inspect.signature(method).parameters if p not in ("self", "by")),
             )
         _SPECS[key] = found
     return _SPECS[key]
@@ -244,6 +238,14 @@ def name_of(method) -> str:
     if not hasattr(method, "_django_fsm"):
         raise TypeError(f"{method!r} is not a declared transition")
     return method.__name__
+
+
+def sources_of(method) -> tuple[str, ...]:
+    """The states a declared transition is taken from, read from the
+    transition itself (``sources_of(Release.pass_tests)``): what a step's
+    records say when they are written while the step can be taken."""
+    name_of(method)
+    return tuple(str(state) for state in method._django_fsm.transitions)
 
 
 def evaluate(obj, spec: Spec, by=None, payload: dict | None = None) -> list[Blocker]:
@@ -342,14 +344,14 @@ def run_transition(
     by,
     payload: dict | None = None,
     signature=None,
-    effects=None,
     system: bool = False,
     field_name: str | None = None,
 ):
     """Lock, check the role, check every guard, transition, save with history,
-    log, and announce it (``releasemgmt.events``: notifications write their
-    outbox rows, reports their stays): all in the caller's transaction
-    (services wrap this in ``transaction.atomic``).
+    log, run the step's declared effects (``Spec.effects``) and announce it
+    (``releasemgmt.events``: notifications write their outbox rows, reports
+    their stays): all in the caller's transaction (services wrap this in
+    ``transaction.atomic``).
 
     ``system=True`` is for transitions one machine performs on behalf of
     another (a release driving its RFCs): the role check is the caller's.
@@ -389,9 +391,7 @@ def run_transition(
         signed_with = signing.verify(by, signature, decision=name)
         # What the signer decides on, as it stands before the step is taken.
         signed_content = spec.signed(obj)
-    method = getattr(obj, name)
-    accepted = set(inspect.signature(method).parameters) - {"by"}
-    method(by=by, **{k: v for k, v in payload.items() if k in accepted})
+    getattr(obj, name)(by=by, **{k: v for k, v in payload.items() if k in spec.fields})
     obj._change_reason = name
     obj._history_user = by
     try:
@@ -409,8 +409,8 @@ def run_transition(
     )
     if spec.signed is not None:
         signing.record(by=by, method=signed_with, meaning=name, content=signed_content, decision=log, at=now)
-    if effects:
-        effects(obj, spec, by=by, payload=payload, at=now, source=state)
+    for effect in spec.effects:
+        effect(obj, spec, by=by, payload=payload, at=now, source=state)
     events.announce(obj, name, by=by, payload=payload, log=log, source=state, target=getattr(obj, field_name),
                     at=now)
     return obj

@@ -19,7 +19,7 @@ from releasemgmt.forms import (  # noqa: F401 - the signing forms live below the
 )
 
 from .choices import STEPS, ReleaseState, ReleaseType, VoteDecision
-from .models import RECORD_TYPES, ReleasePlan, ReleaseTemplate, Team, Vendor
+from .models import RECORD_TYPES, Release, ReleasePlan, ReleaseTemplate, Task, Team, Vendor
 from .services import RELEASE_FIELD_STATES, SERVICE_SET_BY_TYPE, SERVICE_SET_FIELDS
 
 OPEN_RFC_STATES = ("submitted", "assessed", "authorized")
@@ -71,7 +71,7 @@ def open_rfcs():
 
 
 # Open RFCs offered as checkboxes when raising a release. Change Management may
-# have thousands waiting; a form listing them all was megabytes. Older ones
+# have thousands waiting; a form listing them all was far too heavy. Older ones
 # are tagged from their own page ("Raise a release for it"), which preselects
 # them here.
 RFC_CHOICES_SHOWN = 100
@@ -132,10 +132,9 @@ class ReleaseCreateForm(forms.Form):
         self.fields["template"].label_from_instance = lambda t: f"{t.name} ({t.get_release_type_display().lower()})"
 
     def clean(self):
+        # The model's rule, shown beside the form's own errors.
         data = super().clean()
-        start, end = data.get("planned_start"), data.get("planned_end")
-        if start and end and end <= start:
-            self.add_error("planned_end", "The planned end must be after the planned start.")
+        Release.check_planned_window(data.get("planned_start"), data.get("planned_end"))
         return data
 
 
@@ -300,8 +299,7 @@ class TaskForm(forms.Form):
                     del self.fields[name]
 
     def clean(self):
+        # The model's rule, shown beside the form's own errors.
         data = super().clean()
-        start, end = data.get("planned_start"), data.get("planned_end")
-        if start and end and end < start:
-            self.add_error("planned_end", "The planned end must not be before the planned start.")
+        Task.check_planned_window(data.get("planned_start"), data.get("planned_end"))
         return data

@@ -4,12 +4,12 @@ Each guard yields blockers (a stable code and a sentence a release manager
 understands) and yields nothing when it is met. Guards declared with
 ``context=True`` also look at the acting user or the request's payload.
 """
-from django.conf import settings
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
-from releasemgmt.workflow import Blocker, guard, has_any_role, user_roles
+from releasemgmt.workflow import Blocker, guard, has_any_role
 
 from .choices import (
     CommunicationKind,
@@ -21,6 +21,7 @@ from .choices import (
     TrainingStatus,
     VoteDecision,
 )
+from .conflicts import dependency_cycle, window_conflicts
 
 CLOSED_RFC_STATES = {"rejected", "cancelled", "closed"}
 
@@ -175,8 +176,6 @@ def packaging_done(release, ctx):
 
 @guard
 def dependency_order_acyclic(release, ctx):
-    from .querysets import dependency_cycle
-
     cycle = dependency_cycle(release)
     if cycle:
         yield Blocker("dependency_cycle", "The components depend on each other in a cycle: " + " → ".join(cycle) + ".")
@@ -315,8 +314,6 @@ def _window_clear(release, ctx, start, end):
     """No freeze window and no other release touching the same CIs (or CIs
     depending on them) in [start, end]. An emergency release may go ahead with
     a recorded reason."""
-    from .querysets import window_conflicts
-
     if not (start and end):
         return
     freezes, others = window_conflicts(release, start, end)
@@ -429,10 +426,3 @@ def closable(release, ctx):
         if task.state not in (TaskState.DONE, TaskState.CANCELLED):
             yield Blocker("tasks_open", f"Task '{task.title}' is neither done nor cancelled.",
                           about=_task(task), unseen="A task you may not see is neither done nor cancelled.")
-
-
-__all__ = [name for name, value in dict(globals()).items() if isinstance(value, guard)] + [
-    "cab_quorum",
-    "go_roles",
-    "user_roles",
-]

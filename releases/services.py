@@ -1,8 +1,9 @@
 """Release use cases: the only code that writes releases, tasks and step records.
 
 Every state change goes through ``releasemgmt.workflow.run_transition`` (lock,
-role, guards, transition, history, log, outbox). The effects below run in the
-same transaction, after the release has moved.
+role, guards, transition, history, log, the step's declared effects, the
+announcement): what a step does is declared on its transition
+(``releases.models.release``), not here.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.utils import timezone
 
 from changes.models import ChangeRequest
 from cmdb.choices import BaselineKind
-from cmdb.services import baseline_capture, baseline_restore, ci_set_version
+from cmdb.services import baseline_capture
 from releasemgmt import events, signing
 from releasemgmt.refusals import logs_refusals
 from releasemgmt.workflow import (
@@ -25,13 +26,10 @@ from releasemgmt.workflow import (
     user_roles,
 )
 
-from .choices import GoDecision
 from .models import (
     RECORD_TYPES,
     CabVote,
     Communication,
-    Deployment,
-    GoNoGoDecision,
     Release,
     ReleasePlan,
     ReleaseScopeItem,
@@ -179,10 +177,7 @@ def release_create(*, by, title: str, release_type: str, rfcs, description: str 
                    planned_end=None, release_manager=None, acceptance_criteria: str = "") -> Release:
     """Raise a release ticket tagged to the RFCs that triggered it (step 1)."""
     release_create_check(by=by)
-    rfcs = list(rfcs)
-    if not rfcs:
-        raise ValidationError({"rfcs": "A release must be tagged to at least one RFC."})
-    _check_rfcs_open(rfcs)
+    rfcs = _checked_rfcs(rfcs)
     if release_manager is not None and not has_any_role(release_manager, RM):
         raise ValidationError({"release_manager": "The release manager must hold the release manager role."})
     release = Release(title=title, description=description, release_type=release_type,
@@ -196,12 +191,17 @@ def release_create(*, by, title: str, release_type: str, rfcs, description: str 
     return release
 
 
-def _check_rfcs_open(rfcs):
-    """Only RFCs still on their way can be released (states read afresh)."""
+def _checked_rfcs(rfcs) -> list:
+    """The RFCs a release is tagged to: at least one, and only RFCs still on
+    their way (states read afresh)."""
+    rfcs = list(rfcs)
+    if not rfcs:
+        raise ValidationError({"rfcs": "A release must be tagged to at least one RFC."})
     done = ChangeRequest.objects.filter(pk__in=[r.pk for r in rfcs],
                                         state__in=("rejected", "cancelled", "closed", "failed"))
     if closed := sorted(r.number for r in done):
         raise ValidationError({"rfcs": f"These RFCs can no longer be released: {', '.join(closed)}."})
+    return rfcs
 
 
 # Which ticket fields may change in which states. The type and the RFCs are
@@ -241,6 +241,8 @@ def release_update(*, release_id, by, **fields) -> Release:
                       f"{release.get_state_display().lower()}.",
             [Blocker("step_closed", f"'{name}' is fixed at this step.") for name in sorted(closed)])
     rfcs = fields.pop("rfcs", None)
+    if rfcs is not None:
+        rfcs = _checked_rfcs(rfcs)
     old_window = (release.planned_start, release.planned_end)
     for key, value in fields.items():
         setattr(release, key, value)
@@ -252,10 +254,6 @@ def release_update(*, release_id, by, **fields) -> Release:
     release._change_reason = "update"
     release.save()
     if rfcs is not None:
-        rfcs = list(rfcs)
-        if not rfcs:
-            raise ValidationError({"rfcs": "A release must be tagged to at least one RFC."})
-        _check_rfcs_open(rfcs)
         release.rfcs.set(rfcs)
     if rescheduled and release.state == "scheduled":
         # The calendar was published at `schedule`: subscribers get the update.
@@ -271,63 +269,7 @@ def release_transition(*, release_id, name: str, by, signature=None, **payload) 
     approval or rejection, Go, No-Go, rollback) with the signer's credential
     (``releasemgmt.signing``)."""
     with transaction.atomic():
-        return run_transition(Release, release_id, name, by=by, payload=payload, signature=signature,
-                              effects=_effects)
-
-
-def _drive_rfcs(release, name, by, *, only_from, **payload):
-    for rfc in release.rfcs.all().order_by("pk"):
-        if rfc.state in only_from:
-            run_transition(ChangeRequest, rfc.pk, name, by=by, payload=payload, system=True)
-
-
-def _effects(release: Release, spec, *, by, payload, at, source, **_):
-    name = spec.name
-    if name == "start_planning":
-        from .template_services import apply_template_at_planning  # templates build on these services
-
-        apply_template_at_planning(release, by)
-    elif name == "schedule":
-        _drive_rfcs(release, "schedule", by, only_from=("authorized",))
-    elif name == "cancel":
-        # The RFCs go back to Change Management's pool for another release.
-        _drive_rfcs(release, "unschedule", by, only_from=("scheduled",))
-    elif name in ("approve_go", "no_go"):
-        GoNoGoDecision.objects.create(release=release, created_by=by, reason=payload.get("reason", ""),
-                                      decision=GoDecision.GO if name == "approve_go" else GoDecision.NO_GO)
-    elif name == "start_deployment":
-        Deployment.objects.create(release=release, created_by=by, started_at=at,
-                                  freeze_override_reason=payload.get("freeze_override_reason", ""))
-    elif name == "complete_deployment":
-        deployment = release.latest("deployments")
-        deployment.completed_at = at
-        deployment._history_user = by
-        deployment.save()
-    elif name == "accept":
-        _drive_rfcs(release, "implement", by, only_from=("scheduled",))
-        _drive_rfcs(release, "review", by, only_from=("implemented",))
-    elif name == "complete_rollback":
-        baseline_restore(baseline=release.pre_release_baseline, by=by, reason=f"{release.number} rolled back")
-        _drive_rfcs(release, "fail", by, only_from=("scheduled", "implemented", "reviewed"))
-    elif name == "close":
-        _close_cmdb(release, by, rolled_back=source == "rolled_back")
-        comments = {c.rfc_id: c.comment for c in release.closure_comments.all()}
-        for rfc in release.rfcs.all().order_by("pk"):
-            if rfc.state in ("reviewed", "failed"):
-                run_transition(ChangeRequest, rfc.pk, "close", by=by, system=True,
-                               payload={"comments": comments.get(rfc.pk, "")})
-
-
-def _close_cmdb(release: Release, by, *, rolled_back: bool):
-    """Step 20: apply the target versions (or keep the restored ones) and
-    capture the baseline that now describes the live configuration."""
-    scope = list(release.scope_items.select_related("ci"))
-    if not rolled_back:
-        for item in scope:
-            ci_set_version(ci=item.ci, version=item.target_version, by=by, reason=f"{release.number} closed")
-    kind = BaselineKind.RESTORED if rolled_back else BaselineKind.POST_RELEASE
-    baseline_capture(cis=[i.ci for i in scope], kind=kind, release=release, by=by, system=True,
-                     name=f"{release.number} {'restored' if rolled_back else 'post-release'}")
+        return run_transition(Release, release_id, name, by=by, payload=payload, signature=signature)
 
 
 @logs_refusals(subject=_release_subject)

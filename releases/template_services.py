@@ -139,9 +139,9 @@ def release_create_from_template(*, by, template, **release_fields) -> Release:
       completed version.
 
     The rollback plan skeleton is not written here: a rollback plan may only
-    be written once planning has started, so it is added by the
-    ``start_planning`` effect (``apply_template_at_planning``), as the
-    release manager's own record.
+    be written once planning has started, so it is added by the effect
+    ``releases.effects.apply_template`` of the step that starts planning, as
+    the release manager's own record.
     """
     services.release_create_check(by=by)
     template = ReleaseTemplate.objects.prefetch_related("tasks", "test_cases").get(
@@ -172,15 +172,3 @@ def release_create_from_template(*, by, template, **release_fields) -> Release:
         services.record_add(release_id=release.pk, record_type="plans", by=by,
                             **{f: getattr(template, f) for f in ReleaseTemplate.PLAN_FIELDS})
     return release
-
-
-def apply_template_at_planning(release: Release, by) -> None:
-    """The part of a template whose step opens with planning: the rollback
-    plan skeleton, written as a rollback plan record (not yet tested or
-    verified) unless the release already has one. Called inside the
-    ``start_planning`` transaction."""
-    template = release.template
-    if template is None or not template.rollback_plan.strip() or release.rollback_plans.exists():
-        return
-    services.record_add(release_id=release.pk, record_type="rollback_plans", by=by,
-                        content=template.rollback_plan)

@@ -3,12 +3,16 @@
 Every record keeps who wrote it and when, and keeps its history. Each class
 says who may write it (``writers``, role names) and in which release states
 (``open_states``): a step's records are written while the step is open, and
-never after it has passed. Records marked ``immutable`` are evidence and are
+never after it has passed. Where a record is the evidence one transition
+asks for, its open states are that transition's sources (``sources_of``):
+it is written while the step it gates can be taken. Records marked ``immutable`` are evidence and are
 never edited; a change is a new record (e.g. a new plan version).
 """
 from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
+
+from releasemgmt.workflow import sources_of
 
 from ..choices import (
     CommunicationKind,
@@ -20,6 +24,7 @@ from ..choices import (
     VoteDecision,
 )
 from ..querysets import ReleaseRecordQuerySet
+from .release import Release
 
 __all__ = [
     "StepRecord", "ReleasePlan", "CabVote", "BuildDocument", "SecurityCheck", "PrerequisiteCheck",
@@ -88,7 +93,7 @@ class ReleasePlan(StepRecord):
 
     class Meta(StepRecord.Meta):
         constraints = [models.UniqueConstraint(fields=["release", "version"], name="plan_unique_version")]
-        # The dashboard's and calendar's upcoming deployment windows (make bench).
+        # The dashboard's and calendar's upcoming deployment windows.
         indexes = [models.Index(fields=["deployment_end"], name="plan_deployment_end")]
 
     def __str__(self):
@@ -106,7 +111,7 @@ class CabVote(StepRecord):
     comment = models.TextField(blank=True)
 
     writers = ("cab_member",)
-    open_states = ("plan_submitted",)
+    open_states = sources_of(Release.approve_plan)
     immutable = True
     signed = True
     step = 2
@@ -155,7 +160,7 @@ class SecurityCheck(StepRecord):
     notes = models.TextField(blank=True)
 
     writers = ("build_team", "release_manager")
-    open_states = ("building",)
+    open_states = sources_of(Release.complete_build)
     immutable = True
     step = 5
     history = HistoricalRecords()
@@ -212,7 +217,7 @@ class TestResult(StepRecord):
     notes = models.TextField(blank=True)
 
     writers = ("test_team", "release_manager")
-    open_states = ("testing",)
+    open_states = sources_of(Release.pass_tests)
     immutable = True
     step = 6
     history = HistoricalRecords()
@@ -242,7 +247,7 @@ class PreImplementationCheck(StepRecord):
     passed = models.BooleanField(default=False)
 
     writers = ("release_manager",)
-    open_states = ("tests_passed",)
+    open_states = sources_of(Release.update_plans)
     step = 8
     history = HistoricalRecords()
 
@@ -256,7 +261,7 @@ class EnvironmentReadiness(StepRecord):
     notes = models.TextField(blank=True)
 
     writers = ("release_manager", "deployment_team")
-    open_states = ("plans_updated",)
+    open_states = sources_of(Release.prepare)
     step = 9
     history = HistoricalRecords()
 
@@ -336,7 +341,7 @@ class Backup(StepRecord):
     verified = models.BooleanField(default=False)
 
     writers = ("release_manager", "deployment_team")
-    open_states = ("go",)
+    open_states = sources_of(Release.record_backup)
     step = 11
     history = HistoricalRecords()
 
@@ -363,7 +368,7 @@ class HealthCheck(StepRecord):
     details = models.TextField(blank=True)
 
     writers = ("release_manager", "deployment_team")
-    open_states = ("deployed",)
+    open_states = sources_of(Release.verify_deployment)
     immutable = True
     step = 13
     history = HistoricalRecords()
@@ -377,7 +382,7 @@ class ChangeEvaluation(StepRecord):
     meets_objectives = models.BooleanField(default=True)
 
     writers = ("change_manager",)
-    open_states = ("verified",)
+    open_states = sources_of(Release.evaluate)
     immutable = True
     step = 14
     history = HistoricalRecords()
@@ -391,7 +396,7 @@ class PostImplementationReview(StepRecord):
     findings = models.TextField(blank=True)
 
     writers = ("change_manager",)
-    open_states = ("in_review",)
+    open_states = sources_of(Release.accept)
     immutable = True
     step = 15
     history = HistoricalRecords()
@@ -409,7 +414,7 @@ class RollbackAdvice(StepRecord):
     advice = models.TextField()
 
     writers = ("delivery_manager", "change_manager")
-    open_states = LIVE
+    open_states = sources_of(Release.rollback)
     immutable = True
     step = 17
     history = HistoricalRecords()
@@ -443,7 +448,7 @@ class ClosureComment(StepRecord):
     comment = models.TextField()
 
     writers = ("release_manager",)
-    open_states = ("succeeded", "rolled_back")
+    open_states = sources_of(Release.close)
     step = 19
     history = HistoricalRecords()
 

@@ -1,13 +1,19 @@
+from datetime import timedelta
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from simple_history.models import HistoricalRecords
 
-from releasemgmt.workflow import reason_given
+from changes.choices import RfcState as R
+from changes.models import ChangeRequest as RFC
+from releasemgmt.workflow import reason_given, specs
 
+from .. import effects as fx
 from .. import guards as g
 from .. import signed
-from ..choices import CANCELLABLE_STATES, STATE_STEP, ReleaseState as S, ReleaseType
+from ..choices import CANCELLABLE_STATES, STATE_STEP, GoDecision, ReleaseState as S, ReleaseType
 from ..querysets import (
     CalendarTokenQuerySet,
     InboundDeliveryQuerySet,
@@ -19,10 +25,34 @@ from ..querysets import (
 _STATE_LABELS = dict(S.choices)
 _TYPE_LABELS = dict(ReleaseType.choices)
 
-__all__ = ["Release", "ReleaseScopeItem", "FreezeWindow", "CalendarToken", "InboundDelivery"]
+__all__ = ["Release", "ReleaseScopeItem", "FreezeWindow", "CalendarToken", "InboundDelivery", "target_duration"]
 
 RM = ("release_manager",)
 CM = ("change_manager",)
+WINDOW_ERROR = "The planned end must be after the planned start."
+
+
+def days(n):
+    return timedelta(days=n)
+
+
+def hours(n):
+    return timedelta(hours=n)
+
+
+def planned_window(*, instant: bool = False) -> models.Q:
+    """The planned window as the database holds it: not planned yet, or an
+    end after the start (or, with ``instant``, not before it)."""
+    ends = models.Q(planned_end__gte=models.F("planned_start")) if instant else \
+        models.Q(planned_end__gt=models.F("planned_start"))
+    return models.Q(planned_start__isnull=True) | models.Q(planned_end__isnull=True) | ends
+
+
+def stay(major, minor, emergency) -> dict:
+    """A step's ``durations``: how long a release of each type should stay in
+    the state the step leads to; beyond it the reminders start, and the
+    reports compare against it."""
+    return dict(zip(ReleaseType.values, (major, minor, emergency)))
 
 
 class Release(ConcurrentTransitionMixin, models.Model):
@@ -67,25 +97,37 @@ class Release(ConcurrentTransitionMixin, models.Model):
         indexes = [
             models.Index(fields=["state"]),
             models.Index(fields=["planned_start"]),
-            # The release list filtered by type and state (make bench: its
-            # count 44 ms to 11 ms at 100k releases).
+            # The release list filtered by type and state, and its count.
             models.Index(fields=["release_type", "state"], name="release_type_state"),
             # Overdue releases on the dashboard: only the few still open.
             models.Index(fields=["planned_end"], name="release_open_planned_end",
                          condition=~models.Q(state__in=["closed", "cancelled"])),
             # The release list in the browser, newest first: a page is read
-            # off the index instead of sorting every release (at 100k, 116 ms
-            # to under 1 ms for a page).
+            # off the index instead of sorting every release.
             models.Index(fields=["created_at", "id"], name="release_created"),
             # Releases in progress on the dashboard, soonest first: the few
-            # thousand open ones, not the whole history (67 ms to 0.2 ms at
-            # 100k).
+            # open ones, not the whole history.
             models.Index(fields=["planned_start"], name="release_open_planned_start",
                          condition=~models.Q(state__in=["closed", "cancelled"])),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=planned_window(), name="release_planned_window",
+                                   violation_error_message=WINDOW_ERROR),
         ]
 
     def __str__(self):
         return f"{self.number} {self.title}"
+
+    def clean(self):
+        super().clean()
+        self.check_planned_window(self.planned_start, self.planned_end)
+
+    @staticmethod
+    def check_planned_window(start, end) -> None:
+        """The release's window ends after it starts: the words every entry
+        point answers with (the database holds the same rule)."""
+        if start and end and end <= start:
+            raise ValidationError({"planned_end": WINDOW_ERROR})
 
     @property
     def number(self) -> str:
@@ -139,21 +181,31 @@ class Release(ConcurrentTransitionMixin, models.Model):
         return ids
 
     # -- the state machine: the contract's transitions, by name ---------------------
+    #
+    # Each step is declared once, here: its source and target, the roles that
+    # may take it and the guards that must hold (``conditions`` are checked
+    # on the release alone, ``checks`` also see the acting user and the
+    # payload), its step of the process, whether it is a signed decision
+    # (``signed``: what the signature covers), how long a release should stay
+    # where it leads (``durations``), and what it does to related objects
+    # (``effects``, run in order in the step's transaction).
 
     @transition(field=state, source=S.NEW, target=S.PLANNING, conditions=[g.has_rfcs],
-                custom={"step": 2, "roles": RM})
+                custom={"step": 2, "roles": RM, "durations": stay(days(10), days(5), hours(4)),
+                        "effects": [fx.apply_template]})
     def start_planning(self, *, by=None):
         pass
 
     @transition(field=state, source=S.PLANNING, target=S.PLAN_SUBMITTED, conditions=[g.plan_complete],
-                custom={"step": 2, "roles": RM, "label": "Submit plan to CAB"})
+                custom={"step": 2, "roles": RM, "label": "Submit plan to CAB",
+                        "durations": stay(days(5), days(2), hours(2))})
     def submit_plan(self, *, by=None):
         pass
 
     @transition(field=state, source=S.PLAN_SUBMITTED, target=S.PLAN_APPROVED,
                 conditions=[g.cab_quorum_reached, g.rfcs_authorized],
                 custom={"step": 2, "roles": ("cab_member",), "checks": [g.not_conflicted], "label": "Approve plan",
-                        "signed": signed.plan_under_review})
+                        "signed": signed.plan_under_review, "durations": stay(days(3), days(2), hours(2))})
     def approve_plan(self, *, by=None):
         self.approved_plan = self.current_plan
 
@@ -164,31 +216,35 @@ class Release(ConcurrentTransitionMixin, models.Model):
         pass
 
     @transition(field=state, source=S.PLAN_APPROVED, target=S.SCHEDULED, conditions=[g.tasks_assigned],
-                custom={"step": 3, "roles": RM, "checks": [g.schedule_window_clear]})
+                custom={"step": 3, "roles": RM, "checks": [g.schedule_window_clear],
+                        "durations": stay(days(5), days(3), hours(2)),
+                        "effects": [fx.DriveRfcs(RFC.schedule, only_from=(R.AUTHORIZED,))]})
     def schedule(self, *, by=None, freeze_override_reason=""):
         pass
 
     @transition(field=state, source=S.SCHEDULED, target=S.PACKAGING, conditions=[g.scope_defined],
-                custom={"step": 4, "roles": RM})
+                custom={"step": 4, "roles": RM, "durations": stay(days(3), days(2), hours(2))})
     def start_packaging(self, *, by=None):
         pass
 
     @transition(field=state, source=S.PACKAGING, target=S.BUILDING,
-                conditions=[g.packaging_done, g.dependency_order_acyclic], custom={"step": 5, "roles": RM})
+                conditions=[g.packaging_done, g.dependency_order_acyclic],
+                custom={"step": 5, "roles": RM, "durations": stay(days(10), days(5), hours(6))})
     def start_build(self, *, by=None):
         pass
 
     @transition(field=state, source=S.BUILDING, target=S.BUILT, conditions=[g.build_complete],
-                custom={"step": 5, "roles": RM + ("build_team",)})
+                custom={"step": 5, "roles": RM + ("build_team",), "durations": stay(days(1), days(1), hours(1))})
     def complete_build(self, *, by=None):
         pass
 
-    @transition(field=state, source=S.BUILT, target=S.TESTING, custom={"step": 6, "roles": RM})
+    @transition(field=state, source=S.BUILT, target=S.TESTING,
+                custom={"step": 6, "roles": RM, "durations": stay(days(10), days(5), hours(6))})
     def start_testing(self, *, by=None):
         pass
 
     @transition(field=state, source=S.TESTING, target=S.TESTS_PASSED, conditions=[g.mandatory_tests_passed],
-                custom={"step": 7, "roles": RM})
+                custom={"step": 7, "roles": RM, "durations": stay(days(2), days(1), hours(1))})
     def pass_tests(self, *, by=None):
         pass
 
@@ -198,82 +254,123 @@ class Release(ConcurrentTransitionMixin, models.Model):
         pass
 
     @transition(field=state, source=S.TESTS_PASSED, target=S.PLANS_UPDATED, conditions=[g.plans_revised],
-                custom={"step": 8, "roles": RM})
+                custom={"step": 8, "roles": RM, "durations": stay(days(3), days(2), hours(2))})
     def update_plans(self, *, by=None):
         pass
 
     @transition(field=state, source=S.PLANS_UPDATED, target=S.READY, conditions=[g.prepared],
-                custom={"step": 9, "roles": RM})
+                custom={"step": 9, "roles": RM, "durations": stay(days(3), days(1), hours(1))})
     def prepare(self, *, by=None):
         pass
 
     @transition(field=state, source=S.READY, target=S.GO, conditions=[g.ready_for_go],
                 custom={"step": 10, "roles": g.go_roles, "checks": [g.not_release_manager], "label": "Go",
-                        "signed": signed.go_decision})
+                        "signed": signed.go_decision, "durations": stay(days(1), days(1), hours(1)),
+                        "effects": [fx.RecordGoDecision(GoDecision.GO)]})
     def approve_go(self, *, by=None):
         pass
 
     @transition(field=state, source=S.READY, target=S.PLANS_UPDATED,
                 custom={"step": 10, "roles": g.go_roles, "checks": [reason_given, g.not_release_manager],
-                        "label": "No-Go", "signed": signed.go_decision})
+                        "label": "No-Go", "signed": signed.go_decision,
+                        "effects": [fx.RecordGoDecision(GoDecision.NO_GO)]})
     def no_go(self, *, by=None):
         pass
 
     @transition(field=state, source=S.GO, target=S.BACKED_UP, conditions=[g.backup_recorded],
-                custom={"step": 11, "roles": RM})
+                custom={"step": 11, "roles": RM, "durations": stay(days(1), hours(12), hours(1))})
     def record_backup(self, *, by=None):
         pass
 
     @transition(field=state, source=S.BACKED_UP, target=S.DEPLOYING,
                 conditions=[g.inside_window, g.downtime_broadcast],
-                custom={"step": 12, "roles": RM + ("deployment_team",), "checks": [g.no_freeze]})
+                custom={"step": 12, "roles": RM + ("deployment_team",), "checks": [g.no_freeze],
+                        "durations": stay(hours(12), hours(6), hours(4)),
+                        "effects": [fx.start_deployment_record]})
     def start_deployment(self, *, by=None, freeze_override_reason=""):
         pass
 
     @transition(field=state, source=S.DEPLOYING, target=S.DEPLOYED, conditions=[g.deployment_tasks_done],
-                custom={"step": 12, "roles": RM + ("deployment_team",)})
+                custom={"step": 12, "roles": RM + ("deployment_team",),
+                        "durations": stay(days(1), hours(12), hours(4)),
+                        "effects": [fx.complete_deployment_record]})
     def complete_deployment(self, *, by=None):
         pass
 
     @transition(field=state, source=S.DEPLOYED, target=S.VERIFIED, conditions=[g.health_check_passed],
-                custom={"step": 13, "roles": RM})
+                custom={"step": 13, "roles": RM, "durations": stay(days(3), days(2), days(1))})
     def verify_deployment(self, *, by=None):
         pass
 
     @transition(field=state, source=S.VERIFIED, target=S.EVALUATED, conditions=[g.evaluation_recorded],
-                custom={"step": 14, "roles": CM})
+                custom={"step": 14, "roles": CM, "durations": stay(days(2), days(1), days(1))})
     def evaluate(self, *, by=None):
         pass
 
-    @transition(field=state, source=S.EVALUATED, target=S.IN_REVIEW, custom={"step": 15, "roles": CM})
+    @transition(field=state, source=S.EVALUATED, target=S.IN_REVIEW,
+                custom={"step": 15, "roles": CM, "durations": stay(days(5), days(3), days(2))})
     def start_review(self, *, by=None):
         pass
 
     @transition(field=state, source=S.IN_REVIEW, target=S.SUCCEEDED, conditions=[g.pir_success],
-                custom={"step": 16, "roles": CM})
+                custom={"step": 16, "roles": CM, "durations": stay(days(3), days(2), days(1)),
+                        "effects": [fx.DriveRfcs(RFC.implement, only_from=(R.SCHEDULED,)),
+                                    fx.DriveRfcs(RFC.review, only_from=(R.IMPLEMENTED,))]})
     def accept(self, *, by=None):
         pass
 
     @transition(field=state, source=[S.DEPLOYING, S.DEPLOYED, S.VERIFIED, S.EVALUATED, S.IN_REVIEW],
                 target=S.ROLLING_BACK, conditions=[g.rollback_ready],
-                custom={"step": 17, "roles": RM, "signed": signed.rollback_authorisation})
+                custom={"step": 17, "roles": RM, "signed": signed.rollback_authorisation,
+                        "durations": stay(hours(6), hours(4), hours(2))})
     def rollback(self, *, by=None):
         pass
 
     @transition(field=state, source=S.ROLLING_BACK, target=S.ROLLED_BACK, conditions=[g.baseline_to_restore],
-                custom={"step": 17, "roles": RM})
+                custom={"step": 17, "roles": RM, "durations": stay(days(3), days(2), days(1)),
+                        "effects": [fx.restore_baseline,
+                                    fx.DriveRfcs(RFC.fail, only_from=(R.SCHEDULED, R.IMPLEMENTED, R.REVIEWED))]})
     def complete_rollback(self, *, by=None):
         pass
 
     @transition(field=state, source=[S.SUCCEEDED, S.ROLLED_BACK], target=S.CLOSED, conditions=[g.closable],
-                custom={"step": 19, "roles": RM})
+                custom={"step": 19, "roles": RM,
+                        "effects": [fx.update_cmdb, fx.CloseRfcs(RFC.close, only_from=(R.REVIEWED, R.FAILED))]})
     def close(self, *, by=None):
         pass
 
     @transition(field=state, source=CANCELLABLE_STATES, target=S.CANCELLED,
-                custom={"roles": RM + CM, "checks": [reason_given]})
+                custom={"roles": RM + CM, "checks": [reason_given],
+                        # The RFCs go back to Change Management's pool for another release.
+                        "effects": [fx.DriveRfcs(RFC.unschedule, only_from=(R.SCHEDULED,))]})
     def cancel(self, *, by=None):
         pass
+
+    @classmethod
+    def step_targets(cls) -> dict[str, dict[str, timedelta]]:
+        """By release type, then state: how long a release should stay there,
+        as the steps leading there declare it (``durations``)."""
+        global _STEP_TARGETS
+        if _STEP_TARGETS is None:
+            declared = {}
+            for spec in specs(cls).values():
+                if spec.durations:
+                    if spec.target in declared:
+                        raise TypeError(f"Two steps declare how long a release stays {spec.target}.")
+                    declared[spec.target] = spec.durations
+            # In the process's order of states, as plain strings.
+            _STEP_TARGETS = {kind: {state: declared[state][kind] for state in S.values if state in declared}
+                             for kind in ReleaseType.values}
+        return _STEP_TARGETS
+
+
+_STEP_TARGETS = None
+
+
+def target_duration(release_type: str, state: str) -> timedelta | None:
+    """How long a release of ``release_type`` should stay in ``state``
+    (None: the state has no target)."""
+    return Release.step_targets().get(release_type, {}).get(state)
 
 
 class ReleaseScopeItem(models.Model):

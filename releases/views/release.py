@@ -14,10 +14,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from releasemgmt.authz import keep_visible
 from releasemgmt.refusals import permits
-from releasemgmt.workflow import TransitionError, available
+from releasemgmt.workflow import TransitionError, available, name_of, specs
 
 from .. import services
-from ..choices import STATE_STEP, STEPS
+from ..choices import STATE_STEP, STEPS, ReleaseType
 from ..forms import (
     ReleaseCreateForm,
     ReleaseEditForm,
@@ -60,6 +60,10 @@ EXTRA_DISPLAY = {
     "plans": ["version"],
     "communications": ["sent_at"],
 }
+# Cancelling is offered apart from the next steps; the CAB's decisions on a
+# plan are also taken on the CAB review page, which answers for them there.
+CANCEL = name_of(Release.cancel)
+CAB_DECISIONS = (name_of(Release.approve_plan), name_of(Release.reject_plan))
 DISPLAY_ONLY = {
     "votes": ["decision", "comment"],
     "go_decisions": ["decision", "reason"],
@@ -180,7 +184,7 @@ def _record_sections(release, user, bound_type=None, bound_form=None):
         # record the current step still lacks, or one that came back with
         # errors (shown in place, even if the step has closed since). Other
         # records are added on their own page, a link away: a dozen folded
-        # forms were a third of the page's work.
+        # forms were much of the page's work.
         open_now = bound or (may_write and model.step == current_step and not rows)
         form = None
         if bound:
@@ -246,8 +250,11 @@ def _blocker_href(release, code):
 
 
 def _freeze_override(release, name):
-    """An emergency release may schedule or deploy inside a freeze, with a reason."""
-    return name in ("schedule", "start_deployment") and release.release_type == "emergency"
+    """An emergency release may take a step inside a freeze with a reason,
+    where the step takes one (``freeze_override_reason``)."""
+    spec = specs(Release).get(name)
+    return (spec is not None and "freeze_override_reason" in spec.fields
+            and release.release_type == ReleaseType.EMERGENCY)
 
 
 def render_release(request, pk, *, status=200, transition=None, record=None, scope_form=None, task_form=None,
@@ -261,8 +268,8 @@ def render_release(request, pk, *, status=200, transition=None, record=None, sco
     logs = transition_logs(release)
     creator, created_at = release_creation(release)
     transitions = _transitions(release, user, transition)
-    main = [t for t in transitions if t["name"] != "cancel"]
-    cancel = next((t for t in transitions if t["name"] == "cancel" and not t["forbidden"]), None)
+    main = [t for t in transitions if t["name"] != CANCEL]
+    cancel = next((t for t in transitions if t["name"] == CANCEL and not t["forbidden"]), None)
     may_scope = permits(services.scope_check, release=release, by=user) \
         and release.state in services.EDITABLE_RELEASE_STATES
     step_records = _record_sections(release, user, *(record or (None, None)))
@@ -333,7 +340,7 @@ def _release_or_404(request, pk):
 def release_transition_view(request, pk, name):
     release = _release_or_404(request, pk)
     # The CAB's decision is also taken on the review page; answer there.
-    from_cab = request.POST.get("from") == "cab" and name in ("approve_plan", "reject_plan")
+    from_cab = request.POST.get("from") == "cab" and name in CAB_DECISIONS
     if from_cab:
         from .cab import render_review as render_page
     else:
