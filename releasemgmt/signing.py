@@ -37,7 +37,7 @@ from typing import Any, ClassVar, Mapping
 
 from django.db import transaction
 
-from .workflow import TransitionError
+from .errors import TransitionError
 
 # --- refusals ------------------------------------------------------------------------------
 

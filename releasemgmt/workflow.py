@@ -13,57 +13,21 @@ from typing import Any, Callable, Iterable, Mapping
 from django.contrib.auth.models import AnonymousUser
 from django_fsm import ConcurrentTransition
 
+from . import events, signing
+from .authz import load_memberships, redact
+from .errors import (  # noqa: F401 - the errors and blockers are read from here too
+    Blocker,
+    TransitionBlocked,
+    TransitionError,
+    TransitionForbidden,
+    TransitionNotFound,
+)
 from .roles import ROLES  # noqa: F401 - declarations and tests read the roles from here
-
-
-@dataclass(frozen=True)
-class Blocker:
-    code: str
-    message: str
-    # The row the message names (a task by its title, another release), as
-    # (model label, pk), and the words for a user who may not see that row
-    # (another vendor's task): ``authz.redact`` picks one per reader.
-    about: tuple[str, int] | None = field(default=None, compare=False)
-    unseen: str = field(default="", compare=False)
-
-    def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
 
 
 # A guard looks at an object (and, for segregation of duties, the acting user
 # and the transition's payload) and returns the blockers it finds.
 Guard = Callable[..., Iterable[Blocker]]
-
-
-class TransitionError(Exception):
-    status = 409
-    code = "transition_error"
-
-    def __init__(self, name: str, detail: str, blockers: list[Blocker] | None = None, code: str | None = None):
-        super().__init__(detail)
-        self.name = name
-        self.detail = detail
-        self.blockers = list(blockers or [])
-        if code:
-            self.code = code
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"detail": self.detail, "code": self.code, "blockers": [b.as_dict() for b in self.blockers]}
-
-
-class TransitionNotFound(TransitionError):
-    status = 404
-    code = "unknown_transition"
-
-
-class TransitionForbidden(TransitionError):
-    status = 403
-    code = "forbidden"
-
-
-class TransitionBlocked(TransitionError):
-    status = 409
-    code = "blocked"
 
 
 # --- roles -----------------------------------------------------------------
@@ -81,8 +45,6 @@ def user_roles(user) -> frozenset[str]:
     if cached is None:
         # Read with the user's vendor memberships, in the same query: every
         # read restricts by both (releasemgmt.authz).
-        from .authz import load_memberships
-
         load_memberships(user)
         cached = user._release_roles
     return cached
@@ -251,8 +213,6 @@ def sources_of(method) -> tuple[str, ...]:
 def evaluate(obj, spec: Spec, by=None, payload: dict | None = None) -> list[Blocker]:
     """The blockers of ``spec`` on ``obj``, worded for ``by``: whoever asks
     (the transition list, the UI, a 409) reads no row they may not see."""
-    from .authz import redact  # the policy builds on this module
-
     ctx = Context(by=by, payload=payload or {})
     out: list[Blocker] = []
     for g in spec.guards:
@@ -365,7 +325,6 @@ def run_transition(
     from django.apps import apps
     from django.utils import timezone
 
-    from . import events, signing
 
     payload = dict(payload or {})
     field_name = field_name or state_field(model)
