@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from releasemgmt.api import ERRORS, ErrorSerializer
 from releasemgmt.input_guard import ID_MAX, loads
 from releasemgmt.secretbox import SealBroken
+from releasemgmt.workflow import name_of
 from releases import services
 from releases.models import InboundDelivery, Task, Vendor
 
@@ -35,7 +36,8 @@ class RawJSONParser(BaseParser):
 class InboundUpdate(serializers.Serializer):
     task = serializers.IntegerField(min_value=1, max_value=ID_MAX)
     vendor_ticket_ref = serializers.CharField(required=False, max_length=200)
-    transition = serializers.ChoiceField(choices=["start", "complete", "block", "unblock"], required=False)
+    transition = serializers.ChoiceField(choices=[name_of(t) for t in (Task.start, Task.complete, Task.block, Task.unblock)],
+                                         required=False)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=4000)
 
 
