@@ -43,15 +43,6 @@ def dependency_cycle(release) -> list[str]:
     return []
 
 
-def dependency_order(release) -> list:
-    """The scope's CIs in the order packaging assembles them: dependencies first."""
-    from graphlib import TopologicalSorter
-
-    items = {i.ci_id: i.ci for i in release.scope_items.select_related("ci")}
-    graph = {ci_id: [d.pk for d in ci.depends_on.all() if d.pk in items] for ci_id, ci in items.items()}
-    return [items[i] for i in TopologicalSorter(graph).static_order()]
-
-
 ACTIVE_FOR_CONFLICTS = ("plan_approved", "scheduled", "packaging", "building", "built", "testing", "tests_passed",
                         "plans_updated", "ready", "go", "backed_up", "deploying", "deployed", "rolling_back")
 

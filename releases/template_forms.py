@@ -101,8 +101,3 @@ def formset_rows(formset) -> list[dict]:
     """The rows to keep: filled-in forms not marked for deletion."""
     return [form.row() for form in formset.forms if form.cleaned_data and not form.cleaned_data.get("DELETE")]
 
-
-def template_choices(release_type: str | None = None):
-    qs = ReleaseTemplate.objects.filter(active=True)
-    return qs.filter(release_type=release_type) if release_type else qs
-

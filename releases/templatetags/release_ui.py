@@ -126,11 +126,6 @@ def ical_url() -> str:
 
 
 @register.filter
-def get_item(mapping, key):
-    return mapping.get(key) if mapping else None
-
-
-@register.filter
 def reads(user) -> bool:
     """Whether the user reads releases, RFCs and the CMDB (not vendor-only)."""
     from releasemgmt.authz import reader
