@@ -19,10 +19,9 @@ from playwright.sync_api import Page, expect
 from cmdb.models import ConfigurationItem
 from releases.models import Release, Team
 from releases.scenario import Walker, authorised_rfc, new_release
+from tests.signatures import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-PASSWORD = "pw-test-12345"  # tests/conftest.py make_user
 
 
 def local(dt) -> str:

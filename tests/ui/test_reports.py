@@ -13,14 +13,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from releases.models import Release, TransitionLog
+from tests.helpers import html
 from tests.test_metrics import PERIOD, build_world
 
 METRICS = ("deployment-frequency", "change-failure-rate", "time-to-restore", "lead-time", "cab-cycle-time",
            "on-time", "go-no-go", "tasks", "time-in-step")
-
-
-def html(response) -> str:
-    return response.content.decode()
 
 
 def section(page: str, panel_id: str) -> str:
