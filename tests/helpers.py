@@ -4,7 +4,7 @@ the signing password and ``signed`` payloads in tests/signatures.py).
 Users and the cast: ``create_user``, ``make_actors``, ``grant``; test data:
 ``make_cis``, ``reach``, ``logs_of``; a world built once per module: ``built_once``;
 clients and pages: ``token_client``, ``html``, ``measure``, ``iso``,
-``ics_events``; threads and sockets: ``race``, ``free_port``; services
+``ics_events``, ``browser_login``; threads and sockets: ``race``, ``free_port``; services
 missing: ``IN_CI``, ``unavailable``.
 """
 from __future__ import annotations
@@ -196,6 +196,15 @@ def measure(client, url, *, statuses=(200,)):
         response = client.get(url)
     assert response.status_code in statuses, (url, response.status_code)
     return len(queries.captured_queries), len(response.content)
+
+
+def browser_login(page, base_url, username, *, next_path=""):
+    """Log in on the login page in a Playwright ``page``, as a person does,
+    with the test password (then on to ``next_path``, if given)."""
+    page.goto(base_url + "/accounts/login/" + (f"?next={next_path}" if next_path else ""))
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
 
 
 # --- threads and sockets -------------------------------------------------------------------------------------------
