@@ -1,11 +1,13 @@
 """Helpers the test modules share, in one place (fixtures are in conftest.py;
 the signing password and ``signed`` payloads in tests/signatures.py).
 
-Users and the cast: ``create_user``, ``make_actors``, ``grant``; test data:
-``make_cis``, ``reach``, ``logs_of``; a world built once per module: ``built_once``;
-clients and pages: ``token_client``, ``html``, ``measure``, ``iso``,
-``ics_events``, ``browser_login``; threads and sockets: ``race``, ``free_port``; services
-missing: ``IN_CI``, ``unavailable``.
+- services missing: ``IN_CI``, ``unavailable``;
+- users and the cast: ``create_user``, ``make_actors``, ``grant``;
+- test data: ``make_cis``, ``reach``, ``logs_of``; a world built once per
+  module: ``built_once`` (under ``fast_password_hashing``);
+- clients and pages: ``token_client``, ``html``, ``iso``, ``ics_events``,
+  ``measure``, ``browser_login``;
+- threads and sockets: ``race`` (and ``values``), ``free_port``.
 """
 from __future__ import annotations
 
@@ -15,7 +17,6 @@ import socket
 import threading
 
 import pytest
-
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import override_settings
