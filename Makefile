@@ -30,8 +30,8 @@ help:
 	@echo "              (DATABASE_URL=postgres://...; what CI runs after make test)"
 	@echo "make migrate  apply database migrations"
 	@echo "make seed     load the demo users and data (manage.py seed_demo)"
-	@echo "make bench    seed 100k releases in PostgreSQL, serve with gunicorn, measure (about 20 min; bench/README.md)"
-	@echo "make bench-quick  the same at a tenth of the size (a few minutes)"
+	@echo "make bench    seed 100k releases in PostgreSQL, serve with gunicorn, measure (how long it takes: bench/README.md)"
+	@echo "make bench-quick  the same at a tenth of the size, shorter phases"
 	@echo "make lint     Django system checks and a check for missing migrations"
 	@echo "make clean    remove $(VENV) and db.sqlite3"
 

@@ -1,14 +1,9 @@
-import os
 import uuid
 
 import pytest
-from django.contrib.auth.models import Group
 
 from releasemgmt.workflow import ROLES
-from releases.scenario import Actors
-from tests.signatures import PASSWORD  # every user make_user creates; they sign their decisions with it
-
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+from tests.helpers import FAST_PASSWORD_HASHERS, IN_CI, create_user, make_actors, make_cis, reach
 
 
 def pytest_collection_modifyitems(config, items):
@@ -55,8 +50,9 @@ def _fresh_content_types():
 
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
-    # Real hashing costs ~0.3 s a user; the tests create dozens.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Real hashing is slow on purpose, and the tests create dozens of users:
+    # every test gets the cheap hasher (tests.helpers.FAST_PASSWORD_HASHERS).
+    settings.PASSWORD_HASHERS = list(FAST_PASSWORD_HASHERS)
 
 
 @pytest.fixture(autouse=True)
@@ -69,46 +65,47 @@ def _fresh_cache(settings):
 
 
 @pytest.fixture
-def make_user(django_user_model):
+def make_user(db):
     counter = {"n": 0}
 
     def make(*roles, username=None, **fields):
+        """A user with ``roles``, the test password (tests.signatures) and an
+        address at example.test; named after its roles unless ``username``."""
         counter["n"] += 1
         name = username or f"{'-'.join(roles) or 'nobody'}-{counter['n']}"
-        user = django_user_model.objects.create_user(username=name, password=PASSWORD,
-                                                     email=f"{name}@example.test", **fields)
         for role in roles:
             assert role in ROLES, role
-            user.groups.add(Group.objects.get_or_create(name=role)[0])
-        return user
+        return create_user(name, *roles, **fields)
+
+    return make
+
+
+@pytest.fixture
+def staff(make_user):
+    """``staff(*roles, **fields)``: ``make_user`` for a user who may open the admin."""
+
+    def make(*roles, **fields):
+        return make_user(*roles, is_staff=True, **fields)
 
     return make
 
 
 @pytest.fixture
 def actors(make_user):
-    return Actors(
-        release_manager=make_user("release_manager", username="rm"),
-        change_manager=make_user("change_manager", username="cm"),
-        cab_members=[make_user("cab_member", username=f"cab{i}") for i in (1, 2, 3)],
-        delivery_manager=make_user("delivery_manager", username="dm"),
-        build_team=make_user("build_team", username="builder"),
-        test_team=make_user("test_team", username="tester"),
-        deployment_team=make_user("deployment_team", username="deployer"),
-        configuration_manager=make_user("configuration_manager", username="confman"),
-        requester=make_user("stakeholder", username="requester"),
-        password=PASSWORD,
-    )
+    """The cast of a release (rm, cm, cab1-3, dm, builder, tester, deployer,
+    confman, requester)."""
+    return make_actors(lambda username, role: make_user(role, username=username))
 
 
 @pytest.fixture
 def cis(db):
-    from cmdb.models import ConfigurationItem
+    return make_cis()
 
-    db_ci = ConfigurationItem.objects.create(name="orders-db", ci_type="database", version="14.1")
-    api = ConfigurationItem.objects.create(name="orders-api", ci_type="application", version="2.3")
-    api.depends_on.add(db_ci)
-    return [api, db_ci]
+
+@pytest.fixture
+def rolled_back(actors, cis):
+    """Release "Orders 2.4", rolled back after its deployment (what a problem record starts from)."""
+    return reach(actors, cis, "rolled_back", rollback_from="deployed", title="Orders 2.4").release
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from datetime import timedelta
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Group
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -18,28 +17,7 @@ from tests.signatures import PASSWORD, signature
 pytestmark = pytest.mark.django_db
 
 
-# --- fixtures (local to this file: conftest.py belongs to everyone) ----------------------
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def staff(django_user_model):
-    made = {"n": 0}
-
-    def make(*roles, **fields):
-        made["n"] += 1
-        name = fields.pop("username", None) or f"admin-{'-'.join(roles) or 'none'}-{made['n']}"
-        user = django_user_model.objects.create_user(username=name, password="pw-test-12345",
-                                                     email=f"{name}@example.test", is_staff=True, **fields)
-        for role in roles:
-            user.groups.add(Group.objects.get(name=role))
-        return user
-
-    return make
+# --- fixtures (``staff`` and ``make_user`` are in tests/conftest.py) ----------------------
 
 
 @pytest.fixture

@@ -7,13 +7,13 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from functools import partial
 from unittest import mock
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.contrib.auth import get_user_model
-from django.db import connection, transaction
-from django.test.utils import CaptureQueriesContext, override_settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -32,6 +32,7 @@ from releases.models import (
     TransitionLog,
 )
 from releases.scenario import Walker, new_release
+from tests.helpers import built_once, create_user, make_actors, make_cis
 from tests.signatures import signature
 
 pytestmark = pytest.mark.django_db
@@ -66,28 +67,9 @@ def build_world() -> dict:
     """A closed release, a rolled-back one (its PIR says roll back), and a
     release whose RFC's requester (a change manager too) tried to authorise
     it, titled to tempt a spreadsheet."""
-    from django.contrib.auth.models import Group
-
-    from releasemgmt.workflow import ROLES
-    from releases.scenario import Actors
-
-    def user(username, *roles):
-        u = get_user_model().objects.create_user(username=username, password="pw-test-12345")
-        u.groups.add(*[Group.objects.get_or_create(name=r)[0] for r in roles if r in ROLES])
-        return u
-
-    actors = Actors(
-        release_manager=user("rm", "release_manager"), change_manager=user("cm", "change_manager"),
-        cab_members=[user(f"cab{i}", "cab_member") for i in (1, 2, 3)],
-        delivery_manager=user("dm", "delivery_manager"), build_team=user("builder", "build_team"),
-        test_team=user("tester", "test_team"), deployment_team=user("deployer", "deployment_team"),
-        configuration_manager=user("confman", "configuration_manager"), requester=user("requester", "stakeholder"),
-        password="pw-test-12345",
-    )
-    db_ci = ConfigurationItem.objects.create(name="orders-db", ci_type="database", version="14.1")
-    api = ConfigurationItem.objects.create(name="orders-api", ci_type="application", version="2.3")
-    api.depends_on.add(db_ci)
-    cis = [api, db_ci]
+    user = partial(create_user, email="")  # users with no e-mail address
+    actors = make_actors(user)
+    cis = make_cis()
 
     closed = Walker(new_release(actors, cis=cis, title="Payments upgrade"), actors).to("closed")
 
@@ -112,11 +94,8 @@ def build_world() -> dict:
 def world(django_db_setup, django_db_blocker):
     """Built once for the module (walking releases is slow) and rolled back
     after it; each test runs in a savepoint inside it."""
-    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
-        with django_db_blocker.unblock():
-            with transaction.atomic():
-                yield build_world()
-                transaction.set_rollback(True)
+    with built_once(django_db_blocker, build_world) as built:
+        yield built
 
 
 @pytest.fixture(autouse=True)

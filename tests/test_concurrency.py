@@ -2,38 +2,15 @@
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from releasemgmt.workflow import TransitionBlocked
 from releases.models import Release, TransitionLog
 from releases.scenario import new_release
 from releases.services import release_transition
+from tests.helpers import race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-
-def race(n, fn):
-    barrier = threading.Barrier(n)
-    results = []
-    lock = threading.Lock()
-
-    def worker():
-        try:
-            barrier.wait()
-            outcome = ("ok", fn())
-        except Exception as exc:  # noqa: BLE001 - the outcome is what the test inspects
-            outcome = ("error", exc)
-        finally:
-            connections.close_all()
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=worker) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results
 
 
 def test_twenty_threads_racing_one_transition_exactly_one_wins(actors):
@@ -41,7 +18,7 @@ def test_twenty_threads_racing_one_transition_exactly_one_wins(actors):
     release = new_release(actors)
     history_before = Release.history.filter(id=release.pk).count()
 
-    results = race(20, lambda: release_transition(release_id=release.pk, name="start_planning",
+    results = race(20, lambda i: release_transition(release_id=release.pk, name="start_planning",
                                                   by=actors.release_manager))
 
     wins = [r for r in results if r[0] == "ok"]
@@ -69,7 +46,7 @@ def test_racing_different_transitions_from_one_state(actors):
     it = iter(["cancel", "start_planning"] * 5)
     lock = threading.Lock()
 
-    def attempt():
+    def attempt(i):
         with lock:
             name = next(it)
         return release_transition(release_id=release.pk, name=name, by=actors.release_manager, reason="race")

@@ -8,6 +8,7 @@ from cmdb.models import Baseline, BaselineItem, ConfigurationItem
 from cmdb.services import ci_set_version
 from releases.models import TransitionLog
 from releases.scenario import Walker, authorised_rfc, new_release
+from tests.helpers import logs_of
 
 pytestmark = pytest.mark.django_db
 
@@ -19,14 +20,8 @@ ROLLBACK_FROM_DEPLOYED = MAIN_LINE[: MAIN_LINE.index("verify_deployment")] + ["r
                                                                               "close"]
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def release_log(release):
-    return list(TransitionLog.objects.filter(content_type__model="release", object_id=release.pk)
-                .order_by("at", "id"))
+    return list(logs_of(release).order_by("at", "id"))
 
 
 def rfc_states(release):

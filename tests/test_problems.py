@@ -10,11 +10,6 @@ from releases.scenario import Walker, new_release
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def rolled_back(actors, cis):
-    return Walker(new_release(actors, title="Orders 2.4", cis=cis), actors).to("rolled_back", rollback_from="deployed")
-
-
 def test_problem_is_prefilled_with_the_release_timeline_and_rfcs(actors, rolled_back):
     problem = problem_create_from_release(release_id=rolled_back.pk, by=actors.release_manager)
     assert problem.number.startswith("PRB-")

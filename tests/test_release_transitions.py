@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Callable
 
 import pytest
-from django.contrib.auth.models import AnonymousUser, Group
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -35,6 +35,7 @@ from releases import services as s
 from releases.choices import CANCELLABLE_STATES
 from releases.models import FreezeWindow, OutboxMessage, Release, RollbackPlan, TransitionLog
 from releases.scenario import Walker, authorised_rfc, new_release
+from tests.helpers import grant, logs_of, reach
 from tests.signatures import PASSWORD, signature, signed
 
 pytestmark = pytest.mark.django_db
@@ -42,28 +43,7 @@ pytestmark = pytest.mark.django_db
 H = timedelta(hours=1)
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # conftest's users get real passwords; a cheap hasher keeps setup fast.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 # --- helpers ---------------------------------------------------------------------------
-
-
-def grant(user, *roles):
-    """Give a user more roles (and drop the roles cached on the object)."""
-    for role in roles:
-        user.groups.add(Group.objects.get(name=role))
-    user.__dict__.pop("_release_roles", None)
-    return user
-
-
-def reach(actors, cis, state, *, release_type="minor", rollback_from=None, **release_kw) -> Walker:
-    release = new_release(actors, release_type=release_type, cis=cis, **release_kw)
-    w = Walker(release, actors)
-    w.to(state, rollback_from=rollback_from)
-    return w
 
 
 def snapshot(release):
@@ -343,7 +323,7 @@ def assert_performed(w, name, by, source, target, before):
 
 
 def release_logs(release):
-    return TransitionLog.objects.filter(content_type__model="release", object_id=release.pk).count()
+    return logs_of(release).count()
 
 
 ALLOWED = [pytest.param(name, "minor", id=name) for name in CONTRACT_TRANSITIONS] + [

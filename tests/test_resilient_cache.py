@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -19,8 +18,7 @@ from django.core.cache.backends.redis import RedisCacheClient
 
 from releasemgmt import cache as resilient
 from releasemgmt.cache import CircuitBreaker, ResilientRedisCache
-
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+from tests.helpers import free_port, unavailable
 
 
 class FakeClock:
@@ -167,12 +165,8 @@ def hung_redis(tmp_path):
     call; SIGCONT and SIGTERM afterwards, by its pid."""
     binary = shutil.which("redis-server")
     if not binary:
-        if IN_CI:
-            pytest.fail("needs the redis-server binary (CI must provide it)")
-        pytest.skip("needs the redis-server binary")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        unavailable("needs the redis-server binary")
+    port = free_port()
     proc = subprocess.Popen([binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
                              "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)

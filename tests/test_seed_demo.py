@@ -50,9 +50,8 @@ def _counts():
 
 
 @pytest.fixture
-def seeded(settings):
-    # A fast hasher: the command's behaviour, not PBKDF2's cost, is under test.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def seeded():
+    # The cheap hasher (tests/conftest.py): the command's behaviour, not PBKDF2's cost, is under test.
     first = StringIO()
     call_command("seed_demo", stdout=first)
     before = _counts()
@@ -116,10 +115,9 @@ def test_seed_demo_loads_the_demo_and_a_second_run_changes_nothing(seeded):
 
 
 @pytest.mark.django_db
-def test_demo_users_made_staff_by_an_older_demo_are_not_staff_after_seeding(settings, django_user_model):
+def test_demo_users_made_staff_by_an_older_demo_are_not_staff_after_seeding(django_user_model):
     from releases.management.commands.seed_demo import Command
 
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     django_user_model.objects.create_user("cab_member", email="cab_member@example.com", is_staff=True)
     command = Command(stdout=StringIO())
     command.created = {"users": 0}

@@ -4,8 +4,6 @@ transition leaves exactly one history row and one log row."""
 import itertools
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
@@ -14,6 +12,7 @@ from releasemgmt.workflow import ROLES, TransitionError, specs
 from releases.choices import STATE_ORDER
 from releases.models import Release, TransitionLog
 from releases.scenario import Actors, Walker, new_release
+from tests.helpers import create_user
 from tests.signatures import PASSWORD, signed
 
 SPECS = specs(Release)
@@ -30,11 +29,7 @@ MAIN_LINE = ["start_planning", "submit_plan", "approve_plan", "schedule", "start
 
 
 def _user(role):
-    n = next(_seq)
-    user = get_user_model().objects.create_user(username=f"{role}-{n}", email=f"{role}-{n}@example.test",
-                                                password=PASSWORD)
-    user.groups.add(Group.objects.get_or_create(name=role)[0])
-    return user
+    return create_user(f"{role}-{next(_seq)}", role)
 
 
 class ReleaseProcess(RuleBasedStateMachine):

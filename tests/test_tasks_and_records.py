@@ -3,7 +3,6 @@ rules, and ``available()`` agreeing with what the service actually does."""
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -19,33 +18,12 @@ from releases import services as s
 from releases.models import CabVote, Release, Team, TransitionLog, Vendor
 from releases.scenario import Walker, authorised_rfc, new_release
 from releases.services import RecordClosed, RecordRefused
+from tests.helpers import grant, logs_of, reach
 from tests.signatures import signature, signed
 
 pytestmark = pytest.mark.django_db
 
 H = timedelta(hours=1)
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def grant(user, *roles):
-    for role in roles:
-        user.groups.add(Group.objects.get(name=role))
-    user.__dict__.pop("_release_roles", None)
-    return user
-
-
-def walk(actors, cis, state, **kw):
-    w = Walker(new_release(actors, cis=cis, **kw), actors)
-    w.to(state)
-    return w
-
-
-def logs_of(obj):
-    return TransitionLog.objects.filter(content_type__model=type(obj)._meta.model_name, object_id=obj.pk)
 
 
 # --- tasks ----------------------------------------------------------------------------------
@@ -85,7 +63,7 @@ def task_go(task, name, by, **payload):
 
 @pytest.mark.parametrize("kind", ["user", "team", "vendor"])
 def test_the_assignee_works_the_task_through_its_states(actors, cis, assignees, kind):
-    w = walk(actors, cis, "scheduled")
+    w = reach(actors, cis, "scheduled")
     task, worker = task_for(kind, w, actors, assignees)
     steps = [("start", {}, "in_progress"), ("block", {"reason": "Waiting for firewall change."}, "blocked"),
              ("unblock", {}, "in_progress"), ("complete", {}, "done")]
@@ -100,7 +78,7 @@ def test_the_assignee_works_the_task_through_its_states(actors, cis, assignees, 
 
 @pytest.mark.parametrize("kind", ["user", "team", "vendor"])
 def test_an_assignee_may_block_an_open_task(actors, cis, assignees, kind):
-    w = walk(actors, cis, "scheduled")
+    w = reach(actors, cis, "scheduled")
     task, worker = task_for(kind, w, actors, assignees)
     assert task_go(task, "block", worker, reason="Vendor licence not delivered.").state == "blocked"
 
@@ -108,7 +86,7 @@ def test_an_assignee_may_block_an_open_task(actors, cis, assignees, kind):
 @pytest.mark.parametrize("kind", ["user", "team", "vendor"])
 @pytest.mark.parametrize("intruder", ["build_team", "deployment_team", "vendor", "stakeholder"])
 def test_a_user_who_is_not_the_assignee_may_not_touch_the_task(actors, cis, assignees, make_user, kind, intruder):
-    w = walk(actors, cis, "scheduled")
+    w = reach(actors, cis, "scheduled")
     task, worker = task_for(kind, w, actors, assignees)
     other = make_user(intruder)  # holds a worker role but is not on the task
     for name, payload in (("start", {}), ("block", {"reason": "x"}), ("cancel", {"reason": "x"})):
@@ -119,7 +97,7 @@ def test_a_user_who_is_not_the_assignee_may_not_touch_the_task(actors, cis, assi
 
 
 def test_another_vendors_user_may_not_touch_a_vendor_task(actors, cis, assignees, make_user):
-    w = walk(actors, cis, "scheduled")
+    w = reach(actors, cis, "scheduled")
     task, _ = task_for("vendor", w, actors, assignees)
     rival = make_user("vendor")
     Vendor.objects.create(name="Rival Ltd").users.add(rival)
@@ -128,7 +106,7 @@ def test_another_vendors_user_may_not_touch_a_vendor_task(actors, cis, assignees
 
 
 def test_the_release_manager_may_work_any_task_and_alone_may_cancel(actors, cis, assignees):
-    w = walk(actors, cis, "scheduled")
+    w = reach(actors, cis, "scheduled")
     task, worker = task_for("vendor", w, actors, assignees)
     with pytest.raises(TransitionForbidden):
         task_go(task, "cancel", worker, reason="Not our job.")
@@ -140,7 +118,7 @@ def test_the_release_manager_may_work_any_task_and_alone_may_cancel(actors, cis,
 
 
 def test_blocking_a_task_needs_a_reason(actors, cis):
-    w = walk(actors, cis, "scheduled")
+    w = reach(actors, cis, "scheduled")
     task = make_task(w, assignee_user=actors.deployment_team)
     with pytest.raises(TransitionBlocked) as exc:
         task_go(task, "block", actors.deployment_team, reason=" ")
@@ -151,7 +129,7 @@ def test_blocking_a_task_needs_a_reason(actors, cis):
 
 @pytest.mark.parametrize("state", ["new", "planning", "plan_submitted", "plan_approved"])
 def test_a_task_cannot_start_before_the_release_is_scheduled(actors, cis, state):
-    w = walk(actors, cis, state)
+    w = reach(actors, cis, state)
     task = make_task(w, assignee_user=actors.deployment_team)
     with pytest.raises(TransitionBlocked) as exc:
         task_go(task, "start", actors.deployment_team)
@@ -161,7 +139,7 @@ def test_a_task_cannot_start_before_the_release_is_scheduled(actors, cis, state)
 
 
 def test_a_task_of_a_cancelled_release_cannot_start_or_resume(actors, cis):
-    w = walk(actors, cis, "scheduled")
+    w = reach(actors, cis, "scheduled")
     waiting = make_task(w, assignee_user=actors.deployment_team)
     blocked = make_task(w, assignee_user=actors.deployment_team)
     task_go(blocked, "block", actors.deployment_team, reason="Waiting.")
@@ -173,7 +151,7 @@ def test_a_task_of_a_cancelled_release_cannot_start_or_resume(actors, cis):
 
 
 def test_a_task_of_a_cancelled_release_cannot_be_completed_or_blocked_but_may_be_cancelled(actors, cis):
-    w = walk(actors, cis, "scheduled")
+    w = reach(actors, cis, "scheduled")
     working = make_task(w, assignee_user=actors.deployment_team)
     waiting = make_task(w, assignee_user=actors.deployment_team)
     task_go(working, "start", actors.deployment_team)
@@ -190,7 +168,7 @@ def test_a_task_of_a_cancelled_release_cannot_be_completed_or_blocked_but_may_be
 
 
 def test_a_task_transition_from_the_wrong_state_is_invalid_state(actors, cis):
-    w = walk(actors, cis, "scheduled")
+    w = reach(actors, cis, "scheduled")
     task = make_task(w, assignee_user=actors.deployment_team)
     with pytest.raises(TransitionBlocked) as exc:
         task_go(task, "complete", actors.deployment_team)
@@ -198,7 +176,7 @@ def test_a_task_transition_from_the_wrong_state_is_invalid_state(actors, cis):
 
 
 def test_available_on_a_task_matches_its_assignee(actors, cis, assignees, make_user):
-    w = walk(actors, cis, "scheduled")
+    w = reach(actors, cis, "scheduled")
     task, worker = task_for("vendor", w, actors, assignees)
     rows = {r["name"]: r for r in available(task, worker)}
     assert set(rows) == {"start", "block", "cancel"}
@@ -248,7 +226,7 @@ def fill(w, record_type, data):
 
 @pytest.mark.parametrize("record_type, state, who, data", CLOSED_STEPS, ids=[c[0] for c in CLOSED_STEPS])
 def test_a_record_cannot_be_written_once_its_step_is_closed(actors, cis, record_type, state, who, data):
-    w = walk(actors, cis, state)
+    w = reach(actors, cis, state)
     related = getattr(w.release, record_type)
     count = related.count()
     with pytest.raises(RecordClosed) as exc:
@@ -276,7 +254,7 @@ REFUSED = [
 
 @pytest.mark.parametrize("record_type, state, who, data", REFUSED, ids=[f"{c[0]}-{c[2]}" for c in REFUSED])
 def test_a_record_is_refused_to_a_role_not_among_its_writers(actors, cis, make_user, record_type, state, who, data):
-    w = walk(actors, cis, state)
+    w = reach(actors, cis, state)
     user = actor(actors, who) if who in ("cab0", "release_manager", "change_manager", "test_team", "build_team",
                                          "delivery_manager", "deployment_team") else make_user(who)
     related = getattr(w.release, record_type)
@@ -295,7 +273,7 @@ def test_a_record_is_refused_to_a_role_not_among_its_writers(actors, cis, make_u
     ("reviews", "in_review", "change_manager", {"outcome": "rollback_required"}, {"outcome": "success"}),
 ], ids=["plan", "cab_vote", "security_check", "health_check", "pir"])
 def test_an_immutable_record_cannot_be_edited(actors, cis, record_type, state, who, data, change):
-    w = walk(actors, cis, state)
+    w = reach(actors, cis, state)
     if record_type == "plans":
         w.plan()
     record = w.add(record_type, actor(actors, who), **data)
@@ -308,7 +286,7 @@ def test_an_immutable_record_cannot_be_edited(actors, cis, record_type, state, w
 
 
 def test_a_mutable_record_is_edited_while_its_step_is_open_only(actors, cis):
-    w = walk(actors, cis, "building")
+    w = reach(actors, cis, "building")
     doc = w.add("build_documents", actors.build_team, build_install_test_plans="make")
     doc = s.record_update(record=doc, by=actors.release_manager, monitoring_qa="Dashboards.",
                           deployment_procedures="deploy.yml", rollback_procedures="Redeploy previous.",
@@ -327,7 +305,7 @@ def test_a_mutable_record_is_edited_while_its_step_is_open_only(actors, cis):
 
 
 def test_a_cab_member_votes_once_per_plan_version(actors, cis):
-    w = walk(actors, cis, "plan_submitted")
+    w = reach(actors, cis, "plan_submitted")
     member = actors.cab_members[0]
     first = w.add("votes", member, decision="approve")
     assert first.plan == w.release.current_plan
@@ -353,7 +331,7 @@ def test_the_release_manager_and_rfc_requesters_may_not_vote(actors, cis, make_u
 
 
 def test_a_vote_always_counts_for_the_current_version(actors, cis):
-    w = walk(actors, cis, "plan_submitted")
+    w = reach(actors, cis, "plan_submitted")
     v1 = w.release.current_plan
     v2 = w.plan()
     # a voter cannot pick an older version to vote on ...
@@ -419,7 +397,7 @@ def test_rfc_transitions_driven_by_the_release_are_refused_to_users(actors, cis,
 
 
 def test_an_rfc_in_an_active_release_cannot_be_cancelled(actors, cis):
-    w = walk(actors, cis, "planning")
+    w = reach(actors, cis, "planning")
     rfc = w.release.rfcs.get()
     with pytest.raises(TransitionBlocked) as exc:
         rfc_transition(rfc_id=rfc.pk, name="cancel", by=actors.change_manager, reason="Not needed.")
@@ -506,7 +484,7 @@ def test_available_matches_what_release_transition_does(actors, cis, make_user, 
 
 
 def test_record_update_cannot_rewrite_who_wrote_a_record(actors, cis):
-    w = walk(actors, cis, "building")
+    w = reach(actors, cis, "building")
     doc = w.add("build_documents", actors.build_team, build_install_test_plans="make")
     with pytest.raises((ValidationError, TransitionError)):
         s.record_update(record=doc, by=actors.release_manager, created_by=actors.cab_members[0])
@@ -515,7 +493,7 @@ def test_record_update_cannot_rewrite_who_wrote_a_record(actors, cis):
 
 
 def test_record_add_with_an_unknown_field_is_a_validation_error(actors, cis):
-    w = walk(actors, cis, "building")
+    w = reach(actors, cis, "building")
     with pytest.raises(ValidationError):
         w.add("prerequisite_checks", actors.build_team, description="x", verified=True, colour="blue")
 
@@ -526,21 +504,21 @@ def test_record_add_with_an_unknown_field_is_a_validation_error(actors, cis):
 def test_an_anonymous_user_is_refused_by_task_update(actors, cis, assignees):
     from django.contrib.auth.models import AnonymousUser
 
-    w = walk(actors, cis, "scheduled")
+    w = reach(actors, cis, "scheduled")
     task, _ = task_for("vendor", w, actors, assignees)
     with pytest.raises(RecordRefused):
         s.task_update(task_id=task.pk, by=AnonymousUser(), description="anonymous was here")
 
 
 def test_task_update_refuses_the_state_field_cleanly(actors, cis):
-    w = walk(actors, cis, "scheduled")
+    w = reach(actors, cis, "scheduled")
     task = make_task(w, assignee_user=actors.deployment_team)
     with pytest.raises((ValidationError, TransitionError)):
         s.task_update(task_id=task.pk, by=actors.release_manager, state="done")
 
 
 def test_task_update_cannot_move_a_task_to_another_release(actors, cis):
-    w = walk(actors, cis, "scheduled")
+    w = reach(actors, cis, "scheduled")
     task = make_task(w, assignee_user=actors.deployment_team)
     other = new_release(actors, title="Another release", cis=[])
     with pytest.raises((ValidationError, TransitionError)):
@@ -550,7 +528,7 @@ def test_task_update_cannot_move_a_task_to_another_release(actors, cis):
 
 
 def test_record_update_keeps_a_closure_comment_on_an_rfc_of_its_release(actors, cis):
-    w = walk(actors, cis, "succeeded")
+    w = reach(actors, cis, "succeeded")
     comment = w.add("closure_comments", actors.release_manager, rfc=w.release.rfcs.first(), comment="Done.")
     stranger = authorised_rfc(actors, "Unrelated change")
     with pytest.raises(ValidationError):

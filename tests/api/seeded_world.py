@@ -14,21 +14,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections, transaction
-from django.test import override_settings
 from rest_framework.authtoken.models import Token
 
 from changes.services import problem_create_from_release, rfc_create
-from cmdb.models import Baseline, ConfigurationItem
+from cmdb.models import Baseline
 from releasemgmt.workflow import ROLES
 from releases import services as s
 from releases.models import RECORD_TYPES, Task, Vendor
-from releases.scenario import Actors, Walker, new_release
+from releases.scenario import Walker, new_release
 from releases.template_services import template_create
-from tests.signatures import PASSWORD
+from tests.helpers import built_once, create_user, make_actors, make_cis
 
 H = timedelta(hours=1)
 
@@ -41,31 +36,11 @@ class World:
     records: dict = field(default_factory=dict)  # record type -> (release id, record id)
 
 
-def _user(username, *roles):
-    # Requests use tokens; the password signs the walk's decisions (hashed
-    # cheaply: the world is built under the MD5 hasher, see ``world``).
-    user = get_user_model().objects.create_user(username=username, email=f"{username}@example.test",
-                                                password=PASSWORD)
-    for role in roles:
-        user.groups.add(Group.objects.get_or_create(name=role)[0])
-    return user
-
-
 def build_world() -> World:
     assert set(ROLES) >= {"release_manager", "vendor", "stakeholder"}
-    actors = Actors(
-        release_manager=_user("rm", "release_manager"),
-        change_manager=_user("cm", "change_manager"),
-        cab_members=[_user(f"cab{i}", "cab_member") for i in (1, 2, 3)],
-        delivery_manager=_user("dm", "delivery_manager"),
-        build_team=_user("builder", "build_team"),
-        test_team=_user("tester", "test_team"),
-        deployment_team=_user("deployer", "deployment_team"),
-        configuration_manager=_user("confman", "configuration_manager"),
-        requester=_user("requester", "stakeholder"),
-        password=PASSWORD,
-    )
-    vendor_user = _user("acme-user", "vendor")
+    # Requests use tokens; the password signs the walk's decisions.
+    actors = make_actors(create_user)
+    vendor_user = create_user("acme-user", "vendor")
     acme = Vendor.objects.create(name="Acme")
     acme.users.add(vendor_user)
     users = {
@@ -74,14 +49,11 @@ def build_world() -> World:
         "build_team": actors.build_team, "test_team": actors.test_team, "deployment_team": actors.deployment_team,
         "configuration_manager": actors.configuration_manager, "vendor": vendor_user,
         # A stakeholder who requested nothing: the requester may edit their own RFCs.
-        "stakeholder": _user("stakeholder", "stakeholder"),
+        "stakeholder": create_user("stakeholder", "stakeholder"),
     }
     tokens = {role: Token.objects.create(user=user).key for role, user in users.items()}
 
-    db_ci = ConfigurationItem.objects.create(name="orders-db", ci_type="database", version="14.1")
-    api_ci = ConfigurationItem.objects.create(name="orders-api", ci_type="application", version="2.3")
-    api_ci.depends_on.add(db_ci)
-    cis = [api_ci, db_ci]
+    cis = make_cis()
 
     def vendor_task(release):
         return s.task_create(release_id=release.pk, by=actors.release_manager, title="Acme gateway", step=12,
@@ -137,15 +109,5 @@ def world(django_db_setup, django_db_blocker):
     Django closes "old" connections at the start and end of each request,
     which would end the open transaction, so that is off meanwhile (as the
     test client does)."""
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        with django_db_blocker.unblock():
-            with transaction.atomic():
-                with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
-                    built = build_world()
-                yield built
-                transaction.set_rollback(True)
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
+    with built_once(django_db_blocker, build_world) as built:
+        yield built

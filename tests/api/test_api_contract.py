@@ -15,6 +15,7 @@ from releasemgmt.workflow import specs
 from releases import services as s
 from releases.models import RECORD_TYPES, OutboxMessage, Release, Task, TransitionLog, Vendor
 from releases.scenario import Walker, authorised_rfc, new_release
+from tests.helpers import iso, reach
 from tests.signatures import PASSWORD, signature
 
 pytestmark = pytest.mark.django_db
@@ -23,10 +24,6 @@ H = timedelta(hours=1)
 RECORD_LIST_PATHS = [f"/api/releases/1/{rt}/" for rt in RECORD_TYPES]
 LIST_PATHS = ["/api/rfcs/", "/api/releases/", "/api/tasks/", "/api/cis/", "/api/baselines/", "/api/users/",
               "/api/users/me/", "/api/calendar/", *RECORD_LIST_PATHS]
-
-
-def iso(dt):
-    return dt.isoformat().replace("+00:00", "Z")
 
 
 def snapshot(release=None):
@@ -44,12 +41,6 @@ def snapshot(release=None):
         fresh = Release.objects.get(pk=release.pk)
         snap.update(state=fresh.state, updated_at=fresh.updated_at, acceptance=fresh.acceptance_criteria)
     return snap
-
-
-def walk(actors, cis, state, **kw):
-    w = Walker(new_release(actors, cis=cis, **kw), actors)
-    w.to(state)
-    return w.release
 
 
 @pytest.fixture
@@ -247,7 +238,7 @@ def expected_names(release):
 
 
 def test_the_transition_list_has_every_transition_of_the_state(rm_client, actors, cis):
-    release = walk(actors, cis, "testing")
+    release = reach(actors, cis, "testing").release
     rows = rm_client.get(f"/api/releases/{release.pk}/transitions/").json()
     assert {r["name"] for r in rows} == expected_names(release) == {"pass_tests", "fail_tests", "cancel"}
     for row in rows:
@@ -264,7 +255,7 @@ def test_the_transition_list_has_every_transition_of_the_state(rm_client, actors
 @pytest.mark.parametrize("state", ["new", "planning", "plan_submitted", "ready", "deployed", "in_review",
                                    "succeeded", "closed"])
 def test_the_transition_list_matches_the_state_machine_in_every_state(rm_client, actors, cis, state):
-    release = walk(actors, cis, state)
+    release = reach(actors, cis, state).release
     rows = rm_client.get(f"/api/releases/{release.pk}/transitions/").json()
     assert {r["name"] for r in rows} == expected_names(release)
 
@@ -342,7 +333,7 @@ def test_segregation_of_duties_gets_409_for_a_cab_member_who_requested_the_rfc(c
     rfc = rfc_create(by=both, title="Mine", description="My own change.")
     rfc_transition(rfc_id=rfc.pk, name="assess", by=actors.change_manager)
     rfc_transition(rfc_id=rfc.pk, name="authorize", by=actors.change_manager, signature=signature())
-    release = walk(actors, cis, "plan_submitted", rfcs=[rfc])
+    release = reach(actors, cis, "plan_submitted", rfcs=[rfc]).release
     response = client_for(both).post(f"/api/releases/{release.pk}/transitions/approve_plan/", {}, format="json")
     assert response.status_code == 409
     assert "segregation_of_duties" in {b["code"] for b in response.json()["blockers"]}
@@ -390,9 +381,9 @@ def test_rfc_transitions_follow_the_same_shape(client_for, actors):
 
 @pytest.fixture
 def vendor_setup(actors, cis, make_user):
-    release = walk(actors, cis, "scheduled")
+    release = reach(actors, cis, "scheduled").release
     # No scope: two releases changing the same CIs in one window conflict.
-    other_release = walk(actors, [], "scheduled", title="Another release")
+    other_release = reach(actors, [], "scheduled", title="Another release").release
     acme_user, other_user = make_user("vendor"), make_user("vendor")
     acme, other = Vendor.objects.create(name="Acme"), Vendor.objects.create(name="Globex")
     acme.users.add(acme_user)
@@ -460,7 +451,7 @@ def stakeholder(make_user, client_for):
 
 
 def test_a_stakeholder_reads_everything(stakeholder, actors, cis):
-    release = walk(actors, cis, "building")
+    release = reach(actors, cis, "building").release
     task = release.tasks.first()
     paths = ["/api/releases/", f"/api/releases/{release.pk}/", f"/api/releases/{release.pk}/transitions/",
              f"/api/releases/{release.pk}/scope/", "/api/rfcs/", "/api/tasks/", f"/api/tasks/{task.pk}/",
@@ -472,7 +463,7 @@ def test_a_stakeholder_reads_everything(stakeholder, actors, cis):
 
 @pytest.mark.parametrize("body", [{}, {"title": "x"}, "garbage"])
 def test_every_write_of_a_stakeholder_gets_403(stakeholder, actors, cis, body):
-    release = walk(actors, cis, "building")
+    release = reach(actors, cis, "building").release
     task = release.tasks.first()
     rfc = release.rfcs.first()
     plan = release.current_plan
@@ -548,7 +539,7 @@ def test_detail_responses_carry_an_etag_and_a_stale_if_match_gets_412(rm_client,
 
 
 def test_etags_on_tasks_rfcs_cis_and_records(rm_client, client_for, actors, cis):
-    release = walk(actors, cis, "planning")
+    release = reach(actors, cis, "planning").release
     plan = release.current_plan or s.record_add(
         release_id=release.pk, record_type="plans", by=actors.release_manager, scope="x")
     task = s.task_create(release_id=release.pk, by=actors.release_manager, title="T")
@@ -577,7 +568,7 @@ def test_etags_on_tasks_rfcs_cis_and_records(rm_client, client_for, actors, cis)
     ("security_checks", "build_team", {"passed": True}),
 ])
 def test_a_record_written_after_its_step_gets_409_step_closed(client_for, actors, cis, record_type, who, data):
-    release = walk(actors, cis, "tests_passed") if record_type != "plans" else walk(actors, cis, "scheduled")
+    release = reach(actors, cis, "tests_passed" if record_type != "plans" else "scheduled").release
     user = getattr(actors, who)
     user = user[2] if isinstance(user, list) else user
     before = snapshot(release)
@@ -590,7 +581,7 @@ def test_a_record_written_after_its_step_gets_409_step_closed(client_for, actors
 
 
 def test_editing_a_record_after_its_step_gets_409(client_for, actors, cis):
-    release = walk(actors, cis, "built")
+    release = reach(actors, cis, "built").release
     doc = release.build_document
     response = client_for(actors.build_team).patch(f"/api/releases/{release.pk}/build_documents/{doc.pk}/",
                                                    {"monitoring_qa": "changed"}, format="json")
@@ -600,7 +591,7 @@ def test_editing_a_record_after_its_step_gets_409(client_for, actors, cis):
 
 
 def test_evidence_is_never_edited(client_for, actors, cis):
-    release = walk(actors, cis, "planning")
+    release = reach(actors, cis, "planning").release
     plan = s.record_add(release_id=release.pk, record_type="plans", by=actors.release_manager, scope="v1")
     response = client_for(actors.release_manager).patch(f"/api/releases/{release.pk}/plans/{plan.pk}/",
                                                         {"scope": "rewritten"}, format="json")
@@ -609,21 +600,21 @@ def test_evidence_is_never_edited(client_for, actors, cis):
 
 
 def test_records_written_by_transitions_are_refused_by_hand(rm_client, actors, cis):
-    release = walk(actors, cis, "ready")
+    release = reach(actors, cis, "ready").release
     for record_type in ("go_decisions", "deployments"):
         response = rm_client.post(f"/api/releases/{release.pk}/{record_type}/", {"decision": "go"}, format="json")
         assert response.status_code == 403
 
 
 def test_a_scope_change_after_packaging_gets_409(rm_client, actors, cis):
-    release = walk(actors, cis, "packaging")
+    release = reach(actors, cis, "packaging").release
     response = rm_client.post(f"/api/releases/{release.pk}/scope/", {"ci": cis[0].pk, "target_version": "9"},
                               format="json")
     assert response.status_code == 409 and response.json()["code"] == "step_closed"
 
 
 def test_the_pre_release_baseline_is_captured_once(client_for, actors, cis):
-    release = walk(actors, cis, "building")
+    release = reach(actors, cis, "building").release
     confman = client_for(actors.configuration_manager)
     first = confman.post(f"/api/releases/{release.pk}/baseline/")
     assert first.status_code == 201 and first.json()["kind"] == "pre_release"
@@ -632,7 +623,7 @@ def test_the_pre_release_baseline_is_captured_once(client_for, actors, cis):
 
 
 def test_a_vote_with_an_unknown_decision_gets_400(client_for, actors, cis):
-    release = walk(actors, cis, "plan_submitted")
+    release = reach(actors, cis, "plan_submitted").release
     response = client_for(actors.cab_members[0]).post(f"/api/releases/{release.pk}/votes/",
                                                       {"decision": "maybe"}, format="json")
     assert response.status_code == 400 and "decision" in response.json()
@@ -703,7 +694,7 @@ def test_a_bad_filter_value_gets_400(rm_client, query):
 
 
 def test_task_rfc_ci_and_baseline_filters(rm_client, actors, cis):
-    release = walk(actors, cis, "built")
+    release = reach(actors, cis, "built").release
     other = new_release(actors, title="Other")
     tasks = ids(rm_client.get(f"/api/tasks/?release={release.pk}"))
     assert tasks == set(release.tasks.values_list("pk", flat=True)) and tasks
@@ -761,7 +752,7 @@ def test_garbage_in_any_field_of_the_main_endpoints_is_a_400(boss, actors, cis):
     from cmdb.api import CISerializer
     from releases.api.serializers import ReleaseSerializer, ScopeItemSerializer, TaskSerializer
 
-    release = walk(actors, cis, "scheduled")
+    release = reach(actors, cis, "scheduled").release
     task = release.tasks.first()
     targets = [("post", "/api/releases/", ReleaseSerializer),
                ("patch", f"/api/releases/{release.pk}/", ReleaseSerializer),
@@ -825,7 +816,7 @@ def test_garbage_in_any_field_of_an_open_step_record_is_a_400(boss, actors, cis,
     if state == "rolling_back":
         release = Walker(new_release(actors, cis=cis), actors).to("rolling_back", rollback_from="deployed")
     else:
-        release = walk(actors, cis, state)
+        release = reach(actors, cis, state).release
     open_here = [rt for rt, model in RECORD_TYPES.items() if state in model.open_states]
     assert open_here
     for record_type in open_here:

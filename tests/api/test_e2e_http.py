@@ -22,6 +22,7 @@ import pytest
 from django.utils import timezone
 
 from releases.models import Vendor
+from tests.helpers import iso
 from tests.signatures import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -68,10 +69,6 @@ class Http:
 
     def task(self, task_id, name, **body):
         return self.post(f"/api/tasks/{task_id}/transitions/{name}/", body, expect=200)
-
-
-def iso(dt):
-    return dt.isoformat().replace("+00:00", "Z")
 
 
 @pytest.fixture

@@ -1,45 +1,13 @@
 """Requests racing over HTTP for one release: exactly one wins, every other
 gets 409 (never a 500), and history holds exactly one transition."""
-import threading
-
 import pytest
-from django.db import connection, connections
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
+from django.db import connection
 
 from releases.models import Release, TransitionLog
 from releases.scenario import new_release
+from tests.helpers import race, token_client, values
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-
-def race(n, request):
-    """Run ``request(i)`` in n threads released at once; their responses."""
-    barrier = threading.Barrier(n)
-    responses = []
-    lock = threading.Lock()
-
-    def worker(i):
-        try:
-            barrier.wait()
-            response = request(i)
-        finally:
-            connections.close_all()
-        with lock:
-            responses.append(response)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return responses
-
-
-def token_client(user):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
-    return client
 
 
 def test_ten_requests_racing_one_transition_over_http(actors):
@@ -48,8 +16,8 @@ def test_ten_requests_racing_one_transition_over_http(actors):
     history_before = Release.history.filter(id=release.pk).count()
     token_client(actors.release_manager)  # the token exists before the threads start
 
-    responses = race(10, lambda i: token_client(actors.release_manager).post(
-        f"/api/releases/{release.pk}/transitions/start_planning/", {}, format="json"))
+    responses = values(race(10, lambda i: token_client(actors.release_manager).post(
+        f"/api/releases/{release.pk}/transitions/start_planning/", {}, format="json")))
 
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] + [409] * 9, statuses
@@ -67,8 +35,8 @@ def test_two_edits_racing_with_the_same_etag_one_wins_the_other_gets_412(actors)
     client = token_client(actors.release_manager)
     etag = client.get(f"/api/releases/{release.pk}/")["ETag"]
 
-    responses = race(2, lambda i: token_client(actors.release_manager).patch(
-        f"/api/releases/{release.pk}/", {"description": f"edit {i}"}, format="json", headers={"If-Match": etag}))
+    responses = values(race(2, lambda i: token_client(actors.release_manager).patch(
+        f"/api/releases/{release.pk}/", {"description": f"edit {i}"}, format="json", headers={"If-Match": etag})))
 
     assert sorted(r.status_code for r in responses) == [200, 412]
     (winner,) = [r for r in responses if r.status_code == 200]
@@ -79,8 +47,8 @@ def test_two_transitions_racing_with_the_same_etag(actors):
     release = new_release(actors)
     etag = token_client(actors.release_manager).get(f"/api/releases/{release.pk}/")["ETag"]
 
-    responses = race(4, lambda i: token_client(actors.release_manager).post(
-        f"/api/releases/{release.pk}/transitions/start_planning/", {}, format="json", headers={"If-Match": etag}))
+    responses = values(race(4, lambda i: token_client(actors.release_manager).post(
+        f"/api/releases/{release.pk}/transitions/start_planning/", {}, format="json", headers={"If-Match": etag})))
 
     assert sorted(r.status_code for r in responses) == [200, 412, 412, 412]
     assert TransitionLog.objects.filter(object_id=release.pk, content_type__model="release").count() == 1

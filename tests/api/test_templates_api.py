@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from changes.models import Problem
 from releases.models import Release, ReleaseTemplate, Team
-from releases.scenario import Walker, authorised_rfc, new_release
+from releases.scenario import authorised_rfc, new_release
 
 pytestmark = pytest.mark.django_db
 
@@ -111,11 +111,6 @@ def test_a_template_of_another_type_is_a_400_and_nothing_is_raised(client_for, a
 
 
 # --- problems --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def rolled_back(actors, cis):
-    return Walker(new_release(actors, cis=cis), actors).to("rolled_back", rollback_from="deployed")
 
 
 def test_problem_record_over_the_api(client_for, actors, make_user, rolled_back):

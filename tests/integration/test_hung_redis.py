@@ -34,7 +34,9 @@ from releases.models import OutboxMessage, Release, TransitionLog
 from releases.scenario import authorised_rfc
 
 from ..security.live_server import gunicorn
-from .test_real_worker import IN_CI, RedisServer, unavailable
+from tests.helpers import IN_CI
+
+from .test_real_worker import redis_server  # noqa: F401  (the fixture)
 
 pytestmark = [
     pytest.mark.postgres,
@@ -47,21 +49,6 @@ HUNG_SECONDS = 15
 LIMIT = 2.0  # the bound for any request while Redis hangs
 BREAKER_SECONDS = 2
 PREFIX = "releasemgmt:1:"  # the cache's KEY_PREFIX and key version
-
-
-@pytest.fixture
-def own_redis(tmp_path):
-    binary = shutil.which("redis-server")
-    if not binary:
-        unavailable("needs the redis-server binary")
-    server = RedisServer(binary, tmp_path / "redis")
-    server.start()
-    try:
-        yield server
-    finally:
-        if server.proc is not None and server.proc.poll() is None:
-            os.kill(server.proc.pid, signal.SIGCONT)  # a stopped process cannot act on SIGTERM
-        server.stop()
 
 
 class Timed:
@@ -110,7 +97,7 @@ def generations(client: redis.Redis) -> dict:
     return {name: client.get(f"{PREFIX}generation:{name}") for name in ("calendar-feed", "release-count")}
 
 
-def test_with_redis_hung_for_15_s_no_request_takes_over_2_s_and_nothing_is_lost(actors, own_redis):
+def test_with_redis_hung_for_15_s_no_request_takes_over_2_s_and_nothing_is_lost(actors, redis_server):
     assert connection.vendor == "postgresql"
     rfc = authorised_rfc(actors, "Change released while Redis hangs")
     rm_token = Token.objects.create(user=actors.release_manager).key
@@ -119,10 +106,10 @@ def test_with_redis_hung_for_15_s_no_request_takes_over_2_s_and_nothing_is_lost(
     now = timezone.now()
     body = {"title": "", "release_type": "minor", "rfcs": [rfc.pk], "description": "Made while Redis hangs.",
             "planned_start": (now - timedelta(days=1)).isoformat(), "planned_end": (now + timedelta(days=14)).isoformat()}
-    inspect = redis.Redis.from_url(own_redis.url, socket_timeout=5)
+    inspect = redis.Redis.from_url(redis_server.url, socket_timeout=5)
 
-    with gunicorn(connection.settings_dict, workers=3, threads=4, cache_url=own_redis.url,
-                  broker_url=own_redis.url,
+    with gunicorn(connection.settings_dict, workers=3, threads=4, cache_url=redis_server.url,
+                  broker_url=redis_server.url,
                   env={"CACHE_BREAKER_SECONDS": str(BREAKER_SECONDS), "CACHE_TIMEOUT_SECONDS": "0.25"}) as server:
         # Healthy: the cache is in use (rate-limit records, generations, a
         # stored feed). Each worker's first requests load what it loads
@@ -178,7 +165,7 @@ def test_with_redis_hung_for_15_s_no_request_takes_over_2_s_and_nothing_is_lost(
                 if feed is not None and not feed.body.startswith(b"BEGIN:VCALENDAR"):
                     call.problem("the feed is not iCalendar")
 
-        os.kill(own_redis.proc.pid, signal.SIGSTOP)
+        os.kill(redis_server.proc.pid, signal.SIGSTOP)
         hung_at = time.monotonic()
         threads = [threading.Thread(target=writer, daemon=True), threading.Thread(target=reader, daemon=True)]
         for t in threads:
@@ -188,7 +175,7 @@ def test_with_redis_hung_for_15_s_no_request_takes_over_2_s_and_nothing_is_lost(
         for t in threads:
             t.join(30)
         requests_while_hung = len(call.timings)
-        os.kill(own_redis.proc.pid, signal.SIGCONT)
+        os.kill(redis_server.proc.pid, signal.SIGCONT)
         resumed_at = time.monotonic()
         print(f"{requests_while_hung} requests in {resumed_at - hung_at:.1f} s with Redis hung, "
               f"slowest {call.slowest()[0]} {call.slowest()[1]:.2f} s; {len(made)} releases made and cancelled")

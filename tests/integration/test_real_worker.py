@@ -43,13 +43,13 @@ from releases.scenario import Walker, new_release
 from releases.services import release_transition, task_create
 from notifications.tasks import message_id
 from notifications.vendors import post_signed, signed_headers, verify
+from tests.helpers import IN_CI, free_port, unavailable
 from tests.signatures import PASSWORD
 
 from .mailbox import read_messages
 
 SIGNED = {"signature": {"password": PASSWORD}}  # a CAB vote and the approval are signed
 
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 pytestmark = [
     pytest.mark.postgres,
@@ -63,19 +63,6 @@ pytestmark = [
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "s3cret-shared-with-acme"
 LEASE_SECONDS = 5
-
-
-def unavailable(reason: str):
-    """Skip on a laptop; in CI a missing service is a failure, not a skip."""
-    if IN_CI:
-        pytest.fail(f"{reason} (CI must provide it)")
-    pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(predicate, timeout: float, what: str, *, diagnostics=None, interval: float = 0.05):
@@ -175,6 +162,7 @@ class RedisServer:
 
 @pytest.fixture
 def redis_server(tmp_path):
+    """A redis-server of the test's own (tests/integration/test_hung_redis.py uses it too)."""
     binary = shutil.which("redis-server")
     if not binary:
         unavailable("needs the redis-server binary")
@@ -183,6 +171,8 @@ def redis_server(tmp_path):
         server.start()
         yield server
     finally:
+        if server.proc is not None and server.proc.poll() is None:
+            os.kill(server.proc.pid, signal.SIGCONT)  # a stopped process cannot act on SIGTERM
         server.stop()
 
 

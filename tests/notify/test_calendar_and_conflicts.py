@@ -4,7 +4,6 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.utils import timezone
-from icalendar import Calendar
 from rest_framework.test import APIClient
 
 from cmdb.models import ConfigurationItem
@@ -13,17 +12,14 @@ from calendars.entries import entries, to_ical
 from releases.models import CalendarToken, FreezeWindow, OutboxMessage, Team, TransitionLog
 from releases.scenario import Walker, new_release
 from releases.services import release_transition, release_update, task_update
+from tests.helpers import ics_events
 
 pytestmark = pytest.mark.django_db
 
 
-def events(ics: bytes):
-    return {str(c["uid"]): c for c in Calendar.from_ical(ics).walk("VEVENT")}
-
-
 def test_feed_parses_and_a_reschedule_keeps_the_uid_and_raises_the_sequence(actors, cis):
     release = Walker(new_release(actors, cis=cis), actors).to("scheduled")
-    before = events(to_ical(entries(release=release, viewer=actors.release_manager)))
+    before = ics_events(to_ical(entries(release=release, viewer=actors.release_manager)))
     uid = f"release-{release.pk}-window@127.0.0.1"
     assert before[uid]["sequence"] == 0
     assert f"release-{release.pk}-deployment@127.0.0.1" in before
@@ -31,7 +27,7 @@ def test_feed_parses_and_a_reschedule_keeps_the_uid_and_raises_the_sequence(acto
 
     release_update(release_id=release.pk, by=actors.release_manager,
                    planned_end=release.planned_end + timedelta(days=1))
-    after = events(to_ical(entries(release=release, viewer=actors.release_manager)))
+    after = ics_events(to_ical(entries(release=release, viewer=actors.release_manager)))
     assert set(after) == set(before)  # same UIDs: an update, not a new event
     assert after[uid]["sequence"] == 1
     assert after[uid].decoded("dtend") == (release.planned_end + timedelta(days=1)).replace(microsecond=0)
@@ -44,7 +40,7 @@ def test_moving_a_task_raises_its_sequence(actors, cis):
     release = Walker(new_release(actors, cis=cis), actors).to("scheduled")
     task = release.tasks.first()
     task_update(task_id=task.pk, by=actors.release_manager, planned_end=task.planned_end - timedelta(hours=1))
-    ev = events(to_ical(entries(release=release, viewer=actors.release_manager)))[f"task-{task.pk}@127.0.0.1"]
+    ev = ics_events(to_ical(entries(release=release, viewer=actors.release_manager)))[f"task-{task.pk}@127.0.0.1"]
     assert ev["sequence"] == 1
 
 
@@ -148,13 +144,13 @@ def test_calendar_endpoints(actors, cis, make_user):
     assert client.get("/api/calendar/?team=999999").status_code == 404
     feed = client.get("/calendar.ics")
     assert feed.status_code == 200 and feed["Content-Type"].startswith("text/calendar")
-    assert events(feed.content)
+    assert ics_events(feed.content)
 
     token = CalendarToken.for_user(actors.deployment_team)
     anonymous = APIClient()
     private = anonymous.get(f"/calendar/{token.key}.ics")
     assert private.status_code == 200
-    assert f"task-{task.pk}@127.0.0.1" in events(private.content)
+    assert f"task-{task.pk}@127.0.0.1" in ics_events(private.content)
     assert anonymous.get("/calendar/not-a-token.ics").status_code == 404
 
 

@@ -5,19 +5,15 @@ from datetime import timedelta
 
 import pytest
 from django.test import Client
-from icalendar import Calendar
 from rest_framework.test import APIClient
 
 from calendars import cache as calendar_cache, views as calendar_views
 from releases.models import CalendarToken, FreezeWindow, ReleasePlan, Team, Vendor
 from releases.scenario import Walker, new_release
 from releases.services import release_update, task_create, task_update
+from tests.helpers import ics_events
 
 pytestmark = pytest.mark.django_db
-
-
-def events(ics: bytes):
-    return {str(c["uid"]): c for c in Calendar.from_ical(ics).walk("VEVENT")}
 
 
 @pytest.fixture(autouse=True)
@@ -185,4 +181,4 @@ def test_feeds_and_writes_work_with_the_cache_down(world, actors, settings, rend
     feed = client.get("/calendar.ics")
     assert feed.status_code == 200 and b"Written while the cache is down" in feed.content
     assert renders["n"] == 2
-    assert events(feed.content)
+    assert ics_events(feed.content)

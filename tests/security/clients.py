@@ -17,6 +17,8 @@ from __future__ import annotations
 from django.test import Client as DjangoClient
 from rest_framework.test import APIClient as DrfAPIClient
 
+from tests import helpers
+
 
 class HttpsMixin:
     def request(self, **request):
@@ -34,3 +36,9 @@ class Client(HttpsMixin, DjangoClient):
 
 class APIClient(HttpsMixin, DrfAPIClient):
     """``rest_framework.test.APIClient`` over HTTPS."""
+
+
+def token_client(user=None, **defaults) -> APIClient:
+    """An ``APIClient`` over HTTPS made with ``defaults``, sending the user's
+    API token (``tests.helpers.token_client``); anonymous for ``None``."""
+    return helpers.token_client(user, client_class=APIClient, **defaults)

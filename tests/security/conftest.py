@@ -39,8 +39,8 @@ What to use:
 from __future__ import annotations
 
 import pytest
-from rest_framework.authtoken.models import Token
 
+from . import clients
 from .clients import APIClient, Client
 from .deployment import PRODUCTION, deployment_env as _deployment_env, on_production_settings
 
@@ -65,12 +65,7 @@ def api_client():
 
 @pytest.fixture
 def token_client(db):
-    def make(user, **defaults):
-        api = APIClient(**defaults)
-        api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
-        return api
-
-    return make
+    return clients.token_client
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
+
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -33,12 +34,6 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 # needs nothing but PostgreSQL. The test database is what DATABASE_URL names.
 DROPPED_ENV = ("CELERY_BROKER_URL", "REDIS_URL", "CACHE_URL", "TEST_DATABASE_NAME", "DATABASE_URL",
                "DJANGO_SETTINGS_MODULE")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def database_url(settings_dict: dict) -> str:

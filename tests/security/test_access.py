@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 
-from .clients import APIClient
+from .clients import token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -17,8 +16,7 @@ def test_the_schema_and_docs_need_a_login_where_they_are_not_public(client, acto
     anonymous = client.get(path)
     assert anonymous.status_code == 401
     assert b"openapi" not in anonymous.content and b"/api/releases/" not in anonymous.content
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=actors.requester).key}")
+    api = token_client(actors.requester)
     assert api.get(path).status_code == 200
     client.force_login(actors.requester)
     assert client.get(path).status_code == 200

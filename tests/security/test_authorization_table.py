@@ -28,9 +28,7 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections, transaction
-from django.test import Client, override_settings
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
@@ -54,9 +52,9 @@ from releases.models import (
     TransitionLog,
     Vendor,
 )
-from releases.scenario import Actors, authorised_rfc, new_release
+from releases.scenario import authorised_rfc, new_release
 from releases.template_services import template_create
-from tests.signatures import PASSWORD
+from tests.helpers import built_once, create_user, make_actors
 
 pytestmark = pytest.mark.django_db
 
@@ -131,30 +129,19 @@ class World:
     attachments: dict = field(default_factory=dict)  # recipient user -> the .ics attached to their email
 
 
-def _user(username, *roles, **fields):
-    # The test users' password: the walk through the steps signs its decisions with it.
-    user = get_user_model().objects.create_user(username=username, email=f"{username}@example.test",
-                                                password=PASSWORD, **fields)
-    for role in roles:
-        user.groups.add(Group.objects.get_or_create(name=role)[0])
-    return user
-
-
 def build_world() -> World:
-    actors = Actors(
-        release_manager=_user("w-rm", "release_manager"), change_manager=_user("zcmuserq", "change_manager"),
-        cab_members=[_user(f"w-cab{i}", "cab_member") for i in (1, 2, 3)],
-        delivery_manager=_user("w-dm", "delivery_manager"), build_team=_user("w-build", "build_team"),
-        test_team=_user("w-test", "test_team"), deployment_team=_user("w-deploy", "deployment_team"),
-        configuration_manager=_user("w-conf", "configuration_manager"), requester=_user("w-req", "stakeholder"),
-        password=PASSWORD)
+    # The test users' password (tests.signatures): the walk through the steps signs its decisions with it.
+    actors = make_actors(
+        create_user, release_manager="w-rm", change_manager="zcmuserq", cab_members=["w-cab1", "w-cab2", "w-cab3"],
+        delivery_manager="w-dm", build_team="w-build", test_team="w-test", deployment_team="w-deploy",
+        configuration_manager="w-conf", requester="w-req")
     acme = Vendor.objects.create(name="ZACMEQ", email="acme@example.test")
     globex = Vendor.objects.create(name="ZGLOBEXQ", email="globex@example.test")
-    globex_user = _user("zglobexuserq", "vendor")
+    globex_user = create_user("zglobexuserq", "vendor")
     globex.users.add(globex_user)
     users = {}
     for i, (name, (roles, acme_member, superuser, _kind)) in enumerate(PRINCIPALS.items()):
-        users[name] = _user(f"p{i}", *roles, is_staff=True, is_superuser=superuser)
+        users[name] = create_user(f"p{i}", *roles, is_staff=True, is_superuser=superuser)
         if acme_member:
             acme.users.add(users[name])
     team = Team.objects.create(name="ZTEAMQ")
@@ -221,19 +208,8 @@ def world(django_db_setup, django_db_blocker):
     """Built once for the module inside a transaction rolled back after it
     (requests run in this thread and connection, so Django's closing of old
     connections at each request is off meanwhile, as the test client has it)."""
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        with django_db_blocker.unblock():
-            with transaction.atomic():
-                # Passwords hashed cheaply (each test gets the same hasher from tests/conftest.py).
-                with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
-                    built = build_world()
-                yield built
-                transaction.set_rollback(True)
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
+    with built_once(django_db_blocker, build_world) as built:
+        yield built
 
 
 # --- probes ---------------------------------------------------------------------------------------------

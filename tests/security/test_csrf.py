@@ -9,11 +9,11 @@ from rest_framework.authtoken.models import Token
 
 from releases.models import Release
 from releases.scenario import new_release
+from tests.signatures import PASSWORD
 
 from .clients import Client
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "pw-test-12345"  # tests/conftest.py make_user
 
 
 def csrf_client():

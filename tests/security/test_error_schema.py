@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import pytest
 from drf_spectacular.generators import SchemaGenerator
-from rest_framework.authtoken.models import Token
 
-from .clients import APIClient
+from .clients import APIClient, token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -80,8 +79,7 @@ def test_optional_query_parameters_may_be_empty(schema, actors):
     """An empty filter is no filter: the schema says so, and it holds."""
     parameters = schema["paths"]["/api/tasks/"]["get"]["parameters"]
     assert all(p.get("allowEmptyValue") for p in parameters if p["in"] == "query")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=actors.release_manager).key}")
+    client = token_client(actors.release_manager)
     assert client.get("/api/tasks/?release=&assignee_user=&page_size=&state=").status_code == 200
 
 
@@ -90,9 +88,7 @@ def test_optional_query_parameters_may_be_empty(schema, actors):
 
 @pytest.fixture
 def api(actors):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=actors.release_manager).key}")
-    return client
+    return token_client(actors.release_manager)
 
 
 def test_a_field_error_is_the_error_object(api):

@@ -10,10 +10,11 @@ from django.contrib.sessions.models import Session
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
+from tests.signatures import PASSWORD
+
 from .clients import APIClient, Client
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "pw-test-12345"  # tests/conftest.py make_user
 
 
 def ui_login(client, username, password, ip="10.0.0.1"):

@@ -17,12 +17,12 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from releasemgmt.security import client_address
+from tests.signatures import PASSWORD
 
 from .clients import APIClient, Client
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
-PASSWORD = "pw-test-12345"  # tests/conftest.py make_user
 PROXY = "10.9.9.9"  # the reverse proxy, as the app sees it (REMOTE_ADDR)
 ALICE, MALLORY = "198.51.100.10", "203.0.113.66"
 

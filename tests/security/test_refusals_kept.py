@@ -278,13 +278,6 @@ def test_the_ui_case_list_names_every_case(world):
 # --- segregation of duties: who raises an RFC counts as its requester ---------------------------------
 
 
-@pytest.fixture
-def staff(make_user):
-    def make(*roles, **fields):
-        return make_user(*roles, is_staff=True, **fields)
-    return make
-
-
 def admin_transition(obj, name):
     return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_transition", args=[obj.pk, name])
 

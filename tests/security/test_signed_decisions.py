@@ -27,26 +27,22 @@ from axes.models import AccessAttempt
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from changes.models import ChangeRequest
 from changes.services import rfc_create, rfc_transition
 from audit import export as ax
 from audit.forms import EvidenceRangeForm
 from releases.models import CabVote, Release, TransitionLog
-from releases.scenario import Walker, new_release
+from tests.helpers import reach
+from tests.signatures import PASSWORD
 
-from .clients import APIClient, Client
+from .clients import APIClient, Client, token_client
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "pw-test-12345"  # tests/conftest.py make_user
 
 
 def api(user) -> APIClient:
-    client = APIClient(REMOTE_ADDR="10.0.0.7")
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
+    return token_client(user, REMOTE_ADDR="10.0.0.7")
 
 
 def signatures():
@@ -64,12 +60,6 @@ def signed_since(count):
 def failures(user) -> int:
     attempt = AccessAttempt.objects.filter(username=user.username).first()
     return attempt.failures_since_start if attempt else 0
-
-
-def reach(actors, cis, state, **kw) -> Walker:
-    w = Walker(new_release(actors, cis=cis, **kw), actors)
-    w.to(state)
-    return w
 
 
 # --- the decisions, each brought to the moment it is taken ------------------------------------------

@@ -15,7 +15,7 @@ from rest_framework.authtoken.models import Token
 from releases.models import Release, TransitionLog
 from releases.scenario import new_release
 
-from .clients import APIClient
+from .clients import APIClient, token_client
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,12 +26,6 @@ def rates(settings):
     def set_rates(api="3/minute", anon="2/minute"):
         settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api": api, "anon": anon}}
     return set_rates
-
-
-def token_client(user):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
-    return client
 
 
 def assert_throttled(response, window=60):

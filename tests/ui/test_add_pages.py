@@ -8,13 +8,10 @@ from django.urls import reverse
 
 from releases.choices import CommunicationKind
 from releases.scenario import Walker, new_release
+from tests.helpers import html
 
 pytestmark = pytest.mark.django_db
 KIND = CommunicationKind.values[0]
-
-
-def html(response) -> str:
-    return response.content.decode()
 
 
 @pytest.fixture

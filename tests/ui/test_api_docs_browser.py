@@ -8,15 +8,14 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.helpers import browser_login
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def test_swagger_ui_renders_under_the_policy(page, live_server, make_user):
     make_user("release_manager", username="docs-reader")
-    page.goto(live_server.url + "/accounts/login/?next=/api/docs/")
-    page.get_by_label("Username").fill("docs-reader")
-    page.get_by_label("Password").fill("pw-test-12345")
-    page.get_by_role("button", name="Log in").click()
+    browser_login(page, live_server.url, "docs-reader", next_path="/api/docs/")
     page.wait_for_url(re.compile(r"/api/docs/"))
     # The page then fetches the schema, which the server generates on first
     # request (a few seconds on a busy two-core runner): wait for it longer

@@ -19,10 +19,10 @@ from playwright.sync_api import Page, expect
 from cmdb.models import ConfigurationItem
 from releases.models import Release, Team
 from releases.scenario import Walker, authorised_rfc, new_release
+from tests.helpers import browser_login
+from tests.signatures import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-PASSWORD = "pw-test-12345"  # tests/conftest.py make_user
 
 
 def local(dt) -> str:
@@ -38,12 +38,8 @@ class Browser:
         self.base = base
 
     def login(self, username):
-        page = self.page
-        page.goto(self.base + "/accounts/login/")
-        page.get_by_label("Username").fill(username)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        expect(page.get_by_role("heading", name=re.compile("^Hello"))).to_be_visible()
+        browser_login(self.page, self.base, username)
+        expect(self.page.get_by_role("heading", name=re.compile("^Hello"))).to_be_visible()
 
     def logout(self):
         self.page.get_by_role("button", name="Log out").click()

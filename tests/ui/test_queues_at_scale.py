@@ -15,8 +15,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from changes.models import ChangeRequest
@@ -25,6 +23,7 @@ from releases import selectors
 from releases.choices import ReleaseState, ReleaseType
 from releases.guards import go_roles
 from releases.models import CabVote, Release, ReleasePlan
+from tests.helpers import measure
 
 pytestmark = pytest.mark.django_db
 
@@ -295,14 +294,6 @@ class World:
                         deployment_start=r.planned_start, deployment_end=r.planned_end) for r in releases[:n])
         CabVote.objects.bulk_create(CabVote(release=p.release, plan=p, created_by=cab, decision="approve")
                                     for p in plans[::2])
-
-
-def measure(client, url):
-    client.get(url)  # caches and lazily built state warmed once, as in a running server
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(url)
-    assert response.status_code == 200, (url, response.status_code)
-    return len(queries.captured_queries), len(response.content)
 
 
 def test_the_cab_page_and_the_dashboards_do_not_grow_with_the_releases(client, actors):

@@ -13,14 +13,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from releases.models import Release, TransitionLog
+from tests.helpers import browser_login, html
 from tests.test_metrics import PERIOD, build_world
 
 METRICS = ("deployment-frequency", "change-failure-rate", "time-to-restore", "lead-time", "cab-cycle-time",
            "on-time", "go-no-go", "tasks", "time-in-step")
-
-
-def html(response) -> str:
-    return response.content.decode()
 
 
 def section(page: str, panel_id: str) -> str:
@@ -147,10 +144,7 @@ def test_reports_page_in_the_browser(page, live_server, screenshot_dir, backdate
 
     violations = []  # what the Content-Security-Policy blocked, as the browser reports it
     page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
-    page.goto(live_server.url + "/accounts/login/")
-    page.get_by_label("Username").fill("release_manager")
-    page.get_by_label("Password").fill("pw-test-12345")
-    page.get_by_role("button", name="Log in").click()
+    browser_login(page, live_server.url, "release_manager")
     page.get_by_role("link", name="Reports", exact=True).click()
     expect(page.get_by_role("heading", name="How the release process performs")).to_be_visible()
     expect(page.locator("#deployment-frequency svg.chart")).to_be_visible()

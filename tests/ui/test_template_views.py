@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from changes.models import Problem
 from releases.models import Release, ReleaseTemplate, Team
-from releases.scenario import Walker, authorised_rfc, new_release
+from releases.scenario import authorised_rfc, new_release
 from releases.template_services import template_create
 
 pytestmark = pytest.mark.django_db
@@ -114,11 +114,6 @@ def test_raising_a_release_with_a_template(login, actors):
 
 
 # --- problem records -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def rolled_back(actors, cis):
-    return Walker(new_release(actors, title="Orders 2.4", cis=cis), actors).to("rolled_back", rollback_from="deployed")
 
 
 def test_rolled_back_release_page_offers_a_problem_record(login, actors, make_user, rolled_back):

@@ -19,14 +19,10 @@ from releasemgmt.signing import Password
 from releases import services as s
 from releases.models import CabVote, Release, Signature, Task, TransitionLog, Vendor
 from releases.scenario import Walker, authorised_rfc, new_release
+from tests.helpers import html, reach
+from tests.signatures import PASSWORD
 
 pytestmark = pytest.mark.django_db
-
-PASSWORD = "pw-test-12345"  # tests/conftest.py make_user
-
-
-def html(response) -> str:
-    return response.content.decode()
 
 
 def transition_buttons(response) -> set[str]:
@@ -34,19 +30,14 @@ def transition_buttons(response) -> set[str]:
     return set(re.findall(r'<form[^>]*class="transition[^"]*"[^>]*data-transition="([a-z_]+)"', html(response)))
 
 
-def walk(actors, cis, target, **kwargs):
-    release = new_release(actors, cis=cis, **kwargs)
-    return Walker(release, actors).to(target)
-
-
 @pytest.fixture
 def planning(actors, cis):
-    return walk(actors, cis, "planning")
+    return reach(actors, cis, "planning").release
 
 
 @pytest.fixture
 def submitted(actors, cis):
-    release = walk(actors, cis, "planning")
+    release = reach(actors, cis, "planning").release
     Walker(release, actors).plan()
     return s.release_transition(release_id=release.pk, name="submit_plan", by=actors.release_manager)
 
@@ -106,7 +97,7 @@ def test_every_role_gets_a_dashboard(login, make_user, role, submitted):
 
 
 def test_a_vendor_sees_only_its_tasks(login, make_user, actors, cis):
-    release = walk(actors, cis, "plan_approved")
+    release = reach(actors, cis, "plan_approved").release
     acme, other = Vendor.objects.create(name="Acme"), Vendor.objects.create(name="Globex")
     vendor_user = make_user("vendor")
     acme.users.add(vendor_user)
@@ -139,7 +130,7 @@ def test_a_vendor_sees_only_its_tasks(login, make_user, actors, cis):
 
 
 def test_dashboard_lists_releases_waiting_on_my_role(login, actors, cis):
-    release = walk(actors, cis, "verified")
+    release = reach(actors, cis, "verified").release
     body = html(login(actors.change_manager).get("/"))
     assert 'id="role-queue"' in body and release.number in body and "Evaluate" in body
     deployments = body[body.index('id="deployments"'):body.index('id="freezes"')]
@@ -268,7 +259,7 @@ def test_raise_an_rfc_and_assess_it(login, actors):
 
 
 def test_release_page_draws_the_20_steps(login, actors, cis):
-    release = walk(actors, cis, "building")
+    release = reach(actors, cis, "building").release
     body = html(login(actors.requester).get(reverse("releases:detail", args=[release.pk])))
     steps = dict(re.findall(r'data-step="(\d+)" data-status="([a-z]+)"', body))
     assert len(steps) == 20
@@ -353,7 +344,7 @@ def test_step_records_added_and_refused_in_place(login, planning, actors):
 
 
 def test_edit_a_record_while_its_step_is_open(login, actors, cis):
-    release = walk(actors, cis, "plans_updated")
+    release = reach(actors, cis, "plans_updated").release
     client = login(actors.deployment_team)
     client.post(reverse("releases:record_add", args=[release.pk, "environment_readiness"]),
                 {"environment_readiness-environment": "staging", "environment_readiness-ready": ""})
@@ -370,7 +361,7 @@ def test_edit_a_record_while_its_step_is_open(login, actors, cis):
 
 
 def test_scope_tasks_and_baseline_from_the_release_page(login, actors, cis):
-    release = walk(actors, cis, "plan_approved")
+    release = reach(actors, cis, "plan_approved").release
     client = login(actors.release_manager)
     extra = ConfigurationItem.objects.create(name="orders-ui", version="1.0")
     r = client.post(reverse("releases:scope_add", args=[release.pk]), {"scope-ci": extra.pk,
@@ -399,7 +390,7 @@ def test_scope_tasks_and_baseline_from_the_release_page(login, actors, cis):
 
 
 def test_task_transitions_from_the_board(login, actors, cis):
-    release = walk(actors, cis, "scheduled")
+    release = reach(actors, cis, "scheduled").release
     task = release.tasks.get(step=12)
     client = login(actors.deployment_team)  # the task's assignee
     board = html(client.get(reverse("releases:tasks")))
@@ -505,7 +496,7 @@ def test_approving_the_plan_needs_the_password_and_is_logged_as_signed(login, su
 
 
 def test_go_no_go_needs_the_deciders_password(login, actors, cis):
-    release = walk(actors, cis, "ready")
+    release = reach(actors, cis, "ready").release
     s.record_add(release_id=release.pk, record_type="readiness_assessments", by=actors.delivery_manager,
                  risks="Low.")
     rm_page = login(actors.release_manager).get(reverse("releases:detail", args=[release.pk]))
@@ -524,7 +515,7 @@ def test_go_no_go_needs_the_deciders_password(login, actors, cis):
 
 
 def test_rollback_authorisation_needs_the_password(login, actors, cis):
-    release = walk(actors, cis, "deployed")
+    release = reach(actors, cis, "deployed").release
     s.record_add(release_id=release.pk, record_type="rollback_advice", by=actors.delivery_manager,
                  advice="Error rate too high.")
     client = login(actors.release_manager)
@@ -537,10 +528,10 @@ def test_rollback_authorisation_needs_the_password(login, actors, cis):
 
 
 def test_an_emergency_release_may_give_a_freeze_override_reason(login, actors, cis):
-    release = walk(actors, cis, "backed_up", release_type="emergency")
+    release = reach(actors, cis, "backed_up", release_type="emergency").release
     page = html(login(actors.release_manager).get(reverse("releases:detail", args=[release.pk])))
     assert 'name="start_deployment-freeze_override_reason"' in page
-    minor = walk(actors, [ConfigurationItem.objects.create(name="other", version="1")], "backed_up")
+    minor = reach(actors, [ConfigurationItem.objects.create(name="other", version="1")], "backed_up").release
     page = html(login(actors.release_manager).get(reverse("releases:detail", args=[minor.pk])))
     assert "freeze_override_reason" not in page
 
@@ -549,7 +540,7 @@ def test_an_emergency_release_may_give_a_freeze_override_reason(login, actors, c
 
 
 def test_calendar_month_and_week(login, actors, cis):
-    release = walk(actors, cis, "scheduled")
+    release = reach(actors, cis, "scheduled").release
     client = login(actors.requester)
     day = release.current_plan.deployment_start
     month = html(client.get(reverse("releases:calendar") + f"?date={day:%Y-%m-%d}"))
@@ -590,7 +581,7 @@ def test_private_calendar_link_is_made_on_request(login, actors):
 
 
 def test_cmdb_pages(login, actors, cis):
-    release = walk(actors, cis, "closed")
+    release = reach(actors, cis, "closed").release
     client = login(actors.requester)
     api = cis[0]
     page = html(client.get(reverse("cmdb:ci_detail", args=[api.pk])))
@@ -605,7 +596,7 @@ def test_cmdb_pages(login, actors, cis):
 
 
 def test_rfc_page_lists_its_releases(login, actors, cis):
-    release = walk(actors, cis, "planning")
+    release = reach(actors, cis, "planning").release
     rfc = release.rfcs.get()
     body = html(login(actors.requester).get(reverse("changes:detail", args=[rfc.pk])))
     assert release.number in body
@@ -621,7 +612,7 @@ def test_release_page_forms_read_the_same_as_with_djangos_renderer(login, actors
 
     from releases.views import common
 
-    release = walk(actors, cis, "building")
+    release = reach(actors, cis, "building").release
     client = login(actors.release_manager)
     url = reverse("releases:detail", args=[release.pk])
     bad_task = {"task-title": "", "task-step": "5", "task-planned_start": "not a date"}
@@ -653,7 +644,7 @@ def count_queries(client, url) -> int:
 
 
 def test_release_page_query_count_is_pinned_and_flat(login, actors, cis):
-    release = walk(actors, cis, "building")
+    release = reach(actors, cis, "building").release
     client = login(actors.release_manager)
     url = reverse("releases:detail", args=[release.pk])
 
@@ -683,8 +674,8 @@ def test_dashboard_query_count_is_pinned_and_flat(login, actors, cis, make_user)
     def add(n):
         for i in range(n):
             tag = ConfigurationItem.objects.count()
-            walk(actors, [ConfigurationItem.objects.create(name=f"ci-{tag}", version="1.0")], "scheduled")
-            r = walk(actors, [ConfigurationItem.objects.create(name=f"ci-{tag}-b", version="1.0")], "planning")
+            reach(actors, [ConfigurationItem.objects.create(name=f"ci-{tag}", version="1.0")], "scheduled").release
+            r = reach(actors, [ConfigurationItem.objects.create(name=f"ci-{tag}-b", version="1.0")], "planning").release
             Walker(r, actors).plan()
             s.release_transition(release_id=r.pk, name="submit_plan", by=actors.release_manager)
             s.task_create(release_id=r.pk, by=actors.release_manager, title=f"Mine {tag}", assignee_user=member,
