@@ -240,6 +240,26 @@ def mutual_app_imports(project: Project) -> list[str]:
     return found
 
 
+# The direction the apps depend in, lowest first: an app may import apps of
+# its own layer's lower layers only. The ground imports no app; change
+# management and the CMDB know nothing of releases; the concerns build on the
+# release process, which never imports them; notifications attach the
+# calendar to what they send, so they sit above it.
+LAYERS = (("releasemgmt",), ("changes", "cmdb"), ("releases",), ("calendars", "reports", "audit"), ("notifications",))
+
+
+def upward_app_imports(project: Project, layers=LAYERS) -> list[str]:
+    """Imports from an app into an app of a higher layer (or of its own
+    layer: siblings stay independent), URL roots and settings aside. An app
+    missing from ``layers`` is reported too, so a new app gets a place."""
+    rank = {app: i for i, layer in enumerate(layers) for app in layer}
+    found = [f"{app}: not placed in a layer" for app in sorted({_app(name) for name in project.modules} - set(rank))]
+    for (a, b), lines in sorted(app_imports(project).items()):
+        if a in rank and b in rank and rank[b] >= rank[a]:
+            found.append(f"{a} -> {b}\n    " + "\n    ".join(lines))
+    return found
+
+
 def long_modules(project: Project, limit: int = MAX_MODULE_LINES) -> list[str]:
     return [f"{module.name} ({module.lines} lines)" for module in project.modules.values() if module.lines > limit]
 

@@ -4,10 +4,10 @@ roots and settings aside); no module over 600 lines and no function over 80
 outside tests, migrations and the benchmark. The measures are in
 tests/layout.py; ``python -m tests.layout`` prints them.
 
-The rules are marked xfail (strict) while the layout is being restructured:
-each one starts to pass when its violations are gone, and strict xfail then
-fails the run until the marker is removed. ``pytest tests/test_layout.py
---runxfail`` shows what each rule still finds.
+The apps also depend in one direction (``layout.LAYERS``): the ground,
+then change management and the CMDB, then the release process, then the
+concerns built on it (calendars, reports, audit), then notifications,
+which attach the calendar to what they send.
 """
 from __future__ import annotations
 
@@ -17,9 +17,6 @@ import pytest
 
 from tests import layout
 
-RESTRUCTURING = pytest.mark.xfail(strict=True, reason="issue 14: layout being restructured")
-
-
 @pytest.fixture(scope="module")
 def project():
     return layout.read_project()
@@ -28,25 +25,26 @@ def project():
 # --- the rules, on the project ----------------------------------------------------------------------------------
 
 
-@RESTRUCTURING
 def test_no_import_cycle(project):
     cycles = layout.import_cycles(project)
     assert not cycles, layout.report(cycles, "import cycles (imports inside functions counted)")
 
 
-@RESTRUCTURING
 def test_no_two_apps_import_each_other(project):
     mutual = layout.mutual_app_imports(project)
     assert not mutual, layout.report(mutual, "pairs of apps importing each other (URL roots and settings aside)")
 
 
-@RESTRUCTURING
+def test_apps_depend_inward(project):
+    upward = layout.upward_app_imports(project)
+    assert not upward, layout.report(upward, "imports against the apps' direction (layout.LAYERS)")
+
+
 def test_no_module_over_600_lines(project):
     long = layout.long_modules(project)
     assert not long, layout.report(long, f"modules over {layout.MAX_MODULE_LINES} lines")
 
 
-@RESTRUCTURING
 def test_no_function_over_80_lines(project):
     long = layout.long_functions(project)
     assert not long, layout.report(long, f"functions over {layout.MAX_FUNCTION_LINES} lines")
@@ -184,3 +182,16 @@ def test_long_modules_and_functions_are_found(clean):
     project = layout.read_project(clean)
     assert layout.long_functions(project) == ["core.long.eighty_one at line 1 (81 lines)"]
     assert layout.long_modules(project) == ["core.big (601 lines)"]
+
+
+def test_an_import_against_the_layers_is_found(clean):
+    layers = (("core",), ("calendars", "reports"))
+    assert layout.upward_app_imports(layout.read_project(clean), layers) == []
+    # The core reaching up into a concern, even lazily, and one concern into its sibling.
+    write(clean, {"core/services.py": "def run():\n    from reports import metrics\n",
+                  "calendars/views.py": "from reports.metrics import m\n"})
+    upward = layout.upward_app_imports(layout.read_project(clean), layers)
+    assert [u.splitlines()[0] for u in upward] == ["calendars -> reports", "core -> reports"]
+    # An app nobody placed is reported, so a new app must be given a layer.
+    assert layout.upward_app_imports(layout.read_project(clean), (("core",), ("calendars",))) [0] == \
+        "reports: not placed in a layer"
