@@ -45,7 +45,8 @@ class Actors:
 def authorised_rfc(actors: Actors, title: str, **fields):
     rfc = rfc_create(by=actors.requester, title=title, description=f"{title}: requested change.", **fields)
     rfc_transition(rfc_id=rfc.pk, name=name_of(ChangeRequest.assess), by=actors.change_manager)
-    rfc_transition(rfc_id=rfc.pk, name=name_of(ChangeRequest.authorize), by=actors.change_manager, signature=actors.signature())
+    rfc_transition(rfc_id=rfc.pk, name=name_of(ChangeRequest.authorize), by=actors.change_manager,
+                   signature=actors.signature())
     return rfc
 
 
@@ -78,10 +79,8 @@ class Walker:
         self.a = actors
 
     # -- helpers --
-    def go(self, step, by, **payload):
-        """Take a step (``Release.approve_plan``, or its name); a signed one
-        (approve_plan, approve_go, ...) signed by ``by``."""
-        name = step if isinstance(step, str) else name_of(step)
+    def go(self, name, by, **payload):
+        """Take a step; a signed one (approve_plan, approve_go, ...) signed by ``by``."""
         if specs(Release)[name].signed is not None:
             payload.setdefault("signature", self.a.signature())
         self.release = s.release_transition(release_id=self.release.pk, name=name, by=by, **payload)
@@ -108,18 +107,18 @@ class Walker:
 
     # -- the steps, keyed by the state they leave --
     def new(self):
-        self.go(Release.start_planning, self.rm)
+        self.go(name_of(Release.start_planning), self.rm)
 
     def planning(self):
         if self.release.current_plan is None:
             self.plan()
-        self.go(Release.submit_plan, self.rm)
+        self.go(name_of(Release.submit_plan), self.rm)
 
     def plan_submitted(self):
         quorum = 1 if self.release.release_type == ReleaseType.EMERGENCY else 2
         for member in self.a.cab_members[:quorum]:
             self.add("votes", member, decision="approve", comment="Plan reviewed; risks acceptable.")
-        self.go(Release.approve_plan, self.a.cab_members[0])
+        self.go(name_of(Release.approve_plan), self.a.cab_members[0])
 
     def plan_approved(self):
         r = self.release
@@ -132,16 +131,16 @@ class Walker:
         if not r.test_cases.exists():
             self.add("test_cases", self.a.test_team, name="Smoke test", mandatory=True)
             self.add("test_cases", self.a.test_team, name="Regression suite", mandatory=True)
-        self.go(Release.schedule, self.rm)
+        self.go(name_of(Release.schedule), self.rm)
 
     def scheduled(self):
-        self.go(Release.start_packaging, self.rm)
+        self.go(name_of(Release.start_packaging), self.rm)
 
     def packaging(self):
         for task in self.release.tasks.filter(step=4, state="open"):
             s.task_transition(task_id=task.pk, name=name_of(Task.start), by=self.rm)
             s.task_transition(task_id=task.pk, name=name_of(Task.complete), by=self.rm)
-        self.go(Release.start_build, self.rm)
+        self.go(name_of(Release.start_build), self.rm)
 
     def building(self):
         r = self.release
@@ -155,16 +154,16 @@ class Walker:
             self.add("prerequisite_checks", self.a.build_team, description="Database migrations reviewed", verified=True)
         if r.pre_release_baseline is None:
             s.release_capture_baseline(release_id=r.pk, by=self.a.configuration_manager)
-        self.go(Release.complete_build, self.a.build_team)
+        self.go(name_of(Release.complete_build), self.a.build_team)
 
     def built(self):
-        self.go(Release.start_testing, self.rm)
+        self.go(name_of(Release.start_testing), self.rm)
 
     def testing(self):
         for case in self.release.test_cases.all():
             if case.mandatory and case.latest_outcome != "passed":
                 self.add("test_results", self.a.test_team, test_case=case, outcome="passed")
-        self.go(Release.pass_tests, self.rm)
+        self.go(name_of(Release.pass_tests), self.rm)
 
     def tests_passed(self):
         r = self.release
@@ -174,7 +173,7 @@ class Walker:
             self.add("rollback_plans", self.rm, content="Restore the pre-release baseline.", verification="tested")
         if not r.pre_implementation_checks.exists():
             self.add("pre_implementation_checks", self.rm, description="Change window confirmed", passed=True)
-        self.go(Release.update_plans, self.rm)
+        self.go(name_of(Release.update_plans), self.rm)
 
     def plans_updated(self):
         r = self.release
@@ -187,59 +186,60 @@ class Walker:
         if r.release_type == ReleaseType.MAJOR and r.latest("training_plans") is None:
             self.add("training_plans", self.rm, plan="Service desk briefing.", status="done")
         self.release.refresh_from_db()
-        self.go(Release.prepare, self.rm)
+        self.go(name_of(Release.prepare), self.rm)
 
     def ready(self):
         if self.release.latest("readiness_assessments") is None:
             self.add("readiness_assessments", self.a.delivery_manager, risks="Low.", recommendation="Go.")
         decider = self.a.change_manager if self.release.release_type == ReleaseType.MAJOR else self.a.delivery_manager
-        self.go(Release.approve_go, decider)
+        self.go(name_of(Release.approve_go), decider)
 
     def go_(self):
         self.add("backups", self.rm, what="Application and database", location="backup vault",
                  taken_at=timezone.now(), verified=True)
-        self.go(Release.record_backup, self.rm)
+        self.go(name_of(Release.record_backup), self.rm)
 
     def backed_up(self):
-        self.go(Release.start_deployment, self.a.deployment_team)
+        self.go(name_of(Release.start_deployment), self.a.deployment_team)
 
     def deploying(self):
         for task in self.release.tasks.filter(step=12, state="open"):
             s.task_transition(task_id=task.pk, name=name_of(Task.start), by=self.a.deployment_team)
             s.task_transition(task_id=task.pk, name=name_of(Task.complete), by=self.a.deployment_team)
-        self.go(Release.complete_deployment, self.a.deployment_team)
+        self.go(name_of(Release.complete_deployment), self.a.deployment_team)
 
     def deployed(self):
         self.add("health_checks", self.rm, passed=True, details="All endpoints answer.")
-        self.go(Release.verify_deployment, self.rm)
+        self.go(name_of(Release.verify_deployment), self.rm)
 
     def verified(self):
         self.add("evaluations", self.a.change_manager, summary="Objectives met.")
-        self.go(Release.evaluate, self.a.change_manager)
+        self.go(name_of(Release.evaluate), self.a.change_manager)
 
     def evaluated(self):
-        self.go(Release.start_review, self.a.change_manager)
+        self.go(name_of(Release.start_review), self.a.change_manager)
 
     def in_review(self):
         self.add("reviews", self.a.change_manager, outcome="success", findings="No incidents.")
-        self.go(Release.accept, self.a.change_manager)
+        self.go(name_of(Release.accept), self.a.change_manager)
 
     def _closure(self):
         for rfc in self.release.rfcs.all():
             self.add("closure_comments", self.rm, rfc=rfc, comment=f"Closed with {self.release.number}.")
         for task in self.release.tasks.exclude(state__in=("done", "cancelled")):
-            s.task_transition(task_id=task.pk, name=name_of(Task.cancel), by=self.rm, reason="Not needed after closure.")
-        self.go(Release.close, self.rm)
+            s.task_transition(task_id=task.pk, name=name_of(Task.cancel), by=self.rm,
+                              reason="Not needed after closure.")
+        self.go(name_of(Release.close), self.rm)
 
     succeeded = _closure
     rolled_back = _closure
 
     def rolling_back(self):
-        self.go(Release.complete_rollback, self.rm)
+        self.go(name_of(Release.complete_rollback), self.rm)
 
     def start_rollback(self):
         self.add("rollback_advice", self.a.delivery_manager, advice="Error rate above threshold; roll back.")
-        self.go(Release.rollback, self.rm)
+        self.go(name_of(Release.rollback), self.rm)
 
     def to(self, target: str, *, rollback_from: str | None = None) -> Release:
         """Advance until the release stands in ``target``; with
