@@ -53,10 +53,6 @@ def listen(listener: Listener, *, model: str | None = None) -> Listener:
     return listener
 
 
-def listeners() -> list[tuple[str | None, Listener]]:
-    return list(_LISTENERS)
-
-
 def announce(obj, name: str, **details) -> Event:
     """Tell every listener of ``obj``'s model that ``name`` happened to it."""
     known = {"by", "payload", "log", "source", "target", "at"}
