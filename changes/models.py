@@ -110,7 +110,8 @@ class ChangeRequest(ConcurrentTransitionMixin, models.Model):
         pass
 
     @transition(field=state, source=[R.SUBMITTED, R.ASSESSED, R.AUTHORIZED], target=R.CANCELLED,
-                conditions=[not_in_active_release], custom={"roles": CM + ("release_manager",), "checks": [reason_given]})
+                conditions=[not_in_active_release],
+                custom={"setback": True, "roles": CM + ("release_manager",), "checks": [reason_given]})
     def cancel(self, *, by=None):
         pass
 

@@ -175,7 +175,7 @@ def transition_buttons(obj, user, url_name, transition=None) -> list[dict]:
         if any(b["code"] == "role_forbidden" for b in t["blockers"]):
             continue
         t = dict(t, url=reverse(url_name, args=[obj.pk, t["name"]]), forbidden=False,
-                 target_label=target_label(type(obj), t["target"]))
+                 target_label=target_label(type(obj), t["target"]), setback=specs(type(obj))[t["name"]].setback)
         t["signed"] = t["signature_required"]
         if transition and transition[0] == t["name"]:
             t["form"], t["errors"] = transition[1], transition[2]

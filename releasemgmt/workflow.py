@@ -140,6 +140,9 @@ class Spec:
     # the transition method (e.g. ``freeze_override_reason``), filled from
     # the payload.
     fields: tuple[str, ...] = ()
+    # A step that undoes or abandons progress (a rejection, a No-Go, a
+    # rollback, a cancellation): the pages draw it apart from the way forward.
+    setback: bool = False
 
     def roles_for(self, obj) -> tuple[str, ...]:
         return tuple(self.roles(obj) if callable(self.roles) else self.roles)
@@ -187,6 +190,7 @@ def specs(model, field_name: str | None = None) -> dict[str, Spec]:
                 effects=tuple(custom.get("effects", ())),
                 durations=dict(custom.get("durations", {})),
                 fields=tuple(p for p in inspect.signature(method).parameters if p not in ("self", "by")),
+                setback=custom.get("setback", False),
             )
         _SPECS[key] = found
     return _SPECS[key]

@@ -210,7 +210,8 @@ class Release(ConcurrentTransitionMixin, models.Model):
         self.approved_plan = self.current_plan
 
     @transition(field=state, source=S.PLAN_SUBMITTED, target=S.PLANNING,
-                custom={"step": 2, "roles": ("cab_member",), "checks": [reason_given, g.not_conflicted],
+                custom={"setback": True, "step": 2, "roles": ("cab_member",),
+                        "checks": [reason_given, g.not_conflicted],
                         "signed": signed.plan_under_review})
     def reject_plan(self, *, by=None):
         pass
@@ -249,7 +250,7 @@ class Release(ConcurrentTransitionMixin, models.Model):
         pass
 
     @transition(field=state, source=S.TESTING, target=S.BUILDING, conditions=[g.a_mandatory_test_failed],
-                custom={"step": 7, "roles": RM, "label": "Fail tests (back to build)"})
+                custom={"setback": True, "step": 7, "roles": RM, "label": "Fail tests (back to build)"})
     def fail_tests(self, *, by=None):
         pass
 
@@ -271,7 +272,8 @@ class Release(ConcurrentTransitionMixin, models.Model):
         pass
 
     @transition(field=state, source=S.READY, target=S.PLANS_UPDATED,
-                custom={"step": 10, "roles": g.go_roles, "checks": [reason_given, g.not_release_manager],
+                custom={"setback": True, "step": 10, "roles": g.go_roles,
+                        "checks": [reason_given, g.not_release_manager],
                         "label": "No-Go", "signed": signed.go_decision,
                         "effects": [fx.RecordGoDecision(GoDecision.NO_GO)]})
     def no_go(self, *, by=None):
@@ -321,7 +323,7 @@ class Release(ConcurrentTransitionMixin, models.Model):
 
     @transition(field=state, source=[S.DEPLOYING, S.DEPLOYED, S.VERIFIED, S.EVALUATED, S.IN_REVIEW],
                 target=S.ROLLING_BACK, conditions=[g.rollback_ready],
-                custom={"step": 17, "roles": RM, "signed": signed.rollback_authorisation,
+                custom={"setback": True, "step": 17, "roles": RM, "signed": signed.rollback_authorisation,
                         "durations": stay(hours(6), hours(4), hours(2))})
     def rollback(self, *, by=None):
         pass
@@ -340,7 +342,7 @@ class Release(ConcurrentTransitionMixin, models.Model):
         pass
 
     @transition(field=state, source=CANCELLABLE_STATES, target=S.CANCELLED,
-                custom={"roles": RM + CM, "checks": [reason_given],
+                custom={"setback": True, "roles": RM + CM, "checks": [reason_given],
                         # The RFCs go back to Change Management's pool for another release.
                         "effects": [fx.DriveRfcs(RFC.unschedule, only_from=(R.SCHEDULED,))]})
     def cancel(self, *, by=None):

@@ -245,6 +245,6 @@ class Task(ConcurrentTransitionMixin, models.Model):
         pass
 
     @transition(field=state, source=[T.OPEN, T.IN_PROGRESS, T.BLOCKED], target=T.CANCELLED,
-                custom={"roles": ("release_manager",), "checks": [reason_given]})
+                custom={"setback": True, "roles": ("release_manager",), "checks": [reason_given]})
     def cancel(self, *, by=None):
         pass

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from releasemgmt.refusals import permits
-from releasemgmt.workflow import TransitionError, available, name_of
+from releasemgmt.workflow import TransitionError, available, name_of, specs
 
 from .. import services
 from ..forms import TransitionForm, VoteForm
@@ -68,6 +68,7 @@ def render_review(request, pk, *, status=200, vote_form=None, transition=None):
         if t["name"] not in (name_of(Release.approve_plan), name_of(Release.reject_plan)):
             continue
         t = dict(t, signed=t["signature_required"], target_label=target_label(Release, t["target"]),
+                 setback=specs(Release)[t["name"]].setback,
                  url=reverse("releases:transition", args=[release.pk, t["name"]]),
                  forbidden=any(b["code"] == "role_forbidden" for b in t["blockers"]))
         if transition and transition[0] == t["name"]:

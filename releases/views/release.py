@@ -227,6 +227,7 @@ def _transitions(release, user, bound=None):
         name = t["name"]
         t["signed"] = t["signature_required"]
         t["target_label"] = target_label(Release, t["target"])
+        t["setback"] = specs(Release)[name].setback
         t["url"] = reverse("releases:transition", args=[release.pk, name])
         if bound and bound[0] == name:
             t["form"], t["errors"] = bound[1], bound[2]

@@ -154,6 +154,22 @@ def test_dashboard_shows_a_bounded_number_of_releases_and_links_to_the_rest(logi
     assert "starting first of" not in section
 
 
+def test_a_setback_is_drawn_apart_from_the_way_forward_as_its_step_declares(login, actors, cis):
+    """Cancelling (a setback, by its declaration) is a danger button; the
+    step forward is not. The page reads it from the declaration, not from a
+    list of names in the template."""
+    from releasemgmt.workflow import specs
+
+    assert {n for n, spec in specs(Release).items() if spec.setback} == {
+        "reject_plan", "fail_tests", "no_go", "rollback", "cancel"}
+    release = new_release(actors, cis=cis)
+    body = html(login(actors.release_manager).get(reverse("releases:detail", args=[release.pk])))
+    buttons = {name: tone for tone, name in re.findall(
+        r'<button type="submit" class="btn (btn-[a-z]+)" name="transition" value="([a-z_]+)"', body)}
+    assert buttons["cancel"] == "btn-danger"
+    assert buttons["start_planning"] == "btn-primary"
+
+
 def test_blockers_link_to_where_they_are_fixed(login, planning, actors):
     body = html(login(actors.release_manager).get(reverse("releases:detail", args=[planning.pk])))
     assert re.search(r'data-code="plan_missing"[^>]*>[^<]*<a class="fix" href="#rec-plans">', body)
