@@ -21,6 +21,7 @@ COPY cmdb ./cmdb
 COPY calendars ./calendars
 COPY notifications ./notifications
 COPY audit ./audit
+COPY reports ./reports
 COPY templates ./templates
 COPY static ./static
 

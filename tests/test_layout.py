@@ -11,6 +11,7 @@ which attach the calendar to what they send.
 """
 from __future__ import annotations
 
+import re
 import textwrap
 
 import pytest
@@ -195,3 +196,12 @@ def test_an_import_against_the_layers_is_found(clean):
     # An app nobody placed is reported, so a new app must be given a layer.
     assert layout.upward_app_imports(layout.read_project(clean), (("core",), ("calendars",))) [0] == \
         "reports: not placed in a layer"
+
+
+def test_the_container_image_copies_every_app():
+    """The image is built from a list of directories: an app missing from it
+    would install and then fail at start (INSTALLED_APPS names it)."""
+    dockerfile = (layout.ROOT / "Dockerfile").read_text()
+    copied = set(re.findall(r"^COPY (\w+) ", dockerfile, flags=re.M))
+    missing = set(layout.app_names()) - copied
+    assert not missing, f"Dockerfile does not copy: {', '.join(sorted(missing))}"
