@@ -152,3 +152,15 @@ def backdate_history(db):
                 cursor.execute("SET session_replication_role = DEFAULT")
 
     return lifted
+
+
+@pytest.fixture
+def back_to_the_latest_schema():
+    """After a migration test: the schema every other test expects."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    yield
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())

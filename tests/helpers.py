@@ -7,7 +7,8 @@ the signing password and ``signed`` payloads in tests/signatures.py).
   module: ``built_once`` (under ``fast_password_hashing``);
 - clients and pages: ``token_client``, ``html``, ``iso``, ``ics_events``,
   ``measure``, ``browser_login``;
-- threads and sockets: ``race`` (and ``values``), ``free_port``.
+- threads and sockets: ``race`` (and ``values``), ``free_port``;
+- data migrations: ``migrate_to`` (with the ``back_to_the_latest_schema`` fixture).
 """
 from __future__ import annotations
 
@@ -252,3 +253,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def migrate_to(targets):
+    """Migrate the test database to ``targets`` and return the apps of that
+    state (historical models), for a test of a data migration."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps

@@ -4,9 +4,10 @@ planned end first, and says so in the history, instead of failing."""
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, connection, transaction
-from django.db.migrations.executor import MigrationExecutor
+from django.db import IntegrityError, transaction
 from django.utils import timezone
+
+from tests.helpers import migrate_to
 
 # Schema changes and rows in one transaction trip PostgreSQL's deferred
 # foreign-key checks ("pending trigger events"): each step commits here.
@@ -16,25 +17,10 @@ BEFORE = [("releases", "0017_signatures")]
 AFTER = [("releases", "0019_planned_window")]
 
 
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
-@pytest.fixture
-def back_to_the_latest_schema():
-    yield
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
-
-
 def test_reversed_windows_are_cleared_with_a_history_row_and_then_refused(make_user, back_to_the_latest_schema):
     manager = make_user("release_manager", username="old-manager")
     now = timezone.now().replace(microsecond=0)
-    old = migrate(BEFORE)
+    old = migrate_to(BEFORE)
     Rfc, Release, Task = (old.get_model(*m) for m in (("changes", "ChangeRequest"), ("releases", "Release"),
                                                           ("releases", "Task")))
     rfc = Rfc.objects.create(title="Old", description="Raised long ago.", requester_id=manager.pk)
@@ -49,7 +35,7 @@ def test_reversed_windows_are_cleared_with_a_history_row_and_then_refused(make_u
                                         planned_end=now - timedelta(minutes=1))
     instant_task = Task.objects.create(release=fine, title="A moment", planned_start=now, planned_end=now)
 
-    new = migrate(AFTER)
+    new = migrate_to(AFTER)
 
     Release, Task = new.get_model("releases", "Release"), new.get_model("releases", "Task")
     assert Release.objects.get(pk=reversed_release.pk).planned_end is None
