@@ -16,7 +16,9 @@ from datetime import date, datetime, timedelta, timezone as dt_timezone
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
-from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, Min, OuterRef, Q, Subquery, Window
+from django.db.models import (
+    Case, Count, DurationField, Exists, ExpressionWrapper, F, Min, OuterRef, Q, Subquery, Value, When, Window,
+)
 from django.db.models.functions import RowNumber, TruncWeek
 
 from releasemgmt.workflow import name_of
@@ -198,13 +200,17 @@ def on_time(filters) -> tuple[int, int, int]:
     """Deployments completed in the period, how many had no window in their
     release's latest plan (plans are frozen before Go: the plan the
     deployment ran under), and how many ran inside it."""
-    latest = ReleasePlan.objects.filter(release_id=OuterRef("release_id")).order_by("-version")
-    found = _narrowed(Deployment.objects.filter(completed_at__gte=filters.start, completed_at__lt=filters.end),
-                      filters).annotate(
-        ws=Subquery(latest.values("deployment_start")[:1]), we=Subquery(latest.values("deployment_end")[:1]),
-    ).aggregate(n=Count("pk"), no_window=Count("pk", filter=Q(ws__isnull=True) | Q(we__isnull=True)),
-                inside=Count("pk", filter=Q(ws__lte=F("started_at"), we__gte=F("completed_at"))))
-    return found["n"], found["no_window"], found["inside"]
+    # The latest plan's verdict on each deployment, in one look-up per
+    # deployment: no window (or no plan: NULL), inside it, or outside.
+    verdict = ReleasePlan.objects.filter(release_id=OuterRef("release_id")).order_by("-version").annotate(
+        verdict=Case(When(Q(deployment_start__isnull=True) | Q(deployment_end__isnull=True), then=Value(0)),
+                     When(deployment_start__lte=OuterRef("started_at"), deployment_end__gte=OuterRef("completed_at"),
+                          then=Value(1)),
+                     default=Value(2))).values("verdict")[:1]
+    found = dict(_narrowed(Deployment.objects.filter(completed_at__gte=filters.start, completed_at__lt=filters.end),
+                           filters).annotate(verdict=Subquery(verdict)).values_list("verdict").annotate(
+        n=Count("pk")).order_by())
+    return sum(found.values()), found.get(0, 0) + found.get(None, 0), found.get(1, 0)
 
 
 def tasks(filters) -> tuple[int, int, int]:
