@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta, timezone as dt_timezone
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
 from django.db.models import (
-    Case, Count, DurationField, Exists, ExpressionWrapper, F, Min, OuterRef, Q, Subquery, Value, When, Window,
+    Case, Count, DateField, DurationField, Exists, ExpressionWrapper, F, Min, OuterRef, Q, Subquery, Value, When, Window,
 )
 from django.db.models.functions import RowNumber, TruncWeek
 
@@ -145,7 +145,8 @@ def deployments_and_lead_times(filters) -> tuple[dict[date, int], list[float]]:
     time of each RFC they carried: hours from its submission to the
     release's first deployment. One row per (first deployment, RFC)."""
     rows = _in_period(filters, Stay.objects.filter(first_deployment=True)).annotate(
-        week=TruncWeek("entered", tzinfo=dt_timezone.utc), span=_span("entered", "release__rfcs__created_at"))
+        # The week as a date: no time zone to give each of many rows.
+        week=TruncWeek("entered", tzinfo=dt_timezone.utc, output_field=DateField()), span=_span("entered", "release__rfcs__created_at"))
     weeks, seen, lead = defaultdict(int), set(), []
     for pk, week, span in rows.order_by().values_list("pk", "week", "span"):
         if pk not in seen:
