@@ -140,21 +140,36 @@ def _in_period(filters, qs=None):
     return _narrowed(qs.filter(entered__gte=filters.start, entered__lt=filters.end), filters)
 
 
-def deployments_and_lead_times(filters) -> tuple[dict[date, int], list[float]]:
-    """First deployments in the period per week (Monday, UTC), and the lead
-    time of each RFC they carried: hours from its submission to the
-    release's first deployment. One row per (first deployment, RFC)."""
-    rows = _in_period(filters, Stay.objects.filter(first_deployment=True)).annotate(
+def milestones(filters) -> tuple[dict[date, int], list[float], list[tuple[bool, float]], list[float]]:
+    """In one query, the first deployments in the period per week (Monday,
+    UTC) and the lead time of each RFC they carried (hours from its
+    submission to the release's first deployment: one row per first
+    deployment and RFC); (approved, hours) of each CAB decision on a
+    submission decided in the period; hours from each rollback to
+    ``rolled_back`` restored in it (one row per pair, without a week)."""
+    deployed = _in_period(filters, Stay.objects.filter(first_deployment=True)).annotate(
         # The week as a date: no time zone to give each of many rows.
-        week=TruncWeek("entered", tzinfo=dt_timezone.utc, output_field=DateField()), span=_span("entered", "release__rfcs__created_at"))
-    weeks, seen, lead = defaultdict(int), set(), []
-    for pk, week, span in rows.order_by().values_list("pk", "week", "span"):
+        week=TruncWeek("entered", tzinfo=dt_timezone.utc, output_field=DateField()),
+        span=_span("entered", "release__rfcs__created_at"))
+    paired = _in_period(filters, Stay.objects.filter(paired_at__isnull=False)).annotate(
+        week=Value(None, output_field=DateField()), span=_span("entered", "paired_at"))
+    fields = ("pk", "week", "span", "entered_by")
+    rows = deployed.order_by().values_list(*fields).union(paired.order_by().values_list(*fields), all=True)
+    weeks, seen, lead, cab, restored = defaultdict(int), set(), [], [], []
+    for pk, week, span, name in rows:
+        hours = None if span is None else span.total_seconds() / 3600
+        if week is None:
+            if name in (APPROVE, REJECT):
+                cab.append((name == APPROVE, hours))
+            else:
+                restored.append(hours)
+            continue
         if pk not in seen:
             seen.add(pk)
             weeks[week.date() if isinstance(week, datetime) else week] += 1
-        if span is not None:
-            lead.append(span.total_seconds() / 3600)
-    return dict(weeks), lead
+        if hours is not None:
+            lead.append(hours)
+    return dict(weeks), lead, cab, restored
 
 
 def outcomes_and_go(filters) -> dict[str, int]:
@@ -178,20 +193,6 @@ def outcomes_and_go(filters) -> dict[str, int]:
             entered_by=ROLLBACK, entered__lt=filters.end).values("release_id"))),
         go=Count("pk", filter=Q(entered_by=GO)), no_go=Count("pk", filter=Q(entered_by=NO_GO)))
     return totals
-
-
-def cab_decisions_and_restores(filters) -> tuple[list[tuple[bool, float]], list[float]]:
-    """(approved, hours) of each CAB decision on a submission decided in the
-    period; hours from each rollback to ``rolled_back`` restored in it."""
-    cab, restored = [], []
-    rows = _in_period(filters, Stay.objects.filter(paired_at__isnull=False)).annotate(
-        span=_span("entered", "paired_at"))
-    for name, span in rows.order_by().values_list("entered_by", "span"):
-        if name in (APPROVE, REJECT):
-            cab.append((name == APPROVE, span.total_seconds() / 3600))
-        else:
-            restored.append(span.total_seconds() / 3600)
-    return cab, restored
 
 
 # --- step records and tasks -------------------------------------------------------------
