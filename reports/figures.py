@@ -17,7 +17,8 @@ from datetime import date, datetime, timedelta, timezone as dt_timezone
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
 from django.db.models import (
-    Case, Count, DateField, DurationField, Exists, ExpressionWrapper, F, Min, OuterRef, Q, Subquery, Value, When, Window,
+    Case, Count, DateField, DurationField, Exists, ExpressionWrapper, F, Min, OuterRef, Q, Subquery, Value, When,
+    Window,
 )
 from django.db.models.functions import RowNumber, TruncWeek
 
