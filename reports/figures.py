@@ -17,10 +17,10 @@ from datetime import date, datetime, timedelta, timezone as dt_timezone
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
 from django.db.models import (
-    Case, Count, DurationField, Exists, ExpressionWrapper, F, Min, OuterRef, Q, RowRange, Subquery,
-    Sum, Value, When, Window,
+    Case, Count, DateField, DurationField, Exists, ExpressionWrapper, F, Min, OuterRef, Q, Subquery, Value, When,
+    Window,
 )
-from django.db.models.functions import Coalesce, FirstValue, Lag, RowNumber, TruncWeek
+from django.db.models.functions import RowNumber, TruncWeek
 
 from releasemgmt.workflow import name_of
 from releases.choices import STEP_TARGETS, ReleaseState
@@ -28,9 +28,9 @@ from releases.models import Deployment, Release, ReleasePlan, Task, TransitionLo
 
 from .models import Stay
 
-SUBMIT, APPROVE, REJECT = (name_of(t) for t in (Release.submit_plan, Release.approve_plan, Release.reject_plan))
+APPROVE, REJECT = (name_of(t) for t in (Release.approve_plan, Release.reject_plan))
 ROLLBACK, GO, NO_GO = (name_of(t) for t in (Release.rollback, Release.approve_go, Release.no_go))
-DEPLOYED, DEPLOYING, ROLLED_BACK = ReleaseState.DEPLOYED, ReleaseState.DEPLOYING, ReleaseState.ROLLED_BACK
+DEPLOYING = ReleaseState.DEPLOYING
 FINISHED_TASK_STATES = ("done", "cancelled")
 
 
@@ -130,101 +130,70 @@ def _cumulative(hours):
 
 
 # --- the release's milestones -----------------------------------------------------------
+#
+# Each read only the period's stays: what a figure needs of a release's
+# earlier history was recorded on the stay when it was written
+# (``Stay.paired_at``, ``Stay.first_deployment``: ``reports.stays``).
 
 
-def _stays_before(filters, *, moved=None):
-    """The stays begun by a transition before the period's end; with
-    ``moved``, only of the releases with such a stay begun in the period."""
-    stays = _narrowed(Stay.objects.filter(entered__lt=filters.end).exclude(entered_by=""), filters)
-    if moved is not None:
-        stays = stays.filter(release_id__in=Stay.objects.filter(
-            moved, entered__gte=filters.start, entered__lt=filters.end).values("release_id"))
-    return stays
+def _in_period(filters, qs=None):
+    qs = Stay.objects.all() if qs is None else qs
+    return _narrowed(qs.filter(entered__gte=filters.start, entered__lt=filters.end), filters)
 
 
-def _first_deployments(filters):
-    """The stays in ``deployed`` that were a release's first, in the period."""
-    earlier = Stay.objects.filter(release_id=OuterRef("release_id"), state=DEPLOYED).filter(
-        Q(entered__lt=OuterRef("entered")) | Q(entered=OuterRef("entered"), pk__lt=OuterRef("pk")))
-    return _narrowed(Stay.objects.filter(state=DEPLOYED, entered__gte=filters.start, entered__lt=filters.end),
-                     filters).exclude(entered_by="").exclude(Exists(earlier.exclude(entered_by="")))
-
-
-def deployments_and_lead_times(filters) -> tuple[dict[date, int], list[float]]:
-    """First deployments in the period per week (Monday, UTC), and the lead
-    time of each RFC they carried: hours from its submission to the
-    release's first deployment. One row per (first deployment, RFC)."""
-    rows = _first_deployments(filters).annotate(
-        week=TruncWeek("entered", tzinfo=dt_timezone.utc), span=_span("entered", "release__rfcs__created_at"))
-    weeks, seen, lead = defaultdict(int), set(), []
-    for pk, week, span in rows.order_by().values_list("pk", "week", "span"):
+def milestones(filters) -> tuple[dict[date, int], list[float], list[tuple[bool, float]], list[float]]:
+    """In one query, the first deployments in the period per week (Monday,
+    UTC) and the lead time of each RFC they carried (hours from its
+    submission to the release's first deployment: one row per first
+    deployment and RFC); (approved, hours) of each CAB decision on a
+    submission decided in the period; hours from each rollback to
+    ``rolled_back`` restored in it (one row per pair, without a week)."""
+    deployed = _in_period(filters, Stay.objects.filter(first_deployment=True)).annotate(
+        # The week as a date: no time zone to give each of many rows.
+        week=TruncWeek("entered", tzinfo=dt_timezone.utc, output_field=DateField()),
+        span=_span("entered", "release__rfcs__created_at"))
+    paired = _in_period(filters, Stay.objects.filter(paired_at__isnull=False)).annotate(
+        week=Value(None, output_field=DateField()), span=_span("entered", "paired_at"))
+    fields = ("pk", "week", "span", "entered_by")
+    rows = deployed.order_by().values_list(*fields).union(paired.order_by().values_list(*fields), all=True)
+    weeks, seen, lead, cab, restored = defaultdict(int), set(), [], [], []
+    for pk, week, span, name in rows:
+        hours = None if span is None else span.total_seconds() / 3600
+        if week is None:
+            if name in (APPROVE, REJECT):
+                cab.append((name == APPROVE, hours))
+            else:
+                restored.append(hours)
+            continue
         if pk not in seen:
             seen.add(pk)
             weeks[week.date() if isinstance(week, datetime) else week] += 1
-        if span is not None:
-            lead.append(span.total_seconds() / 3600)
-    return dict(weeks), lead
+        if hours is not None:
+            lead.append(hours)
+    return dict(weeks), lead, cab, restored
 
 
 def outcomes_and_go(filters) -> dict[str, int]:
-    """Releases whose deployment ended in the period (first ``deployed``, or
-    a rollback started while deploying) and how many were rolled back; the
-    Go and No-Go decisions taken in the period."""
-    in_period = Q(entered__gte=filters.start)
-    milestones = Q(state=DEPLOYED) | Q(entered_by__in=(ROLLBACK, GO, NO_GO))
-    per_release = (_stays_before(filters, moved=milestones).filter(milestones)
-                   .values("release_id")
-                   .annotate(ended=Coalesce(Min("entered", filter=Q(state=DEPLOYED)),
-                                            Min("entered", filter=Q(entered_by=ROLLBACK, entered_from=DEPLOYING))),
-                             rollbacks=Count("pk", filter=Q(entered_by=ROLLBACK)),
-                             gone=Count("pk", filter=Q(entered_by=GO) & in_period),
-                             stopped=Count("pk", filter=Q(entered_by=NO_GO) & in_period))
-                   .order_by())
-    ended = Q(ended__gte=filters.start)
-    totals = per_release.aggregate(deployments=Count("release_id", filter=ended),
-                                   failed=Count("release_id", filter=ended & Q(rollbacks__gt=0)),
-                                   go=Sum("gone"), no_go=Sum("stopped"))
-    return {key: value or 0 for key, value in totals.items()}  # SUM() of no rows is NULL
-
-
-def _paired(filters):
-    """Each CAB decision paired with the CAB transition just before it in
-    the release's log (a submission, unless another decision came between),
-    and each return to ``rolled_back`` with the rollback or return before it
-    (``prev``, ``prev_at``); kept when the pair is one and its second falls
-    in the period. The second's own name, state and time (``name``,
-    ``into``, ``at``) are read through the same window so that choosing them
-    happens after the pairing: a plain filter would drop the rows they are
-    paired with."""
-    cab = (SUBMIT, APPROVE, REJECT)
-    order = [F("entered").asc(), F("pk").asc()]
-    family = Case(When(entered_by__in=cab, then=Value(0)), default=Value(1))
-
-    def over(expression, **frame):
-        return Window(expression, partition_by=[F("release_id"), family], order_by=order, **frame)
-
-    def own(field):
-        return over(FirstValue(field), frame=RowRange(start=0, end=0))
-
-    return (_stays_before(filters, moved=Q(entered_by__in=(APPROVE, REJECT)) | Q(state=ROLLED_BACK))
-            .filter(Q(entered_by__in=(*cab, ROLLBACK)) | Q(state=ROLLED_BACK))
-            .annotate(prev=over(Lag("entered_by")), prev_at=over(Lag("entered")), name=own("entered_by"),
-                      into=own("state"), at=own("entered"))
-            .filter(Q(prev=SUBMIT, name__in=(APPROVE, REJECT))
-                    | (Q(prev=ROLLBACK, into=ROLLED_BACK) & ~Q(name=ROLLBACK)), at__gte=filters.start))
-
-
-def cab_decisions_and_restores(filters) -> tuple[list[tuple[bool, float]], list[float]]:
-    """(approved, hours) of each CAB decision on a submission decided in the
-    period; hours from each rollback to ``rolled_back`` restored in it."""
-    cab, restored = [], []
-    for prev, name, span in _paired(filters).annotate(span=_span("at", "prev_at")).order_by().values_list(
-            "prev", "name", "span"):
-        if prev == SUBMIT:
-            cab.append((name == APPROVE, span.total_seconds() / 3600))
-        else:
-            restored.append(span.total_seconds() / 3600)
-    return cab, restored
+    """Releases whose deployment ended in the period and how many were
+    rolled back (a rollback performed before the period's end); the Go and
+    No-Go decisions taken in the period. A deployment ends at the release's
+    first ``deployed``, or, when it has none before the period's end, at
+    its first rollback started while deploying."""
+    of_release = Stay.objects.filter(release_id=OuterRef("release_id"), entered__lt=filters.end)
+    from_deploying = Q(entered_by=ROLLBACK, entered_from=DEPLOYING)
+    earlier = Q(entered__lt=OuterRef("entered")) | Q(entered=OuterRef("entered"), pk__lt=OuterRef("pk"))
+    ended_by_rollback = from_deploying & ~Q(Exists(of_release.filter(from_deploying, earlier))) & ~Q(
+        Exists(of_release.filter(first_deployment=True)))
+    ended = Q(first_deployment=True) | ended_by_rollback
+    rows = _in_period(filters).filter(Q(first_deployment=True) | Q(entered_by__in=(ROLLBACK, GO, NO_GO)))
+    totals = rows.aggregate(
+        deployments=Count("pk", filter=ended),
+        # The releases rolled back by then are few: a hashed list of them
+        # rather than a look-up per deployment.
+        failed=Count("pk", filter=ended & Q(release_id__in=Stay.objects.filter(
+            entered_by=ROLLBACK, entered__lt=filters.end).values("release_id"))),
+        go=Count("pk", filter=Q(entered_by=GO)), no_go=Count("pk", filter=Q(entered_by=NO_GO)))
+    return totals
 
 
 # --- step records and tasks -------------------------------------------------------------
@@ -234,13 +203,17 @@ def on_time(filters) -> tuple[int, int, int]:
     """Deployments completed in the period, how many had no window in their
     release's latest plan (plans are frozen before Go: the plan the
     deployment ran under), and how many ran inside it."""
-    latest = ReleasePlan.objects.filter(release_id=OuterRef("release_id")).order_by("-version")
-    found = _narrowed(Deployment.objects.filter(completed_at__gte=filters.start, completed_at__lt=filters.end),
-                      filters).annotate(
-        ws=Subquery(latest.values("deployment_start")[:1]), we=Subquery(latest.values("deployment_end")[:1]),
-    ).aggregate(n=Count("pk"), no_window=Count("pk", filter=Q(ws__isnull=True) | Q(we__isnull=True)),
-                inside=Count("pk", filter=Q(ws__lte=F("started_at"), we__gte=F("completed_at"))))
-    return found["n"], found["no_window"], found["inside"]
+    # The latest plan's verdict on each deployment, in one look-up per
+    # deployment: no window (or no plan: NULL), inside it, or outside.
+    verdict = ReleasePlan.objects.filter(release_id=OuterRef("release_id")).order_by("-version").annotate(
+        verdict=Case(When(Q(deployment_start__isnull=True) | Q(deployment_end__isnull=True), then=Value(0)),
+                     When(deployment_start__lte=OuterRef("started_at"), deployment_end__gte=OuterRef("completed_at"),
+                          then=Value(1)),
+                     default=Value(2))).values("verdict")[:1]
+    found = dict(_narrowed(Deployment.objects.filter(completed_at__gte=filters.start, completed_at__lt=filters.end),
+                           filters).annotate(verdict=Subquery(verdict)).values_list("verdict").annotate(
+        n=Count("pk")).order_by())
+    return sum(found.values()), found.get(0, 0) + found.get(None, 0), found.get(1, 0)
 
 
 def tasks(filters) -> tuple[int, int, int]:

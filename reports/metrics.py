@@ -296,10 +296,9 @@ def compute(filters: Filters) -> dict:
         week += timedelta(days=7)
 
     with figures.planned_without_jit():
-        deployed_weeks, lead_times = figures.deployments_and_lead_times(filters)
+        deployed_weeks, lead_times, cab, restored = figures.milestones(filters)
         weeks.update(deployed_weeks)
         outcomes = figures.outcomes_and_go(filters)
-        cab, restored = figures.cab_decisions_and_restores(filters)
         stays = figures.stay_samples(filters, Sample)
         on_time = _on_time(filters)
         tasks = dict(zip(("overdue", "completed", "completed_late"), figures.tasks(filters)))

@@ -28,6 +28,14 @@ class Stay(models.Model):
     # reports count stays per hour with it, and the targets being whole
     # hours, a stay is over a target of T hours exactly when this is T or more.
     hours = models.IntegerField(null=True, blank=True)
+    # Facts of the release's history known when the stay begins, so that the
+    # reports read the period's stays alone rather than every earlier stay of
+    # its releases (``stays.FACTS``): the start of what this stay ends as a
+    # pair (for a CAB decision, the submission it answers; for a return to
+    # ``rolled_back``, the rollback it completes), and whether this is the
+    # release's first stay in ``deployed``.
+    paired_at = models.DateTimeField(null=True, blank=True)
+    first_deployment = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         # Stays of a release follow one another in the order of its log
@@ -44,6 +52,12 @@ class Stay(models.Model):
             # the first deployments.
             models.Index(fields=["entered_by", "entered"], name="stay_entered_by"),
             models.Index(fields=["state", "entered"], name="stay_state_entered"),
+            # The CAB decisions and restores, and the first deployments, of
+            # the period: a few rows in a long history.
+            models.Index(fields=["entered"], name="stay_paired", include=["paired_at", "entered_by"],
+                         condition=models.Q(paired_at__isnull=False)),
+            models.Index(fields=["entered"], name="stay_first_deployment", include=["release"],
+                         condition=models.Q(first_deployment=True)),
         ]
         constraints = [
             # One stay at a time: a release stands in one state.

@@ -9,9 +9,20 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db import connection
-from django.db.models import Case, DateTimeField, DurationField, ExpressionWrapper, F, Func, IntegerField, Q, Value, When
+from django.db.models import (
+    Case, DateTimeField, DurationField, Exists, ExpressionWrapper, F, Func, IntegerField, Q, Subquery, Value, When,
+)
+
+from releasemgmt.workflow import name_of
+from releases.choices import ReleaseState
+from releases.models import Release
 
 from .models import Stay
+
+SUBMIT, APPROVE, REJECT = (name_of(t) for t in (Release.submit_plan, Release.approve_plan, Release.reject_plan))
+ROLLBACK = name_of(Release.rollback)
+CAB = (SUBMIT, APPROVE, REJECT)
+DEPLOYED, ROLLED_BACK = ReleaseState.DEPLOYED, ReleaseState.ROLLED_BACK
 
 HOUR_US = 3600 * 10**6
 
@@ -61,12 +72,79 @@ def on_transition(event) -> None:
                    default=F("hours")),
         release_type=release.release_type)
     stays = [Stay(release_id=release.pk, release_type=release.release_type, state=event.target, entered=event.at,
-                  entered_by=event.name, entered_from=event.source)]
+                  entered_by=event.name, entered_from=event.source, **_facts(release.pk, event))]
     if not closed and not Stay.objects.filter(release_id=release.pk).exists():
         entered = min(release.created_at, event.at)
         stays.insert(0, Stay(release_id=release.pk, release_type=release.release_type, state=event.source,
                              entered=entered, left=event.at, hours=hours_above(event.at - entered)))
     Stay.objects.bulk_create(stays)
+
+
+def _facts(release_id, event) -> dict:
+    """What the new stay records of the release's history (``Stay.paired_at``,
+    ``Stay.first_deployment``), as expressions the stay's INSERT evaluates:
+    no query of its own. The stays before it are those entered up to the
+    transition's time (transitions come in time order; ``FACTS`` orders a
+    log rebuilt from any order by time, then id)."""
+    earlier = Stay.objects.filter(release_id=release_id, entered__lte=event.at).exclude(entered_by="")
+
+    def answered(family, opener):
+        # The start of the pair this stay closes: the stay just before it in
+        # its family, when that stay is the pair's opener.
+        last = family.order_by("-entered", "-pk").values("pk")[:1]
+        return Subquery(Stay.objects.filter(pk=Subquery(last), entered_by=opener).values("entered"))
+
+    if event.name in (APPROVE, REJECT):
+        return {"paired_at": answered(earlier.filter(entered_by__in=CAB), SUBMIT)}
+    if event.target == ROLLED_BACK and event.name != ROLLBACK:
+        family = earlier.filter(Q(entered_by=ROLLBACK) | Q(state=ROLLED_BACK)).exclude(entered_by__in=CAB)
+        return {"paired_at": answered(family, ROLLBACK)}
+    if event.target == DEPLOYED:
+        return {"first_deployment": ~Exists(earlier.filter(state=DEPLOYED))}
+    return {}
+
+
+# The facts of every stay of these releases, from their order: a CAB
+# decision is paired with the CAB transition just before it (a submission,
+# unless another decision came between), a return to ``rolled_back`` with
+# the rollback or return just before it; the first stay in ``deployed`` is
+# marked. Only the stays that hold a fact are written.
+FACTS = """
+UPDATE {stay} SET paired_at = f.paired_at, first_deployment = f.first_deployment
+FROM (
+  SELECT id,
+         CASE WHEN family = 0 AND entered_by IN (%(approve)s, %(reject)s) AND prev = %(submit)s THEN prev_at
+              WHEN family = 1 AND state = %(rolled_back)s AND entered_by <> %(rollback)s AND prev = %(rollback)s
+              THEN prev_at END AS paired_at,
+         (state = %(deployed)s AND ROW_NUMBER() OVER (PARTITION BY release_id, state ORDER BY entered, id) = 1)
+           AS first_deployment
+  FROM (SELECT id, release_id, state, entered, entered_by, family,
+               LAG(entered_by) OVER (PARTITION BY release_id, family ORDER BY entered, id) AS prev,
+               LAG(entered) OVER (PARTITION BY release_id, family ORDER BY entered, id) AS prev_at
+        FROM (SELECT id, release_id, state, entered, entered_by,
+                     CASE WHEN entered_by IN (%(submit)s, %(approve)s, %(reject)s) THEN 0
+                          WHEN entered_by = %(rollback)s OR state = %(rolled_back)s THEN 1 END AS family
+              FROM {stay}
+              WHERE entered_by <> '' {only}
+                AND (state IN (%(deployed)s, %(rolled_back)s)
+                     OR entered_by IN (%(submit)s, %(approve)s, %(reject)s, %(rollback)s))) AS s) AS w
+) AS f
+WHERE {stay}.id = f.id AND (f.paired_at IS NOT NULL OR f.first_deployment)
+"""
+
+
+def write_facts(stay_model=None, release_ids=None) -> None:
+    """Set the facts (``FACTS``) of the stays of these releases (all when
+    None), in one statement."""
+    stay_model = stay_model or Stay
+    params = {"submit": SUBMIT, "approve": APPROVE, "reject": REJECT, "rollback": ROLLBACK,
+              "rolled_back": str(ROLLED_BACK), "deployed": str(DEPLOYED)}
+    only = ""
+    if release_ids is not None:
+        params.update({f"r{i}": int(pk) for i, pk in enumerate(release_ids)})
+        only = "AND release_id IN (%s)" % ", ".join(f"%(r{i})s" for i in range(len(release_ids)))
+    with connection.cursor() as cursor:
+        cursor.execute(FACTS.format(stay=connection.ops.quote_name(stay_model._meta.db_table), only=only), params)
 
 
 # One row per release (its first stay, from its creation to its first
@@ -93,10 +171,12 @@ ORDER BY l.object_id, l.at, l.id
 """
 
 
-def rebuild(release_ids=None, *, stay_model=None, release_model=None, log_model=None, release_ct=None) -> None:
+def rebuild(release_ids=None, *, stay_model=None, release_model=None, log_model=None, release_ct=None,
+            facts=True) -> None:
     """Write the stays of these releases (all when None) afresh from the
-    transition log. The models default to the current ones; the migration
-    passes its historical models."""
+    transition log. The models default to the current ones; the migrations
+    pass their historical models (migration 0002's stays have no facts yet:
+    0003 writes them)."""
     from django.apps import apps
     from django.contrib.contenttypes.models import ContentType
 
@@ -125,3 +205,5 @@ def rebuild(release_ids=None, *, stay_model=None, release_model=None, log_model=
                 params += ids
             cursor.execute(statement, params)
     stays.filter(left__isnull=False).update(hours=_lasted(F("left")))
+    if facts:
+        write_facts(stay_model, ids)

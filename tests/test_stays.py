@@ -62,3 +62,25 @@ def test_a_failed_transition_writes_no_stay(actors, cis):
         assert _stays(release) != before
         raise RuntimeError("rolled back with the transition")
     assert _stays(release) == before
+
+
+def test_the_facts_written_as_it_happens_are_those_of_the_log(actors, cis):
+    """A CAB decision records the submission it answers, the return to
+    rolled_back the rollback it completes, the first deployed stay says so:
+    the listener and the rebuild from the log agree."""
+    release = new_release(actors, cis=cis)
+    w = Walker(release, actors)
+    w.to("rolled_back", rollback_from="verified")
+
+    def facts():
+        return list(Stay.objects.filter(release=release).order_by("entered", "id").values_list(
+            "state", "entered_by", "paired_at", "first_deployment"))
+
+    written = facts()
+    rebuild([release.pk])
+    assert facts() == written
+    by_name = {name: (paired, first) for _, name, paired, first in written}
+    entered = dict(Stay.objects.filter(release=release).values_list("entered_by", "entered"))
+    assert by_name[name_of(Release.approve_plan)][0] == entered[name_of(Release.submit_plan)]
+    assert by_name[name_of(Release.complete_rollback)][0] == entered[name_of(Release.rollback)]
+    assert [s for s, _, _, first in written if first] == ["deployed"]

@@ -13,7 +13,7 @@ def backfill(apps, schema_editor):
     if ct is None and Release.objects.exists():
         raise RuntimeError("Releases without their content type: run the contenttypes migrations first.")
     rebuild(stay_model=apps.get_model("reports", "Stay"), release_model=Release,
-            log_model=apps.get_model("releases", "TransitionLog"), release_ct=ct or 0)
+            log_model=apps.get_model("releases", "TransitionLog"), release_ct=ct or 0, facts=False)
 
 
 def forget(apps, schema_editor):
