@@ -151,7 +151,7 @@ def calendar_period(user, first: date, last: date, per_day: int) -> CalendarPeri
     Enough to fill ``per_day`` lanes or agenda rows a day when entries last
     a day or so; a day crossed by many long entries that started days before
     may show fewer than it could, never a false count."""
-    from django.db.models import Count, DateTimeField, F, Value, Window
+    from django.db.models import DateTimeField, F, Value, Window
     from django.db.models.functions import Greatest, Least, RowNumber, TruncDate
 
     tz = timezone.get_current_timezone()

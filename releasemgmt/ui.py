@@ -114,9 +114,9 @@ def apply_errors(form, exc: Exception) -> int:
     if isinstance(exc, TransitionError) and exc.status == 403:
         forbid(exc)
     if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
-        for name, messages in exc.message_dict.items():
+        for name, lines in exc.message_dict.items():
             target = name if name in form.fields else None
-            for message in messages:
+            for message in lines:
                 if target is None and name != NON_FIELD_ERRORS:
                     message = f"{name.replace('_', ' ').capitalize()}: {message}"
                 form.add_error(target, message)

@@ -10,16 +10,10 @@ from django.utils import timezone
 
 from changes.models import ChangeRequest
 from cmdb.forms import CIField
-from releasemgmt.forms import (  # noqa: F401 - the signing forms live below the apps that use them
-    IdModelChoiceField,
-    IdModelMultipleChoiceField,
-    PasswordField,
-    SigningFormMixin,
-    TransitionForm,
-)
+from releasemgmt.forms import IdModelChoiceField, IdModelMultipleChoiceField, PasswordField, SigningFormMixin
 
 from .choices import STEPS, ReleaseState, ReleaseType, VoteDecision
-from .models import RECORD_TYPES, Release, ReleasePlan, ReleaseTemplate, Task, Team, Vendor
+from .models import RECORD_TYPES, Release, ReleaseTemplate, Task, Team, Vendor
 from .services import RELEASE_FIELD_STATES, SERVICE_SET_BY_TYPE, SERVICE_SET_FIELDS
 
 OPEN_RFC_STATES = ("submitted", "assessed", "authorized")

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from releases.choices import ReleaseType
-from releases.views.common import reader_required
+from releasemgmt.ui import reader_required
 
 from . import charts
 from .metrics import MetricsFilterForm, compute

@@ -8,7 +8,7 @@ from changes.services import rfc_create, rfc_transition
 from releasemgmt.workflow import TransitionBlocked, TransitionForbidden
 from releases import services as s
 from releases.models import RefusedAttempt, Release
-from releases.scenario import Walker, authorised_rfc, new_release
+from releases.scenario import Walker, new_release
 from tests.signatures import signature
 
 pytestmark = pytest.mark.django_db

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-
 from django.contrib import admin
 from django.db import models
 
-from releasemgmt.admin_mixins import AuditAdmin, ServiceAdminMixin, ServiceModelForm
 from releasemgmt import signing
+from releasemgmt.admin_mixins import AuditAdmin, ServiceAdminMixin, ServiceModelForm
+from releasemgmt.forms import PasswordField
 
 from .. import services
-from ..forms import PasswordField
 from ..models import RECORD_TYPES
 from .common import signature_summary, with_signatures
 

@@ -36,5 +36,4 @@ from .release_page import (
     process_tracker,
     release_creation,
     release_for_page,
-    transition_logs,
 )

@@ -16,8 +16,6 @@ from .access import ENDED
 def release_list(user, *, q="", state="", release_type="", manager=None, ci=None, start=None, end=None):
     qs = Release.objects.restrict(user).select_related("release_manager").prefetch_related("rfcs")
     if q:
-        import re
-
         match = re.fullmatch(r"(?:REL-?)?0*(\d+)", q.strip(), re.IGNORECASE)
         text = Q(title__icontains=q) | Q(description__icontains=q) | Q(rfcs__title__icontains=q)
         if match:

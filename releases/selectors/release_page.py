@@ -11,7 +11,6 @@ from django.db.models import OuterRef, Prefetch, Subquery, prefetch_related_obje
 from django.db.models.expressions import RawSQL
 
 from changes.models import ChangeRequest
-from releasemgmt.history import transition_logs  # noqa: F401 - the release pages read it from here
 from releasemgmt.workflow import specs, user_label
 
 from ..choices import STATE_STEP, STEPS

@@ -10,11 +10,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from releasemgmt.forms import TransitionForm
 from releasemgmt.refusals import permits
+from releasemgmt.ui import apply_errors, ask, reader_required, target_label
 from releasemgmt.workflow import TransitionError, available, name_of, specs
 
 from .. import services
-from ..forms import TransitionForm, VoteForm
+from ..forms import VoteForm
 from ..models import CabVote, Release
 from ..selectors import (
     CAB_PAGE_SIZE,
@@ -25,7 +27,6 @@ from ..selectors import (
     release_for_page,
     vote_tally,
 )
-from .common import apply_errors, ask, reader_required, target_label
 
 
 @reader_required

@@ -1,24 +1,9 @@
-"""What the views of the release pages share: the helpers every app's pages
-use (``releasemgmt.ui``), and the form renderer of the release page."""
+"""The form renderer of the release page (the helpers every app's pages
+share are ``releasemgmt.ui``)."""
 from __future__ import annotations
 
 from django.forms.renderers import DjangoTemplates, Jinja2
 from django.template import TemplateDoesNotExist
-
-from releasemgmt.ui import (  # noqa: F401 - the release views import them from here
-    apply_errors,
-    ask,
-    error_lines,
-    forbid,
-    post_transition,
-    reader_required,
-    redirect_back,
-    refuse_page,
-    role_required,
-    signature_errors,
-    target_label,
-    transition_buttons,
-)
 
 
 # --- form rendering -----------------------------------------------------------------------------------

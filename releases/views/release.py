@@ -13,7 +13,10 @@ from django.utils.text import capfirst
 from django.views.decorators.http import require_http_methods, require_POST
 
 from releasemgmt.authz import keep_visible
+from releasemgmt.forms import TransitionForm
+from releasemgmt.history import transition_logs
 from releasemgmt.refusals import permits
+from releasemgmt.ui import apply_errors, ask, error_lines, forbid, post_transition, reader_required, target_label
 from releasemgmt.workflow import TransitionError, available, name_of, specs
 
 from .. import services
@@ -24,7 +27,6 @@ from ..forms import (
     ReleaseFilterForm,
     ScopeForm,
     TaskForm,
-    TransitionForm,
     changed_values,
     record_form,
     writable_fields,
@@ -41,19 +43,9 @@ from ..selectors import (
     release_for_page,
     release_list,
     task_actions,
-    transition_logs,
     vote_tally,
 )
-from .common import (
-    apply_errors,
-    ask,
-    error_lines,
-    forbid,
-    post_transition,
-    reader_required,
-    target_label,
-    with_page_renderer,
-)
+from .common import with_page_renderer
 
 # What a record's card shows, beyond the fields its writer fills in.
 EXTRA_DISPLAY = {

@@ -11,14 +11,16 @@ from django.views.decorators.http import require_POST
 
 from releasemgmt.authz import reader as policy_reader
 from releasemgmt.input_guard import parse_id
+from releasemgmt.forms import TransitionForm
+from releasemgmt.history import transition_logs
 from releasemgmt.refusals import transition_check
+from releasemgmt.ui import apply_errors, ask, error_lines, forbid, redirect_back, role_required
 from releasemgmt.workflow import TransitionError, specs
 
 from .. import services
-from ..forms import TaskForm, TransitionForm, changed_values
+from ..forms import TaskForm, changed_values
 from ..models import Task
-from ..selectors import Membership, task_actions, task_board, transition_logs
-from .common import apply_errors, ask, error_lines, forbid, redirect_back, role_required
+from ..selectors import Membership, task_actions, task_board
 
 COLUMNS = (("open", "Open"), ("in_progress", "In progress"), ("blocked", "Blocked"), ("done", "Done"))
 

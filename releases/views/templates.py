@@ -9,6 +9,7 @@ from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 
 from releasemgmt.refusals import permits
+from releasemgmt.ui import apply_errors, ask, reader_required
 from releasemgmt.workflow import TransitionError
 
 from .. import template_services
@@ -21,7 +22,6 @@ from ..template_forms import (
     TestCaseFormSet,
     formset_rows,
 )
-from .common import apply_errors, ask, reader_required
 
 
 @reader_required

@@ -16,7 +16,6 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from cmdb.models import ConfigurationItem
 from releases.models import Release, Team
 from releases.scenario import Walker, authorised_rfc, new_release
 from tests.helpers import browser_login

@@ -17,7 +17,7 @@ from changes.models import ChangeRequest
 from cmdb.models import Baseline, ConfigurationItem
 from releasemgmt.signing import Password
 from releases import services as s
-from releases.models import CabVote, Release, Signature, Task, TransitionLog, Vendor
+from releases.models import CabVote, Release, Signature, TransitionLog, Vendor
 from releases.scenario import Walker, authorised_rfc, new_release
 from tests.helpers import html, reach
 from tests.signatures import PASSWORD
