@@ -204,9 +204,11 @@ BULK_TABLES = [
 
 def _stays(cursor) -> int:
     """The releases' stays, from the log just loaded (``reports.stays``)."""
+    from reports.months import keep_all
     from reports.stays import rebuild
 
     rebuild()
+    keep_all()  # as the migration that brought the monthly sums does on an installation
     cursor.execute("SELECT COUNT(*) FROM reports_stay")
     return cursor.fetchone()[0]
 

@@ -17,21 +17,23 @@ from datetime import date, datetime, timedelta, timezone as dt_timezone
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
 from django.db.models import (
-    Case, Count, DateField, DurationField, Exists, ExpressionWrapper, F, Min, OuterRef, Q, Subquery, Value, When,
-    Window,
+    Case, Count, DateField, DurationField, Exists, ExpressionWrapper, F, IntegerField, Min, OuterRef, Q, Subquery, Value,
+    When, Window,
 )
-from django.db.models.functions import RowNumber, TruncWeek
+from django.db.models.functions import Cast, RowNumber, TruncWeek
 
 from releasemgmt.workflow import name_of
-from releases.choices import STEP_TARGETS, ReleaseState
+from releases.choices import STEP_TARGETS, ReleaseState, TaskState
 from releases.models import Deployment, Release, ReleasePlan, Task, TransitionLog
 
+from . import months
 from .models import Stay
 
 APPROVE, REJECT = (name_of(t) for t in (Release.approve_plan, Release.reject_plan))
 ROLLBACK, GO, NO_GO = (name_of(t) for t in (Release.rollback, Release.approve_go, Release.no_go))
 DEPLOYING = ReleaseState.DEPLOYING
-FINISHED_TASK_STATES = ("done", "cancelled")
+FINISHED_TASK_STATES = (TaskState.DONE, TaskState.CANCELLED)
+OPEN_TASK_STATES = (TaskState.OPEN, TaskState.IN_PROGRESS, TaskState.BLOCKED)
 
 
 def _span(later: str, earlier: str) -> ExpressionWrapper:
@@ -81,9 +83,14 @@ def stay_samples(filters, sample_type) -> dict[tuple[str, str], object]:
     if filters.release_type:
         stays = stays.filter(release_type=filters.release_type)
     stays = stays.annotate(span=_span("left", "entered"), hour=F("hours"))
+    if filters.sees_every_release_of_its_type:
+        # Whole months from their kept sums (``reports.months``).
+        counted = months.histogram(Stay.objects.filter(left__gte=filters.start, left__lt=filters.end).exclude(
+            entered_by=""), filters.start, filters.end, filters.release_type)
+    else:
+        counted = stays.values_list("release_type", "state", "hour").annotate(c=Count("pk")).order_by()
     histogram = defaultdict(list)
-    for kind, state, hour, count in stays.values_list("release_type", "state", "hour").annotate(
-            c=Count("pk")).order_by():
+    for kind, state, hour, count in counted:
         if state in STEP_TARGETS.get(kind, {}):
             histogram[(kind, state)].append((hour, count))
     samples, wanted, local, below_of = {}, defaultdict(set), set(), {}
@@ -115,8 +122,10 @@ def stay_samples(filters, sample_type) -> dict[tuple[str, str], object]:
                                                                               F("hour")], order_by=F("span").asc()))
     for kind, state, hour, rn, span in ranked.filter(rn__in=sorted(local)).order_by().values_list(
             "release_type", "state", "hour", "rn", "span"):
-        sample = samples[(kind, state)]
-        rank = below_of[(kind, state)][hour] + rn
+        sample, below = samples.get((kind, state)), below_of.get((kind, state), {}).get(hour)
+        if below is None:  # a stay a kept month missed (kept before a change that should have forgotten it)
+            continue
+        rank = below + rn
         if rank in _wanted_ranks(sample.count):
             sample.by_rank[rank] = span.total_seconds() / 3600
     return samples
@@ -141,36 +150,57 @@ def _in_period(filters, qs=None):
     return _narrowed(qs.filter(entered__gte=filters.start, entered__lt=filters.end), filters)
 
 
-def milestones(filters) -> tuple[dict[date, int], list[float], list[tuple[bool, float]], list[float]]:
-    """In one query, the first deployments in the period per week (Monday,
-    UTC) and the lead time of each RFC they carried (hours from its
-    submission to the release's first deployment: one row per first
-    deployment and RFC); (approved, hours) of each CAB decision on a
-    submission decided in the period; hours from each rollback to
-    ``rolled_back`` restored in it (one row per pair, without a week)."""
-    deployed = _in_period(filters, Stay.objects.filter(first_deployment=True)).annotate(
-        # The week as a date: no time zone to give each of many rows.
-        week=TruncWeek("entered", tzinfo=dt_timezone.utc, output_field=DateField()),
-        span=_span("entered", "release__rfcs__created_at"))
+def milestones(filters, sample_type) -> tuple[dict[date, int], object, object, object]:
+    """In one query: the first deployments in the period per week (Monday,
+    UTC); the lead time of each RFC they carried (hours from its submission
+    to the release's first deployment: one value per first deployment and
+    RFC); the CAB decisions on a submission, decided in the period (hours
+    from the submission, flagged when approved); the restores completed in
+    it (hours from the rollback to ``rolled_back``). The durations are
+    ranked by the database; only the values at the ranks a median and a
+    90th percentile read come back (``sample_type``, as ``stay_samples``)."""
+    weeks = _in_period(filters, Stay.objects.filter(first_deployment=True)).annotate(
+        # The week as a date (typed: the other kinds' rows have none).
+        week=Cast(TruncWeek("entered", tzinfo=dt_timezone.utc), DateField())).values("week").annotate(
+        n=Count("*")).annotate(kind=Value(WEEK), flagged=Value(None, output_field=IntegerField()),
+                                rn=Value(None, output_field=IntegerField()),
+                                span=Value(None, output_field=DurationField())).order_by()
+    lead = _in_period(filters, Stay.objects.filter(first_deployment=True)).annotate(
+        span=_span("entered", "release__rfcs__created_at")).filter(span__isnull=False)
     paired = _in_period(filters, Stay.objects.filter(paired_at__isnull=False)).annotate(
-        week=Value(None, output_field=DateField()), span=_span("entered", "paired_at"))
-    fields = ("pk", "week", "span", "entered_by")
-    rows = deployed.order_by().values_list(*fields).union(paired.order_by().values_list(*fields), all=True)
-    weeks, seen, lead, cab, restored = defaultdict(int), set(), [], [], []
-    for pk, week, span, name in rows:
-        hours = None if span is None else span.total_seconds() / 3600
-        if week is None:
-            if name in (APPROVE, REJECT):
-                cab.append((name == APPROVE, hours))
-            else:
-                restored.append(hours)
+        span=_span("entered", "paired_at"))
+    rows = weeks.values_list(*_COLUMNS).union(
+        _at_ranks(lead, Value(LEAD)).values_list(*_COLUMNS),
+        _at_ranks(paired, Case(When(entered_by__in=(APPROVE, REJECT), then=Value(CAB)), default=Value(RESTORE)),
+                  Q(entered_by=APPROVE)).values_list(*_COLUMNS), all=True)
+    deployed, samples = {}, {kind: sample_type() for kind in (LEAD, CAB, RESTORE)}
+    for kind, week, n, flagged, rank, span in rows:
+        if kind == WEEK:
+            deployed[week.date() if isinstance(week, datetime) else week] = n
             continue
-        if pk not in seen:
-            seen.add(pk)
-            weeks[week.date() if isinstance(week, datetime) else week] += 1
-        if hours is not None:
-            lead.append(hours)
-    return dict(weeks), lead, cab, restored
+        sample = samples[kind]
+        sample.count, sample.flagged = n, flagged
+        sample.by_rank[rank] = span.total_seconds() / 3600
+    return deployed, samples[LEAD], samples[CAB], samples[RESTORE]
+
+
+WEEK, LEAD, CAB, RESTORE = "week", "lead", "cab", "restore"
+_COLUMNS = ("kind", "week", "n", "flagged", "rn", "span")
+
+
+def _at_ranks(qs, kind, flag=None):
+    """The rows of ``qs`` (with a ``span``) at the ranks the median and the
+    90th percentile of their kind's spans read (``_wanted_ranks``), each
+    with the size of its kind and how many of them carry ``flag``."""
+    qs = qs.annotate(kind=kind, week=Cast(Value(None), DateField()))
+    whole = {"partition_by": [F("kind")]}
+    # COUNT(*) and no tie-break on ids (equal spans are interchangeable):
+    # nothing the partial indexes on ``entered`` do not hold.
+    flagged = Value(0) if flag is None else Window(Count("entered", filter=flag), **whole)
+    qs = qs.annotate(n=Window(Count("*"), **whole), flagged=flagged,
+                     rn=Window(RowNumber(), order_by=F("span").asc(), **whole))
+    j = (F("n") - 1) * 9 / 10
+    return qs.filter(Q(rn=(F("n") + 1) / 2) | Q(rn=F("n") / 2 + 1) | Q(rn=j + 1) | Q(rn=j + 2)).order_by()
 
 
 def outcomes_and_go(filters) -> dict[str, int]:
@@ -221,9 +251,12 @@ def tasks(filters) -> tuple[int, int, int]:
     ``cancelled``, first in time): finished before the period, it is left
     out; not finished by the period's end, it is overdue; finished in the
     period as ``done``, it was completed, late if after its planned end.
-    Tasks of cancelled releases are left out. Two queries: the overdue ones
-    by an anti-join with the log, the finished ones from the log's side
-    (only the period's)."""
+    Tasks of cancelled releases are left out. Two queries, neither reading
+    the tasks finished long ago: the overdue ones are the tasks still open
+    (a finished task is never reopened: its state says it has no finishing
+    log), read off the index of open tasks, and those finished after the
+    period's end, read off the log from that end on; the finished ones from
+    the log's side (only the period's)."""
     task_logs = TransitionLog.objects.filter(content_type=ContentType.objects.get_for_model(Task),
                                              target__in=FINISHED_TASK_STATES)
     qs = _narrowed(filters.tasks().filter(planned_end__lt=filters.end), filters).exclude(
@@ -232,7 +265,11 @@ def tasks(filters) -> tuple[int, int, int]:
         qs = qs.filter(assignee_team=filters.team)
     if filters.vendor is not None:
         qs = qs.filter(assignee_vendor=filters.vendor)
-    overdue = qs.exclude(Exists(task_logs.filter(object_id=OuterRef("pk"), at__lt=filters.end))).count()
+    finished_later = qs.exclude(state__in=OPEN_TASK_STATES).filter(
+        pk__in=task_logs.filter(at__gte=filters.end).values("object_id")).exclude(
+        Exists(task_logs.filter(object_id=OuterRef("pk"), at__lt=filters.end)))
+    overdue = qs.filter(state__in=OPEN_TASK_STATES).order_by().values("pk").union(
+        finished_later.order_by().values("pk"), all=True).count()
     first = (task_logs.values("object_id").annotate(first_at=Min("at"), done_at=Min("at", filter=Q(target="done")))
              .filter(first_at__gte=filters.start, first_at__lt=filters.end, done_at=F("first_at")).order_by())
     done = qs.filter(pk__in=first.values("object_id")).annotate(

@@ -77,8 +77,6 @@ from . import figures
 DEFAULT_PERIOD = timedelta(days=90)
 # Weekly buckets and the long-period cost stay bounded.
 MAX_PERIOD = timedelta(days=3 * 366)
-OPEN_TASK_STATES = ("open", "in_progress", "blocked")
-FINISHED_TASK_STATES = ("done", "cancelled")
 # The states a stay is measured in, in the order of the process.
 MEASURED_STATES = [s for s in STATE_ORDER if s not in ("new", "closed")] + ["rolling_back", "rolled_back"]
 STATE_LABELS = dict(ReleaseState.choices)
@@ -199,6 +197,13 @@ class Filters:
         return (bool(self.release_type) or any(f is not None for f in (self.team, self.vendor, self.ci))
                 or not unfiltered(self._restricted(Release)))
 
+    @property
+    def sees_every_release_of_its_type(self) -> bool:
+        """Whether the figures count every release (of the chosen type): no
+        team, vendor or CI chosen, and a viewer who sees every release."""
+        return (all(f is None for f in (self.team, self.vendor, self.ci))
+                and unfiltered(self._restricted(Release)))
+
     def tasks(self) -> QuerySet:
         """The tasks the viewer may see."""
         return self._restricted(Task)
@@ -296,14 +301,13 @@ def compute(filters: Filters) -> dict:
         week += timedelta(days=7)
 
     with figures.planned_without_jit():
-        deployed_weeks, lead_times, cab, restored = figures.milestones(filters)
+        deployed_weeks, lead, cab_sample, restores = figures.milestones(filters, Sample)
         weeks.update(deployed_weeks)
         outcomes = figures.outcomes_and_go(filters)
         stays = figures.stay_samples(filters, Sample)
         on_time = _on_time(filters)
         tasks = dict(zip(("overdue", "completed", "completed_late"), figures.tasks(filters)))
-    cab_sample, restores, lead = Sample.of([span for _, span in cab]), Sample.of(restored), Sample.of(lead_times)
-    approved = sum(1 for ok, _ in cab if ok)
+    approved = cab_sample.flagged
     deployments, failed = outcomes["deployments"], outcomes["failed"]
     go = {"go": outcomes["go"], "no_go": outcomes["no_go"]}
 

@@ -67,3 +67,21 @@ class Stay(models.Model):
 
     def __str__(self):
         return f"{self.release_id}: {self.state} from {self.entered:%Y-%m-%d %H:%M}"
+
+
+class StayMonth(models.Model):
+    """The stays that ended in one month that is over (UTC), counted per
+    release type, state and whole hour (``Stay.hours``): the histogram the
+    time in each step sums for the months a period covers whole, as service
+    improvement looks back over years. Kept from the first report that needs
+    the month; forgotten when a stay of that month changes
+    (``reports.months``)."""
+
+    month = models.DateField(unique=True, help_text="The month's first day.")
+    # [[release_type, state, hours, count], ...]: the stays left in the
+    # month by a transition (a release's first stay, from its creation, is
+    # not measured), every state and type.
+    counts = models.JSONField(default=list)
+
+    def __str__(self):
+        return f"stays of {self.month:%Y-%m}"

@@ -17,6 +17,7 @@ from releasemgmt.workflow import name_of
 from releases.choices import ReleaseState
 from releases.models import Release
 
+from . import months
 from .models import Stay
 
 SUBMIT, APPROVE, REJECT = (name_of(t) for t in (Release.submit_plan, Release.approve_plan, Release.reject_plan))
@@ -71,6 +72,11 @@ def on_transition(event) -> None:
         hours=Case(When(left__isnull=True, then=_lasted(Value(event.at, output_field=DateTimeField()))),
                    default=F("hours")),
         release_type=release.release_type)
+    if closed > 1:
+        # Its earlier stays moved to the release's new type.
+        months.forget_release(release.pk)
+    if event.at < months.this_month():
+        months.forget([months.month_of(event.at)])
     stays = [Stay(release_id=release.pk, release_type=release.release_type, state=event.target, entered=event.at,
                   entered_by=event.name, entered_from=event.source, **_facts(release.pk, event))]
     if not closed and not Stay.objects.filter(release_id=release.pk).exists():
@@ -205,5 +211,7 @@ def rebuild(release_ids=None, *, stay_model=None, release_model=None, log_model=
                 params += ids
             cursor.execute(statement, params)
     stays.filter(left__isnull=False).update(hours=_lasted(F("left")))
+    if stay_model is Stay:
+        months.forget()
     if facts:
         write_facts(stay_model, ids)

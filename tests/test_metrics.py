@@ -571,9 +571,11 @@ def _untidy_world(user, seed):
                                     assignee_vendor=vendor if rng.random() < 0.3 else None)
             finished = at + timedelta(hours=rng.uniform(-600, 600))
             for k in range(rng.choice([0, 1, 1, 2])):
-                TransitionLog.objects.create(content_type=task_ct, object_id=t.pk, name="x", source="in_progress",
-                                             target=rng.choice(["done", "done", "cancelled"]),
-                                             at=finished + timedelta(hours=k * rng.uniform(1, 100)))
+                log = TransitionLog.objects.create(content_type=task_ct, object_id=t.pk, name="x",
+                                                   source="in_progress", target=rng.choice(["done", "done", "cancelled"]),
+                                                   at=finished + timedelta(hours=k * rng.uniform(1, 100)))
+                if not k:  # a finished task stays finished: its state is that of its first finishing log
+                    Task.objects.filter(pk=t.pk).update(state=log.target)
     return teams, vendor, cis
 
 
