@@ -8,12 +8,11 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
 from django.utils import timezone
 
 from releases.models import CalendarToken
 from .selectors import calendar_day, calendar_period, calendar_rows, month_grid, week_lanes
-from releasemgmt.ui import role_required
+from releasemgmt.ui import post_only, role_required
 
 
 def _parse_day(value) -> date:
@@ -119,7 +118,7 @@ def private_feed_url(request) -> str:
     return request.build_absolute_uri(reverse("calendar-private-feed", args=[token.key]))
 
 
-@require_POST
+@post_only("releases:calendar", None)
 @role_required
 def calendar_subscription_view(request):
     """Make the user's private subscription URL (calendar clients cannot log in)."""

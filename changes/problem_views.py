@@ -7,11 +7,12 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
 
 from releasemgmt.history import transition_logs
 from releasemgmt.refusals import permits
-from releasemgmt.ui import apply_errors, ask, forbid, post_transition, reader_required, transition_buttons
+from releasemgmt.ui import (
+    apply_errors, ask, forbid, post_only, post_transition, reader_required, transition_buttons,
+)
 from releasemgmt.workflow import TransitionError
 
 from .models import Problem
@@ -71,7 +72,7 @@ def problem_detail_view(request, pk):
     return redirect("changes:problem_detail", pk=problem.pk)
 
 
-@require_POST
+@post_only("releases:detail", "release_pk")
 @reader_required
 def problem_open_view(request, release_pk):
     """The release page's "Open a problem record" button."""
@@ -91,7 +92,7 @@ def problem_open_view(request, release_pk):
     return redirect("changes:problem_detail", pk=problem.pk)
 
 
-@require_POST
+@post_only("changes:problem_detail")
 @reader_required
 def problem_transition_view(request, pk, name):
     problem = get_object_or_404(Problem.objects.restrict(request.user), pk=pk)

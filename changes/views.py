@@ -10,11 +10,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
 
 from releasemgmt.history import transition_logs
 from releasemgmt.refusals import permits
-from releasemgmt.ui import apply_errors, ask, post_transition, reader_required, transition_buttons
+from releasemgmt.ui import apply_errors, ask, post_only, post_transition, reader_required, transition_buttons
 from releasemgmt.workflow import TransitionError, has_any_role
 
 from .choices import ChangeType, Level, RfcState
@@ -129,7 +128,7 @@ def rfc_detail_view(request, pk):
     return render_rfc(request, pk)
 
 
-@require_POST
+@post_only("changes:detail")
 @reader_required
 def rfc_transition_view(request, pk, name):
     rfc = get_object_or_404(ChangeRequest.objects.restrict(request.user), pk=pk)

@@ -10,7 +10,7 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -124,6 +124,27 @@ def apply_errors(form, exc: Exception) -> int:
     for line in error_lines(exc):
         form.add_error(None, line)
     return getattr(exc, "status", 400)
+
+
+def post_only(page: str, key: str | None = "pk"):
+    """For a view that only a form's POST reaches: a GET of its address (a
+    reload after a refused form was shown there, a link copied from the
+    address bar) is sent to ``page``, the page the form belongs to, named
+    by its URL and the view's ``key`` argument, instead of a 405 error
+    page. Other methods are still refused."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if request.method == "POST":
+                return view(request, *args, **kwargs)
+            if request.method in ("GET", "HEAD"):
+                return redirect(reverse(page, args=[kwargs[key]] if key else []))
+            return HttpResponseNotAllowed(["POST"])
+
+        return wrapped
+
+    return decorator
 
 
 def redirect_back(request, default):

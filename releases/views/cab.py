@@ -8,11 +8,10 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
 
 from releasemgmt.forms import TransitionForm
 from releasemgmt.refusals import permits
-from releasemgmt.ui import apply_errors, ask, reader_required, target_label
+from releasemgmt.ui import apply_errors, ask, post_only, reader_required, target_label
 from releasemgmt.workflow import TransitionError, available, name_of, specs
 
 from .. import services
@@ -94,7 +93,7 @@ def cab_review_view(request, pk):
     return render_review(request, pk)
 
 
-@require_POST
+@post_only("releases:cab_review")
 @reader_required
 def cab_vote_view(request, pk):
     release = Release.objects.restrict(request.user).filter(pk=pk).first()

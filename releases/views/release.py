@@ -10,13 +10,15 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.text import capfirst
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from releasemgmt.authz import keep_visible
 from releasemgmt.forms import TransitionForm
 from releasemgmt.history import transition_logs
 from releasemgmt.refusals import permits
-from releasemgmt.ui import apply_errors, ask, error_lines, forbid, post_transition, reader_required, target_label
+from releasemgmt.ui import (
+    apply_errors, ask, error_lines, forbid, post_only, post_transition, reader_required, target_label,
+)
 from releasemgmt.workflow import TransitionError, available, name_of, specs
 
 from .. import services
@@ -328,7 +330,7 @@ def _release_or_404(request, pk):
     return get_object_or_404(Release.objects.restrict(request.user), pk=pk)
 
 
-@require_POST
+@post_only("releases:detail")
 @reader_required
 def release_transition_view(request, pk, name):
     release = _release_or_404(request, pk)
@@ -420,7 +422,7 @@ def record_edit_view(request, pk, record_type, record_id):
 # --- scope, tasks, baseline -----------------------------------------------------------------------
 
 
-@require_POST
+@post_only("releases:detail")
 @reader_required
 def scope_add_view(request, pk):
     release = _release_or_404(request, pk)
@@ -464,7 +466,7 @@ def task_add_view(request, pk):
     return render_release(request, pk, status=status, task_form=form)
 
 
-@require_POST
+@post_only("releases:detail")
 @reader_required
 def baseline_capture_view(request, pk):
     release = _release_or_404(request, pk)

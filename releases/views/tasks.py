@@ -7,14 +7,13 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
 
 from releasemgmt.authz import reader as policy_reader
 from releasemgmt.input_guard import parse_id
 from releasemgmt.forms import TransitionForm
 from releasemgmt.history import transition_logs
 from releasemgmt.refusals import transition_check
-from releasemgmt.ui import apply_errors, ask, error_lines, forbid, redirect_back, role_required
+from releasemgmt.ui import apply_errors, ask, error_lines, forbid, post_only, redirect_back, role_required
 from releasemgmt.workflow import TransitionError, specs
 
 from .. import services
@@ -96,7 +95,7 @@ def task_detail_view(request, pk):
     }, status=status)
 
 
-@require_POST
+@post_only("releases:task")
 @role_required
 def task_transition_view(request, pk, name):
     task = _task_or_404(request, pk)

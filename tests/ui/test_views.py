@@ -587,7 +587,10 @@ def test_private_calendar_link_is_made_on_request(login, actors):
         pytest.skip("the private iCalendar feed is not served")
     client = login(actors.requester)
     assert "Make my private link" in html(client.get(reverse("releases:calendar")))
-    assert client.get(reverse("releases:calendar_subscription")).status_code == 405
+    # Only the form's POST makes a link; its address opened by itself goes back to the calendar.
+    response = client.get(reverse("releases:calendar_subscription"))
+    assert response.status_code == 302 and response["Location"] == reverse("releases:calendar")
+    assert 'id="private-feed"' not in html(client.get(reverse("releases:calendar")))
     response = client.post(reverse("releases:calendar_subscription"))
     assert response.status_code == 302
     body = html(client.get(reverse("releases:calendar")))
