@@ -16,6 +16,7 @@ from releasemgmt.workflow import (
     has_any_role,
     name_of,
     run_transition,
+    specs,
     user_label,
     user_roles,
 )
@@ -150,8 +151,12 @@ def release_timeline(release) -> str:
     from (deployment, health checks, evaluation, review, rollback advice and
     plan, backup)."""
     lines = []
+    # In the words the release page uses: the transitions' titles, the states' labels.
+    titles = {name: spec.title for name, spec in specs(release_model()).items()}
+    states = dict(release_model()._meta.get_field("state").flatchoices)
     for log in _release_logs(release).select_related("by").order_by("at", "id"):
-        line = f"{log.name}: {log.source} → {log.target}, by {user_label(log.by)}"
+        line = (f"{titles.get(log.name, log.name)}: {states.get(log.source, log.source)} → "
+                f"{states.get(log.target, log.target)}, by {user_label(log.by)}")
         if log.reason:
             line += f" (reason: {log.reason})"
         lines.append((log.at, log.pk, line))

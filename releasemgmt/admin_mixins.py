@@ -447,7 +447,8 @@ class TransitionAdminMixin:
                                     "was changed meanwhile. Reload the page and try again.")
         else:
             state = getattr(obj, f"get_{self.transition_field}_display")()
-            messages.success(request, format_html("{}: {} done; it is now {}.", obj, name.replace("_", " "), state))
+            title = spec.title if spec is not None else name.replace("_", " ")
+            messages.success(request, format_html("{}: {} done. It is now “{}”.", obj, title, state))
         return HttpResponseRedirect(change_url)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):

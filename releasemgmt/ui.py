@@ -182,7 +182,8 @@ def post_transition(request, obj, name, *, perform, render_page, **form_options)
         if exc.status == 403:
             forbid(exc)
         return None, render_page(request, obj.pk, status=exc.status, transition=(name, form, error_lines(exc)))
-    messages.success(request, f"{spec.title}: {moved.number} is now {moved.get_state_display().lower()}.")
+    # The state's label as the tracker shows it ("Plan submitted to CAB", "Go"), not lowercased.
+    messages.success(request, f"{spec.title}: done. {moved.number} is now “{moved.get_state_display()}”.")
     return moved, None
 
 

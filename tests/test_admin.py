@@ -110,7 +110,7 @@ def test_posting_start_planning_moves_the_release_and_logs_it(client, rm, releas
     log = TransitionLog.objects.get(object_id=release.pk, name="start_planning")
     assert (log.source, log.target, log.by) == ("new", "planning", rm)
     page = client.get(response["Location"])
-    assert "start planning done" in page.content.decode()
+    assert "Start planning done. It is now “Planning”." in page.content.decode()
 
 
 def test_a_blocked_transition_leaves_the_state_and_says_what_blocks_it(client, rm, planning_release):

@@ -18,11 +18,13 @@ def test_problem_is_prefilled_with_the_release_timeline_and_rfcs(actors, rolled_
     assert set(problem.rfcs.all()) == set(rolled_back.rfcs.all())
     assert "Orders 2.4" in problem.title
     timeline = problem.timeline.splitlines()
-    names = ["start_planning", "submit_plan", "start_deployment", "complete_deployment", "rollback",
-             "complete_rollback"]
-    positions = [next(i for i, line in enumerate(timeline) if f"{name}:" in line) for name in names]
+    # In the words of the release page: transition titles and state labels, not their code names.
+    titles = ["Start planning", "Submit plan to CAB", "Start deployment", "Complete deployment", "Rollback",
+              "Complete rollback"]
+    positions = [next(i for i, line in enumerate(timeline) if f"  {title}:" in line) for title in titles]
     assert positions == sorted(positions), "transitions in the order they happened"
-    assert any("rollback: deployed → rolling_back, by rm" in line for line in timeline)
+    assert any("Rollback: Deployed → Rolling back, by rm" in line for line in timeline)
+    assert not any("start_planning" in line or "rolling_back" in line for line in timeline)
     assert any("Rollback advised: Error rate above threshold" in line and "by dm" in line for line in timeline)
     assert any("Deployment started by deployer" in line for line in timeline)
     assert problem.history.first().history_user == actors.release_manager
@@ -38,7 +40,7 @@ def test_a_release_closed_after_its_rollback_may_still_get_one(actors, rolled_ba
     release = Walker(rolled_back, actors).to("closed")
     assert problem_offered(release, actors.release_manager)
     problem = problem_create_from_release(release_id=release.pk, by=actors.release_manager)
-    assert "close: rolled_back → closed" in problem.timeline
+    assert "Close: Rolled back → Closed" in problem.timeline
     assert not release.problem_references.exists()  # step 17 has passed; the problem itself links back
 
 

@@ -10,6 +10,7 @@ never edited; a change is a new record (e.g. a new plan version).
 """
 from django.conf import settings
 from django.db import models
+from django.utils.text import capfirst
 from simple_history.models import HistoricalRecords
 
 from releasemgmt.workflow import sources_of
@@ -61,7 +62,8 @@ class StepRecord(models.Model):
         ordering = ["created_at", "id"]
 
     def __str__(self):
-        return f"{self._meta.verbose_name.capitalize()} #{self.pk}"
+        # capfirst, not capitalize: "CAB vote #18", not "Cab vote #18".
+        return f"{capfirst(self._meta.verbose_name)} #{self.pk}"
 
 
 def release_fk(related_name):
@@ -250,6 +252,9 @@ class PreImplementationCheck(StepRecord):
     open_states = sources_of(Release.update_plans)
     step = 8
     history = HistoricalRecords()
+
+    class Meta(StepRecord.Meta):
+        verbose_name = "pre-implementation check"
 
 
 class EnvironmentReadiness(StepRecord):

@@ -472,4 +472,5 @@ class InboundDelivery(models.Model):
     objects = InboundDeliveryQuerySet.as_manager()
 
     class Meta:
+        verbose_name_plural = "inbound deliveries"
         constraints = [models.UniqueConstraint(fields=["vendor", "idempotency_key"], name="inbound_unique_key")]

@@ -117,5 +117,5 @@ def task_transition_view(request, pk, name):
         for line in error_lines(exc):
             messages.error(request, f"{task.title}: {line}")
     else:
-        messages.success(request, f"Task '{task.title}' is now {task.get_state_display().lower()}.")
+        messages.success(request, f"Task “{task.title}” is now “{task.get_state_display()}”.")
     return redirect_back(request, reverse("releases:task", args=[task.pk]))

@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 
 from releases.models import Release, Team
 from releases.scenario import Walker, authorised_rfc, new_release
-from tests.helpers import browser_login
+from tests.helpers import browser_login, grant
 from tests.signatures import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -362,3 +362,31 @@ def test_phone_sized_dashboard_and_menu(page: Page, live_server, world, screensh
     page.get_by_role("link", name="Calendar", exact=True).click()
     expect(page.locator(".agenda")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+@pytest.mark.parametrize("width", [1280, 1366, 1920])
+def test_the_menu_holds_on_one_line_for_a_role_with_every_link(page: Page, live_server, world, screenshot_dir,
+                                                                width):
+    """A release manager who is also change manager and admin has the most links; from 1280 px
+    up they, the name and "Log out" share one line; below, the menu folds behind its button."""
+    rm = world["actors"].release_manager
+    grant(rm, "change_manager", "cab_member")
+    rm.is_staff = True
+    rm.save()
+    page.set_viewport_size({"width": width, "height": 800})
+    Browser(page, live_server.url).login("rm")
+    first, last = page.get_by_role("link", name="Dashboard", exact=True), page.get_by_role("button", name="Log out")
+    expect(page.get_by_role("link", name="Audit", exact=True)).to_be_visible()
+    top, bottom = first.bounding_box(), last.bounding_box()
+    assert abs((top["y"] + top["height"] / 2) - (bottom["y"] + bottom["height"] / 2)) < 12, (top, bottom)
+    assert page.locator(".topbar").bounding_box()["height"] <= 60
+    if width == 1366:
+        Browser(page, live_server.url).shot(screenshot_dir, "menu-1366", full_page=False)
+
+
+def test_the_menu_folds_below_laptop_width(page: Page, live_server, world):
+    page.set_viewport_size({"width": 1200, "height": 800})
+    Browser(page, live_server.url).login("rm")
+    expect(page.get_by_role("link", name="Releases", exact=True)).to_be_hidden()
+    page.locator("label.nav-toggle-label").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
