@@ -60,6 +60,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz for orchestrators, before host checks and the HTTPS redirect (releasemgmt.health).
+    "releasemgmt.health.HealthMiddleware",
     # First, so every log line of the request (and the 500 page) carries its id.
     "releasemgmt.security.CorrelationIdMiddleware",
     # Which door the request came through (API, UI, admin, feed): refused
@@ -309,6 +311,8 @@ SPECTACULAR_SETTINGS = {
 # calling process so a laptop needs nothing but Python.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL") or ""
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# How long /readyz waits for the broker before calling the process unready.
+HEALTH_BROKER_TIMEOUT_SECONDS = float(os.environ.get("HEALTH_BROKER_TIMEOUT_SECONDS", "2"))
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://"
 CELERY_RESULT_BACKEND = None
