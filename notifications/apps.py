@@ -16,3 +16,9 @@ class NotificationsConfig(AppConfig):
         # Inside the transition's transaction: the outbox rows commit with
         # the change they tell of, or neither does.
         events.listen(notices.on_release_event, model="releases.Release")
+
+        from releasemgmt import monitoring
+
+        from .metrics import COLLECTOR
+
+        monitoring.register(COLLECTOR)

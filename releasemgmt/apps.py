@@ -14,9 +14,10 @@ class ReleaseMgmtConfig(AppConfig):
         from django.core import checks
         from django.db.models.signals import post_save
 
-        from . import audit
+        from . import audit, events, monitoring
         from .security import revoke_on_deactivation
 
         checks.register(audit.check_append_only, checks.Tags.security, deploy=True)
+        events.listen(monitoring.count_transition)
 
         post_save.connect(revoke_on_deactivation, sender=get_user_model(), dispatch_uid="revoke_on_deactivation")

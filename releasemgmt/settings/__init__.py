@@ -62,6 +62,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # /healthz and /readyz for orchestrators, before host checks and the HTTPS redirect (releasemgmt.health).
     "releasemgmt.health.HealthMiddleware",
+    # /metrics for Prometheus (token or network), and every request timed by its route (releasemgmt.monitoring).
+    "releasemgmt.monitoring.MetricsMiddleware",
     # First, so every log line of the request (and the 500 page) carries its id.
     "releasemgmt.security.CorrelationIdMiddleware",
     # Which door the request came through (API, UI, admin, feed): refused
@@ -311,6 +313,10 @@ SPECTACULAR_SETTINGS = {
 # calling process so a laptop needs nothing but Python.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL") or ""
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# /metrics: a bearer token, or (with none) the networks that may read it.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = [n.strip() for n in os.environ.get("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128")
+                            .split(",") if n.strip()]
 # How long /readyz waits for the broker before calling the process unready.
 HEALTH_BROKER_TIMEOUT_SECONDS = float(os.environ.get("HEALTH_BROKER_TIMEOUT_SECONDS", "2"))
 CELERY_TASK_EAGER_PROPAGATES = True
