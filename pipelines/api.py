@@ -142,7 +142,8 @@ class GateView(APIView):
     @extend_schema(operation_id="gate", summary="The deployment gate: may this release deploy now?",
                    parameters=GATE_PARAMETERS, responses={200: GateDecisionSerializer, **READ_ERRORS})
     def get(self, request):
-        query = GateQuery(data=request.query_params)
+        # An optional parameter given empty is as if it were absent (as the schema says).
+        query = GateQuery(data={name: value for name, value in request.query_params.items() if value != ""})
         query.is_valid(raise_exception=True)
         data = query.validated_data
         release = None if gate.not_gated(data["environment"]) else requested_release(request.user, data)

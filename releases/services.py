@@ -305,8 +305,11 @@ def deployment_fail(*, release_id, deployment_id, by, log_url: str = ""):
     deployment._history_user = by
     deployment._change_reason = "failed"
     deployment.save()
+    log = f" Its log: {deployment.log_url}" if deployment.log_url else ""
     events.announce(release, DEPLOYMENT_FAILED, by=by, payload={"log_url": deployment.log_url},
-                    occurrence=f"deployment-failed-{deployment.pk}")
+                    occurrence=f"deployment-failed-{deployment.pk}",
+                    extra=f"The deployment failed and is not completed.{log} A delivery manager or change manager "
+                          "advises on the rollback (step 17) on the release page.")
     return deployment
 
 
