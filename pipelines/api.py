@@ -15,7 +15,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from releasemgmt.api import READ_ERRORS, WRITE_ERRORS, BlockerSerializer, ErrorSerializer
+from releasemgmt.api import READ_ERRORS, WRITE_ERRORS, BlockerSerializer, ErrorSerializer, ModelSerializer
 from releasemgmt.input_guard import ID_SCHEMA, parse_id
 from releases.choices import DeploymentOutcome, ReleaseState
 from releases.models import Deployment, Release
@@ -105,7 +105,7 @@ class GateDecisionSerializer(serializers.Serializer):
                                                          "must start in.")
 
 
-class GateDeploymentSerializer(serializers.ModelSerializer):
+class GateDeploymentSerializer(ModelSerializer):
     release = serializers.SerializerMethodField()
 
     class Meta:
@@ -169,6 +169,7 @@ class DeploymentStartView(APIView):
                                   "blockers; or another start won the race (`invalid_state`).")),
                               **{k: v for k, v in WRITE_ERRORS.items() if k not in (409, 412)}})
     def post(self, request):
+        services.deployment_start_check(by=request.user)
         body = DeploymentStartInput(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -197,12 +198,12 @@ class DeploymentFinishView(APIView):
     accepts_gate_tokens = True
 
     @extend_schema(operation_id="gate_deployment_finish", summary="Report how a deployment ended",
-                   parameters=[OpenApiParameter("id", ID_SCHEMA, OpenApiParameter.PATH,
+                   parameters=[OpenApiParameter("deployment_id", ID_SCHEMA, OpenApiParameter.PATH,
                                                 description="The deployment's id, as the start answered it.")],
                    request=DeploymentFinishInput,
                    responses={200: GateDeploymentSerializer, **{k: v for k, v in WRITE_ERRORS.items() if k != 412}})
-    def post(self, request, id):  # noqa: A002 - the path's name
-        pk = parse_id(id)
+    def post(self, request, deployment_id):
+        pk = parse_id(deployment_id)
         deployment = (Deployment.objects.restrict(request.user).select_related("release").filter(pk=pk).first()
                       if pk is not None else None)
         if deployment is None:

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from releasemgmt import refusals
 from releasemgmt.refusals import logs_refusals
-from releasemgmt.workflow import TransitionBlocked, TransitionForbidden, has_any_role, name_of, specs
+from releasemgmt.workflow import TransitionBlocked, TransitionForbidden, has_any_role, name_of, roles_text, specs
 from releases import services as release_services
 from releases.choices import DeploymentOutcome
 from releases.models import Deployment, Release
@@ -31,6 +31,15 @@ TOKEN_ADMIN_PERMISSION = "pipelines.add_pipelinetoken"
 class GateClosed(TransitionBlocked):
     """The gate does not allow the deployment: 409 with its blockers; its
     ``code`` is the decision (``awaiting`` or ``prevented``)."""
+
+
+@logs_refusals()
+def deployment_start_check(*, by) -> None:
+    """403 before a start is read, for whoever holds none of the roles that
+    start deployments (the refusal kept); the service asks again, on the release."""
+    start = gate.start_spec()
+    if not callable(start.roles) and not has_any_role(by, start.roles):
+        raise TransitionForbidden(start.name, f"Only {roles_text(start.roles)} may perform “{start.title}”.")
 
 
 def deployment_start(*, release: Release, by, environment: str, run_url: str = "", commit: str = "") -> Deployment:

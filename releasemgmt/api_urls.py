@@ -112,7 +112,8 @@ urlpatterns = [
     path("audit/evidence/", AuditEvidenceView.as_view(), name="api-audit-evidence"),
     path("gate/", GateView.as_view(), name="api-gate"),
     path("gate/deployments/", DeploymentStartView.as_view(), name="api-gate-deployments"),
-    path("gate/deployments/<str:id>/finish/", DeploymentFinishView.as_view(), name="api-gate-deployment-finish"),
+    path("gate/deployments/<str:deployment_id>/finish/", DeploymentFinishView.as_view(),
+         name="api-gate-deployment-finish"),
     *record_urls,
     path("", include(router.urls)),
     re_path(r"", csrf_exempt(api_not_found)),  # last: JSON 404 for anything else under /api/

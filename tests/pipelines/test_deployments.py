@@ -110,8 +110,22 @@ def test_a_user_whose_role_may_not_deploy_is_refused_and_the_refusal_kept(walk, 
     response = start(token_client(onlooker), release)
     assert response.status_code == 403
     row = RefusedAttempt.objects.get()
-    assert (row.by, row.action, row.entry_point, row.subject) == (onlooker, START, "api", release)
+    assert (row.by, row.action, row.entry_point) == (onlooker, START, "api")
     assert Release.objects.get(pk=release.pk).state == "backed_up"
+    # Whatever it sends: the role is asked before the body is read.
+    assert token_client(onlooker).post("/api/gate/deployments/", {}, format="json").status_code == 403
+    assert RefusedAttempt.objects.count() == 2
+
+
+def test_the_service_asks_the_role_again_on_the_release(walk, make_user):
+    from pipelines.services import deployment_start
+    from releasemgmt.workflow import TransitionForbidden
+
+    release = walk("backed_up").release
+    onlooker = make_user("stakeholder")
+    with pytest.raises(TransitionForbidden):
+        deployment_start(release=release, by=onlooker, environment="production", run_url=RUN)
+    assert RefusedAttempt.objects.get().subject == release
 
 
 def test_a_deployment_to_an_ungated_environment_records_nothing(walk, gate_client):
