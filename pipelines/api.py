@@ -64,7 +64,7 @@ class DeploymentFinishInput(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=DeploymentOutcome.values,
                                       help_text="`succeeded` completes the deployment; `failed` records the "
                                                 "failure and asks for rollback advice.")
-    log_url = serializers.URLField(max_length=500, required=False, default="",
+    log_url = serializers.URLField(max_length=500, required=False, default="", allow_blank=True,
                                    help_text="The log of the run.")
 
 

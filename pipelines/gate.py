@@ -169,7 +169,7 @@ def blockers_for(release: Release, user) -> list[Blocker]:
                                                   f"“{start.title}”."))
     if state not in start.sources:
         step = forward_step(state)
-        blockers.append(Blocker(f"awaiting_{step.name}", f"The release is {release.get_state_display().lower()}: "
+        blockers.append(Blocker(f"awaiting_{step.name}", f"The release stands at “{release.get_state_display()}”: "
                                                          f"“{step.title}” (step {step.step}) comes next."))
         # The next step's guards, whoever takes it (not the pipeline).
         blockers.extend(redact(evaluate(release, step, None), user))
