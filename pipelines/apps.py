@@ -9,3 +9,6 @@ class PipelinesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "pipelines"
     verbose_name = "Deployment gate and pipelines"
+
+    def ready(self):
+        from . import schema  # noqa: F401 - registers the gate token's scheme with drf-spectacular

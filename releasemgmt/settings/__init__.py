@@ -294,7 +294,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"LevelEnum": "changes.choices.Level"},
+    "ENUM_NAME_OVERRIDES": {"LevelEnum": "changes.choices.Level",
+                            "DeploymentOutcomeEnum": "releases.choices.DeploymentOutcome"},
 }
 
 # Celery: a Redis broker when one is configured; otherwise tasks run in the
