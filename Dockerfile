@@ -22,6 +22,7 @@ COPY calendars ./calendars
 COPY notifications ./notifications
 COPY audit ./audit
 COPY reports ./reports
+COPY pipelines ./pipelines
 COPY templates ./templates
 COPY static ./static
 

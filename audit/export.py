@@ -17,8 +17,9 @@ every row (``COLUMNS``). ``evidence_type`` is one of ``EVIDENCE_TYPES``:
 - ``cab_decision``: the ``approve_plan`` / ``reject_plan`` transition.
 - ``test_result``: each execution of a test case.
 - ``go_no_go``: the Go/No-Go decision and its decider.
-- ``deployment``: deployment started and completed, by whom, with any
-  freeze-override reason.
+- ``deployment``: deployment started and completed (or reported failed),
+  by whom, with any freeze-override reason and, when a pipeline ran it
+  (the deployment gate), its run, commit, environment and log.
 - ``health_check``, ``change_evaluation``, ``pir``, ``rollback_advice``: the
   checks and reviews after deployment.
 - ``transition``: every ``TransitionLog`` row of the release and its RFCs,
@@ -72,11 +73,12 @@ from typing import Iterable, Iterator
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 
 from changes.models import ChangeRequest
 from releasemgmt.refusals import logs_refusals
 from releasemgmt.workflow import ROLES, TransitionForbidden, has_any_role, name_of, specs
+from releases.choices import DeploymentOutcome
 from releases.models import (
     CabVote,
     ChangeEvaluation,
@@ -384,18 +386,38 @@ def _decision_items(chunk: _Chunk) -> None:
                                    action=name_of(Release.approve_go if d["decision"] == "go" else Release.no_go),
                                    outcome=d["decision"], detail=d["reason"], order=3,
                                    signature=next(go_signatures.get(d["release_id"], iter(())), None)))
-    for d in Deployment.objects.filter(release_id__in=release_ids).values(
-            "release_id", "started_at", "completed_at", "freeze_override_reason", "notes", "created_by_id"):
+    _deployment_items(chunk)
+
+
+def _deployment_items(chunk: _Chunk) -> None:
+    """Each deployment: started (with the pipeline run and commit where a
+    pipeline started it), and completed or reported failed (by whom: the
+    record's history, read in the same query)."""
+    add = chunk.add
+    failed_by = Deployment.history.filter(id=OuterRef("pk"), outcome=DeploymentOutcome.FAILED).order_by(
+        "history_date").values("history_user_id")[:1]
+    for d in Deployment.objects.filter(release_id__in=chunk.release_ids).annotate(failed_by=Subquery(failed_by)).values(
+            "release_id", "started_at", "completed_at", "freeze_override_reason", "notes", "created_by_id",
+            "environment", "run_url", "commit", "failed_at", "log_url", "failed_by"):
         override = d["freeze_override_reason"]
+        detail = "; ".join(f"{label}: {value}" for label, value in (
+            ("freeze override", override), ("environment", d["environment"]), ("run", d["run_url"]),
+            ("commit", d["commit"])) if value)
         add(d["release_id"], _Item("deployment", d["started_at"], d["created_by_id"], "", "", step=Deployment.step,
-                                   action=name_of(Release.start_deployment), outcome="started",
-                                   detail=f"freeze override: {override}" if override else "", order=3))
+                                   action=name_of(Release.start_deployment), outcome="started", detail=detail,
+                                   order=3))
+        if d["failed_at"] is not None:
+            add(d["release_id"], _Item("deployment", d["failed_at"], d["failed_by"], "", "", step=Deployment.step,
+                                       action="report_failure", outcome="failed",
+                                       detail=f"log: {d['log_url']}" if d["log_url"] else "", order=3))
         if d["completed_at"] is not None:
             # The completing transition stamps the record with its log's own time.
             add(d["release_id"], _Item("deployment", d["completed_at"],
                                        chunk.completions.get((d["release_id"], d["completed_at"])), "", "",
                                        step=Deployment.step, action=name_of(Release.complete_deployment),
-                                       outcome="completed", detail=d["notes"], order=3))
+                                       outcome="completed", order=3,
+                                       detail="; ".join(v for v in (d["notes"], d["log_url"] and f"log: {d['log_url']}")
+                                                        if v)))
 
 
 def _review_items(chunk: _Chunk) -> None:

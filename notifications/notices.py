@@ -24,6 +24,7 @@ from releasemgmt.celery import app as celery_app
 from releasemgmt.workflow import name_of
 from releases.choices import Channel
 from releases.models import OutboxMessage, Release
+from releases.services import DEPLOYMENT_FAILED
 
 from .tasks import deliver_outbox
 from .vendors import task_payload
@@ -68,6 +69,9 @@ WHO_IS_TOLD = {
     "no_go": Notice((RM, STAKEHOLDERS), "No-Go for {release}"),
     "start_deployment": Notice((STAKEHOLDERS, CI_STAKEHOLDERS, ASSIGNEES), "Deployment of {release} has started"),
     "complete_deployment": Notice((RM,), "Deployment of {release} is complete"),
+    # Reported by the deployer (a pipeline at the gate): the release goes to rollback on their advice.
+    DEPLOYMENT_FAILED: Notice((DELIVERY, CHANGE, RM), "Deployment of {release} failed: your advice on a rollback "
+                                                      "is asked for"),
     "verify_deployment": Notice((CHANGE,), "{release} is deployed and healthy: change evaluation due"),
     "accept": Notice((RM, REQUESTERS), "{release} succeeded"),
     "rollback": Notice((EVERYONE,), "{release} is being rolled back"),

@@ -110,6 +110,14 @@ class GoDecision(models.TextChoices):
     NO_GO = "no_go", "No-Go"
 
 
+class DeploymentOutcome(models.TextChoices):
+    """How a deployment ended, as its deployer reported it (a pipeline, or
+    the deployment team): blank while it runs."""
+
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
 class PirOutcome(models.TextChoices):
     SUCCESS = "success", "Change succeeded"
     ROLLBACK_REQUIRED = "rollback_required", "Rollback required"

@@ -20,7 +20,7 @@ from cmdb.choices import BaselineKind
 from cmdb.services import baseline_capture, baseline_restore, ci_set_version
 from releasemgmt.workflow import name_of, run_transition
 
-from .choices import ReleaseState
+from .choices import DeploymentOutcome, ReleaseState
 
 
 @dataclass(frozen=True)
@@ -67,17 +67,30 @@ class RecordGoDecision:
         release.go_decisions.create(created_by=by, reason=payload.get("reason", ""), decision=self.decision)
 
 
+# What a deployer (a CI/CD pipeline through the deployment gate) may tell
+# the deployment record when it starts the deployment, and when it completes it.
+DEPLOYMENT_START_FIELDS = ("environment", "run_url", "commit")
+DEPLOYMENT_END_FIELDS = ("log_url",)
+
+
 def start_deployment_record(release, spec, *, by, payload, at, **_):
     """Step 12: the deployment record opens when the deployment starts, with
-    the reason an emergency release gave for starting inside a freeze."""
+    the reason an emergency release gave for starting inside a freeze, and
+    the pipeline run, commit and environment when a pipeline starts it."""
     release.deployments.create(created_by=by, started_at=at,
-                               freeze_override_reason=payload.get("freeze_override_reason", ""))
+                               freeze_override_reason=payload.get("freeze_override_reason", ""),
+                               **{k: str(payload.get(k) or "") for k in DEPLOYMENT_START_FIELDS})
 
 
-def complete_deployment_record(release, spec, *, by, at, **_):
-    """Step 12: the open deployment record is completed."""
+def complete_deployment_record(release, spec, *, by, at, payload=None, **_):
+    """Step 12: the open deployment record is completed (succeeded), with the
+    log of the run when a pipeline reports it."""
     deployment = release.latest("deployments")
     deployment.completed_at = at
+    deployment.outcome = DeploymentOutcome.SUCCEEDED
+    for key in DEPLOYMENT_END_FIELDS:
+        if (payload or {}).get(key):
+            setattr(deployment, key, str(payload[key]))
     deployment._history_user = by
     deployment.save()
 

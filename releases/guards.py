@@ -13,6 +13,7 @@ from releasemgmt.workflow import Blocker, guard, has_any_role
 
 from .choices import (
     CommunicationKind,
+    DeploymentOutcome,
     PirOutcome,
     ReleaseType,
     RollbackVerification,
@@ -363,6 +364,19 @@ def deployment_tasks_done(release, ctx):
     for task in _tasks_of_step_done(release, 12):
         yield Blocker("deployment_tasks_open", f"Deployment task '{task.title}' is not done.",
                       about=_task(task), unseen="A deployment task you may not see is not done.")
+
+
+@guard
+def deployment_not_failed(release, ctx):
+    """A deployment reported failed is not completed: the release goes to
+    rollback (step 17) on a delivery or change manager's advice, so it never
+    reaches the health check."""
+    deployment = release.latest("deployments")
+    if deployment is not None and deployment.outcome == DeploymentOutcome.FAILED:
+        when = f" at {deployment.failed_at:%Y-%m-%d %H:%M} UTC" if deployment.failed_at else ""
+        log = f" (log: {deployment.log_url})" if deployment.log_url else ""
+        yield Blocker("deployment_failed", f"The deployment failed{when}{log}; it is rolled back on the advice "
+                                           "of a delivery manager or change manager, not completed.")
 
 
 # --- steps 13 to 16 -------------------------------------------------------------------

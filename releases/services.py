@@ -21,8 +21,11 @@ from releasemgmt.workflow import (
     TransitionBlocked,
     TransitionForbidden,
     has_any_role,
+    may_act,
+    name_of,
     roles_text,
     run_transition,
+    specs,
     user_roles,
 )
 
@@ -270,6 +273,44 @@ def release_transition(*, release_id, name: str, by, signature=None, **payload) 
     (``releasemgmt.signing``)."""
     with transaction.atomic():
         return run_transition(Release, release_id, name, by=by, payload=payload, signature=signature)
+
+
+# Announced when a deployment is reported failed: the delivery and change
+# managers are asked for their advice on a rollback (step 17).
+DEPLOYMENT_FAILED = "deployment_failed"
+
+
+@logs_refusals(subject=_release_subject)
+@transaction.atomic
+def deployment_fail(*, release_id, deployment_id, by, log_url: str = ""):
+    """Record that the running deployment failed (step 12), as its deployer
+    reports it: it is then never completed (guard ``deployment_not_failed``),
+    so the release does not reach its health check, and the delivery and
+    change managers are asked to advise on the rollback (step 17)."""
+    from .choices import DeploymentOutcome
+
+    release = _locked_release(release_id)
+    spec = specs(Release)[name_of(Release.complete_deployment)]
+    if not may_act(release, spec, by):
+        raise TransitionForbidden("fail_deployment",
+                                  f"Only {roles_text(spec.roles_for(release))} may report how the deployment ended.")
+    deployment = release.deployments.select_for_update().get(pk=deployment_id)
+    if release.state not in spec.sources or deployment.outcome or deployment.pk != release.latest("deployments").pk:
+        message = "Only the running deployment of a release that is deploying can be reported failed."
+        raise RecordClosed("fail_deployment", message, [Blocker("invalid_state", message)], code="invalid_state")
+    deployment.outcome = DeploymentOutcome.FAILED
+    deployment.failed_at = timezone.now()
+    deployment.log_url = log_url or deployment.log_url
+    deployment.full_clean()
+    deployment._history_user = by
+    deployment._change_reason = "failed"
+    deployment.save()
+    log = f" Its log: {deployment.log_url}" if deployment.log_url else ""
+    events.announce(release, DEPLOYMENT_FAILED, by=by, payload={"log_url": deployment.log_url},
+                    occurrence=f"deployment-failed-{deployment.pk}",
+                    extra=f"The deployment failed and is not completed.{log} A delivery manager or change manager "
+                          "advises on the rollback (step 17) on the release page.")
+    return deployment
 
 
 @logs_refusals(subject=_release_subject)

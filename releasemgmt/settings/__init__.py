@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "notifications",
     "audit",
     "reports",
+    "pipelines",
 ]
 
 MIDDLEWARE = [
@@ -262,6 +263,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
+        # A pipeline's gate token (Bearer): its service account on the
+        # gate's routes; recognised everywhere else to be refused (403, kept).
+        "pipelines.auth.GateTokenAuthentication",
     ],
     # A login, and for a read some role in the process (releasemgmt.authz).
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated",
@@ -306,7 +310,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"LevelEnum": "changes.choices.Level"},
+    "ENUM_NAME_OVERRIDES": {"LevelEnum": "changes.choices.Level",
+                            "DeploymentOutcomeEnum": "releases.choices.DeploymentOutcome"},
 }
 
 # Celery: a Redis broker when one is configured; otherwise tasks run in the
@@ -343,6 +348,13 @@ OUTBOX_LEASE_SECONDS = float(os.environ.get("OUTBOX_LEASE_SECONDS", "60"))
 # Vendor integration secrets: after a rotation the previous secret still
 # verifies inbound updates for this long, so the vendor can switch over.
 VENDOR_SECRET_OVERLAP_HOURS = float(os.environ.get("VENDOR_SECRET_OVERLAP_HOURS", "24"))
+
+# The deployment gate (pipelines): the environments whose deployments need
+# a release that may deploy now (its names as the pipelines give them,
+# comma-separated, compared without case). Any other environment is allowed
+# at once.
+GATED_ENVIRONMENTS = tuple(e.strip().lower() for e in os.environ.get("GATE_ENVIRONMENTS", "production").split(",")
+                           if e.strip())
 
 # History is evidence: nobody "reverts" an object to an old version (that
 # would rewrite states without a transition).

@@ -29,7 +29,7 @@ RECORD_COLUMNS = {
     "go_decisions": ("decision",),
     "training_plans": ("status",),
     "backups": ("location", "taken_at", "verified"),
-    "deployments": ("started_at", "completed_at"),
+    "deployments": ("started_at", "completed_at", "outcome", "environment"),
     "health_checks": ("passed",),
     "evaluations": ("meets_objectives",),
     "reviews": ("outcome",),

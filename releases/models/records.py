@@ -17,6 +17,7 @@ from releasemgmt.workflow import sources_of
 
 from ..choices import (
     CommunicationKind,
+    DeploymentOutcome,
     GoDecision,
     PirOutcome,
     RollbackVerification,
@@ -352,13 +353,27 @@ class Backup(StepRecord):
 
 
 class Deployment(StepRecord):
-    """The deployment itself (step 12), written by start/complete_deployment."""
+    """The deployment itself (step 12), written by start/complete_deployment.
+
+    When a CI/CD pipeline deploys (the deployment gate, app ``pipelines``),
+    the record also names the pipeline's run, the commit it deployed and the
+    environment, and the outcome it reported: a failed deployment is not
+    completed (``complete_deployment`` is blocked) but rolled back on a
+    delivery or change manager's advice (step 17)."""
 
     release = release_fk("deployments")
     started_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
     freeze_override_reason = models.TextField(blank=True)
     notes = models.TextField(blank=True)
+    environment = models.CharField(max_length=100, blank=True, help_text="Where it was deployed, as the pipeline "
+                                                                         "named it.")
+    run_url = models.URLField(max_length=500, blank=True, help_text="The pipeline run that deployed it.")
+    commit = models.CharField(max_length=100, blank=True, help_text="The revision deployed.")
+    outcome = models.CharField(max_length=10, choices=DeploymentOutcome.choices, blank=True,
+                               help_text="As reported when the deployment finished; blank while it runs.")
+    failed_at = models.DateTimeField(null=True, blank=True)
+    log_url = models.URLField(max_length=500, blank=True, help_text="The log of the run, as reported at its end.")
 
     writers = ()
     step = 12

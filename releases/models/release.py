@@ -292,7 +292,8 @@ class Release(ConcurrentTransitionMixin, models.Model):
     def start_deployment(self, *, by=None, freeze_override_reason=""):
         pass
 
-    @transition(field=state, source=S.DEPLOYING, target=S.DEPLOYED, conditions=[g.deployment_tasks_done],
+    @transition(field=state, source=S.DEPLOYING, target=S.DEPLOYED,
+                conditions=[g.deployment_tasks_done, g.deployment_not_failed],
                 custom={"step": 12, "roles": RM + ("deployment_team",),
                         "durations": stay(days(1), hours(12), hours(4)),
                         "effects": [fx.complete_deployment_record]})

@@ -220,7 +220,7 @@ BLOCKER_TARGETS = {
     "environments_not_ready": "#rec-environment_readiness", "stakeholders_not_told": "#rec-communications",
     "downtime_not_broadcast": "#rec-communications", "readiness_not_assessed": "#rec-readiness_assessments",
     "training_missing": "#rec-training_plans", "training_not_done": "#rec-training_plans",
-    "backup_missing": "#rec-backups", "backup_unverified": "#rec-backups",
+    "backup_missing": "#rec-backups", "backup_unverified": "#rec-backups", "deployment_failed": "#rec-deployments",
     "health_check_missing": "#rec-health_checks", "health_check_failed": "#rec-health_checks",
     "evaluation_missing": "#rec-evaluations", "pir_missing": "#rec-reviews", "pir_not_success": "#rec-reviews",
     "rollback_not_advised": "#rec-rollback_advice", "closure_comment_missing": "#rec-closure_comments",

@@ -61,7 +61,8 @@ CAB_DECISIONS = (name_of(Release.approve_plan), name_of(Release.reject_plan))
 DISPLAY_ONLY = {
     "votes": ["decision", "comment"],
     "go_decisions": ["decision", "reason"],
-    "deployments": ["started_at", "completed_at", "freeze_override_reason", "notes"],
+    "deployments": ["started_at", "completed_at", "outcome", "environment", "run_url", "commit", "log_url",
+                    "freeze_override_reason", "notes"],
 }
 
 

@@ -317,6 +317,11 @@ def api_probes(world) -> dict[str, list[Probe]]:
         "GET /api/metrics/{metric}.csv": [Probe("metric csv", "/api/metrics/lead_time.csv", reader)],
         "GET /api/audit/evidence/": [Probe("audit evidence", evidence, has_role("release_manager", "change_manager"),
                                            ("release_a", "release_b", "rfc_a", "rfc_b"), "list")],
+        # The gate answers about a release its reader may see (404 otherwise); asked
+        # by CI and version, it finds only such a release (ZCIB 1.1 is release B's).
+        "GET /api/gate/": [*each("gate", "/api/gate/?release={id}", ("release_a", "release_b")),
+                           Probe("gate by ci", "/api/gate/?ci=ZCIB&version=1.1", any_role, ("release_b",), "leak",
+                                 markers={"release_b": f"REL-{i['release_b']:05d}"})],
     }
     # Every kind of step record is read by one viewset class: each kind is
     # listed on the release a vendor may not see; plans, which the world has,
