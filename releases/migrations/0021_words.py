@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('releases', '0019_planned_window'),
+        ('releases', '0020_deployment_pipeline_run'),
     ]
 
     operations = [
