@@ -41,6 +41,10 @@ from . import api_tour
 from .release_journeys import HAPPY_PATH, ROLLED_BACK_PATH, Cast, emergency, iso, major, minor, rolled_back
 from .schema_client import Api, Exchange, WSGITransport
 
+# The tests read the tour's log; the tour itself runs in a transaction of
+# its own (``tour``).
+pytestmark = pytest.mark.django_db
+
 # What the suite does not exercise, and why; keep it short. Keys are
 # operation labels, or "label name=value" for one value of an enumerated
 # path parameter (a transition name).
