@@ -84,29 +84,35 @@ def _finding(label: str, exc: BaseException) -> str:
     return f"--- {label}\n{str(exc).strip()[:3000]}"
 
 
+def run_operation(world, operation, headers):  # noqa: F811
+    """``MAX_EXAMPLES`` generated requests to ``operation``; the first one
+    answered otherwise than documented raises."""
+    record = re.match(r"/api/releases/\{release_pk\}/(\w+)/\{id\}/", operation.path)
+
+    @settings(max_examples=MAX_EXAMPLES, **FAST)
+    @given(case=operation.as_strategy(), data=st.data())
+    def run(case, data):
+        params = case.path_parameters or {}
+        if record and world.records.get(record.group(1)) and data.draw(st.booleans(), label="real record"):
+            params["release_pk"], params["id"] = world.records[record.group(1)]
+        else:
+            for name in list(params):
+                ids = seeded_ids(world, operation.path, name)
+                if ids and data.draw(st.booleans(), label=f"real {name}"):
+                    params[name] = data.draw(st.sampled_from(ids), label=name)
+        case.call_and_validate(headers=headers, checks=CONFORMANCE)
+
+    run()
+
+
 def test_every_operation_answers_a_superuser_as_its_schema_says(world, superuser_headers):  # noqa: F811
     findings = []
     for result in load(superuser_headers).get_all_operations():
         operation = result.ok()
         if operation.label in EXCLUDED:
             continue
-
-        @settings(max_examples=MAX_EXAMPLES, **FAST)
-        @given(case=operation.as_strategy(), data=st.data())
-        def run(case, data, operation=operation):
-            params = case.path_parameters or {}
-            record = re.match(r"/api/releases/\{release_pk\}/(\w+)/\{id\}/", operation.path)
-            if record and world.records.get(record.group(1)) and data.draw(st.booleans(), label="real record"):
-                params["release_pk"], params["id"] = world.records[record.group(1)]
-            else:
-                for name in list(params):
-                    ids = seeded_ids(world, operation.path, name)
-                    if ids and data.draw(st.booleans(), label=f"real {name}"):
-                        params[name] = data.draw(st.sampled_from(ids), label=name)
-            case.call_and_validate(headers=superuser_headers, checks=CONFORMANCE)
-
         try:
-            run()
+            run_operation(world, operation, superuser_headers)
         except Exception as exc:  # noqa: BLE001 - collected, reported together below
             findings.append(_finding(operation.label, exc))
     assert not findings, f"{len(findings)} operations answered otherwise than documented:\n\n" + \
@@ -120,8 +126,11 @@ def test_chained_calls_follow_the_schema_links_as_a_superuser(world, superuser_h
     # operation's parameter) are what chain the calls.
     assert schema.statistic.transitions.total > 0
 
+    calls = []
+
     class AsSuperuser(machine):
         def get_call_kwargs(self, case):
+            calls.append(case.operation.label)
             return {"headers": superuser_headers}
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
@@ -129,3 +138,5 @@ def test_chained_calls_follow_the_schema_links_as_a_superuser(world, superuser_h
 
     run_state_machine_as_test(AsSuperuser, settings=settings(max_examples=STATEFUL_EXAMPLES,
                                                              stateful_step_count=STATEFUL_STEPS, **FAST))
+    # Scenarios of several chained calls ran, over many operations.
+    assert len(calls) > 2 * STATEFUL_EXAMPLES and len(set(calls)) > 10, calls
