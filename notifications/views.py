@@ -5,7 +5,7 @@ import logging
 
 from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
@@ -47,16 +47,27 @@ def _error(code, detail, http=status.HTTP_400_BAD_REQUEST):
 
 class VendorInboundView(APIView):
     """A vendor's system reports on one of its tasks: its ticket reference
-    and/or a task transition. Signed like our outbound calls: HMAC-SHA256
-    over the method, path, timestamp, idempotency key and body (see
-    `notifications/vendors.py`). A wrong or stale signature gets 401, a replayed
-    idempotency key 409, and nothing changes."""
+    and/or a task transition. Signed like our outbound calls, with the
+    vendor's integration secret, in the three headers below: the signature is
+    `v2=` and the hex HMAC-SHA256, under the secret, of six lines joined by
+    a newline (none at the end): `v2`, the method, the path (with `?query`
+    if the URL has one), the timestamp, the idempotency key, and the hex
+    SHA-256 of the body bytes. A wrong or stale signature gets 401, a
+    replayed idempotency key 409, and nothing changes."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
     parser_classes = [RawJSONParser]
 
-    @extend_schema(summary="Signed update from a vendor's system", request=InboundUpdate,
+    # The signature headers are parameters of the operation, so that a client
+    # generated from the schema sends them.
+    @extend_schema(summary="Signed update from a vendor's system", request=InboundUpdate, parameters=[
+        OpenApiParameter(TIMESTAMP_HEADER, str, OpenApiParameter.HEADER, required=True,
+                         description="Unix seconds when the update was signed; more than 5 minutes off: 401."),
+        OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER, required=True,
+                         description="New for every update, the same on its retries; a key already used: 409."),
+        OpenApiParameter(SIGNATURE_HEADER, str, OpenApiParameter.HEADER, required=True,
+                         description="`v2=<hex HMAC-SHA256(secret, string to sign)>` (see the description).")],
                    responses={200: inline_serializer("InboundResult", {"task": serializers.IntegerField(),
                                                                        "state": serializers.CharField(),
                                                                        "vendor_ticket_ref": serializers.CharField()}),
