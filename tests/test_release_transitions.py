@@ -29,6 +29,7 @@ from releasemgmt.workflow import (
     TransitionError,
     TransitionForbidden,
     TransitionNotFound,
+    name_of,
     run_transition,
 )
 from releases import services as s
@@ -561,6 +562,18 @@ def _open_deployment_task(w):
     return w.a.deployment_team, {}
 
 
+def _failed_deployment(w):
+    """The deployment tasks done, but the deployment reported failed (the deployment gate)."""
+    from releases.models import Task
+
+    for task in w.release.tasks.filter(step=12, state="open"):
+        for step in (Task.start, Task.complete):
+            s.task_transition(task_id=task.pk, name=name_of(step), by=w.a.deployment_team)
+    s.deployment_fail(release_id=w.release.pk, deployment_id=w.release.latest("deployments").pk,
+                      by=w.a.deployment_team)
+    return w.a.deployment_team, {}
+
+
 def _open_task_then_close(w):
     r = w.release
     s.task_create(release_id=r.pk, by=w.rm, title="Decommission old nodes", step=12, assignee_user=w.a.deployment_team,
@@ -733,6 +746,8 @@ BLOCKED = [
     # complete_deployment
     pytest.param("complete_deployment", "deploying", "minor", _open_deployment_task, {"deployment_tasks_open"},
                  id="complete_deployment-deployment_tasks_open"),
+    pytest.param("complete_deployment", "deploying", "minor", _failed_deployment, {"deployment_failed"},
+                 id="complete_deployment-deployment_failed"),
     # verify_deployment
     pytest.param("verify_deployment", "deployed", "minor", _only_actor("rm"), {"health_check_missing"},
                  id="verify_deployment-health_check_missing"),
