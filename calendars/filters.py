@@ -67,6 +67,13 @@ class CalendarFilters:
     def querystring(self) -> str:
         return urlencode(self.query())
 
+    def feed_querystring(self) -> str:
+        """The same filters as the feeds take them (a CI by its id)."""
+        query = self.query()
+        if self.ci is not None:
+            query["ci"] = str(self.ci.pk)
+        return urlencode(query)
+
     @property
     def narrowed(self) -> bool:
         return bool(self.mine or self.teams or self.ci is not None or self.release_type)
