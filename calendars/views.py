@@ -153,7 +153,8 @@ def private_feed(request, key: str):
     try:
         filters = query_filters(request.GET, token.user)
     except ValidationError as exc:
-        return HttpResponseBadRequest(str(exc.detail), content_type="text/plain; charset=utf-8")
+        reasons = " ".join(f"{name}: {reason}" for name, reason in exc.detail.items())
+        return HttpResponseBadRequest(reasons, content_type="text/plain; charset=utf-8")
     # The token stands for its user: what concerns them, of what they may see.
     return _ics_response(request, {"viewer": token.user, "start": start, "end": end, "user": token.user,
                                    "filters": filters}, f"Releases for {token.user.get_username()}")
