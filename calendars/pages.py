@@ -80,7 +80,7 @@ def calendar_view(request):
     weeks_out = [_week(week, period, per_day, today, frozen, view == "month" and day.month) for week in weeks]
     days = [d for week in weeks for d in week if view == "week" or d.month == day.month]
     return render(request, "releases/calendar.html", {
-        **_common(request, form, filters), "view": view, "weeks": weeks_out, "agenda": _agenda(days, period, per_day),
+        **_common(request, form, filters), "view": view, "weeks": weeks_out, "agenda": _agenda(days, period, per_day, today),
         "title": title, "day": day, "prev": prev, "next": nxt, "today": today, "entries": period.entries,
     }, status=400 if form.errors else 200)
 
@@ -100,7 +100,7 @@ def _week(week, period, per_day, today, frozen, month) -> dict:
     }
 
 
-def _agenda(days, period, per_day) -> list[dict]:
+def _agenda(days, period, per_day, today) -> list[dict]:
     """The agenda (what a phone shows) lists each entry once: on the day it
     starts, or on the first day shown if it started before; at most per_day
     a day, the first by start, then how many more start that day and a link
@@ -111,7 +111,8 @@ def _agenda(days, period, per_day) -> list[dict]:
             es, total = [e for e in period.entries if e.covers(d)], period.on_day[d]
         else:
             es, total = [e for e in period.entries if e.first_day == d], period.starting[d]
-        es = sorted(es, key=lambda e: (e.start, e.kind, e.pk))[:per_day]
+        # Today's release windows first: what happens today is not the part left to "+N more".
+        es = sorted(es, key=lambda e: (not (d == today and e.kind == "release"), e.start, e.kind, e.pk))[:per_day]
         if total:
             agenda.append({"day": d, "entries": es, "more": max(0, total - len(es))})
     return agenda

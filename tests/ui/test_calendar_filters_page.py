@@ -108,6 +108,14 @@ def test_todays_releases_are_drawn_first_and_counted(login, world, actors):
     page = login(world["rm"]).get(CALENDAR).content.decode()
     drawn = set(re.findall(r'class="entry kind-release[^"]*" href="[^"]*"\s+title="REL-\d+ (Today release \d)', grid(page)))
     assert len(drawn) == MONTH_PER_DAY
+    # The phone's agenda lists today's releases before the tasks that started earlier today.
+    today_releases = Release.objects.filter(title__startswith="Today release").order_by("planned_start")[:2]
+    for i in range(MONTH_PER_DAY + 2):
+        Task.objects.create(release=world["mine"], title=f"Early task {i}", assignee_user=actors.release_manager,
+                            planned_start=today - 2 * H, planned_end=today - H)
+    agenda = login(world["rm"]).get(CALENDAR).content.decode()
+    agenda = agenda[agenda.index('<section class="agenda'):]
+    assert all(f"{r.number} {r.title}" in agenda for r in today_releases)
     # The rest (and the two planned windows of the fixture) are counted and one click away.
     link = re.search(r'<a class="today-releases" href="([^"]+)">(\d+) more releases today</a>', page)
     assert link and int(link.group(2)) == MONTH_PER_DAY + 2 + 2 - MONTH_PER_DAY
