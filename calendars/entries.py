@@ -11,10 +11,13 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 from urllib.parse import urlparse
 
 from django.conf import settings
-from django.db.models import Prefetch, Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from releases.choices import ReleaseState, ReleaseType
 from releases.models import FreezeWindow, Release, ReleasePlan, Task
+
+from .filters import CalendarFilters
 
 ENDED = ("closed", "cancelled")
 
@@ -120,50 +123,106 @@ def calendar_window(start=None, end=None) -> tuple[datetime, datetime]:
     return start or now - timedelta(days=30), end or now + timedelta(days=90)
 
 
-def entries(*, viewer, start=None, end=None, team=None, ci=None, user=None, release=None) -> list[Entry]:
+def entries(*, viewer, start=None, end=None, team=None, user=None, release=None,
+            filters: CalendarFilters | None = None, tasks: bool | None = None) -> list[Entry]:
     """Calendar entries ``viewer`` may see (releasemgmt.authz) overlapping
-    [start, end], optionally for one team, CI, user (what concerns them) or
-    release. A fixed number of queries whatever the size."""
+    [start, end], narrowed by ``filters`` (calendars.filters; without them,
+    every release but the cancelled), optionally for one team, user (what
+    concerns them: the personal feed) or release.
+
+    Tasks are in a feed that is someone's work: one release's, one team's or
+    one user's (``tasks`` left to None); the general feed holds release and
+    deployment windows and freezes only: every task of every release made it
+    thousands of events no calendar client wants. A fixed number of queries
+    whatever the size."""
     start, end = calendar_window(start, end)
+    filters = filters or CalendarFilters(finished=True)
+    if tasks is None:
+        tasks = release is not None or team is not None or user is not None
     releases = Release.objects.restrict(viewer).filter(planned_start__lte=end, planned_end__gte=start) \
-        .exclude(state="cancelled")
-    tasks = Task.objects.restrict(viewer).filter(planned_start__lte=end, planned_end__gte=start) \
-        .exclude(state="cancelled").exclude(release__state="cancelled")
+        .exclude(state="cancelled").filter(filters.releases())
     freezes = FreezeWindow.objects.restrict(viewer).filter(start__lte=end, end__gte=start)
     if release is not None:
         releases = releases.filter(pk=release.pk)
-        tasks = tasks.filter(release=release)
-        freezes = freezes.filter(Q(cis__isnull=True) | Q(cis__release_scope__release=release))
+        freezes = freezes.filter(Q(cis__isnull=True) | Q(cis__release_scope__release=release)).distinct()
+    if filters.ci is not None:
+        freezes = freezes.filter(Q(cis__isnull=True) | Q(cis=filters.ci)).distinct()
     if team is not None:
-        releases = releases.filter(tasks__assignee_team=team)
-        tasks = tasks.filter(assignee_team=team)
-    if ci is not None:
-        releases = releases.filter(scope_items__ci=ci)
-        tasks = tasks.filter(release__scope_items__ci=ci)
-        freezes = freezes.filter(Q(cis__isnull=True) | Q(cis=ci))
+        releases = releases.filter(Exists(Task.objects.filter(release=OuterRef("pk"), assignee_team=team)))
     if user is not None:
-        mine = Q(assignee_user=user) | Q(assignee_team__members=user) | Q(assignee_vendor__users=user)
-        releases = releases.filter(Q(release_manager=user) | Q(rfcs__requester=user) | Q(tasks__in=Task.objects.filter(mine)))
-        tasks = tasks.filter(mine | Q(release__release_manager=user))
-    # DISTINCT only where a filter joins a to-many relation: on the wide
-    # joined rows of the plain feed it made PostgreSQL sort thousands of
-    # rows by every column.
-    if team is not None or ci is not None or user is not None:
-        releases = releases.distinct()
-    if ci is not None or user is not None:
-        tasks = tasks.distinct()
-    if release is not None or ci is not None:
-        freezes = freezes.distinct()
-    releases = releases.prefetch_related(Prefetch("plans", queryset=ReleasePlan.objects.only(
-        "id", "release_id", "version", "deployment_start", "deployment_end", "downtime_expected",
-        "deployment_approach")))
+        releases = releases.filter(_concerns(user))
     out: list[Entry] = []
     host, site = _host(), settings.SITE_URL.rstrip("/")
-    for r in releases:
-        out.extend(release_entries(r, host=host))
-    out.extend(e for e in (task_entry(row, host=host, site=site) for row in tasks.values(*TASK_ENTRY_FIELDS)) if e)
+    out.extend(_release_rows(releases, host, site))
+    if tasks:
+        rows = Task.objects.restrict(viewer).filter(planned_start__lte=end, planned_end__gte=start) \
+            .exclude(state="cancelled").exclude(release__state="cancelled").filter(filters.tasks())
+        if release is not None:
+            rows = rows.filter(release=release)
+        if team is not None:
+            rows = rows.filter(assignee_team=team)
+        if user is not None:
+            rows = rows.filter(Q(pk__in=Task.objects.filter(_task_of(user)).values("pk"))
+                               | Q(release__release_manager=user))
+        out.extend(e for e in (task_entry(row, host=host, site=site) for row in rows.values(*TASK_ENTRY_FIELDS))
+                   if e)
     out.extend(freeze_entry(f) for f in freezes)
     return sorted(out, key=lambda e: (e.start, e.uid))
+
+
+def _task_of(user) -> Q:
+    """A task assigned to the user, one of their teams or their vendor."""
+    return Q(assignee_user=user) | Q(assignee_team__members=user) | Q(assignee_vendor__users=user)
+
+
+def _concerns(user) -> Q:
+    """A release that concerns the user: they manage it, requested one of its
+    changes, or have a task in it (theirs, their team's, their vendor's)."""
+    return (Q(release_manager=user) | Q(pk__in=Release.rfcs.through.objects.filter(changerequest__requester=user)
+                                        .values("release_id"))
+            | Q(pk__in=Task.objects.filter(_task_of(user)).values("release_id")))
+
+
+# What a release's calendar entries read, as plain rows (no model instances:
+# a release's state machine runs on loading each one).
+RELEASE_ENTRY_FIELDS = ("id", "title", "planned_start", "planned_end", "calendar_sequence", "state",
+                        "release_type")
+PLAN_ENTRY_FIELDS = ("release_id", "version", "deployment_start", "deployment_end", "downtime_expected",
+                     "deployment_approach")
+
+
+def _release_rows(releases, host: str, site: str) -> list[Entry]:
+    """The planned and deployment windows of ``releases``, in two queries."""
+    rows = list(releases.values(*RELEASE_ENTRY_FIELDS))
+    plans: dict[int, list] = {}
+    if rows:
+        for p in ReleasePlan.objects.filter(release__in=releases).order_by("release_id", "version") \
+                .values_list(*PLAN_ENTRY_FIELDS):
+            plans.setdefault(p[0], []).append(p)
+    states, types = dict(ReleaseState.choices), dict(ReleaseType.choices)
+    out = []
+    for r in rows:
+        pk, link = r["id"], f"{site}/releases/{r['id']}/"
+        number = f"REL-{pk:05d}"
+        if r["planned_start"] and r["planned_end"]:
+            out.append(Entry(
+                uid=f"release-{pk}-window@{host}", kind="release_window",
+                title=f"{number} {r['title']} (planned window)", start=r["planned_start"], end=r["planned_end"],
+                sequence=r["calendar_sequence"], url=link, release=pk, state=r["state"],
+                description=f"{types.get(r['release_type'], r['release_type'])} release, "
+                            f"{states.get(r['state'], r['state'])}.",
+            ))
+        versions = plans.get(pk)
+        if versions and versions[-1][2] and versions[-1][3]:
+            # Each plan version may move the window: the number of windows so far is the sequence.
+            moves = sum(1 for a, b in zip(versions, versions[1:]) if (a[2], a[3]) != (b[2], b[3]))
+            _, _, d_start, d_end, downtime, approach = versions[-1]
+            out.append(Entry(
+                uid=f"release-{pk}-deployment@{host}", kind="deployment_window",
+                title=f"{number} deployment" + (" (downtime)" if downtime else ""), start=d_start, end=d_end,
+                sequence=moves, url=link, release=pk, state=r["state"], description=approach,
+            ))
+    return out
 
 
 def _text(value: str) -> str:

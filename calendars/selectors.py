@@ -4,16 +4,19 @@ read in a bounded number of queries however busy a month is."""
 from __future__ import annotations
 
 from calendar import monthrange
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
 
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from releases.choices import TaskState
 from releases.models import FreezeWindow, Release, ReleasePlan, Task
 from releases.selectors.access import ENDED
+
+from .filters import FINISHED_RELEASE_STATES, CalendarFilters
+from .marks import release_marks
 
 
 
@@ -27,6 +30,8 @@ class CalendarEntry:
     state: str = ""
     detail: str = ""
     pk: int = 0  # the row's id in its kind's table: orders entries that start together
+    release: int = 0  # the release it belongs to (none for a freeze)
+    marks: list[str] = field(default_factory=list)  # conflicts and freezes, in words (calendars.marks)
 
     @cached_property
     def first_day(self) -> date:
@@ -61,16 +66,25 @@ def _on(start: str, end: str, a: datetime, b: datetime) -> Q:
     return Q(**{f"{start}__lt": b, f"{end}__gte": a}) & (Q(**{f"{end}__gt": a}) | Q(**{f"{start}__gte": a}))
 
 
-def _calendar_sources(user) -> list[tuple[str, str, str, object]]:
+def _calendar_sources(user, filters: CalendarFilters | None = None) -> list[tuple[str, str, str, object]]:
     """What the calendar shows, per kind: (kind, start field, end field, the
-    rows this user may see). Cancelled releases and tasks are left out; a
+    rows this user may see), narrowed by ``filters`` (by default: what is
+    still to happen). Cancelled releases and tasks are always left out; a
     deployment window is the latest plan version's (a window moved by a
     revised plan is gone), of a release that has not ended."""
+    filters = filters or CalendarFilters(user=user)
     newest = ReleasePlan.objects.filter(release=OuterRef("release")).order_by("-version").values("version")[:1]
-    plans = ReleasePlan.objects.restrict(user).filter(version=Subquery(newest)).exclude(release__state__in=ENDED)
-    releases = Release.objects.restrict(user).exclude(state="cancelled")
-    tasks = Task.objects.restrict(user).exclude(state=TaskState.CANCELLED)
-    sources = [("freeze", "start", "end", FreezeWindow.objects.restrict(user)),
+    plans = (ReleasePlan.objects.restrict(user).filter(version=Subquery(newest)).exclude(release__state__in=ENDED)
+             .filter(filters.releases("release__")))
+    releases = Release.objects.restrict(user).exclude(state="cancelled").filter(filters.releases())
+    tasks = Task.objects.restrict(user).exclude(state=TaskState.CANCELLED).filter(filters.tasks())
+    freezes = FreezeWindow.objects.restrict(user)
+    if filters.ci is not None:
+        # A CI's calendar keeps the freezes that cover it, global ones included.
+        covered = FreezeWindow.cis.through.objects
+        freezes = freezes.filter(~Exists(covered.filter(freezewindow=OuterRef("pk")))
+                                 | Exists(covered.filter(freezewindow=OuterRef("pk"), configurationitem=filters.ci)))
+    sources = [("freeze", "start", "end", freezes),
                ("deployment", "deployment_start", "deployment_end", plans),
                ("release", "planned_start", "planned_end", releases),
                ("task", "planned_start", "planned_end", tasks)]
@@ -94,7 +108,8 @@ def calendar_rows(rows) -> list[CalendarEntry]:
                                                                      "planned_end"):
             found["release", r.pk] = CalendarEntry(
                 "release", f"{r.number} {r.title}", r.planned_start, r.planned_end,
-                reverse("releases:detail", args=[r.pk]), r.state, f"Release window · {r.get_state_display()}", r.pk)
+                reverse("releases:detail", args=[r.pk]), r.state, f"Release window · {r.get_state_display()}", r.pk,
+                r.pk)
     if ids.get("deployment"):
         for p in (ReleasePlan.objects.filter(pk__in=ids["deployment"]).select_related("release")
                   .only("id", "version", "deployment_start", "deployment_end", "release__id", "release__title",
@@ -103,7 +118,7 @@ def calendar_rows(rows) -> list[CalendarEntry]:
             found["deployment", p.pk] = CalendarEntry(
                 "deployment", f"Deploy {r.number} {r.title}", p.deployment_start, p.deployment_end,
                 reverse("releases:detail", args=[r.pk]) + "#step-12", r.state, f"Deployment window, plan v{p.version}",
-                p.pk)
+                p.pk, r.pk)
     if ids.get("freeze"):
         for f in FreezeWindow.objects.filter(pk__in=ids["freeze"]).only("id", "name", "start", "end", "reason"):
             found["freeze", f.pk] = CalendarEntry(
@@ -118,9 +133,19 @@ def calendar_rows(rows) -> list[CalendarEntry]:
             found["task", t.pk] = CalendarEntry(
                 "task", f"{t.release.number}: {t.title}", t.planned_start, t.planned_end,
                 reverse("releases:task", args=[t.pk]), t.state,
-                f"{t.release.number} · step {t.step} · {t.assignee_label}", t.pk)
+                f"{t.release.number} · step {t.step} · {t.assignee_label}", t.pk, t.release_id)
     # A row deleted between the two queries is simply not shown.
     return [found[key] for key in rows if key in found]
+
+
+def with_marks(entries: list[CalendarEntry], user) -> list[CalendarEntry]:
+    """The release and deployment windows among ``entries`` marked with
+    their conflicts and freezes (calendars.marks), in a fixed number of queries."""
+    windows = [e for e in entries if e.kind in ("release", "deployment") and e.state not in FINISHED_RELEASE_STATES]
+    marks = release_marks({e.release for e in windows}, user)
+    for e in windows:
+        e.marks = marks.get(e.release, [])
+    return entries
 
 
 @dataclass
@@ -129,10 +154,12 @@ class CalendarPeriod:
 
     entries: list[CalendarEntry]  # per kind, the first few starting on each day
     on_day: dict[date, int]  # how many entries (all kinds) are on each day
+    releases_on: dict[date, int]  # how many release windows are on each day
     starting: dict[date, int]  # how many start on each day; on the first, also those that started before
 
 
-def calendar_period(user, first: date, last: date, per_day: int) -> CalendarPeriod:
+def calendar_period(user, first: date, last: date, per_day: int, filters: CalendarFilters | None = None,
+                    today: date | None = None) -> CalendarPeriod:
     """The calendar from ``first`` to ``last`` (both included) for what this
     user may see, in three queries per kind however many entries it holds.
 
@@ -150,7 +177,9 @@ def calendar_period(user, first: date, last: date, per_day: int) -> CalendarPeri
 
     Enough to fill ``per_day`` lanes or agenda rows a day when entries last
     a day or so; a day crossed by many long entries that started days before
-    may show fewer than it could, never a false count."""
+    may show fewer than it could, never a false count. On ``today``, the
+    first ``per_day`` release windows on it are loaded too, however long ago
+    they started: today's releases are drawn first (``week_lanes``)."""
     from django.db.models import DateTimeField, F, Value, Window
     from django.db.models.functions import Greatest, Least, RowNumber, TruncDate
 
@@ -160,8 +189,9 @@ def calendar_period(user, first: date, last: date, per_day: int) -> CalendarPeri
     instant = timedelta(microseconds=1)
     on_day = dict.fromkeys(days, 0)
     starting = dict.fromkeys(days, 0)
+    releases_on = dict.fromkeys(days, 0)
     picked = []
-    for kind, start, end, qs in _calendar_sources(user):
+    for kind, start, end, qs in _calendar_sources(user, filters):
         rows = qs.filter(_on(start, end, a, b)).order_by()
         first_day = TruncDate(Greatest(start, Value(a, output_field=DateTimeField())), tzinfo=tz)
         # The last day as CalendarEntry.last_day has it (an entry ending at
@@ -173,35 +203,47 @@ def calendar_period(user, first: date, last: date, per_day: int) -> CalendarPeri
             starting[d1] += n
             for i in range((d2 - d1).days + 1):
                 on_day[d1 + timedelta(days=i)] += n
+                if kind == "release":
+                    releases_on[d1 + timedelta(days=i)] += n
+        if kind == "release" and today in on_day:
+            picked += [(kind, pk) for pk in rows.filter(_on(start, end, *_day_bounds(today, tz)))
+                       .order_by(start, "pk").values_list("pk", flat=True)[:per_day]]
         ranked = rows.annotate(cal_rank=Window(RowNumber(), partition_by=first_day,
                                                order_by=[F(start).asc(), F("pk").asc()]))
         picked += [(kind, pk) for pk in ranked.filter(cal_rank__lte=per_day).values_list("pk", flat=True)]
-    return CalendarPeriod(calendar_rows(picked), on_day, starting)
+    picked = list(dict.fromkeys(picked))  # today's releases may have been picked twice
+    return CalendarPeriod(with_marks(calendar_rows(picked), user), on_day, releases_on, starting)
 
 
-def calendar_day(user, day: date):
+def calendar_day(user, day: date, filters: CalendarFilters | None = None, kind: str = ""):
     """Every entry on ``day`` as ``(kind, id)`` rows in the calendar's order
     (start, kind, id): a union of each kind's ids, which a Paginator counts and
-    slices in SQL; ``calendar_rows`` then reads the page's entries."""
+    slices in SQL; ``calendar_rows`` then reads the page's entries. With
+    ``kind``, only the entries of that kind."""
     from django.db.models import CharField, F, Value
 
     a, b = _day_bounds(day, timezone.get_current_timezone())
+    only = kind
     parts = [qs.filter(_on(start, end, a, b)).order_by()
              .annotate(cal_start=F(start), cal_kind=Value(kind, output_field=CharField()), cal_id=F("pk"))
              .values_list("cal_start", "cal_kind", "cal_id")
-             for kind, start, end, qs in _calendar_sources(user)]
+             for kind, start, end, qs in _calendar_sources(user, filters) if not only or kind == only]
+    if not parts:
+        return Task.objects.none().values_list("pk", "pk", "pk").order_by("pk")
     rows = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
     return rows.order_by("cal_start", "cal_kind", "cal_id")
 
 
 def week_lanes(days: list[date], entries: list[CalendarEntry], max_lanes: int | None = None,
-               on_day: dict[date, int] | None = None):
+               on_day: dict[date, int] | None = None, today: date | None = None):
     """Lay a week's entries out as bars: each entry covers a run of days
     (clipped to the week) and gets the first lane free on all of them.
     Returns (lanes, hidden): lanes of segments, and per day how many entries
     are not shown: with ``on_day`` (each day's count of entries, when
     ``entries`` are only some of them), that count less the bars drawn on the
-    day; without it, the entries that did not fit in ``max_lanes``."""
+    day; without it, the entries that did not fit in ``max_lanes``. The
+    release windows on ``today`` take the first lanes: what happens today is
+    never the part hidden behind "+N more"."""
     first, last = days[0], days[-1]
     segments = []
     for e in entries:
@@ -211,7 +253,8 @@ def week_lanes(days: list[date], entries: list[CalendarEntry], max_lanes: int | 
         a, b = max(start, first), min(end, last)
         segments.append({"entry": e, "col": (a - first).days + 1, "span": (b - a).days + 1,
                          "before": start < first, "after": end > last})
-    segments.sort(key=lambda g: (g["col"], -g["span"], KIND_ORDER.get(g["entry"].kind, 9), g["entry"].start))
+    segments.sort(key=lambda g: (not (g["entry"].kind == "release" and today is not None and g["entry"].covers(today)),
+                                 g["col"], -g["span"], KIND_ORDER.get(g["entry"].kind, 9), g["entry"].start))
     lanes: list[tuple[list[dict], list[bool]]] = []  # each lane's segments, and the days it has taken
     hidden = [0] * len(days)
     shown = [0] * len(days)

@@ -3,7 +3,7 @@ iCalendar feeds (all, per team, per CI, per release, and a private per-user
 URL that calendar clients can subscribe to without logging in)."""
 from __future__ import annotations
 
-from django.http import Http404, HttpResponse, HttpResponseNotModified
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseNotModified
 from django.shortcuts import get_object_or_404
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
@@ -19,18 +19,27 @@ from cmdb.models import ConfigurationItem
 from releasemgmt.filters import UtcIsoDateTimeField
 from releasemgmt.authz import reader
 from releasemgmt.input_guard import ID_SCHEMA, not_an_id_message, parse_id
+from releases.choices import ReleaseType
 from releases.models import CalendarToken, Release, Team
 
 from .cache import cached_feed
 from .entries import calendar_window, entries, to_ical
+from .filters import CalendarFilters, parse_bool
 
 FILTERS = [
     OpenApiParameter("start", OpenApiTypes.DATETIME, description="From (default: 30 days ago)."),
     OpenApiParameter("end", OpenApiTypes.DATETIME, description="Until (default: 90 days ahead)."),
-    OpenApiParameter("team", ID_SCHEMA, description="Only this team's releases and tasks."),
-    OpenApiParameter("ci", ID_SCHEMA, description="Only releases touching this CI, and its freezes."),
-    OpenApiParameter("release", ID_SCHEMA, description="Only this release."),
-    OpenApiParameter("mine", OpenApiTypes.BOOL, description="Only what concerns the authenticated user."),
+    OpenApiParameter("mine", OpenApiTypes.BOOL,
+                     description="Only releases the authenticated user manages or has a task in."),
+    OpenApiParameter("teams", OpenApiTypes.BOOL,
+                     description="Only releases with a task for one of the authenticated user's teams."),
+    OpenApiParameter("ci", ID_SCHEMA, description="Only releases touching this CI, and its freezes and global ones."),
+    OpenApiParameter("type", OpenApiTypes.STR, enum=[c for c, _ in ReleaseType.choices],
+                     description="Only releases of this type."),
+    OpenApiParameter("finished", OpenApiTypes.BOOL,
+                     description="Also closed, rolled-back and cancelled releases and done tasks (default: left out)."),
+    OpenApiParameter("team", ID_SCHEMA, description="A team's feed: its releases and its tasks."),
+    OpenApiParameter("release", ID_SCHEMA, description="A release's feed: its windows and its tasks."),
 ]
 
 EntrySerializer = inline_serializer("CalendarEntry", {
@@ -71,6 +80,26 @@ def _int(params, name):
     return pk
 
 
+def _bool(params, name) -> bool:
+    try:
+        return parse_bool(params, name)
+    except ValueError as exc:
+        raise ValidationError({name: str(exc)}) from exc
+
+
+def query_filters(params, user) -> CalendarFilters:
+    """The calendar filters of a feed's query (calendars.filters), checked:
+    a CI the user may not see is not found, a bad value is a 400."""
+    kind = params.get("type") or ""
+    if kind and kind not in ReleaseType.values:
+        raise ValidationError({"type": f"Give one of {', '.join(ReleaseType.values)}."})
+    ci = None
+    if (ci_id := _int(params, "ci")) is not None:
+        ci = get_object_or_404(ConfigurationItem.objects.restrict(user), pk=ci_id)
+    return CalendarFilters(user=user, mine=_bool(params, "mine"), teams=_bool(params, "teams"), ci=ci,
+                           release_type=kind, finished=_bool(params, "finished"))
+
+
 def feed_filters(request) -> dict:
     """The ``entries`` arguments the request's query asks for, checked: what
     the requesting user may see, narrowed by the filters (a team, CI or
@@ -81,23 +110,23 @@ def feed_filters(request) -> dict:
     if start and end and end <= start:
         raise ValidationError({"end": "The end must be after the start."})
     start, end = calendar_window(start, end)
-    kwargs = {"viewer": viewer, "start": start, "end": end}
+    kwargs = {"viewer": viewer, "start": start, "end": end, "filters": query_filters(params, viewer)}
     if (team := _int(params, "team")) is not None:
         kwargs["team"] = get_object_or_404(Team.objects.restrict(viewer), pk=team)
-    if (ci := _int(params, "ci")) is not None:
-        kwargs["ci"] = get_object_or_404(ConfigurationItem.objects.restrict(viewer), pk=ci)
     if (release := _int(params, "release")) is not None:
         kwargs["release"] = get_object_or_404(Release.objects.restrict(viewer), pk=release)
-    if params.get("mine") in ("1", "true", "yes") or not reader(viewer).internal:
+    if not reader(viewer).internal:
         # A vendor's calendar is its own work, not every release it may see.
         kwargs["user"] = viewer
     return kwargs
 
 
 class CalendarView(APIView):
-    """Release calendar entries: planned windows, deployment windows, task
-    dates and freeze windows. Each has a stable `uid` and a `sequence` that
-    rises with every reschedule."""
+    """Release calendar entries: planned windows, deployment windows and
+    freeze windows of releases still to happen (filters below); a team's or
+    a release's feed (`team`, `release`) also holds its task dates. Each
+    entry has a stable `uid` and a `sequence` that rises with every
+    reschedule."""
 
     @extend_schema(summary="Release calendar entries", parameters=FILTERS, responses={200: EntrySerializer})
     def get(self, request):
@@ -113,22 +142,29 @@ class CalendarFeedView(APIView):
 
 
 def private_feed(request, key: str):
-    """A user's own calendar (what they manage, requested or are assigned),
-    at a secret URL calendar clients can subscribe to."""
+    """A user's own calendar at a secret URL calendar clients can subscribe
+    to: their tasks and their teams', and the releases they manage, requested
+    or work on; the same filters as the other feeds (``finished``, ``type``,
+    ``ci``...) as query parameters."""
     token = CalendarToken.objects.select_related("user").filter(key=key).first()
     if token is None or not token.user.is_active:
         raise Http404("Unknown calendar.")
     start, end = calendar_window()
+    try:
+        filters = query_filters(request.GET, token.user)
+    except ValidationError as exc:
+        reasons = " ".join(f"{name}: {reason}" for name, reason in exc.detail.items())
+        return HttpResponseBadRequest(reasons, content_type="text/plain; charset=utf-8")
     # The token stands for its user: what concerns them, of what they may see.
-    return _ics_response(request, {"viewer": token.user, "start": start, "end": end, "user": token.user},
-                         f"Releases for {token.user.get_username()}")
+    return _ics_response(request, {"viewer": token.user, "start": start, "end": end, "user": token.user,
+                                   "filters": filters}, f"Releases for {token.user.get_username()}")
 
 
 def _ics_response(request, filters: dict, name: str):
     """The feed for ``filters``, from the cache while nothing it shows has
     changed (calendars.cache); 304 when the client holds it already."""
     key = (name, filters["start"], filters["end"], reader(filters["viewer"]).key,
-           *(getattr(filters.get(k), "pk", None) for k in ("team", "ci", "release", "user")))
+           *(getattr(filters.get(k), "pk", None) for k in ("team", "release", "user")), *filters["filters"].key())
     body, etag = cached_feed(key, lambda: to_ical(entries(**filters), name=name))
     if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
         response = HttpResponseNotModified()

@@ -123,15 +123,16 @@ def _rename_user(user, name):
 def test_any_change_to_what_the_feed_shows_shows_in_the_next_poll(world, actors, renders, change,
                                                                    django_capture_on_commit_callbacks):
     client, release, tasks, team, vendor = world
-    client.get("/calendar.ics")
-    before = client.get("/calendar.ics")  # rendered again and stored
-    assert client.get("/calendar.ics").content == before.content and renders["n"] == 2
+    feed = f"/calendar.ics?release={release.pk}"  # the release's feed: its windows, tasks and freezes
+    client.get(feed)
+    before = client.get(feed)  # rendered again and stored
+    assert client.get(feed).content == before.content and renders["n"] == 2
     with django_capture_on_commit_callbacks(execute=True):
         CHANGES[change](actors, release, tasks, team, vendor)
-    after = client.get("/calendar.ics")
+    after = client.get(feed)
     assert renders["n"] == 3, "the change did not invalidate the cached feed"
     assert after.content != before.content and after["ETag"] != before["ETag"]
-    assert client.get("/calendar.ics", HTTP_IF_NONE_MATCH=before["ETag"]).status_code == 200
+    assert client.get(feed, HTTP_IF_NONE_MATCH=before["ETag"]).status_code == 200
 
 
 def test_a_login_does_not_drop_the_stored_feeds(world, actors, renders):

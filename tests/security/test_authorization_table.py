@@ -305,10 +305,16 @@ def api_probes(world) -> dict[str, list[Probe]]:
         "GET /api/users/": [Probe("users", "/api/users/?page_size=200", any_role, ("user_cm",), "list")],
         "GET /api/users/{id}/": each("user", "/api/users/{id}/", ("user_cm",)),
         "GET /api/users/me/": [Probe("me", "/api/users/me/", logged_in)],
-        "GET /api/calendar/": [Probe("calendar", "/api/calendar/", any_role,
-                                     ("release_a", "release_b", "task_own", "task_other", "task_internal", "task_b"),
-                                     "list"),
-                               Probe("calendar", "/api/calendar/", any_role, ("freeze", "task_gone"), "leak")],
+        # The general feed holds release windows (and freezes); tasks are in a
+        # release's, a team's and a user's own feed (a vendor's is its own work).
+        "GET /api/calendar/": [Probe("calendar", "/api/calendar/", any_role, ("release_a", "release_b"), "list"),
+                               Probe("calendar", "/api/calendar/?finished=1&teams=1", any_role, tasks, "leak"),
+                               Probe("calendar", "/api/calendar/", any_role, tasks + ("freeze", "task_gone"),
+                                     "leak"),
+                               Probe("release calendar", f"/api/calendar/?release={i['release_a']}", any_role,
+                                     ("release_a",)),
+                               Probe("release calendar", f"/api/calendar/?release={i['release_a']}", any_role,
+                                     ("task_own", "task_other", "task_internal", "task_gone", "release_b"), "leak")],
         "GET /api/metrics/": [Probe("metrics", "/api/metrics/", reader),
                               Probe("metrics by vendor", f"/api/metrics/?vendor={i['vendor_globex']}", reader,
                                     ("vendor_globex",)),
@@ -404,9 +410,8 @@ def page_probes(world) -> dict[str, list[Probe]]:
         "cmdb:baseline_list": [page("baseline list", "/cmdb/baselines/", reader, ("baseline_a", "baseline_b"),
                                     "list")],
         "cmdb:baseline_detail": each("cmdb:baseline_detail", reader, ("baseline_a", "baseline_b")),
-        "calendar-feed": [page("calendar.ics", "/calendar.ics", any_role,
-                               ("release_a", "release_b", "task_own", "task_other", "task_internal", "task_b"),
-                               "list")],
+        "calendar-feed": [page("calendar.ics", "/calendar.ics", any_role, ("release_a", "release_b"), "list"),
+                          page("calendar.ics", "/calendar.ics?finished=1", any_role, tasks + ("freeze",), "leak")],
         "calendar-private-feed": [],  # per principal, below
     }
 

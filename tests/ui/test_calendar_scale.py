@@ -35,8 +35,12 @@ CALENDAR = reverse("releases:calendar")
 # counts per day, the ids of the few shown, and their rows when there are
 # some (no freeze window here: 4 + 3 * 3 + 2). A day's list: its count, the
 # page's ids, and the rows of each kind on the page (at most 4 + 2 + 4).
-GRID_QUERIES = 15
-DAY_LIST_QUERIES = 10
+# Both then mark the release windows shown with their conflicts and
+# freezes: the windows with their CIs, and the freezes over them (2; the
+# other releases on the same CIs are a third when a CI is in scope); the
+# grids also read the freeze windows on their days (1).
+GRID_QUERIES = 18
+DAY_LIST_QUERIES = 12
 
 
 def at(day: date, hour: int, minute: int = 0) -> datetime:
