@@ -21,29 +21,9 @@ from .choices import (
     TrainingStatus,
     VoteDecision,
 )
-from .conflicts import dependency_cycle, version_clashes, window_conflicts
+from .conflicts import dependency_cycle, window_conflicts
 
 CLOSED_RFC_STATES = {"rejected", "cancelled", "closed"}
-
-
-# --- warnings: what to know before planning and scheduling, never a blocker -----------
-
-
-def version_warnings(release) -> list[Blocker]:
-    """A target version older than the one the CMDB holds (the release would
-    deploy a downgrade), and a CI another open release also changes (the
-    second to close decides the version the CMDB ends with)."""
-    downgrades, shared = version_clashes(release)
-    out = [Blocker("older_than_cmdb",
-                   f"{item.ci.name}: the CMDB holds {item.ci.version}; this release would deploy {item.target_version}, "
-                   f"an older version.") for item in downgrades]
-    for item, other in shared:
-        to = f" (to {other.target_version})" if other.target_version else ""
-        out.append(Blocker("version_also_changed",
-                           f"{other.release.number} {other.release.title} also changes {item.ci.name}{to}.",
-                           about=("releases.Release", other.release_id),
-                           unseen=f"Another open release also changes {item.ci.name}."))
-    return out
 
 
 # --- step 2: planning and the CAB ---------------------------------------------
