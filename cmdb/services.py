@@ -46,9 +46,15 @@ def baseline_capture_check(*, by) -> None:
         raise TransitionForbidden(CAPTURE, "Only a configuration manager or release manager may capture a baseline.")
 
 
+def may_register_cis(user) -> bool:
+    """Whether ``user`` may register configuration items (``ci_create_check``;
+    the pages offer the way to it only to them)."""
+    return has_any_role(user, CI_WRITERS)
+
+
 @logs_refusals()
 def ci_create_check(*, by) -> None:
-    if not has_any_role(by, CI_WRITERS):
+    if not may_register_cis(by):
         raise TransitionForbidden("create", "Only a configuration manager may register configuration items.")
 
 

@@ -6,15 +6,20 @@ from django import forms
 from django.core.paginator import Paginator
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
 
-from releasemgmt.ui import reader_required
+from releasemgmt.ui import apply_errors, ask, reader_required, redirect_back
+from releasemgmt.workflow import TransitionError
 
 from .choices import CIType
 from .forms import BaselineCompareForm
 from .models import Baseline, BaselineItem, ConfigurationItem
 from .relations import scope_item_model
-from .services import baseline_diff
+from .services import baseline_diff, ci_create, ci_create_check, may_register_cis
 
 
 class CIFilterForm(forms.Form):
@@ -45,7 +50,42 @@ def ci_list_view(request):
         if form.cleaned_data["ci_type"]:
             qs = qs.filter(ci_type=form.cleaned_data["ci_type"])
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    return render(request, "cmdb/ci_list.html", {"form": form, "page": page, "cis": page.object_list})
+    return render(request, "cmdb/ci_list.html", {"form": form, "page": page, "cis": page.object_list,
+                                                 "may_add": may_register_cis(request.user)})
+
+
+class CIRegisterForm(forms.Form):
+    name = forms.CharField(max_length=200, help_text="As releases and people will type it.")
+    ci_type = forms.ChoiceField(label="Type", choices=CIType.choices, initial=CIType.APPLICATION)
+    version = forms.CharField(max_length=100, required=False, help_text="The version running now.")
+    next = forms.CharField(required=False, widget=forms.HiddenInput)
+
+
+@require_http_methods(["GET", "POST"])
+@reader_required
+def ci_add_view(request):
+    """Register a configuration item (configuration managers), e.g. one a
+    release's scope named before the CMDB held it: ``?name=`` fills the
+    name, ``?next=`` is where to go back once it is registered."""
+    ask(ci_create_check, by=request.user)
+    status = 200
+    if request.method == "POST":
+        form = CIRegisterForm(request.POST)
+        if form.is_valid():
+            data = {k: v for k, v in form.cleaned_data.items() if k != "next"}
+            try:
+                ci = ci_create(by=request.user, owner=request.user, **data)
+            except (TransitionError, ValidationError) as exc:
+                status = apply_errors(form, exc)
+            else:
+                messages.success(request, f"{ci.name} is in the CMDB.")
+                return redirect_back(request, reverse("cmdb:ci_detail", args=[ci.pk]))
+        else:
+            status = 400
+    else:
+        form = CIRegisterForm(initial={"name": request.GET.get("name", "")[:200],
+                                       "next": request.GET.get("next", "")[:500]})
+    return render(request, "cmdb/ci_add.html", {"form": form}, status=status)
 
 
 @reader_required

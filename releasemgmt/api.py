@@ -278,6 +278,9 @@ def transition_row_serializer(name: str, names: list[str]):
             "signature_required": serializers.BooleanField(
                 help_text="A signed decision: the POST must carry `signature`, the acting user's credential."),
             "blockers": BlockerSerializer(many=True),
+            "warnings": BlockerSerializer(
+                many=True, help_text="What to know before taking the step, without standing in its way (a "
+                                     "version older than the CMDB holds, a CI another open release also changes)."),
         },
     )
 

@@ -143,6 +143,10 @@ class Spec:
     # A step that undoes or abandons progress (a rejection, a No-Go, a
     # rollback, a cancellation): the pages draw it apart from the way forward.
     setback: bool = False
+    # What the user should know before taking the step without it standing
+    # in the way: callables(obj) -> [Blocker], listed as ``warnings`` beside
+    # the blockers and never checked by ``run_transition``.
+    warnings: tuple[Callable[..., list], ...] = ()
 
     def roles_for(self, obj) -> tuple[str, ...]:
         return tuple(self.roles(obj) if callable(self.roles) else self.roles)
@@ -191,6 +195,7 @@ def specs(model, field_name: str | None = None) -> dict[str, Spec]:
                 durations=dict(custom.get("durations", {})),
                 fields=tuple(p for p in inspect.signature(method).parameters if p not in ("self", "by")),
                 setback=custom.get("setback", False),
+                warnings=tuple(custom.get("warnings", ())),
             )
         _SPECS[key] = found
     return _SPECS[key]
@@ -273,9 +278,16 @@ def available(obj, user, field_name: str | None = None) -> list[dict[str, Any]]:
                 "reason_required": spec.reason,
                 "signature_required": spec.signed is not None,
                 "blockers": [b.as_dict() for b in blockers],
+                "warnings": [w.as_dict() for w in warnings_of(obj, spec, user)],
             }
         )
     return rows
+
+
+def warnings_of(obj, spec: Spec, user=None) -> list[Blocker]:
+    """The warnings of ``spec`` on ``obj``, worded for ``user`` (as blockers
+    are: no row they may not see)."""
+    return redact([w for warn in spec.warnings for w in warn(obj)], user)
 
 
 ROLE_LABELS = {

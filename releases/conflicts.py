@@ -8,6 +8,8 @@ the rows.
 """
 from __future__ import annotations
 
+import re
+
 from django.apps import apps
 
 from cmdb.models import ConfigurationItem
@@ -95,3 +97,44 @@ def window_conflicts(release, start, end):
             shared = scope_items.objects.filter(release=other, ci__in=related).values_list("ci__name", flat=True)
             others.append((other, sorted(shared)))
     return freezes, others
+
+
+# The states in which a release no longer changes its CIs: finished, given
+# up, or restored to its baseline.
+DONE_WITH_CIS = ("closed", "cancelled", "rolled_back")
+
+
+def version_key(version: str):
+    """A version as parts that compare as people read them ("1.10" after
+    "1.9", "HAProxy 2.9" after "HAProxy 2.8"): numbers by value, words as
+    text. Two versions compare only when their words match (``older``)."""
+    parts = re.findall(r"\d+|[^\W\d_]+", (version or "").lower())
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts)
+
+
+def older(version: str, than: str) -> bool:
+    """Whether ``version`` is older than ``than``; False when they cannot be
+    compared (different words: "Debian 12" and "Ubuntu 22.04")."""
+    a, b = version_key(version), version_key(than)
+    if not (a and b) or [p[2] for p in a if p[0]] != [p[2] for p in b if p[0]]:
+        return False
+    return a < b
+
+
+def version_clashes(release):
+    """What the release's target versions run into: ``(downgrades, shared)``,
+    the scope items whose target is older than the version the CMDB holds,
+    and ``(scope item, other release's scope item)`` for each CI in scope that
+    another open release also changes. Reads the scope (prefetched with its
+    CIs where the caller did) and one query for the other releases."""
+    items = [i for i in release.scope_items.all() if i.target_version]
+    downgrades = [i for i in items if older(i.target_version, i.ci.version)]
+    mine = {i.ci_id: i for i in items}
+    scope_items = release.scope_items.model
+    shared = []
+    if mine:
+        others = (scope_items.objects.filter(ci_id__in=list(mine)).exclude(release_id=release.pk)
+                  .exclude(release__state__in=DONE_WITH_CIS).select_related("release")
+                  .order_by("ci_id", "release_id"))
+        shared = [(mine[o.ci_id], o) for o in others]
+    return downgrades, shared

@@ -257,7 +257,9 @@ class VoteForm(SigningFormMixin, forms.Form):
 
 
 class ScopeForm(forms.Form):
-    ci = CIField(label="Configuration item")
+    ci = CIField(label="Configuration item", error_messages={
+        "invalid_choice": "The CMDB holds no configuration item named “%(value)s”; a release changes only CIs "
+                          "the CMDB holds, so it must be registered there first."})
     target_version = forms.CharField(max_length=100)
 
 

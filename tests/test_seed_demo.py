@@ -124,3 +124,45 @@ def test_demo_users_made_staff_by_an_older_demo_are_not_staff_after_seeding(djan
     users = command._users()
     assert not django_user_model.objects.get(username="cab_member").is_staff
     assert users["admin"].is_staff and users["admin"].is_superuser
+
+
+@pytest.mark.django_db
+def test_the_demo_has_a_past_the_reports_show(seeded, client):
+    """The releases were raised over the last months and each step took part
+    of its target duration, a few overrunning it: the reports have durations
+    to show, not "0 min" everywhere."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from reports.metrics import Filters, compute
+    from reports.models import Stay
+
+    now = timezone.now()
+    raised = Release.objects.values_list("created_at", flat=True)
+    assert now - min(raised) > timedelta(days=120)
+    # Nothing happened in the future.
+    assert not TransitionLog.objects.filter(at__gt=now).exists()
+    # Release numbers follow the order the releases were raised.
+    by_time = list(Release.objects.order_by("created_at").values_list("pk", flat=True))
+    assert by_time == sorted(by_time)
+
+    left = Stay.objects.filter(left__isnull=False)
+    assert left.filter(hours__gt=0).count() > left.count() * 0.8
+    figures = compute(Filters(start=now - timedelta(days=200), end=now))
+    assert figures["deployment_frequency"]["deployed"] >= 6
+    assert figures["change_failure_rate"]["failed"] >= 1
+    assert figures["lead_time"]["median_hours"] > 24 * 7
+    steps = figures["time_in_step"]
+    assert {row["release_type"] for row in steps} == {"major", "minor", "emergency"}
+    assert all(row["median_hours"] > 0 for row in steps)
+    # Mostly on target, a few late.
+    over = sum(row["over_target"] for row in steps)
+    assert 0 < over < sum(row["count"] for row in steps) / 4
+    # In flight: one still stands in its step past the target.
+    assert Stay.objects.filter(left__isnull=True, state="testing", entered__lt=now - timedelta(days=5)).exists()
+
+    client.force_login(get_user_model().objects.get(username="release_manager"))
+    page = client.get("/reports/?from=" + (now - timedelta(days=200)).date().isoformat())
+    assert page.status_code == 200
+    assert b"0 min" not in page.content

@@ -114,7 +114,9 @@ class ReleaseSerializer(ModelSerializer):
 
 
 class ScopeItemSerializer(ModelSerializer):
-    ci = IdRelatedField(queryset=ConfigurationItem.objects.all())
+    ci = IdRelatedField(queryset=ConfigurationItem.objects.all(), error_messages={
+        "does_not_exist": "The CMDB holds no configuration item with id {pk_value}; a release changes only CIs the "
+                          "CMDB holds: a configuration manager registers it first (POST /api/cis/)."})
     ci_name = serializers.CharField(source="ci.name", read_only=True)
     current_version = serializers.CharField(source="ci.version", read_only=True)
 

@@ -13,6 +13,7 @@ from releasemgmt.workflow import reason_given, specs
 from .. import effects as fx
 from .. import guards as g
 from .. import signed
+from ..version_warnings import version_warnings
 from ..choices import CANCELLABLE_STATES, STATE_STEP, GoDecision, ReleaseState as S, ReleaseType
 from ..querysets import (
     CalendarTokenQuerySet,
@@ -198,7 +199,7 @@ class Release(ConcurrentTransitionMixin, models.Model):
 
     @transition(field=state, source=S.PLANNING, target=S.PLAN_SUBMITTED, conditions=[g.plan_complete],
                 custom={"step": 2, "roles": RM, "label": "Submit plan to CAB",
-                        "durations": stay(days(5), days(2), hours(2))})
+                        "durations": stay(days(5), days(2), hours(2)), "warnings": [version_warnings]})
     def submit_plan(self, *, by=None):
         pass
 
@@ -218,7 +219,7 @@ class Release(ConcurrentTransitionMixin, models.Model):
 
     @transition(field=state, source=S.PLAN_APPROVED, target=S.SCHEDULED, conditions=[g.tasks_assigned],
                 custom={"step": 3, "roles": RM, "checks": [g.schedule_window_clear],
-                        "durations": stay(days(5), days(3), hours(2)),
+                        "durations": stay(days(5), days(3), hours(2)), "warnings": [version_warnings],
                         "effects": [fx.DriveRfcs(RFC.schedule, only_from=(R.AUTHORIZED,))]})
     def schedule(self, *, by=None, freeze_override_reason=""):
         pass

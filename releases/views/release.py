@@ -9,9 +9,11 @@ from django.forms.models import ModelChoiceIterator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.text import capfirst
 from django.views.decorators.http import require_http_methods
 
+from cmdb.services import may_register_cis
 from releasemgmt.authz import keep_visible
 from releasemgmt.forms import TransitionForm
 from releasemgmt.history import transition_logs
@@ -253,6 +255,19 @@ def _freeze_override(release, name):
             and release.release_type == ReleaseType.EMERGENCY)
 
 
+def _unknown_ci(release, user, scope_form):
+    """A CI typed in the scope form that the CMDB does not hold: its name, and
+    the way to register it for those who may (back to the scope after)."""
+    if scope_form is None or not scope_form.has_error("ci", "invalid_choice"):
+        return None
+    name = str(scope_form.data.get(scope_form.add_prefix("ci"), "")).strip()[:200]
+    add_url = ""
+    if may_register_cis(user):
+        back = reverse("releases:detail", args=[release.pk]) + "#scope"
+        add_url = reverse("cmdb:ci_add") + "?" + urlencode({"name": name, "next": back})
+    return {"name": name, "add_url": add_url}
+
+
 def render_release(request, pk, *, status=200, transition=None, record=None, scope_form=None, task_form=None,
                    baseline_errors=None):
     user = request.user
@@ -292,6 +307,7 @@ def render_release(request, pk, *, status=200, transition=None, record=None, sco
         "may_edit": permits(services.release_update_check, release=release, by=user)
         and release.state not in ("closed", "cancelled"),
         "scope_form": (scope_form or ScopeForm(prefix="scope")) if may_scope else None,
+        "unknown_ci": _unknown_ci(release, user, scope_form),
         # Planning a task is a link to its own page; the form is drawn here
         # only when it came back with errors.
         "task_form": task_form,

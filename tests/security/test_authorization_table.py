@@ -360,6 +360,7 @@ NOT_A_READ = {
     "changes:create": "a form to raise an RFC", "changes:edit": "a form to edit an RFC before it is authorised",
     "changes:transition": "POST", "changes:problem_transition": "POST", "changes:problem_open": "POST",
     "vendor-inbound": "a vendor's signed webhook, not a user's read",
+    "cmdb:ci_add": "a form to register a configuration item",
 }
 
 

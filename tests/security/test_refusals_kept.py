@@ -248,13 +248,14 @@ def ui_cases(w: World):
         (stake, "post", reverse("changes:transition", args=[w.rfc.pk, "assess"]), {}, "assess", w.rfc),
         (stake, "post", reverse("changes:problem_detail", args=[w.problem.pk]), {"title": "Mine"}, "update",
          w.problem),
+        (stake, "post", reverse("cmdb:ci_add"), {"name": "billing-service"}, "create", None),
     ]
 
 
 UI_IDS = ["create release", "open release edit form", "edit release", "release transition", "open record form",
           "add record", "edit record", "scope", "plan task", "baseline capture", "cab vote", "edit task",
           "task transition", "open template form", "edit template", "audit export", "open rfc edit form",
-          "rfc transition", "edit problem"]
+          "rfc transition", "edit problem", "register CI"]
 
 
 @pytest.mark.parametrize("index", range(len(UI_IDS)), ids=UI_IDS)

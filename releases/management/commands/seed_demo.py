@@ -3,7 +3,11 @@ releases standing at different steps of the 20-step process.
 
 Every release is moved only through the release services (``releases.scenario``
 drives them), so the demo data carries the same records, history, transition
-log and outbox rows a real release would. The command is idempotent: users,
+log and outbox rows a real release would. The releases have a past: they were
+raised over the last months and each step took part of its target duration
+(a few overran it), with the clock the services read set to the moment of
+each step (``releases.demo_history``), so the reports and the calendar have
+something to show. The command is idempotent: users,
 teams, CIs and RFCs are looked up by their natural key and releases by their
 title; whatever already exists is left alone, so a second run changes nothing.
 """
@@ -22,10 +26,12 @@ from django.utils import timezone
 from changes.models import ChangeRequest
 from changes.services import problem_create_from_release, release_rolled_back, rfc_create, rfc_transition
 from cmdb.models import ConfigurationItem
+from releasemgmt.workflow import name_of
 from releases import services as s
 from releases.choices import ReleaseType
 from releases.models import FreezeWindow, Release, ReleaseTemplate, Team, TransitionLog, Vendor
-from releases.scenario import Actors, Walker, authorised_rfc, new_release
+from releases.demo_history import BEFORE_DEPLOYMENT, DemoClock, Pace, TimedWalker, path_to
+from releases.scenario import Actors, authorised_rfc, new_release
 from releases.template_services import template_create
 
 PASSWORD = "demo-pass-2026"
@@ -85,19 +91,26 @@ STANDALONE_RFCS = [
 ]
 
 # The releases, oldest first (closing a release moves its CIs to the target
-# versions, so the finished ones come before those still in flight).
+# versions, so the finished ones come before those still in flight); they
+# are raised in the order of their past (``DAYS_AGO``).
 # (title, type, RFC titles, CI names, target state, how)
 RELEASES = [
     ("Checkout redesign", ReleaseType.MAJOR, ["New checkout flow", "Saved payment cards"],
      ["web-portal", "payments-api"], "closed", None),
+    ("Auth service key rotation", ReleaseType.MINOR, ["Rotate token signing keys"],
+     ["auth-service"], "closed", None),
     ("Hotfix: payment double charge", ReleaseType.EMERGENCY, ["Fix duplicate payment capture"],
      ["payments-api"], "closed", None),
+    ("Orders API pagination", ReleaseType.MINOR, ["Cursor pagination for order lists"],
+     ["orders-api"], "closed", None),
     ("Orders API bulk export", ReleaseType.MINOR, ["Bulk order export endpoint"],
      ["orders-api"], "closed", "rolled_back"),
-    ("Auth session hardening", ReleaseType.MINOR, ["Shorter session lifetime"],
-     ["auth-service"], "rolled_back", "rolled_back"),
+    ("Web portal spring fixes", ReleaseType.MINOR, ["Fix basket rounding and broken help links"],
+     ["web-portal"], "closed", None),
     ("Search relevance tuning", ReleaseType.MINOR, ["Better product search ranking"],
      ["web-portal"], "cancelled", None),
+    ("Auth session hardening", ReleaseType.MINOR, ["Shorter session lifetime"],
+     ["auth-service"], "rolled_back", "rolled_back"),
     ("Orders DB minor upgrade", ReleaseType.MINOR, ["PostgreSQL 14.12 patch release"],
      ["orders-db"], "deployed", None),
     ("Loyalty points", ReleaseType.MAJOR, ["Loyalty points programme"],
@@ -111,6 +124,19 @@ RELEASES = [
     ("Payments DB index tuning", ReleaseType.MINOR, ["Index payments by merchant"],
      ["payments-db"], "new", None),
 ]
+
+# The past: how many days before today each finished release started its
+# deployment (the cancelled one: was cancelled), so the releases spread over
+# the last months; those not listed are in flight and reached the state they
+# stand in a while ago (``releases.demo_history``).
+DAYS_AGO = {"Checkout redesign": 150, "Auth service key rotation": 128, "Hotfix: payment double charge": 110,
+            "Orders API pagination": 92, "Orders API bulk export": 70, "Web portal spring fixes": 45,
+            "Search relevance tuning": 30, "Auth session hardening": 12, "Orders DB minor upgrade": 1}
+# Releases that overran the target of these steps (an in-flight one: of the
+# step it stands in).
+LATE = {"Checkout redesign": ["testing"], "Orders API pagination": ["plan_submitted", "building"],
+        "Web portal spring fixes": ["testing", "ready"], "Orders DB minor upgrade": ["deployed"],
+        "Payments API logging": ["testing"]}
 
 FREEZE = "Year-end change freeze"
 
@@ -134,7 +160,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         self.created = {"users": 0, "teams": 0, "vendors": 0, "CIs": 0, "RFCs": 0, "releases": 0,
                         "freeze windows": 0, "release templates": 0, "problem records": 0}
-        with _outbox_held(), transaction.atomic():
+        self.clock = DemoClock()
+        with _outbox_held(), self.clock.running(), transaction.atomic():
             users = self._users()
             self._teams(users)
             vendor = self._vendor(users)
@@ -152,7 +179,8 @@ class Command(BaseCommand):
                 password=PASSWORD,
             )
             self._standalone_rfcs(actors)
-            for spec in RELEASES:
+            # In the order they were raised, so their numbers follow the calendar.
+            for spec in sorted(RELEASES, key=self._raised):
                 self._release(actors, vendor, cis, *spec)
             self._freeze(users)
             self._templates(actors, vendor)
@@ -252,6 +280,39 @@ class Command(BaseCommand):
     def _release(self, actors, vendor, cis, title, release_type, rfc_titles, ci_names, target, how):
         if Release.objects.filter(title=title).exists():
             return
+        pace = Pace(title, release_type, LATE.get(title, ()))
+        created, window = self._timeline(pace, target, how)
+        try:
+            self.clock.at = created - timedelta(days=2)  # the RFCs come first
+            self._walk(actors, vendor, cis, pace, created, window,
+                       title, release_type, rfc_titles, ci_names, target, how)
+        finally:
+            self.clock.at = None
+
+    def _raised(self, spec):
+        title, release_type, _, _, target, how = spec
+        return self._timeline(Pace(title, release_type, LATE.get(title, ())), target, how)[0]
+
+    def _timeline(self, pace, target, how):
+        """When the release was raised, and the moment its planned window is
+        built around (``new_release``: from a day before to two weeks after):
+        a finished release was raised as long before its deployment started
+        (``DAYS_AGO``) as its steps up to it took; one in flight as long
+        before today as its steps up to the one it stands in took, plus part
+        of that one."""
+        now = self.clock.real()
+        if pace.title in DAYS_AGO:
+            at = now - timedelta(days=DAYS_AGO[pace.title])
+            path = path_to(target, cancel_from="plan_approved") if target == "cancelled" else BEFORE_DEPLOYMENT
+            return at - pace.total(path), at
+        # Releases still on their way to deployment get their own future
+        # windows, one after another: in one window they would collide on the
+        # CIs they share (the scheduling guard refuses that).
+        offset = IN_FLIGHT_OFFSETS.get(target) if how is None else None
+        return now - pace.total(path_to(target)) - pace.stay(target), now + timedelta(days=offset or 0)
+
+    def _walk(self, actors, vendor, cis, pace, created, window,
+              title, release_type, rfc_titles, ci_names, target, how):
         rfcs = []
         for rfc_title in rfc_titles:
             rfc = ChangeRequest.objects.filter(title=rfc_title).first()
@@ -260,15 +321,11 @@ class Command(BaseCommand):
                                      change_type="emergency" if release_type == ReleaseType.EMERGENCY else "normal")
                 self.created["RFCs"] += 1
             rfcs.append(rfc)
+        self.clock.at = created
         scope = [ConfigurationItem.objects.get(pk=cis[n].pk) for n in ci_names]  # current versions
-        # Releases still on their way to deployment get their own future
-        # windows, one after another: in one window they would collide on the
-        # CIs they share (the scheduling guard refuses that).
-        offset = IN_FLIGHT_OFFSETS.get(target) if how is None else None
-        now = timezone.now() + timedelta(days=offset) if offset else None
-        release = new_release(actors, title=title, release_type=release_type, rfcs=rfcs, cis=scope, now=now)
+        release = new_release(actors, title=title, release_type=release_type, rfcs=rfcs, cis=scope, now=window)
         self.created["releases"] += 1
-        walker = Walker(release, actors)
+        walker = TimedWalker(release, actors, self.clock, pace)
         rm = actors.release_manager
 
         if how == "rolled_back":
@@ -286,7 +343,8 @@ class Command(BaseCommand):
             walker.to(target)
         elif target == "cancelled":
             walker.to("plan_approved")
-            s.release_transition(release_id=release.pk, name="cancel", by=rm,
+            self.clock.advance(pace.stay("plan_approved"))
+            s.release_transition(release_id=release.pk, name=name_of(Release.cancel), by=rm,
                                  reason="Superseded by the search platform migration planned for next quarter.")
         else:
             walker.to(target)
