@@ -2,7 +2,7 @@ from django.contrib.auth import get_user_model
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -23,6 +23,7 @@ from reports.api import MetricCsvView, MetricsView
 from .api import ERRORS, READ_ERRORS, StandardPagination, StrictInput, api_not_found
 from .api_schema import THROTTLED
 from .authz import restrict_users
+from .schema_view import SchemaView
 
 
 @extend_schema_view(list=extend_schema(summary="List users and their roles"),
@@ -108,7 +109,7 @@ urlpatterns = [
     # SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"]). The docs page loads its
     # script as a file, which the Content-Security-Policy allows (an inline
     # script it would block).
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("schema/", SchemaView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"),
          name="api-docs"),
     path("metrics/", MetricsView.as_view(), name="api-metrics"),
