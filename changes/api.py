@@ -115,10 +115,15 @@ class ProblemSerializer(ModelSerializer):
         if self.instance is not None and "release" in attrs:
             if attrs.pop("release") != self.instance.release:
                 raise serializers.ValidationError({"release": "A problem record stays with its release."})
-        if self.instance is None and ("root_cause" in attrs or "corrective_actions" in attrs):
-            raise serializers.ValidationError(
-                {"root_cause": "Open the problem record first; the analysis is recorded on it afterwards."})
         return attrs
+
+
+class ProblemOpenSerializer(ProblemSerializer):
+    """Opening a problem record: the analysis (root cause, corrective
+    actions) is recorded on it afterwards, so it is read-only here."""
+
+    class Meta(ProblemSerializer.Meta):
+        read_only_fields = [*ProblemSerializer.Meta.read_only_fields, "root_cause", "corrective_actions"]
 
 
 class ProblemFilter(FilterSet):
@@ -134,7 +139,7 @@ class ProblemFilter(FilterSet):
     list=extend_schema(summary="List problem records"),
     retrieve=extend_schema(summary="A problem record", responses={200: ProblemSerializer, **READ_ERRORS}),
     create=extend_schema(summary="Open the problem record of a rolled-back release (step 17)",
-                         responses={201: ProblemSerializer, **WRITE_ERRORS}),
+                         request=ProblemOpenSerializer, responses={201: ProblemSerializer, **WRITE_ERRORS}),
     partial_update=extend_schema(summary="Record the analysis of a problem", parameters=[IF_MATCH],
                                  responses={200: ProblemSerializer, **WRITE_ERRORS}),
     update=extend_schema(summary="Replace a problem record's analysis", parameters=[IF_MATCH],
@@ -145,9 +150,10 @@ class ProblemViewSet(GuardedWritesMixin,
                      mixins.ListModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
     """Problem records (ITIL Problem Management): root cause analysis of a
     release that was rolled back, pre-filled with its RFCs and timeline.
-    Opened and worked by release and change managers; 409 `problem_exists`
-    when the release already has one, 409 `not_rolled_back` when it was not
-    rolled back."""
+    Opened and worked by release and change managers; 409 `duplicate`
+    (blocker `problem_exists`) when the release already has one, 409
+    `invalid_state` (blocker `not_rolled_back`) when it was not rolled
+    back."""
 
     serializer_class = ProblemSerializer
     pagination_class = StandardPagination
@@ -159,6 +165,9 @@ class ProblemViewSet(GuardedWritesMixin,
 
     def get_queryset(self):
         return Problem.objects.restrict(self.request.user).prefetch_related("rfcs")
+
+    def get_serializer_class(self):
+        return ProblemOpenSerializer if self.action == "create" else ProblemSerializer
 
     def check_create(self, request):
         services.problem_open_check(by=request.user)

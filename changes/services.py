@@ -7,11 +7,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from releasemgmt import events, signing
+from releasemgmt.errors import Duplicate, InvalidState
 from releasemgmt.history import log_model
 from releasemgmt.refusals import logs_refusals
 from releasemgmt.workflow import (
     Blocker,
-    TransitionBlocked,
     TransitionForbidden,
     has_any_role,
     name_of,
@@ -94,9 +94,8 @@ def rfc_update(*, rfc_id, by, **fields) -> ChangeRequest:
     rfc = ChangeRequest.objects.select_for_update().get(pk=rfc_id)
     rfc_update_check(rfc=rfc, by=by)
     if rfc.state not in EDITABLE_STATES:
-        raise TransitionBlocked("update", "An authorised RFC is no longer edited; raise a new one.",
-                                [Blocker("step_closed", f"The RFC is {rfc.get_state_display().lower()}.")],
-                                code="step_closed")
+        raise InvalidState("update", "An authorised RFC is no longer edited; raise a new one.",
+                           [Blocker("step_closed", f"The RFC is {rfc.get_state_display().lower()}.")])
     unknown = set(fields) - RFC_EDITABLE_FIELDS
     if unknown:
         raise ValidationError({name: "This field cannot be edited." for name in sorted(unknown)})
@@ -202,12 +201,11 @@ def problem_create_from_release(*, release_id, by, title: str = "", description:
     problem_open_check(by=by)
     if not release_rolled_back(release):
         message = f"{release.number} was not rolled back; problem records are for failed releases."
-        raise TransitionBlocked("open_problem", message, [Blocker("not_rolled_back", message)],
-                                code="not_rolled_back")
+        raise InvalidState("open_problem", message, [Blocker("not_rolled_back", message)])
     existing = Problem.objects.filter(release=release).first()
     if existing is not None:
         message = f"{existing.number} is already the problem record of {release.number}."
-        raise TransitionBlocked("open_problem", message, [Blocker("problem_exists", message)], code="problem_exists")
+        raise Duplicate("open_problem", message, [Blocker("problem_exists", message)])
     problem = Problem(release=release, created_by=by, title=title.strip() or f"Rollback of {release}"[:200],
                       description=description, timeline=release_timeline(release))
     problem.full_clean(exclude=["state", "rfcs"])
@@ -228,8 +226,8 @@ def problem_update(*, problem_id, by, **fields) -> Problem:
     problem = Problem.objects.select_for_update().get(pk=problem_id)
     problem_update_check(problem=problem, by=by)
     if problem.state == Problem.State.CLOSED:
-        raise TransitionBlocked("update", "A closed problem record is kept as it is.",
-                                [Blocker("step_closed", "The problem record is closed.")], code="step_closed")
+        raise InvalidState("update", "A closed problem record is kept as it is.",
+                           [Blocker("step_closed", "The problem record is closed.")])
     unknown = set(fields) - PROBLEM_EDITABLE_FIELDS
     if unknown:
         raise ValidationError({name: "This field cannot be edited." for name in sorted(unknown)})

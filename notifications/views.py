@@ -12,7 +12,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from releasemgmt.api import ERRORS, ErrorSerializer
+from releasemgmt.api import ERRORS, ErrorSerializer, Serializer
 from releasemgmt.input_guard import ID_MAX, loads
 from releasemgmt.secretbox import SealBroken
 from releasemgmt.workflow import name_of
@@ -33,7 +33,7 @@ class RawJSONParser(BaseParser):
         return stream.read()
 
 
-class InboundUpdate(serializers.Serializer):
+class InboundUpdate(Serializer):
     task = serializers.IntegerField(min_value=1, max_value=ID_MAX)
     vendor_ticket_ref = serializers.CharField(required=False, max_length=200)
     transition = serializers.ChoiceField(choices=[name_of(t) for t in (Task.start, Task.complete, Task.block, Task.unblock)],

@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+from collections.abc import Mapping
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
-from django.http import Http404
+from django.http import Http404, QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -198,9 +199,10 @@ class ETagMixin:
 
 class GuardedWritesMixin(ETagMixin):
     """Create and update in the order a client expects: 404 (no such object),
-    403 (you may not) or 409 (its step is closed), 412 (stale If-Match), then
-    400 (the body), so a user who may not write gets 403 whatever they send
-    and nothing is parsed on their behalf.
+    403 (you may not) or 409 (the state forbids it: ``invalid_state``), 412
+    (stale If-Match), then 400 (the body, unknown and read-only fields
+    included), so a user who may not write gets 403 whatever they send and
+    nothing is parsed on their behalf.
 
     The 403 and 409 come from the service module's own check (the function
     its write calls again under its row lock), which keeps the refusal as a
@@ -243,9 +245,59 @@ class IdRelatedField(serializers.PrimaryKeyRelatedField):
         return super().to_internal_value(pk)
 
 
-class ModelSerializer(serializers.ModelSerializer):
-    """The project's ModelSerializer: the relation fields it builds from the
-    model are ``IdRelatedField`` (declare ``IdRelatedField`` for the others)."""
+# --- input: every field a write sends is one it may write ------------------------------
+
+# What a browser's form adds to what it posts (the browsable API's forms):
+# not a field of the object.
+FORM_ONLY_KEYS = frozenset({"csrfmiddlewaretoken"})
+
+
+class StrictInput:
+    """A write (POST, PUT, PATCH, a transition) that sends a field the
+    serializer does not take (a misspelt ``bodyy``) or one it only shows
+    (``state``, ``created_at``) is refused with 400 naming each such field,
+    before anything is validated or written, where DRF would drop it
+    silently and answer 2xx. Every input serializer of the API is one of
+    these (``Serializer``, ``ModelSerializer`` below; tests/api checks it),
+    nested ones included, so this is decided here once."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            self.refuse_unknown_fields(data)
+        return super().to_internal_value(data)
+
+    def refuse_unknown_fields(self, data) -> None:
+        fields = self.fields
+        writable = sorted(name for name, f in fields.items() if not f.read_only)
+        form = isinstance(data, QueryDict)
+        errors = {}
+        for key in data:
+            field = fields.get(key)
+            if field is None:
+                if form and key in FORM_ONLY_KEYS:
+                    continue
+                takes = f"it takes {', '.join(writable)}" if writable else "it takes none"
+                errors[key] = [exceptions.ErrorDetail(f"Unknown field: {takes}.", code="unknown_field")]
+            elif field.read_only:
+                errors[key] = [exceptions.ErrorDetail("This field is read-only; nothing was changed.",
+                                                      code="read_only")]
+        if errors:
+            raise exceptions.ValidationError(errors)
+
+
+class Serializer(StrictInput, serializers.Serializer):
+    """The project's Serializer: unknown and read-only fields are refused."""
+
+
+class NoInput(Serializer):
+    """The body of a write that takes none (an action such as capturing a
+    baseline): empty, or 400 naming what was sent."""
+
+
+class ModelSerializer(StrictInput, serializers.ModelSerializer):
+    """The project's ModelSerializer: unknown and read-only fields are
+    refused, and the relation fields it builds from the model are
+    ``IdRelatedField`` (declare ``IdRelatedField`` for the others)."""
 
     serializer_related_field = IdRelatedField
 
@@ -253,18 +305,18 @@ class ModelSerializer(serializers.ModelSerializer):
 # --- transitions ------------------------------------------------------------------------
 
 
-class BlockerSerializer(serializers.Serializer):
+class BlockerSerializer(Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
 
 
-class ErrorSerializer(serializers.Serializer):
+class ErrorSerializer(Serializer):
     detail = serializers.CharField()
     code = serializers.CharField()
     blockers = BlockerSerializer(many=True, required=False)
 
 
-def transition_row_serializer(name: str, names: list[str]):
+def transition_row_serializer(name: str, names: list[str], takes: list[str]):
     return inline_serializer(
         name=name,
         many=True,
@@ -273,10 +325,20 @@ def transition_row_serializer(name: str, names: list[str]):
             "label": serializers.CharField(),
             "target": serializers.CharField(),
             "step": serializers.IntegerField(allow_null=True),
-            "allowed": serializers.BooleanField(),
-            "reason_required": serializers.BooleanField(),
+            "allowed": serializers.BooleanField(
+                help_text="True when a POST carrying what `requires` lists succeeds (the signature being your "
+                          "own): the state, your role and every condition permit it."),
+            # Named fields of the transition's body; plain strings, since the
+            # same names recur in every resource's list.
+            "requires": serializers.ListField(
+                child=serializers.CharField(),
+                help_text=f"What the POST must carry, among {', '.join(f'`{t}`' for t in takes)}: `reason`, "
+                          "`signature`, and any field of the step's own that is needed now "
+                          "(`freeze_override_reason` for an emergency release in a freeze window)."),
+            "reason_required": serializers.BooleanField(help_text="`reason` is in `requires`."),
             "signature_required": serializers.BooleanField(
-                help_text="A signed decision: the POST must carry `signature`, the acting user's credential."),
+                help_text="A signed decision (`signature` is in `requires`): the POST must carry `signature`, the "
+                          "acting user's credential."),
             "blockers": BlockerSerializer(many=True),
             "warnings": BlockerSerializer(
                 many=True, help_text="What to know before taking the step, without standing in its way (a "
@@ -285,7 +347,7 @@ def transition_row_serializer(name: str, names: list[str]):
     )
 
 
-class SignatureInput(serializers.Serializer):
+class SignatureInput(Serializer):
     """The signer's credential, given again at the moment of a signed
     decision (``releasemgmt.signing``). Local accounts sign with their
     password. It is checked like a login: a wrong one is 403
@@ -312,13 +374,40 @@ def signature_field(**kwargs):
         **kwargs)
 
 
-class TransitionInput(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=4000,
-                                   help_text="Why; required by reject_plan, no_go, cancel, block.")
-    signature = signature_field()
-    freeze_override_reason = serializers.CharField(
+def transition_input(model):
+    """The body of a transition of ``model``, from its declarations: a
+    ``reason`` (kept in the history of any step, required where the step
+    says), a ``signature`` if some step is a signed decision, and the fields
+    the steps take (the keyword parameters of their methods). Bound to one
+    transition (``spec`` in its context), it takes only what that one does;
+    anything else is an unknown field (400, ``StrictInput``)."""
+    from .workflow import specs
+
+    declared = [spec for spec in specs(model).values() if not spec.internal]
+    needing = [spec.name for spec in declared if spec.reason]
+    fields = {"reason": serializers.CharField(
         required=False, allow_blank=True, max_length=4000,
-        help_text="start_deployment of an emergency release inside a freeze window.")
+        help_text=f"Why; kept in the history. Required by {', '.join(needing)}." if needing else
+        "Why; kept in the history.")}
+    if any(spec.signed is not None for spec in declared):
+        fields["signature"] = signature_field()
+    for name in sorted({f for spec in declared for f in spec.fields}):
+        taking = [spec.name for spec in declared if name in spec.fields]
+        fields[name] = serializers.CharField(
+            required=False, allow_blank=True, max_length=4000,
+            help_text=f"Taken by {', '.join(taking)}; required when the transition list names it in `requires`.")
+
+    def get_fields(self):
+        spec = self.context.get("spec")
+        all_fields = super(cls, self).get_fields()
+        if spec is None:
+            return all_fields
+        takes = {"reason", *spec.fields} | ({"signature"} if spec.signed is not None else set())
+        return {name: field for name, field in all_fields.items() if name in takes}
+
+    cls = type(f"{model.__name__}TransitionInput", (Serializer,), {**fields, "get_fields": get_fields,
+                                                                   "__module__": __name__})
+    return cls
 
 
 # Every 400 is the error object: ``detail`` and ``code``, and beside them
@@ -362,7 +451,8 @@ def transition_viewset_mixin(model, service, id_kwarg: str, serializer):
 
     names = [n for n, spec in specs(model).items() if not spec.internal]
     label = model.__name__
-    row = transition_row_serializer(f"{label}Transition", names)
+    body = transition_input(model)
+    row = transition_row_serializer(f"{label}Transition", names, list(body().fields))
 
     class Mixin:
         @extend_schema(summary=f"Transitions of the {model._meta.verbose_name}'s current state",
@@ -375,22 +465,25 @@ def transition_viewset_mixin(model, service, id_kwarg: str, serializer):
 
         @extend_schema(
             summary=f"Perform a transition of the {model._meta.verbose_name}",
-            request=TransitionInput,
+            request=body,
             parameters=[OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, enum=names,
                                          description="The transition, by its contract name."), IF_MATCH],
             responses={200: serializer, **ERRORS},
         )
         @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>[^/.]+)", filter_backends=[])
         def transition(self, request, name=None, *args, **kwargs):
-            """Perform one step. 409 with blockers when the state or a guard
-            does not allow it, 403 when your role may not, 404 for an unknown
-            name. A signed decision (`signature_required` in the list) needs
-            `signature`: 400 `signature_required` without it, 403
-            `signature_invalid` when it does not verify. Nothing changes
-            unless it succeeds."""
+            """Perform one step with what the transition list says it
+            `requires`. 403 when your role may not (`forbidden`) or
+            segregation of duties forbids it (`segregation_of_duties`), 409
+            when the state (`invalid_state`) or a condition (`blocked`, with
+            blockers) does not allow it, 400 without a required reason
+            (`reason_required`) or signature (`signature_required`), or with a
+            field this transition does not take; 403 `signature_invalid` when
+            the signature does not verify; 404 for an unknown name. Nothing
+            changes unless it succeeds."""
             obj = self.get_object()
             with self.if_match_held(obj):
-                data = TransitionInput(data=request.data)
+                data = body(data=request.data, context={"spec": specs(model).get(name)})
                 data.is_valid(raise_exception=True)
                 obj = service(**{id_kwarg: obj.pk}, name=name, by=request.user, **data.validated_data)
             obj = self.get_queryset().get(pk=obj.pk)

@@ -5,7 +5,7 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework.permissions import AllowAny
 
-from .api import VALIDATION_ERROR, ErrorSerializer
+from .api import VALIDATION_ERROR, ErrorSerializer, StrictInput
 
 # --- the schema: what every operation can answer besides its own responses ---------------
 
@@ -28,6 +28,15 @@ class ApiAutoSchema(AutoSchema):
     not parse), 401 (unless it is open), 404 (an object or a page that is not
     there), 413 (a body over the limit), 415 (a body in a media type it does
     not take) and 429 (rate limit, lock-out)."""
+
+    def _map_basic_serializer(self, serializer, direction):
+        # A request body takes only the fields it lists: any other is a 400
+        # (api.StrictInput), and the schema says so.
+        result = super()._map_basic_serializer(serializer, direction)
+        strict = issubclass(serializer if isinstance(serializer, type) else type(serializer), StrictInput)
+        if direction == "request" and strict:
+            result["additionalProperties"] = False
+        return result
 
     def _get_parameters(self):
         # An optional query parameter given empty is as if it were absent

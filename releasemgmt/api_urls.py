@@ -2,8 +2,9 @@ from django.contrib.auth import get_user_model
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework import mixins, serializers, viewsets
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -20,9 +21,10 @@ from releases.api.templates import ReleaseTemplateViewSet
 from releases.api.views import RECORD_VIEWSETS, ReleaseViewSet, TaskViewSet
 from reports.api import MetricCsvView, MetricsView
 
-from .api import ERRORS, READ_ERRORS, StandardPagination, api_not_found
+from .api import ERRORS, READ_ERRORS, StandardPagination, StrictInput, api_not_found
 from .api_schema import THROTTLED
 from .authz import restrict_users
+from .schema_view import SchemaView
 
 
 @extend_schema_view(list=extend_schema(summary="List users and their roles"),
@@ -45,10 +47,13 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return Response(UserSerializer(request.user).data)
 
 
+class TokenRequestSerializer(StrictInput, AuthTokenSerializer):
+    """A username and password; nothing else (``StrictInput``)."""
+
+
 @extend_schema(
     summary="Obtain an API token",
-    request=inline_serializer("TokenRequest", {"username": serializers.CharField(),
-                                               "password": serializers.CharField()}),
+    request=TokenRequestSerializer,
     responses={200: inline_serializer("TokenResponse", {"token": serializers.CharField()}), 400: ERRORS[400],
                429: THROTTLED},
 )
@@ -57,6 +62,7 @@ class TokenView(ObtainAuthToken):
     `Authorization: Token <key>`."""
 
     authentication_classes = []
+    serializer_class = TokenRequestSerializer
     # ObtainAuthToken names DRF's own parsers; these apply the input rules.
     parser_classes = api_settings.DEFAULT_PARSER_CLASSES
     # ObtainAuthToken turns throttling off; here the anonymous rate applies
@@ -92,9 +98,9 @@ for record_type, viewset in RECORD_VIEWSETS.items():
     name = f"release-{record_type.replace('_', '-')}"
     record_urls += [
         path(f"releases/<int:release_pk>/{record_type}/",
-             viewset.as_view({"get": "list", "post": "create"}), name=f"{name}-list"),
+             viewset.as_view(viewset.list_actions), name=f"{name}-list"),
         path(f"releases/<int:release_pk>/{record_type}/<int:pk>/",
-             viewset.as_view({"get": "retrieve", "patch": "partial_update"}), name=f"{name}-detail"),
+             viewset.as_view(viewset.detail_actions), name=f"{name}-detail"),
     ]
 
 urlpatterns = [
@@ -104,7 +110,7 @@ urlpatterns = [
     # SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"]). The docs page loads its
     # script as a file, which the Content-Security-Policy allows (an inline
     # script it would block).
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("schema/", SchemaView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"),
          name="api-docs"),
     path("metrics/", MetricsView.as_view(), name="api-metrics"),

@@ -38,11 +38,10 @@ from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 
 from . import entrypoints
+from .errors import SOD
 from .workflow import TransitionError, check_may_act
 
 logger = logging.getLogger("releasemgmt.refusals")
-
-SOD = "segregation_of_duties"
 
 # Where refused attempts are kept: a model of the release process's audit
 # tables (a model stays in its app), looked up by name, as the transition log

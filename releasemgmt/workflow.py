@@ -7,7 +7,7 @@ blockers feed the API's 409 body, the UI's checklist and the admin buttons.
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping
 
 from django.contrib.auth.models import AnonymousUser
@@ -16,11 +16,14 @@ from django_fsm import ConcurrentTransition
 from . import events, signing
 from .authz import load_memberships, redact
 from .errors import (  # noqa: F401 - the errors and blockers are read from here too
+    REASON_REQUIRED,
     Blocker,
+    InvalidState,
     TransitionBlocked,
     TransitionError,
     TransitionForbidden,
     TransitionNotFound,
+    refused,
 )
 from .roles import ROLES  # noqa: F401 - declarations and tests read the roles from here
 
@@ -105,7 +108,7 @@ class guard:  # noqa: N801 - used as a decorator, reads like one
 
 def reason_given(obj, ctx: Context):
     if not str(ctx.payload.get("reason") or "").strip():
-        yield Blocker("reason_required", "A reason must be given for this step.")
+        yield Blocker(REASON_REQUIRED, "A reason must be given for this step.")
 
 
 reason_given = guard(reason_given, context=True)
@@ -249,10 +252,45 @@ def check_may_act(obj, spec: Spec, by) -> None:
     raise TransitionForbidden(spec.name, detail)
 
 
+def requirements(obj, spec: Spec, user) -> tuple[list[str], list[Blocker]]:
+    """What a POST of ``spec`` on ``obj`` by ``user`` must carry, and what
+    still stands in the way once it carries it: the transition list's
+    ``requires`` and ``blockers``, both read from the declaration.
+
+    ``reason`` when the step declares the reason guard, ``signature`` when it
+    is a signed decision, and each payload field of the step (the keyword
+    parameters of its transition method, e.g. ``freeze_override_reason``)
+    whose giving clears a blocker now (an emergency release inside a freeze
+    window). So ``allowed`` (no blockers) means that a POST with what is
+    required succeeds, the signature being the user's own."""
+    requires: list[str] = []
+    payload: dict[str, str] = {}
+    if spec.reason:
+        requires.append("reason")
+        payload["reason"] = "given"
+    if spec.signed is not None:
+        requires.append("signature")
+    blockers = evaluate(obj, spec, user, payload)
+    if blockers and spec.fields:
+        # Only the guards that read the payload can change their answer.
+        reading = replace(spec, guards=tuple(g for g in spec.guards if getattr(g, "context", False)))
+        base = evaluate(obj, reading, user, payload)
+        for name in spec.fields:
+            trial = evaluate(obj, reading, user, {**payload, name: "given"})
+            if len(trial) < len(base):
+                requires.append(name)
+                payload[name] = "given"
+        if len(requires) > bool(spec.reason) + (spec.signed is not None):
+            blockers = evaluate(obj, spec, user, payload)
+    return requires, blockers
+
+
 def available(obj, user, field_name: str | None = None) -> list[dict[str, Any]]:
     """Every transition from the object's current state, with ``allowed`` and
     its blockers for this user: the API's transition list, the UI checklist
-    and the admin buttons all come from here."""
+    and the admin buttons all come from here. ``requires`` names what the
+    request must carry (``requirements``); ``allowed`` is true when a request
+    carrying it succeeds."""
     field_name = field_name or state_field(type(obj))
     state = getattr(obj, field_name)
     rows = []
@@ -264,10 +302,8 @@ def available(obj, user, field_name: str | None = None) -> list[dict[str, Any]]:
             blockers.append(
                 Blocker("role_forbidden", f"Only {roles_text(spec.roles_for(obj))} may perform “{spec.title}”.")
             )
-        # Guards that need a payload (a reason) are satisfied by the form, so
-        # they are shown as fields, not blockers.
-        payload = {"reason": "given"} if spec.reason else {}
-        blockers.extend(evaluate(obj, spec, user, payload))
+        requires, unmet = requirements(obj, spec, user)
+        blockers.extend(unmet)
         rows.append(
             {
                 "name": spec.name,
@@ -275,6 +311,7 @@ def available(obj, user, field_name: str | None = None) -> list[dict[str, Any]]:
                 "target": spec.target,
                 "step": spec.step,
                 "allowed": not blockers,
+                "requires": requires,
                 "reason_required": spec.reason,
                 "signature_required": spec.signed is not None,
                 "blockers": [b.as_dict() for b in blockers],
@@ -352,16 +389,14 @@ def run_transition(
         check_may_act(obj, spec, by)
     state = getattr(obj, field_name)
     if state not in spec.sources:
-        raise TransitionBlocked(
+        raise InvalidState(
             name,
             f"'{name}' is not possible from state '{state}'.",
             [Blocker("invalid_state", f"'{name}' is not possible while the {model._meta.verbose_name} is '{state}'.")],
-            code="invalid_state",
         )
     blockers = evaluate(obj, spec, by, payload)
     if blockers:
-        raise TransitionBlocked(name, blockers[0].message if len(blockers) == 1 else
-                                f"{len(blockers)} conditions block '{name}'.", blockers)
+        raise refused(name, blockers)
     if spec.signed is not None:
         signed_with = signing.verify(by, signature, decision=name)
         # What the signer decides on, as it stands before the step is taken.

@@ -15,6 +15,7 @@ from changes.models import ChangeRequest
 from cmdb.choices import BaselineKind
 from cmdb.services import baseline_capture
 from releasemgmt import events, signing
+from releasemgmt.errors import Duplicate, InvalidState, MethodRefused, SegregationOfDuties
 from releasemgmt.refusals import logs_refusals
 from releasemgmt.workflow import (
     Blocker,
@@ -54,8 +55,9 @@ class RecordRefused(TransitionForbidden):
     """A step record written by someone who may not, or after its step."""
 
 
-class RecordClosed(TransitionBlocked):
-    code = "step_closed"
+class RecordClosed(InvalidState):
+    """A step record, a field or a finished object written outside the step
+    that takes it: the state forbids it (409 ``invalid_state``)."""
 
 
 # --- releases -------------------------------------------------------------------
@@ -152,10 +154,37 @@ def record_writer_check(*, model, release=None, by) -> None:
         raise RecordRefused("record", f"Only {roles_text(model.writers)} may write a {name}.")
 
 
+def record_writable(model) -> bool:
+    """Whether records of this kind are written by hand at all: some are
+    written only by their step's transition (``writers`` empty), and the API
+    offers no write for them."""
+    return bool(model.writers)
+
+
+def record_editable(model) -> bool:
+    """Whether a record of this kind may be edited once written: evidence
+    (``immutable``) and signed records stay as they were written."""
+    return record_writable(model) and not model.immutable and not model.signed
+
+
+def record_method_check(*, model, edit: bool) -> None:
+    """The answer to a write this kind of record never takes (405): one by
+    hand of a record its step's transition writes (``read_only``), or an
+    edit of evidence (``immutable``). Nobody may, so no refusal is kept."""
+    name = model._meta.verbose_name
+    if not record_writable(model):
+        raise MethodRefused("record", f"A {name} is written by its step's transition, not by hand.",
+                            [Blocker("read_only", f"A {name} is written by its step's transition.")],
+                            code="read_only")
+    if edit and not record_editable(model):
+        raise MethodRefused("edit", f"A {name} is kept as written; add a new one instead.",
+                            [Blocker("immutable", "This record cannot be edited.")])
+
+
 @logs_refusals(subject=_release_of)
 def record_access_check(*, model, release, by) -> None:
     """Who may write a record of this kind (403), and whether its step is
-    open (409 ``step_closed``)."""
+    open (409 ``invalid_state``, blocker ``step_closed``)."""
     record_writer_check(model=model, release=release, by=by)
     name = model._meta.verbose_name
     if release.state not in model.open_states:
@@ -323,11 +352,11 @@ def release_capture_baseline(*, release_id, by):
             raise RecordClosed("capture_baseline", "The pre-release baseline is captured during packaging or build.",
                                [Blocker("step_closed", f"The release is {release.get_state_display().lower()}.")])
         if release.pre_release_baseline is not None:
-            raise RecordClosed("capture_baseline", "The pre-release baseline has already been captured.",
+            raise Duplicate("capture_baseline", "The pre-release baseline has already been captured.",
                                [Blocker("baseline_exists", "The pre-release baseline has already been captured.")])
         scope = [item.ci for item in release.scope_items.select_related("ci")]
         if not scope:
-            raise RecordClosed("capture_baseline", "The release scope is empty.",
+            raise TransitionBlocked("capture_baseline", "The release scope is empty.",
                                [Blocker("scope_undefined", "No configuration items are in the release scope.")])
         return baseline_capture(cis=scope, kind=BaselineKind.PRE_RELEASE, release=release, by=by,
                                 name=f"{release.number} pre-release")
@@ -455,9 +484,7 @@ def record_update(*, record, by, **data):
     """Edit a step record that is not evidence, while its step is open."""
     model = type(record)
     release = _locked_release(record.release_id)
-    if model.immutable or model.signed:  # a signed record stays as it was signed
-        raise RecordClosed("edit", f"A {model._meta.verbose_name} is kept as written; add a new one instead.",
-                           [Blocker("immutable", "This record cannot be edited.")])
+    record_method_check(model=model, edit=True)  # a signed record stays as it was signed
     record_access_check(model=model, release=release, by=by)
     _check_fields(model, data, next(k for k, v in RECORD_TYPES.items() if v is model))
     record = model.objects.select_for_update().get(pk=record.pk)
@@ -498,9 +525,9 @@ def _check_vote(release, by, vote):
         raise ValidationError({"plan": "There is no plan to vote on."})
     if by.pk in release.conflicted_user_ids():
         message = "You manage this release or requested (or raised) one of its RFCs, so you may not vote on it."
-        raise RecordRefused("vote", message, [Blocker("segregation_of_duties", message)])
+        raise SegregationOfDuties("vote", message, [Blocker("segregation_of_duties", message)])
     if CabVote.objects.filter(plan=plan, created_by=by).exists():
-        raise RecordClosed("vote", "You have already voted on this version of the plan.",
+        raise Duplicate("vote", "You have already voted on this version of the plan.",
                            [Blocker("already_voted", "You have already voted on this version of the plan.")])
     vote.plan = plan
 

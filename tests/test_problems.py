@@ -50,7 +50,7 @@ def test_only_a_rolled_back_release_offers_a_problem(actors, cis, state):
     assert not problem_offered(release, actors.release_manager)
     with pytest.raises(TransitionBlocked) as exc:
         problem_create_from_release(release_id=release.pk, by=actors.release_manager)
-    assert exc.value.code == "not_rolled_back"
+    assert exc.value.code == "invalid_state" and exc.value.blockers[0].code == "not_rolled_back"
     assert not Problem.objects.exists()
 
 
@@ -58,7 +58,8 @@ def test_one_problem_per_release(actors, rolled_back):
     first = problem_create_from_release(release_id=rolled_back.pk, by=actors.release_manager)
     with pytest.raises(TransitionBlocked) as exc:
         problem_create_from_release(release_id=rolled_back.pk, by=actors.change_manager)
-    assert exc.value.code == "problem_exists" and first.number in exc.value.detail
+    assert exc.value.code == "duplicate" and exc.value.blockers[0].code == "problem_exists"
+    assert first.number in exc.value.detail
     assert Problem.objects.count() == 1
 
 

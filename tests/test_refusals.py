@@ -5,6 +5,7 @@ from django.db import DatabaseError, transaction
 from rest_framework.test import APIClient
 
 from changes.services import rfc_create, rfc_transition
+from releasemgmt.errors import SegregationOfDuties
 from releasemgmt.workflow import TransitionBlocked, TransitionForbidden
 from releases import services as s
 from releases.models import RefusedAttempt, Release
@@ -42,9 +43,10 @@ def test_release_manager_deciding_go_on_own_release_is_refused_and_logged(actors
     actors.release_manager._release_roles = None
     release = Walker(new_release(actors, cis=cis), actors).to("ready")
 
-    with pytest.raises(TransitionBlocked) as refused:
+    with pytest.raises(SegregationOfDuties) as refused:
         s.release_transition(release_id=release.pk, name="approve_go", by=actors.release_manager,
                              reason="Looks good to me.")
+    assert refused.value.status == 403 and refused.value.code == "segregation_of_duties"
 
     assert "segregation_of_duties" in [b.code for b in refused.value.blockers]
     row = only_refusal()
@@ -58,7 +60,7 @@ def test_an_admin_cannot_authorise_their_own_rfc(actors, django_user_model):
     rfc = rfc_create(by=admin, title="Admin's own change", description="Raised by the administrator.")
     rfc_transition(rfc_id=rfc.pk, name="assess", by=actors.change_manager)
 
-    with pytest.raises(TransitionBlocked):
+    with pytest.raises(SegregationOfDuties):
         rfc_transition(rfc_id=rfc.pk, name="authorize", by=admin)
 
     row = only_refusal()

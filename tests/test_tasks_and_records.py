@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from changes.services import rfc_create, rfc_transition
+from releasemgmt.errors import Duplicate, MethodRefused, SegregationOfDuties
 from releasemgmt.workflow import (
     TransitionBlocked,
     TransitionError,
@@ -231,7 +232,7 @@ def test_a_record_cannot_be_written_once_its_step_is_closed(actors, cis, record_
     count = related.count()
     with pytest.raises(RecordClosed) as exc:
         w.add(record_type, actor(actors, who), **fill(w, record_type, data))
-    assert exc.value.code == "step_closed"
+    assert exc.value.code == "invalid_state"
     assert isinstance(exc.value, TransitionBlocked) and exc.value.status == 409
     assert {b.code for b in exc.value.blockers} == {"step_closed"}
     assert related.count() == count
@@ -277,8 +278,9 @@ def test_an_immutable_record_cannot_be_edited(actors, cis, record_type, state, w
     if record_type == "plans":
         w.plan()
     record = w.add(record_type, actor(actors, who), **data)
-    with pytest.raises(RecordClosed) as exc:
+    with pytest.raises(MethodRefused) as exc:
         s.record_update(record=record, by=actor(actors, who), **change)
+    assert (exc.value.status, exc.value.code) == (405, "immutable")
     assert {b.code for b in exc.value.blockers} == {"immutable"}
     record.refresh_from_db()
     for key, value in data.items():
@@ -298,7 +300,7 @@ def test_a_mutable_record_is_edited_while_its_step_is_open_only(actors, cis):
     w.to("built")
     with pytest.raises(RecordClosed) as exc:
         s.record_update(record=doc, by=actors.release_manager, monitoring_qa="too late")
-    assert exc.value.code == "step_closed"
+    assert exc.value.code == "invalid_state"
 
 
 # --- CAB votes ---------------------------------------------------------------------------------
@@ -309,8 +311,9 @@ def test_a_cab_member_votes_once_per_plan_version(actors, cis):
     member = actors.cab_members[0]
     first = w.add("votes", member, decision="approve")
     assert first.plan == w.release.current_plan
-    with pytest.raises(RecordClosed) as exc:
+    with pytest.raises(Duplicate) as exc:
         w.add("votes", member, decision="reject")
+    assert (exc.value.status, exc.value.code) == (409, "duplicate")
     assert {b.code for b in exc.value.blockers} == {"already_voted"}
     assert CabVote.objects.filter(created_by=member).count() == 1
     # a new version of the plan opens a new vote
@@ -325,7 +328,7 @@ def test_the_release_manager_and_rfc_requesters_may_not_vote(actors, cis, make_u
     w = Walker(new_release(actors, rfcs=[rfc], cis=cis), actors)
     w.to("plan_submitted")
     for conflicted in (requester, grant(actors.release_manager, "cab_member")):
-        with pytest.raises(RecordRefused):
+        with pytest.raises(SegregationOfDuties):
             w.add("votes", conflicted, decision="approve")
     assert not w.release.votes.exists()
 
@@ -350,11 +353,11 @@ def test_a_requester_holding_change_manager_cannot_assess_or_authorise_their_own
     requester = make_user("change_manager")
     rfc = rfc_create(by=requester, title="My own change", description="Mine.")
     for name, payload in (("assess", {}), ("reject", {"reason": "meh"})):
-        with pytest.raises(TransitionBlocked) as exc:
+        with pytest.raises(SegregationOfDuties) as exc:
             rfc_transition(rfc_id=rfc.pk, name=name, by=requester, **payload)
         assert {b.code for b in exc.value.blockers} == {"segregation_of_duties"}
     rfc_transition(rfc_id=rfc.pk, name="assess", by=actors.change_manager)
-    with pytest.raises(TransitionBlocked) as exc:
+    with pytest.raises(SegregationOfDuties) as exc:
         rfc_transition(rfc_id=rfc.pk, name="authorize", by=requester)
     assert {b.code for b in exc.value.blockers} == {"segregation_of_duties"}
     rfc.refresh_from_db()
@@ -416,6 +419,8 @@ def outcome(release, name, user, payload):
     try:
         s.release_transition(release_id=release.pk, name=name, by=user, **signed(Release, name, payload))
         return "allowed", set()
+    except SegregationOfDuties as exc:
+        return "segregation_of_duties", {b.code for b in exc.blockers}
     except TransitionForbidden:
         return "forbidden", set()
     except TransitionBlocked as exc:
@@ -466,7 +471,10 @@ def test_available_matches_what_release_transition_does(actors, cis, make_user, 
         rows = available(Release.objects.get(pk=release.pk), user)
         assert {r["name"] for r in rows} == expected_names
         for row in rows:
-            payload = {"reason": "Because."} if row["reason_required"] else {}
+            # What the row requires (the signature is added by ``signed``).
+            payload = {field: "Because." for field in row["requires"] if field != "signature"}
+            assert ("reason" in row["requires"]) == row["reason_required"]
+            assert ("signature" in row["requires"]) == row["signature_required"]
             got, codes = outcome(release, row["name"], user, payload)
             shown = {b["code"] for b in row["blockers"]}
             where = (situation, label, row["name"], row["blockers"])
@@ -475,6 +483,8 @@ def test_available_matches_what_release_transition_does(actors, cis, make_user, 
                 assert (got, shown) == ("allowed", set()), where
             elif "role_forbidden" in shown:
                 assert got == "forbidden", where
+            elif "segregation_of_duties" in shown:
+                assert (got, codes) == ("segregation_of_duties", {"segregation_of_duties"}), where
             else:
                 assert (got, codes) == ("blocked", shown), where
     assert Release.objects.get(pk=release.pk).state == state

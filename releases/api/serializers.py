@@ -9,6 +9,7 @@ from releasemgmt.api import IdRelatedField, ModelSerializer, signature_field
 
 from ..choices import STATE_STEP
 from ..models import RECORD_TYPES, Release, ReleaseScopeItem, ReleaseTemplate, Task, Team, Vendor
+from ..services import SERVICE_SET_BY_TYPE, SERVICE_SET_FIELDS, record_writable
 
 User = get_user_model()
 
@@ -190,16 +191,12 @@ class UserSerializer(ModelSerializer):
 
 # --- step records: one serializer per record type -------------------------------------
 
-READ_ONLY_BY_TYPE = {
-    "plans": ["version", "created_in_state"],
-    "votes": ["plan"],
-    "communications": ["sent_at"],
-}
-
-
 def _record_serializer(record_type, model):
-    readonly = ["id", "created_by", "created_at", "updated_at", *READ_ONLY_BY_TYPE.get(record_type, [])]
     fields = ["id"] + [f.name for f in model._meta.concrete_fields if f.name not in ("id", "release")]
+    # What the service sets is shown, never written; a record its step's
+    # transition writes is read-only as a whole.
+    readonly = [f for f in fields if f in SERVICE_SET_FIELDS | SERVICE_SET_BY_TYPE.get(record_type, set())
+                or not record_writable(model)]
     attrs = {}
     if model.signed:
         # The writer signs the record (a CAB vote): their credential, never stored.

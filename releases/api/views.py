@@ -15,6 +15,7 @@ from releasemgmt.api import (
     READ_ERRORS,
     WRITE_ERRORS,
     GuardedWritesMixin,
+    NoInput,
     StandardPagination,
     TaskCursorPagination,
     etag_from,
@@ -164,6 +165,7 @@ class ReleaseViewSet(GuardedWritesMixin,
         recorded as the restore point a rollback returns to."""
         release = self.get_object()
         services.release_baseline_check(release=release, by=request.user)
+        NoInput(data=request.data).is_valid(raise_exception=True)
         baseline = services.release_capture_baseline(release_id=release.pk, by=request.user)
         return Response(BaselineSerializer(baseline).data, status=status.HTTP_201_CREATED)
 
@@ -187,6 +189,19 @@ def _record_viewset(record_type, model):
                         mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
         http_method_names = ["get", "post", "patch", "head", "options"]
         pagination_class = None
+        # The routes (releasemgmt.api_urls) and so the schema offer only the
+        # writes that can succeed for someone: none for a record its step's
+        # transition writes, no edit of evidence.
+        list_actions = {"get": "list", **({"post": "create"} if services.record_writable(model) else {})}
+        detail_actions = {"get": "retrieve",
+                          **({"patch": "partial_update"} if services.record_editable(model) else {})}
+
+        def http_method_not_allowed(self, request, *args, **kwargs):
+            # Why this kind of record takes no such write, in the error object
+            # (405 read_only or immutable); else DRF's 405.
+            if request.method in ("POST", "PUT", "PATCH"):
+                services.record_method_check(model=model, edit="pk" in kwargs)
+            return super().http_method_not_allowed(request, *args, **kwargs)
 
         def get_release(self):
             if not hasattr(self, "_release"):
@@ -204,7 +219,7 @@ def _record_viewset(record_type, model):
 
         def check_create(self, request):
             # Who may write it, and whether its step is open: 403 or 409
-            # (step_closed) before the body is read. The service's own check,
+            # (invalid_state) before the body is read. The service's own check,
             # repeated under its row lock when the record is written.
             services.record_access_check(model=model, release=self.get_release(), by=request.user)
 

@@ -76,13 +76,19 @@ MATRIX: dict[str, frozenset] = {
     # Audit evidence (the change-management trail): release and change managers; auditors pull through them.
     "GET /api/audit/evidence/": RM | CM,
 }
+# Evidence, kept as written (a change is a new record): no edit is offered.
+EVIDENCE = {"plans", "votes", "security_checks", "test_results", "communications", "readiness_assessments",
+            "go_decisions", "health_checks", "evaluations", "reviews", "rollback_advice"}
 for _rt, _writers in RECORD_WRITERS.items():
     MATRIX.update({
         f"GET /api/releases/{{release_pk}}/{_rt}/": ALL,
-        f"POST /api/releases/{{release_pk}}/{_rt}/": frozenset(_writers),
         f"GET /api/releases/{{release_pk}}/{_rt}/{{id}}/": ALL,
-        f"PATCH /api/releases/{{release_pk}}/{_rt}/{{id}}/": frozenset(_writers),
     })
+    # A record nobody writes by hand (its step's transition does) offers no write at all.
+    if _writers:
+        MATRIX[f"POST /api/releases/{{release_pk}}/{_rt}/"] = frozenset(_writers)
+        if _rt not in EVIDENCE:
+            MATRIX[f"PATCH /api/releases/{{release_pk}}/{_rt}/{{id}}/"] = frozenset(_writers)
 
 
 def schema_operations() -> set[str]:

@@ -123,10 +123,12 @@ def test_problem_record_over_the_api(client_for, actors, make_user, rolled_back)
     assert data["number"].startswith("PRB-") and "complete_rollback" in data["timeline"]
     assert data["rfcs"] == [r.pk for r in rolled_back.rfcs.all()]
     again = cm.post("/api/problems/", {"release": rolled_back.pk}, format="json")
-    assert again.status_code == 409 and again.json()["code"] == "problem_exists"
+    assert again.status_code == 409 and again.json()["code"] == "duplicate"
 
     url = f"/api/problems/{data['id']}/"
-    assert cm.patch(url, {"timeline": "rewritten"}, format="json").json()["timeline"] == data["timeline"]
+    rewrite = cm.patch(url, {"timeline": "rewritten"}, format="json")  # read-only: refused, not dropped
+    assert rewrite.status_code == 400 and rewrite.json()["code"] == "read_only"
+    assert cm.get(url).json()["timeline"] == data["timeline"]
     assert cm.patch(url, {"root_cause": "Pool exhausted."}, format="json").status_code == 200
     moved = cm.post(f"{url}transitions/identify_root_cause/", {}, format="json")
     assert moved.status_code == 200 and moved.json()["state"] == "root_cause_known"
@@ -139,7 +141,8 @@ def test_problem_record_over_the_api(client_for, actors, make_user, rolled_back)
 def test_problem_for_a_release_not_rolled_back_is_a_409(client_for, actors, cis):
     release = new_release(actors, cis=cis)
     response = client_for(actors.release_manager).post("/api/problems/", {"release": release.pk}, format="json")
-    assert response.status_code == 409 and response.json()["code"] == "not_rolled_back"
+    assert response.status_code == 409 and response.json()["code"] == "invalid_state"
+    assert response.json()["blockers"][0]["code"] == "not_rolled_back"
     assert not Problem.objects.exists()
     bad = client_for(actors.release_manager).post("/api/problems/", {"release": 999999}, format="json")
     assert bad.status_code == 400

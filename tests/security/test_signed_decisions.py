@@ -238,7 +238,7 @@ def test_the_transition_list_and_the_schema_say_which_decisions_are_signed(actor
     # The schema needs a login in production: any logged-in user reads it.
     schema = api(actors.cab_members[0]).get("/api/schema/?format=json").json()
     components = schema["components"]["schemas"]
-    assert "signature" in components["TransitionInputRequest"]["properties"]
+    assert "signature" in components["ReleaseTransitionInputRequest"]["properties"]
     assert components["SignatureInputRequest"]["required"] == ["password"]
     assert "signature" in components["CabvoteRequest"]["properties"]
     assert "signature_required" in components["ReleaseTransition"]["properties"]
