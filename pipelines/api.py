@@ -15,7 +15,9 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from releasemgmt.api import READ_ERRORS, WRITE_ERRORS, BlockerSerializer, ErrorSerializer, ModelSerializer
+from releasemgmt.api import (
+    READ_ERRORS, WRITE_ERRORS, BlockerSerializer, ErrorSerializer, ModelSerializer, Serializer, StrictInput,
+)
 from releasemgmt.input_guard import ID_SCHEMA, parse_id
 from releases.choices import DeploymentOutcome, ReleaseState
 from releases.models import Deployment, Release
@@ -53,14 +55,16 @@ class GateQuery(serializers.Serializer):
         return data
 
 
-class DeploymentStartInput(GateQuery):
+class DeploymentStartInput(StrictInput, GateQuery):
+    """A pipeline's report that it starts deploying: unknown fields refused, as every write of the API."""
+
     run_url = serializers.URLField(max_length=500, help_text="The pipeline run that deploys (kept on the "
                                                              "deployment record and in the history).")
     commit = serializers.CharField(required=False, default="", allow_blank=True, max_length=100,
                                    help_text="The revision deployed.")
 
 
-class DeploymentFinishInput(serializers.Serializer):
+class DeploymentFinishInput(Serializer):
     outcome = serializers.ChoiceField(choices=DeploymentOutcome.values,
                                       help_text="`succeeded` completes the deployment; `failed` records the "
                                                 "failure and asks for rollback advice.")
