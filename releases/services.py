@@ -29,6 +29,7 @@ from releasemgmt.workflow import (
     user_roles,
 )
 
+from .audience import AUDIENCE_ROLES, Audience
 from .models import (
     RECORD_TYPES,
     CabVote,
@@ -427,6 +428,7 @@ def record_add(*, release_id, record_type: str, by, signature=None, **data):
     model = RECORD_TYPES[record_type]
     release = _locked_release(release_id)
     record_access_check(model=model, release=release, by=by)
+    audience = Audience.of(data) if model is Communication else None
     _check_fields(model, data, record_type)
     record = model(release=release, created_by=by, **data)
     if model is ReleasePlan:
@@ -435,8 +437,9 @@ def record_add(*, release_id, record_type: str, by, signature=None, **data):
         record.created_in_state = release.state
     elif model is CabVote:
         _check_vote(release, by, record)
-    elif model is Communication and record.sent_at is None:
-        record.sent_at = timezone.now()
+    elif model is Communication:
+        to = _communication_recipients(release, audience)
+        record.audience, record.sent_at = audience.in_words(), timezone.now()
     _check_membership(record, release)
     record.full_clean()
     if model.signed:
@@ -446,7 +449,36 @@ def record_add(*, release_id, record_type: str, by, signature=None, **data):
     if model.signed:
         signing.record(by=by, method=signed_with, meaning=record.signature_meaning(),
                        content=record.signed_content(), decision=record)
+    if model is Communication:
+        _send_communication(record, audience, to, by)
     return record
+
+
+def _communication_recipients(release, audience) -> dict:
+    """The addresses a communication reaches; refused (naming the audience)
+    when it reaches nobody."""
+    refused = sorted(r.name for r in audience.roles if r.name not in AUDIENCE_ROLES)
+    if refused:
+        raise ValidationError({"roles": f"A communication is not addressed to the role {', '.join(refused)}: "
+                                        f"choose the vendors instead."})
+    if not audience.chosen:
+        raise ValidationError({"audience": "Choose who is told: a role, a team, a vendor, the RFC requesters "
+                                           "or the CI stakeholders."})
+    to = audience.recipients(release)
+    if not to:
+        raise ValidationError({"audience": f"Nobody with an email address is in this audience "
+                                           f"({audience.in_words()}): choose another."})
+    return to
+
+
+def _send_communication(record, audience, to, by) -> None:
+    """Keep the chosen audience and announce the communication: the
+    notifications app writes one outbox message per recipient, in this
+    transaction (the relay delivers them after the commit)."""
+    record.roles.set(audience.roles)
+    record.teams.set(audience.teams)
+    record.vendors.set(audience.vendors)
+    events.announce(record, "communication", by=by, recipients=to)
 
 
 @logs_refusals(subject=_record_subject)
@@ -480,7 +512,8 @@ def _check_membership(record, release):
 
 # Fields of a record that its service sets, never its writer.
 SERVICE_SET_FIELDS = {"id", "release", "created_by", "created_at", "updated_at"}
-SERVICE_SET_BY_TYPE = {"plans": {"version", "created_in_state"}, "votes": {"plan"}, "communications": {"sent_at"}}
+SERVICE_SET_BY_TYPE = {"plans": {"version", "created_in_state"}, "votes": {"plan"},
+                       "communications": {"sent_at", "audience"}}
 
 
 def _check_fields(model, data, record_type):

@@ -1,6 +1,7 @@
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from changes.models import ChangeRequest
@@ -191,8 +192,46 @@ class UserSerializer(ModelSerializer):
 READ_ONLY_BY_TYPE = {
     "plans": ["version", "created_in_state"],
     "votes": ["plan"],
-    "communications": ["sent_at"],
+    "communications": ["sent_at", "audience"],
 }
+
+
+class CommunicationFields:
+    """A communication's chosen audience (roles by name, teams and vendors by
+    id), and what became of its messages: each recipient's status and the
+    counts (``Communication.delivery``)."""
+
+    extra = ["roles", "teams", "vendors", "recipients", "delivery"]
+
+    @staticmethod
+    def attrs() -> dict:
+        from django.contrib.auth.models import Group
+
+        from ..models.records import AUDIENCE_ROLES
+
+        return {
+            "roles": serializers.SlugRelatedField(
+                slug_field="name", many=True, required=False,
+                queryset=Group.objects.filter(name__in=AUDIENCE_ROLES),
+                help_text=f"Process roles told: any of {', '.join(AUDIENCE_ROLES)}."),
+            "teams": IdRelatedField(queryset=Team.objects.all(), many=True, required=False),
+            "vendors": IdRelatedField(queryset=Vendor.objects.all(), many=True, required=False),
+            "recipients": serializers.SerializerMethodField(),
+            "delivery": serializers.SerializerMethodField(),
+            "get_recipients": CommunicationFields.get_recipients,
+            "get_delivery": CommunicationFields.get_delivery,
+        }
+
+    @extend_schema_field(inline_serializer("CommunicationRecipient", {
+        "address": serializers.CharField(), "status": serializers.CharField()}, many=True))
+    def get_recipients(self, obj) -> list:
+        return [{"address": m.recipient, "status": m.status} for m in obj.messages.all()]
+
+    @extend_schema_field(inline_serializer("CommunicationDelivery", {
+        "delivered": serializers.IntegerField(), "failed": serializers.IntegerField(),
+        "pending": serializers.IntegerField()}))
+    def get_delivery(self, obj) -> dict:
+        return obj.delivery()
 
 
 def _record_serializer(record_type, model):
@@ -210,6 +249,9 @@ def _record_serializer(record_type, model):
         attrs["test_case"] = IdRelatedField(queryset=TestCase.objects.all())
     if record_type == "closure_comments":
         attrs["rfc"] = IdRelatedField(queryset=ChangeRequest.objects.all())
+    if record_type == "communications":
+        attrs.update(CommunicationFields.attrs())
+        fields += CommunicationFields.extra
     name = "".join(part.capitalize() for part in model.__name__.split("_")) + "Serializer"
     return type(name, (ModelSerializer,), attrs)
 
