@@ -65,11 +65,12 @@ class Audience:
 
     @classmethod
     def of(cls, data: dict) -> "Audience":
-        """Taken out of a record's fields (``data`` loses them)."""
+        """Read from a record's fields: the many-to-many ones are taken out of
+        ``data`` (set once the record is saved), the flags stay (columns)."""
         return cls(roles=_groups(data.pop("roles", None) or ()), teams=tuple(data.pop("teams", None) or ()),
                    vendors=tuple(data.pop("vendors", None) or ()),
-                   rfc_requesters=bool(data.pop("rfc_requesters", False)),
-                   ci_stakeholders=bool(data.pop("ci_stakeholders", False)))
+                   rfc_requesters=bool(data.get("rfc_requesters", False)),
+                   ci_stakeholders=bool(data.get("ci_stakeholders", False)))
 
     @property
     def chosen(self) -> bool:

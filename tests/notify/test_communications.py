@@ -82,6 +82,7 @@ def test_the_rfc_requesters_are_reached(walker, actors):
     record = send(walker, rfc_requesters=True)
     requesters = {rfc.requester.email for rfc in walker.release.rfcs.all()}
     assert requesters and written(record) == sorted(requesters)
+    assert record.rfc_requesters and not record.ci_stakeholders and record.audience == "RFC requesters"
     assert actors.change_manager.email not in written(record)
 
 
@@ -94,6 +95,7 @@ def test_the_ci_stakeholders_are_the_owners_of_the_cis_in_scope_and_of_their_dep
     ConfigurationItem.objects.create(name="billing", owner=unrelated_owner)
     record = send(walker, ci_stakeholders=True)
     assert written(record) == sorted([api_owner.email, dependant_owner.email])
+    assert record.ci_stakeholders and Communication.objects.get().ci_stakeholders
 
 
 def test_inactive_users_and_users_without_an_address_are_not_recipients(walker, make_user):
