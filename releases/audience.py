@@ -26,14 +26,6 @@ from django.db.models import Q
 from cmdb.models import ConfigurationItem
 from releasemgmt.authz import VENDOR
 
-from .models.records import AUDIENCE_ROLES
-
-AUDIENCE_FIELDS = ("roles", "teams", "vendors", "rfc_requesters", "ci_stakeholders")
-
-
-def role_groups():
-    """The roles a communication may be addressed to (groups)."""
-    return Group.objects.filter(name__in=AUDIENCE_ROLES).order_by("name")
 
 
 def requesters_q(release) -> Q:
@@ -80,7 +72,10 @@ class Audience:
         parts = []
         for label, items in (("Roles", self.roles), ("Teams", self.teams), ("Vendors", self.vendors)):
             if items:
-                parts.append(f"{label}: " + ", ".join(sorted(_label(i) for i in items)))
+                names = sorted(_label(i) for i in items)
+                if label == "Roles":
+                    names = [n.replace("_", " ").capitalize() for n in names]
+                parts.append(f"{label}: " + ", ".join(names))
         if self.rfc_requesters:
             parts.append("RFC requesters")
         if self.ci_stakeholders:
@@ -105,19 +100,23 @@ class Audience:
         """Each address the audience reaches, with its user (None for a team's
         or a vendor's own address), in address order."""
         User = get_user_model()
-        out: dict[str, object] = {}
+        found: dict[str, tuple[str, object]] = {}  # one message per address, however it is spelled
+
+        def add(address, user):
+            found.setdefault(address.lower(), (address, user))
+
         internal = (User.objects.filter(self.users_q(release), is_active=True).exclude(email="")
                     .exclude(vendor_bound_q()).distinct())
         for user in internal:
-            out.setdefault(user.email.lower(), user)
+            add(user.email, user)
         vendor_ids = [v.pk for v in self.vendors]
         if vendor_ids:
             for user in User.objects.filter(vendors__in=vendor_ids, is_active=True).exclude(email="").distinct():
-                out.setdefault(user.email.lower(), user)
+                add(user.email, user)
         for group in (*self.teams, *self.vendors):
             if group.email:
-                out.setdefault(group.email.lower(), None)
-        return dict(sorted(out.items()))
+                add(group.email, None)
+        return dict(found[key] for key in sorted(found))
 
 
 def _groups(roles) -> tuple:

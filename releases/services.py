@@ -29,7 +29,7 @@ from releasemgmt.workflow import (
     user_roles,
 )
 
-from .audience import AUDIENCE_ROLES, Audience
+from .audience import Audience
 from .models import (
     RECORD_TYPES,
     CabVote,
@@ -39,6 +39,7 @@ from .models import (
     ReleaseScopeItem,
     Task,
 )
+from .models.records import AUDIENCE_ROLES
 
 RM = ("release_manager",)
 BASELINE_WRITERS = ("configuration_manager", "release_manager")

@@ -46,7 +46,7 @@ def test_a_role_reaches_everyone_holding_it(walker, actors, make_user):
     other_cm = make_user("change_manager")
     record = send(walker, roles=["change_manager"])
     assert written(record) == sorted([actors.change_manager.email, other_cm.email])
-    assert record.audience == "Roles: change_manager"
+    assert record.audience == "Roles: Change manager"
     assert [g.name for g in record.roles.all()] == ["change_manager"]
 
 
@@ -232,7 +232,7 @@ def test_the_api_takes_the_audience_and_answers_with_the_recipients(
                               "sent_at": "2020-01-01T00:00:00Z"}, format="json")
     assert made.status_code == 201, made.json()
     body = made.json()
-    assert body["roles"] == ["stakeholder"] and body["audience"] == "Roles: stakeholder"
+    assert body["roles"] == ["stakeholder"] and body["audience"] == "Roles: Stakeholder"
     assert body["sent_at"] != "2020-01-01T00:00:00Z"  # never entered: when the messages were written
     listed = api.get(url).json()[0]
     assert listed["recipients"] == [{"address": actors.requester.email, "status": "sent"}]
