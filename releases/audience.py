@@ -24,7 +24,10 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 
 from cmdb.models import ConfigurationItem
+from releasemgmt import events
 from releasemgmt.authz import VENDOR
+
+from .models.records import AUDIENCE_ROLES
 
 
 
@@ -117,6 +120,31 @@ class Audience:
             if group.email:
                 add(group.email, None)
         return dict(found[key] for key in sorted(found))
+
+    def recipients_or_refuse(self, release) -> dict[str, object]:
+        """``recipients``, refused (naming the field) when the audience holds
+        a role it may not or reaches nobody with an address."""
+        refused = sorted(r.name for r in self.roles if r.name not in AUDIENCE_ROLES)
+        if refused:
+            raise ValidationError({"roles": f"A communication is not addressed to the role {', '.join(refused)}: "
+                                            f"choose the vendors instead."})
+        if not self.chosen:
+            raise ValidationError({"audience": "Choose who is told: a role, a team, a vendor, the RFC requesters "
+                                               "or the CI stakeholders."})
+        to = self.recipients(release)
+        if not to:
+            raise ValidationError({"audience": f"Nobody with an email address is in this audience "
+                                               f"({self.in_words()}): choose another."})
+        return to
+
+    def announce(self, record, to, by) -> None:
+        """Keep the chosen audience on the saved record and announce it: the
+        notifications app writes one outbox message per recipient, in this
+        transaction (the relay delivers them after the commit)."""
+        record.roles.set(self.roles)
+        record.teams.set(self.teams)
+        record.vendors.set(self.vendors)
+        events.announce(record, "communication", by=by, recipients=to)
 
 
 def _groups(roles) -> tuple:

@@ -39,7 +39,6 @@ from .models import (
     ReleaseScopeItem,
     Task,
 )
-from .models.records import AUDIENCE_ROLES
 
 RM = ("release_manager",)
 BASELINE_WRITERS = ("configuration_manager", "release_manager")
@@ -439,7 +438,7 @@ def record_add(*, release_id, record_type: str, by, signature=None, **data):
     elif model is CabVote:
         _check_vote(release, by, record)
     elif model is Communication:
-        to = _communication_recipients(release, audience)
+        to = audience.recipients_or_refuse(release)
         record.audience, record.sent_at = audience.in_words(), timezone.now()
     _check_membership(record, release)
     record.full_clean()
@@ -451,35 +450,8 @@ def record_add(*, release_id, record_type: str, by, signature=None, **data):
         signing.record(by=by, method=signed_with, meaning=record.signature_meaning(),
                        content=record.signed_content(), decision=record)
     if model is Communication:
-        _send_communication(record, audience, to, by)
+        audience.announce(record, to, by)
     return record
-
-
-def _communication_recipients(release, audience) -> dict:
-    """The addresses a communication reaches; refused (naming the audience)
-    when it reaches nobody."""
-    refused = sorted(r.name for r in audience.roles if r.name not in AUDIENCE_ROLES)
-    if refused:
-        raise ValidationError({"roles": f"A communication is not addressed to the role {', '.join(refused)}: "
-                                        f"choose the vendors instead."})
-    if not audience.chosen:
-        raise ValidationError({"audience": "Choose who is told: a role, a team, a vendor, the RFC requesters "
-                                           "or the CI stakeholders."})
-    to = audience.recipients(release)
-    if not to:
-        raise ValidationError({"audience": f"Nobody with an email address is in this audience "
-                                           f"({audience.in_words()}): choose another."})
-    return to
-
-
-def _send_communication(record, audience, to, by) -> None:
-    """Keep the chosen audience and announce the communication: the
-    notifications app writes one outbox message per recipient, in this
-    transaction (the relay delivers them after the commit)."""
-    record.roles.set(audience.roles)
-    record.teams.set(audience.teams)
-    record.vendors.set(audience.vendors)
-    events.announce(record, "communication", by=by, recipients=to)
 
 
 @logs_refusals(subject=_record_subject)

@@ -10,6 +10,7 @@ from releasemgmt.api import IdRelatedField, ModelSerializer, signature_field
 
 from ..choices import STATE_STEP
 from ..models import RECORD_TYPES, Release, ReleaseScopeItem, ReleaseTemplate, Task, Team, Vendor
+from ..models.records import AUDIENCE_ROLES
 
 User = get_user_model()
 
@@ -196,6 +197,13 @@ READ_ONLY_BY_TYPE = {
 }
 
 
+class RoleNames(serializers.ListField):
+    """Roles by name, as users know them (groups; not a relation by id)."""
+
+    def to_representation(self, data):
+        return sorted(g.name for g in data.all())
+
+
 class CommunicationFields:
     """A communication's chosen audience (roles by name, teams and vendors by
     id), and what became of its messages: each recipient's status and the
@@ -205,15 +213,9 @@ class CommunicationFields:
 
     @staticmethod
     def attrs() -> dict:
-        from django.contrib.auth.models import Group
-
-        from ..models.records import AUDIENCE_ROLES
-
         return {
-            "roles": serializers.SlugRelatedField(
-                slug_field="name", many=True, required=False,
-                queryset=Group.objects.filter(name__in=AUDIENCE_ROLES),
-                help_text=f"Process roles told: any of {', '.join(AUDIENCE_ROLES)}."),
+            "roles": RoleNames(child=serializers.ChoiceField(choices=AUDIENCE_ROLES), required=False,
+                               help_text="Process roles told, by name (not vendor: choose the vendors)."),
             "teams": IdRelatedField(queryset=Team.objects.all(), many=True, required=False),
             "vendors": IdRelatedField(queryset=Vendor.objects.all(), many=True, required=False),
             "recipients": serializers.SerializerMethodField(),
