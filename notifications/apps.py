@@ -16,6 +16,7 @@ class NotificationsConfig(AppConfig):
         # Inside the transition's transaction: the outbox rows commit with
         # the change they tell of, or neither does.
         events.listen(notices.on_release_event, model="releases.Release")
+        events.listen(notices.on_communication, model="releases.Communication")
 
         from releasemgmt import monitoring
 

@@ -233,6 +233,29 @@ def on_release_event(event) -> None:
     enqueue(event.obj, event=event.name, by=event.by, payload=event.payload, log=event.log, **event.extra)
 
 
+def on_communication(event) -> None:
+    """A communication written (``releases.services.record_add``): one email
+    (text and HTML) per recipient its audience resolved to, written to the
+    outbox in the record's transaction. The relay delivers them; the delivery
+    log and the record show each one's outcome."""
+    record, to = event.obj, event.extra["recipients"]
+    release = record.release
+    context = {"communication": record, "release": release, "by": event.by, "link": release_link(release)}
+    text = render_to_string("releases/email/communication.txt", context)
+    html = render_to_string("releases/email/communication.html", context)
+    subject = one_line(f"{release.number}: {record.subject}")
+    ct = ContentType.objects.get_for_model(type(record))
+    for email in sorted(to):
+        OutboxMessage(
+            event=record.kind, release=release, content_type=ct, object_id=record.pk, channel=Channel.EMAIL,
+            recipient=email, subject=subject, body=text,
+            payload={"html": html, "release": release.pk, "communication": record.pk,
+                     "by": getattr(event.by, "pk", None)},
+            dedupe_key=f"communication-{record.pk}:email:{email}"[:200],
+        ).save()  # one by one so each gets its history row
+    transaction.on_commit(relay_in_process)
+
+
 def _vendor_routing(release, occurrence, ct, by):
     """Step 3: each vendor task goes to the vendor's system (signed webhook),
     or by email to the vendor's queue when it has no integration."""

@@ -214,10 +214,27 @@ class RecordForm(forms.Form):
 _FORM_CLASSES: dict[str, type] = {}
 
 
+# Asked for beside the writable columns: a communication's chosen audience.
+EXTRA_FORM_FIELDS = {"communications": ["roles", "teams", "vendors"]}
+# The order a record's form asks in, where the model's is not the best.
+FORM_ORDER = {"communications": ["kind", "roles", "teams", "vendors", "rfc_requesters", "ci_stakeholders",
+                                 "subject", "body"]}
+
+
+def role_label(group) -> str:
+    return group.name.replace("_", " ").capitalize()
+
+
 def record_form_class(record_type: str) -> type[RecordForm]:
     if record_type not in _FORM_CLASSES:
         model = RECORD_TYPES[record_type]
-        fields = _tidy(fields_for_model(model, fields=writable_fields(record_type)))
+        names = writable_fields(record_type) + EXTRA_FORM_FIELDS.get(record_type, [])
+        fields = _tidy(fields_for_model(model, fields=FORM_ORDER.get(record_type, names)))
+        for field in fields.values():
+            if isinstance(field, forms.ModelMultipleChoiceField):
+                field.widget = forms.CheckboxSelectMultiple()
+        if "roles" in fields:
+            fields["roles"].label_from_instance = role_label
         _FORM_CLASSES[record_type] = type(f"{model.__name__}Form", (RecordForm,),
                                           {**fields, "record_type": record_type})
     return _FORM_CLASSES[record_type]

@@ -267,8 +267,15 @@ def prepared(release, ctx):
             yield Blocker("environments_not_ready", f"Environment '{env.environment}' is not ready.")
     if not release.acceptance_criteria.strip():
         yield Blocker("acceptance_criteria_missing", "The acceptance criteria are not documented on the ticket.")
-    if not any(c.kind == CommunicationKind.STAKEHOLDER_NOTICE and c.sent_at for c in release.communications.all()):
+    if not _communicated(release, CommunicationKind.STAKEHOLDER_NOTICE):
         yield Blocker("stakeholders_not_told", "No communication has been sent to the stakeholders.")
+
+
+def _communicated(release, kind) -> bool:
+    """A communication of ``kind`` is made once its messages are in the
+    outbox (written with it by ``services.record_add``), whatever becomes of
+    their delivery: a date typed by hand counts for nothing."""
+    return any(c.kind == kind and c.messages.all() for c in release.communications.all())
 
 
 # --- step 10: Go/No-Go ----------------------------------------------------------
@@ -353,9 +360,7 @@ def no_freeze(release, ctx):
 def downtime_broadcast(release, ctx):
     plan = release.current_plan
     if plan and plan.downtime_expected:
-        if not any(
-            c.kind == CommunicationKind.DOWNTIME_BROADCAST and c.sent_at for c in release.communications.all()
-        ):
+        if not _communicated(release, CommunicationKind.DOWNTIME_BROADCAST):
             yield Blocker("downtime_not_broadcast", "Downtime is expected but has not been broadcast in advance.")
 
 

@@ -181,7 +181,7 @@ class Walker:
             self.add("environment_readiness", self.a.deployment_team, environment="production", ready=True)
         if not r.acceptance_criteria:
             s.release_update(release_id=r.pk, by=self.rm, acceptance_criteria="All health checks green for 1 hour.")
-        self.add("communications", self.rm, kind="stakeholder_notice", audience="stakeholders",
+        self.add("communications", self.rm, kind="stakeholder_notice", roles=["stakeholder"],
                  subject=f"{r.number} is coming", body="Details in the release calendar.")
         if r.release_type == ReleaseType.MAJOR and r.latest("training_plans") is None:
             self.add("training_plans", self.rm, plan="Service desk briefing.", status="done")

@@ -30,6 +30,7 @@ from releasemgmt.workflow import (
     user_roles,
 )
 
+from .audience import Audience
 from .models import (
     RECORD_TYPES,
     CabVote,
@@ -456,6 +457,7 @@ def record_add(*, release_id, record_type: str, by, signature=None, **data):
     model = RECORD_TYPES[record_type]
     release = _locked_release(release_id)
     record_access_check(model=model, release=release, by=by)
+    audience = Audience.of(data) if model is Communication else None
     _check_fields(model, data, record_type)
     record = model(release=release, created_by=by, **data)
     if model is ReleasePlan:
@@ -464,8 +466,9 @@ def record_add(*, release_id, record_type: str, by, signature=None, **data):
         record.created_in_state = release.state
     elif model is CabVote:
         _check_vote(release, by, record)
-    elif model is Communication and record.sent_at is None:
-        record.sent_at = timezone.now()
+    elif model is Communication:
+        to = audience.recipients_or_refuse(release)
+        record.audience, record.sent_at = audience.in_words(), timezone.now()
     _check_membership(record, release)
     record.full_clean()
     if model.signed:
@@ -475,6 +478,8 @@ def record_add(*, release_id, record_type: str, by, signature=None, **data):
     if model.signed:
         signing.record(by=by, method=signed_with, meaning=record.signature_meaning(),
                        content=record.signed_content(), decision=record)
+    if model is Communication:
+        audience.announce(record, to, by)
     return record
 
 
@@ -507,7 +512,8 @@ def _check_membership(record, release):
 
 # Fields of a record that its service sets, never its writer.
 SERVICE_SET_FIELDS = {"id", "release", "created_by", "created_at", "updated_at"}
-SERVICE_SET_BY_TYPE = {"plans": {"version", "created_in_state"}, "votes": {"plan"}, "communications": {"sent_at"}}
+SERVICE_SET_BY_TYPE = {"plans": {"version", "created_in_state"}, "votes": {"plan"},
+                       "communications": {"sent_at", "audience"}}
 
 
 def _check_fields(model, data, record_type):

@@ -175,7 +175,7 @@ def prep_prepare(w, skip=(), env_ready=True):
     if "criteria" not in skip:
         s.release_update(release_id=r.pk, by=w.rm, acceptance_criteria="Health checks green for 1 hour.")
     if "notice" not in skip:
-        w.add("communications", w.rm, kind="stakeholder_notice", audience="stakeholders", subject="Coming soon")
+        w.add("communications", w.rm, kind="stakeholder_notice", roles=["stakeholder"], subject="Coming soon")
     return w.rm, {}
 
 
@@ -422,7 +422,7 @@ def test_downtime_broadcast_in_advance_lets_deployment_start(actors, cis):
     w = reach(actors, cis, "tests_passed")
     w.add("plans", actors.release_manager, downtime_expected=True, **plan_fields(w))
     w.to("backed_up")
-    w.add("communications", actors.release_manager, kind="downtime_broadcast", audience="all users",
+    w.add("communications", actors.release_manager, kind="downtime_broadcast", roles=["stakeholder"],
           subject="Downtime tonight")
     attempt(w, "start_deployment", actors.deployment_team, {})
     assert Release.objects.get(pk=w.release.pk).state == "deploying"

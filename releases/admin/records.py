@@ -40,6 +40,8 @@ RECORD_COLUMNS = {
 RECORD_SERVICE_FIELDS = {
     "plans": ("version", "created_in_state"),
     "votes": ("plan",),
+    # Its audience in words and when its messages went to the outbox.
+    "communications": ("audience", "sent_at"),
 }
 RECORD_AUTOCOMPLETE = {
     "test_results": ("test_case",),
@@ -132,6 +134,31 @@ class SignedRecordForm(ServiceModelForm):
     password = PasswordField(help_text="Confirm with your password: it signs this record.")
 
 
+class CommunicationAdmin(StepRecordAdmin):
+    """A communication: its audience chosen from the lists, its messages
+    written to the outbox when it is added; shown with what became of them."""
+
+    def get_queryset(self, request):
+        from ..models import OutboxMessage
+
+        return super().get_queryset(request).prefetch_related(models.Prefetch("messages", queryset=(
+            OutboxMessage.objects.only("id", "content_type_id", "object_id", "recipient", "status")
+            .order_by("recipient", "id"))))
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        return [*fields, "delivery", "recipients"] if obj is not None else fields
+
+    @admin.display(description="delivery")
+    def delivery(self, obj):
+        counts = obj.delivery()
+        return f"{counts['delivered']} delivered, {counts['failed']} failed, {counts['pending']} on the way"
+
+    @admin.display(description="recipients")
+    def recipients(self, obj):
+        return ", ".join(f"{m.recipient} ({m.get_status_display().lower()})" for m in obj.messages.all()) or "—"
+
+
 def _record_admin(record_type, model):
     columns = RECORD_COLUMNS.get(record_type, ())
     fks = tuple(c for c in columns if isinstance(model._meta.get_field(c), models.ForeignKey))
@@ -148,6 +175,9 @@ def _record_admin(record_type, model):
     }
     if model.signed:
         attrs.update(form=SignedRecordForm, signature=signature_summary)
+    if record_type == "communications":
+        attrs["list_display"] = (*attrs["list_display"], "delivery")
+        return type(f"{model.__name__}Admin", (CommunicationAdmin,), attrs)
     return type(f"{model.__name__}Admin", (StepRecordAdmin,), attrs)
 
 

@@ -1,6 +1,7 @@
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from changes.models import ChangeRequest
@@ -9,6 +10,7 @@ from releasemgmt.api import IdRelatedField, ModelSerializer, signature_field
 
 from ..choices import STATE_STEP
 from ..models import RECORD_TYPES, Release, ReleaseScopeItem, ReleaseTemplate, Task, Team, Vendor
+from ..models.records import AUDIENCE_ROLES
 from ..services import SERVICE_SET_BY_TYPE, SERVICE_SET_FIELDS, record_writable
 
 User = get_user_model()
@@ -191,6 +193,45 @@ class UserSerializer(ModelSerializer):
 
 # --- step records: one serializer per record type -------------------------------------
 
+class RoleNames(serializers.ListField):
+    """Roles by name, as users know them (groups; not a relation by id)."""
+
+    def to_representation(self, data):
+        return sorted(g.name for g in data.all())
+
+
+class CommunicationFields:
+    """A communication's chosen audience (roles by name, teams and vendors by
+    id), and what became of its messages: each recipient's status and the
+    counts (``Communication.delivery``)."""
+
+    extra = ["roles", "teams", "vendors", "recipients", "delivery"]
+
+    @staticmethod
+    def attrs() -> dict:
+        return {
+            "roles": RoleNames(child=serializers.ChoiceField(choices=AUDIENCE_ROLES), required=False,
+                               help_text="Process roles told, by name (not vendor: choose the vendors)."),
+            "teams": IdRelatedField(queryset=Team.objects.all(), many=True, required=False),
+            "vendors": IdRelatedField(queryset=Vendor.objects.all(), many=True, required=False),
+            "recipients": serializers.SerializerMethodField(),
+            "delivery": serializers.SerializerMethodField(),
+            "get_recipients": CommunicationFields.get_recipients,
+            "get_delivery": CommunicationFields.get_delivery,
+        }
+
+    @extend_schema_field(inline_serializer("CommunicationRecipient", {
+        "address": serializers.CharField(), "status": serializers.CharField()}, many=True))
+    def get_recipients(self, obj) -> list:
+        return [{"address": m.recipient, "status": m.status} for m in obj.messages.all()]
+
+    @extend_schema_field(inline_serializer("CommunicationDelivery", {
+        "delivered": serializers.IntegerField(), "failed": serializers.IntegerField(),
+        "pending": serializers.IntegerField()}))
+    def get_delivery(self, obj) -> dict:
+        return obj.delivery()
+
+
 def _record_serializer(record_type, model):
     fields = ["id"] + [f.name for f in model._meta.concrete_fields if f.name not in ("id", "release")]
     # What the service sets is shown, never written; a record its step's
@@ -209,6 +250,9 @@ def _record_serializer(record_type, model):
         attrs["test_case"] = IdRelatedField(queryset=TestCase.objects.all())
     if record_type == "closure_comments":
         attrs["rfc"] = IdRelatedField(queryset=ChangeRequest.objects.all())
+    if record_type == "communications":
+        attrs.update(CommunicationFields.attrs())
+        fields += CommunicationFields.extra
     name = "".join(part.capitalize() for part in model.__name__.split("_")) + "Serializer"
     return type(name, (ModelSerializer,), attrs)
 

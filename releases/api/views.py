@@ -1,5 +1,6 @@
 """The REST API for releases, their step records, and tasks: it translates
 HTTP to the services and back, nothing more."""
+from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -26,7 +27,7 @@ from releasemgmt.workflow import ROLES
 from .. import services
 from ..counts import ReleaseCountPaginator
 from ..filtersets import ReleaseFilter, TaskFilter
-from ..models import RECORD_TYPES, Release, Task
+from ..models import RECORD_TYPES, OutboxMessage, Release, Task
 from ..template_services import release_create_from_template
 from .serializers import (
     RECORD_SERIALIZERS,
@@ -214,8 +215,12 @@ def _record_viewset(record_type, model):
             if release_pk is None:  # schema generation
                 return model.objects.none()
             self.get_release()
-            return (model.objects.restrict(self.request.user).filter(release_id=release_pk)
-                    .order_by("created_at", "id"))
+            qs = model.objects.restrict(self.request.user).filter(release_id=release_pk).order_by("created_at", "id")
+            if record_type == "communications":  # its audience and messages, read for the whole page at once
+                qs = qs.prefetch_related("roles", "teams", "vendors", Prefetch("messages", queryset=(
+                    OutboxMessage.objects.only("id", "content_type_id", "object_id", "recipient", "status")
+                    .order_by("recipient", "id"))))
+            return qs
 
         def check_create(self, request):
             # Who may write it, and whether its step is open: 403 or 409

@@ -9,10 +9,12 @@ it is written while the step it gates can be taken. Records marked ``immutable``
 never edited; a change is a new record (e.g. a new plan version).
 """
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
 from django.utils.text import capfirst
 from simple_history.models import HistoricalRecords
 
+from releasemgmt.roles import ROLES
 from releasemgmt.workflow import sources_of
 
 from ..choices import (
@@ -38,6 +40,9 @@ __all__ = [
 
 BEFORE_GO = ("new", "planning", "plan_submitted", "plan_approved", "scheduled", "packaging", "building",
              "built", "testing", "tests_passed", "plans_updated", "ready")
+# The roles a communication may be addressed to: a vendor's people are told
+# through their vendor (releases.audience), never all vendors at once.
+AUDIENCE_ROLES = tuple(r for r in ROLES if r != "vendor")
 LIVE = ("deploying", "deployed", "verified", "evaluated", "in_review")
 
 
@@ -277,20 +282,53 @@ class EnvironmentReadiness(StepRecord):
 
 class Communication(StepRecord):
     """A message sent about the release: stakeholder notice (step 9), plan
-    circulation (step 8), downtime broadcast (step 12), failure notice (18)."""
+    circulation (step 8), downtime broadcast (step 12), failure notice (18).
+
+    Its audience is chosen, not typed: process roles, teams, vendors, the
+    requesters of the release's RFCs and the stakeholders (owners) of the CIs
+    in scope. ``releases.audience`` resolves it to addresses and
+    ``record_add`` writes one outbox message per recipient in the record's
+    own transaction (the relay, ``notifications.tasks``, delivers them): the
+    communication is made when its messages are in the outbox, and its
+    ``messages`` say what became of each."""
 
     release = release_fk("communications")
     kind = models.CharField(max_length=30, choices=CommunicationKind.choices)
-    audience = models.CharField(max_length=300, help_text="Who is told, e.g. 'stakeholders' or addresses.")
+    roles = models.ManyToManyField("auth.Group", blank=True, related_name="+",
+                                   limit_choices_to={"name__in": AUDIENCE_ROLES},
+                                   help_text="Everyone holding these process roles.")
+    teams = models.ManyToManyField("releases.Team", blank=True, related_name="communications",
+                                   help_text="The members of these teams, and each team's address.")
+    vendors = models.ManyToManyField("releases.Vendor", blank=True, related_name="communications",
+                                     help_text="The people of these vendors, and each vendor's queue address.")
+    rfc_requesters = models.BooleanField("RFC requesters", default=False,
+                                         help_text="Whoever requested an RFC of this release.")
+    ci_stakeholders = models.BooleanField("CI stakeholders", default=False,
+                                          help_text="The owners of the CIs in scope and of the CIs depending on them.")
+    # Filled in by the service: the audience in words (records written before
+    # the audience was chosen from lists hold the free text typed then).
+    audience = models.CharField(max_length=300, blank=True, help_text="Who is told, in words.")
     subject = models.CharField(max_length=200)
     body = models.TextField(blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    # When its messages were written to the outbox (set by the service, never
+    # entered). Records from before kept the date typed by hand.
+    sent_at = models.DateTimeField("written to the outbox at", null=True, blank=True)
+    messages = GenericRelation("releases.OutboxMessage", related_query_name="communication")
 
     writers = ("release_manager",)
     open_states = BEFORE_GO[1:] + ("go", "backed_up") + LIVE + ("succeeded", "rolling_back", "rolled_back")
     immutable = True
     step = 9
-    history = HistoricalRecords()
+    history = HistoricalRecords(m2m_fields=[roles, teams, vendors])
+
+    def delivery(self) -> dict:
+        """Its messages by outcome (from ``messages``, prefetched on the
+        release page): delivered, failed, and still on their way."""
+        counts = {"delivered": 0, "failed": 0, "pending": 0}
+        for m in self.messages.all():
+            key = {"sent": "delivered", "failed": "failed"}.get(m.status, "pending")
+            counts[key] += 1
+        return counts
 
 
 class ReadinessAssessment(StepRecord):

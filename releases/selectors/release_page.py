@@ -57,6 +57,10 @@ def _record_prefetches(present) -> list[Prefetch]:
             qs = qs.select_related("created_by", "rfc")
         elif model is CabVote:
             qs = qs.select_related("created_by", "plan")
+        elif name == "communications":
+            # Its messages: the guards count them, the record shows their outcome.
+            qs = qs.prefetch_related(Prefetch("messages", queryset=OutboxMessage.objects.only(
+                "id", "content_type_id", "object_id", "recipient", "status").order_by("recipient", "id")))
         out.append(Prefetch(name, queryset=qs))
     return out
 

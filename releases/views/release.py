@@ -54,7 +54,6 @@ from .common import with_page_renderer
 # What a record's card shows, beyond the fields its writer fills in.
 EXTRA_DISPLAY = {
     "plans": ["version"],
-    "communications": ["sent_at"],
 }
 # Cancelling is offered apart from the next steps; the CAB's decisions on a
 # plan are also taken on the CAB review page, which answers for them there.
@@ -65,6 +64,8 @@ DISPLAY_ONLY = {
     "go_decisions": ["decision", "reason"],
     "deployments": ["started_at", "completed_at", "outcome", "environment", "run_url", "commit", "log_url",
                     "freeze_override_reason", "notes"],
+    # Its audience in words; its recipients and their outcome are drawn apart.
+    "communications": ["kind", "subject", "body", "audience", "sent_at"],
 }
 
 

@@ -809,7 +809,7 @@ def valid_record(record_type, release):
         "rollback_plans": {"content": "c", "verification": "tested"},
         "pre_implementation_checks": {"description": "d", "passed": True},
         "environment_readiness": {"environment": "prod", "ready": True},
-        "communications": {"kind": "other", "audience": "a", "subject": "s"},
+        "communications": {"kind": "other", "roles": ["stakeholder"], "subject": "s"},
         "readiness_assessments": {"risks": "r"},
         "training_plans": {"plan": "p", "status": "done"},
         "backups": {"what": "w", "location": "l", "taken_at": iso(now), "verified": True},

@@ -225,7 +225,7 @@ class Journey:
         updated = rm.patch(f"/api/releases/{r}/", {"acceptance_criteria": "Checkout p95 below 300 ms for 1 hour."},
                            headers={"If-Match": etag})
         assert updated["acceptance_criteria"].startswith("Checkout p95")
-        rm.record(r, "communications", kind="stakeholder_notice", audience="stakeholders",
+        rm.record(r, "communications", kind="stakeholder_notice", roles=["stakeholder"],
                   subject="Checkout 2.4 is coming", body="Deployment window in the release calendar.")
         assert rm.go(r, "prepare")["state"] == "ready"
         dm = self.p["dm"]
@@ -346,7 +346,7 @@ def test_a_failed_release_is_rolled_back_and_closed_over_http(journey, people):
     rm.record(r, "problem_references", reference="PRB-0042", description="Root cause analysis of the errors.")
     assert rm.go(r, "complete_rollback")["state"] == "rolled_back"
     assert rm.get(f"/api/rfcs/{j.rfc}/")["state"] == "failed"
-    rm.record(r, "communications", kind="failure_notice", audience="requesters",
+    rm.record(r, "communications", kind="failure_notice", rfc_requesters=True,
               subject="Checkout 2.4 was rolled back", body="The change failed; see PRB-0042.")
     j.close("Rolled back: error rate above threshold; see PRB-0042.")
 

@@ -35,10 +35,10 @@ def test_a_record_is_added_from_its_own_page(login, actors, building):
     assert page.status_code == 200
     assert 'class="record-form" data-record="communications"' in html(page)
     assert f'action="{url}"' in html(page) and "<h1>Add a communication</h1>" in html(page)
-    done = client.post(url, {"communications-kind": KIND, "communications-audience": "Everyone",
+    done = client.post(url, {"communications-kind": KIND, "communications-rfc_requesters": "on",
                              "communications-subject": "Order search 2.0 is coming."})
     assert done.status_code == 302, html(done)[:2000]
-    assert building.communications.filter(audience="Everyone").exists()
+    assert building.communications.filter(audience="RFC requesters", subject="Order search 2.0 is coming.").exists()
 
 
 def test_a_task_is_planned_from_its_own_page(login, actors, building):

@@ -247,7 +247,7 @@ def test_a_release_from_creation_to_closing_in_the_browser(page: Page, live_serv
     page.get_by_label("Acceptance criteria").fill("Search p95 under 300 ms for one hour.")
     page.get_by_role("button", name="Save").click()
     b.ok("updated")
-    b.record("communications", kind="stakeholder_notice", audience="stakeholders", subject="Order search 2.0 is coming")
+    b.record("communications", kind="stakeholder_notice", rfc_requesters=True, subject="Order search 2.0 is coming")
     b.step("prepare")
     b.state("Ready")
 

@@ -333,7 +333,8 @@ class Command(BaseCommand):
             problem_create_from_release(release_id=release.pk, by=rm,
                                         description="Root cause analysis of the failed deployment.")
             self.created["problem records"] += 1
-            walker.add("communications", rm, kind="failure_notice", audience="requesters and stakeholders",
+            walker.add("communications", rm, kind="failure_notice", rfc_requesters=True,
+                       roles=["stakeholder"],
                        subject=f"{release.number} was rolled back",
                        body="The deployment failed its health checks and was rolled back; service is restored.")
             walker.to(target)
