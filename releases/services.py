@@ -38,6 +38,8 @@ from .models import (
 
 RM = ("release_manager",)
 BASELINE_WRITERS = ("configuration_manager", "release_manager")
+# The release states in which its pre-release baseline (the restore point) is captured.
+BASELINE_STATES = ("packaging", "building")
 OUTBOX_RETRIERS = ("release_manager", "change_manager")
 EDITABLE_RELEASE_STATES = ("new", "planning", "plan_submitted", "plan_approved", "scheduled")  # scope
 # What an assignee who is not a release manager may change on a task, and
@@ -278,7 +280,7 @@ def release_capture_baseline(*, release_id, by):
     with transaction.atomic():
         release = Release.objects.select_for_update().get(pk=release_id)
         release_baseline_check(release=release, by=by)
-        if release.state not in ("packaging", "building"):
+        if release.state not in BASELINE_STATES:
             raise RecordClosed("capture_baseline", "The pre-release baseline is captured during packaging or build.",
                                [Blocker("step_closed", f"The release is {release.get_state_display().lower()}.")])
         if release.pre_release_baseline is not None:
