@@ -14,6 +14,7 @@ from rest_framework.settings import api_settings
 from audit.api import AuditEvidenceView
 from changes.api import ProblemViewSet, RfcViewSet
 from cmdb.api import BaselineViewSet, CIViewSet
+from releases.api.queue import MyQueueView
 from releases.api.serializers import UserSerializer
 from releases.api.templates import ReleaseTemplateViewSet
 from releases.api.views import RECORD_VIEWSETS, ReleaseViewSet, TaskViewSet
@@ -109,6 +110,7 @@ urlpatterns = [
     path("metrics/", MetricsView.as_view(), name="api-metrics"),
     path("metrics/<str:metric>.csv", MetricCsvView.as_view(), name="api-metric-csv"),
     path("audit/evidence/", AuditEvidenceView.as_view(), name="api-audit-evidence"),
+    path("me/queue/", MyQueueView.as_view(), name="api-me-queue"),
     *record_urls,
     path("", include(router.urls)),
     re_path(r"", csrf_exempt(api_not_found)),  # last: JSON 404 for anything else under /api/

@@ -244,3 +244,21 @@ def work_queue(user, *, offset: int = 0, limit: int = 20, release_id=None, rfc_i
             items.setdefault(item.key, item)
     ordered = sorted(items.values(), key=lambda i: (i.since, i.key))
     return Queue(ordered[offset:need], total)
+
+
+def roles_waited_on(obj) -> set[str]:
+    """The roles something may now wait on after ``obj`` (a release or an RFC)
+    moved: those of the declared steps from its state, of the records waiting
+    there, of its baseline. Who is asked ``work_queue`` when it moves."""
+    roles = set()
+    for spec in specs(type(obj)).values():
+        if not spec.internal and obj.state in spec.sources:
+            roles |= set(spec.roles_for(obj))
+    if isinstance(obj, Release):
+        for record_type in QUEUED_RECORDS:
+            model = RECORD_TYPES[record_type]
+            if _last_open_state(model) == obj.state:
+                roles |= set(model.writers)
+        if obj.state in BASELINE_STATES:
+            roles |= set(BASELINE_WRITERS)
+    return roles
