@@ -71,9 +71,11 @@ def _email(user, notices, *, subject, event, obj, dedupe_key, release=None):
         dedupe_key=dedupe_key)
 
 
-def tell(user, items, obj) -> int:
+def tell(user, items, obj, *, told=False) -> int:
     """Note each of ``items`` waiting on ``user`` not noted before; the new
-    ones go out now, by email, unless the user reads a daily digest. Returns
+    ones go out now, by email, unless the user reads a daily digest or was
+    just ``told`` of the step by its own notice (``notices.WHO_IS_TOLD``:
+    "... awaits your CAB vote"), which links to the same release. Returns
     how many messages were written to the outbox."""
     delivery, sent = _delivery(user), 0
     release = obj if isinstance(obj, Release) else None
@@ -81,7 +83,7 @@ def tell(user, items, obj) -> int:
         notice, created = QueueNotice.objects.get_or_create(user=user, key=item.key, defaults={
             "action": item.action[:300], "subject": item.subject[:300], "url": item.url, "delivery": delivery,
             "release_id": item.release_id})
-        if not created or delivery != QueueDelivery.IMMEDIATE:
+        if not created or delivery != QueueDelivery.IMMEDIATE or told:
             continue
         _email(user, [notice], subject=f"Waiting on you: {item.action} · {item.subject}", event=QUEUE_EVENT,
                obj=obj, release=release, dedupe_key=f"queue:{user.pk}:{item.key}"[:200]).save()
@@ -98,10 +100,14 @@ def on_moved(event) -> None:
     if event.log is None and not (isinstance(obj, ChangeRequest) and event.name == RFC_RAISED):
         return
     scope = {"rfc_id": obj.pk} if isinstance(obj, ChangeRequest) else {"release_id": obj.pk}
+    # Those the step's own notice went to (written just before, by
+    # notices.on_release_event, under the log row's occurrence).
+    told = set(OutboxMessage.objects.filter(dedupe_key__startswith=f"log{event.log.pk}:")
+               .values_list("recipient", flat=True)) if event.log is not None else set()
     for user in _people(obj):
         if event.by is not None and user.pk == event.by.pk:
             continue
-        tell(user, work_queue(user, limit=ITEMS_PER_EVENT, **scope).items, obj)
+        tell(user, work_queue(user, limit=ITEMS_PER_EVENT, **scope).items, obj, told=user.email in told)
 
 
 @shared_task(name="notifications.queue.send_queue_digests", acks_late=True, ignore_result=True)
