@@ -21,11 +21,13 @@ from releasemgmt.workflow import (
     TransitionBlocked,
     TransitionForbidden,
     has_any_role,
+    name_of,
     roles_text,
     run_transition,
     user_roles,
 )
 
+from .choices import VoteDecision
 from .models import (
     RECORD_TYPES,
     CabVote,
@@ -272,6 +274,22 @@ def release_transition(*, release_id, name: str, by, signature=None, **payload) 
     (``releasemgmt.signing``)."""
     with transaction.atomic():
         return run_transition(Release, release_id, name, by=by, payload=payload, signature=signature)
+
+
+@logs_refusals(subject=_release_subject)
+@signing.counts_failures
+def cab_vote_and_approve(*, release_id, by, signature, comment: str = "") -> Release:
+    """A CAB member's approving vote and, with it, the plan's approval: one
+    signed action for the vote that reaches the quorum. Both go through
+    their own service path (the vote as ``record_add`` writes it, the
+    approval as ``approve_plan`` declares it: quorum, authorised RFCs,
+    segregation of duties), each keeping its signature under the same
+    credential; if the approval is refused the vote is not kept either."""
+    with transaction.atomic():
+        record_add(release_id=release_id, record_type="votes", by=by, signature=signature,
+                   decision=VoteDecision.APPROVE, comment=comment)
+        return release_transition(release_id=release_id, name=name_of(Release.approve_plan), by=by,
+                                  signature=signature)
 
 
 @logs_refusals(subject=_release_subject)
