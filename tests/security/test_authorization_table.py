@@ -305,6 +305,9 @@ def api_probes(world) -> dict[str, list[Probe]]:
         "GET /api/users/": [Probe("users", "/api/users/?page_size=200", any_role, ("user_cm",), "list")],
         "GET /api/users/{id}/": each("user", "/api/users/{id}/", ("user_cm",)),
         "GET /api/users/me/": [Probe("me", "/api/users/me/", logged_in)],
+        # What waits on the caller: a curated list, naming nothing they may not see.
+        "GET /api/me/queue/": [Probe("my queue", "/api/me/queue/?page_size=200", any_role,
+                                     tasks + ("task_gone", "release_a", "release_b", "rfc_a", "rfc_b"), "leak")],
         "GET /api/calendar/": [Probe("calendar", "/api/calendar/", any_role,
                                      ("release_a", "release_b", "task_own", "task_other", "task_internal", "task_b"),
                                      "list"),
@@ -349,6 +352,7 @@ NOT_A_READ = {
     "changes:create": "a form to raise an RFC", "changes:edit": "a form to edit an RFC before it is authorised",
     "changes:transition": "POST", "changes:problem_transition": "POST", "changes:problem_open": "POST",
     "vendor-inbound": "a vendor's signed webhook, not a user's read",
+    "queue-preference": "a form: the user's own choice of how they are told, nobody else's",
 }
 
 
