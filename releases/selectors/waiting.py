@@ -201,7 +201,8 @@ def _task_sources(user, member) -> list[_Source]:
     user sees their vendor's tasks and nothing else: ``Task.objects.restrict``)."""
     qs = (Task.objects.restrict(user).filter(member.mine_q(), state__in=ACTIVE_TASK_STATES)
           .exclude(release__state__in=ENDED).select_related("release")
-          .only("id", "title", "state", "created_at", "release__id", "release__title")
+          .only("id", "title", "state", "created_at", "release", "release__id", "release__title",
+                "release__state")  # the state: Release reads it when loaded (django-fsm)
           .annotate(since=F("created_at")).order_by("since", "pk"))
     return [_Source(qs, lambda t: QueueItem(
         f"task:{t.pk}", "task", f"Task: {t.title}", f"{t.release.number} {t.release.title}", t.release_id,
