@@ -37,7 +37,7 @@ def dashboard(user, now=None) -> dict:
     data = {"member": member, "reader": reader, "now": now}
     data["my_tasks"] = my_tasks(member)
     # What waits on this person leads the page, a vendor's included.
-    data["work_queue"] = work_queue(user, limit=DASHBOARD_QUEUE)
+    data["work_queue"] = work_queue(user, limit=DASHBOARD_QUEUE, member=member)
     if not reader:
         return data
     # What the lists below show, and no more: these pages load on every visit.

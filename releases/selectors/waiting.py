@@ -209,10 +209,10 @@ def _task_sources(user, member) -> list[_Source]:
         t.release.number, t.since, reverse("releases:task", args=[t.pk])))]
 
 
-def _sources(user, *, release_id=None, rfc_id=None) -> list[_Source]:
+def _sources(user, *, release_id=None, rfc_id=None, member=None) -> list[_Source]:
     if not user.is_authenticated:
         return []
-    member = Membership.of(user)
+    member = member or Membership.of(user)
     roles = member.roles
     if not roles:
         return []
@@ -228,14 +228,15 @@ def _sources(user, *, release_id=None, rfc_id=None) -> list[_Source]:
     return sources
 
 
-def work_queue(user, *, offset: int = 0, limit: int = 20, release_id=None, rfc_id=None) -> Queue:
+def work_queue(user, *, offset: int = 0, limit: int = 20, release_id=None, rfc_id=None, member=None) -> Queue:
     """What waits on ``user``, oldest first: the items ``offset`` to
     ``offset + limit`` and the total. With ``release_id`` (or ``rfc_id``),
-    only what waits on them about that release (RFC)."""
+    only what waits on them about that release (RFC). ``member``: the user's
+    ``Membership`` when the caller has read it already (their teams and vendors)."""
     need = offset + limit
     items: dict[str, QueueItem] = {}
     total = 0
-    for source in _sources(user, release_id=release_id, rfc_id=rfc_id):
+    for source in _sources(user, release_id=release_id, rfc_id=rfc_id, member=member):
         rows = list(source.qs[:need])
         total += len(rows) if len(rows) < need else source.qs.count()
         for row in rows:
