@@ -58,6 +58,9 @@ def problem_update_check(*, problem, by) -> None:
 # --- RFCs -----------------------------------------------------------------------------------
 
 
+RFC_RAISED = "raised"
+
+
 @logs_refusals()
 @transaction.atomic
 def rfc_create(*, by, title: str, description: str, **fields) -> ChangeRequest:
@@ -71,6 +74,9 @@ def rfc_create(*, by, title: str, description: str, **fields) -> ChangeRequest:
     rfc._history_user = by
     rfc._change_reason = "create"
     rfc.save()
+    # A new RFC waits on change management from the start: no transition
+    # brought it there, so the raising is announced.
+    events.announce(rfc, RFC_RAISED, by=by)
     return rfc
 
 

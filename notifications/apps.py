@@ -11,12 +11,15 @@ class NotificationsConfig(AppConfig):
     def ready(self):
         from releasemgmt import events
 
-        from . import notices, reminders  # noqa: F401 (registers the beat's task)
+        from . import notices, queue, reminders  # noqa: F401 (registers the beat's tasks)
 
         # Inside the transition's transaction: the outbox rows commit with
         # the change they tell of, or neither does.
         events.listen(notices.on_release_event, model="releases.Release")
         events.listen(notices.on_communication, model="releases.Communication")
+        # Work landing in someone's queue: after the step's own notices.
+        events.listen(queue.on_moved, model="releases.Release")
+        events.listen(queue.on_moved, model="changes.ChangeRequest")
 
         from releasemgmt import monitoring
 

@@ -16,6 +16,7 @@ from audit.api import AuditEvidenceView
 from changes.api import ProblemViewSet, RfcViewSet
 from cmdb.api import BaselineViewSet, CIViewSet
 from pipelines.api import DeploymentFinishView, DeploymentStartView, GateView
+from releases.api.queue import MyQueueView
 from releases.api.serializers import UserSerializer
 from releases.api.templates import ReleaseTemplateViewSet
 from releases.api.views import RECORD_VIEWSETS, ReleaseViewSet, TaskViewSet
@@ -120,6 +121,7 @@ urlpatterns = [
     path("gate/deployments/", DeploymentStartView.as_view(), name="api-gate-deployments"),
     path("gate/deployments/<str:deployment_id>/finish/", DeploymentFinishView.as_view(),
          name="api-gate-deployment-finish"),
+    path("me/queue/", MyQueueView.as_view(), name="api-me-queue"),
     *record_urls,
     path("", include(router.urls)),
     re_path(r"", csrf_exempt(api_not_found)),  # last: JSON 404 for anything else under /api/

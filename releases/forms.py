@@ -259,14 +259,22 @@ class VoteForm(SigningFormMixin, forms.Form):
     comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     password = PasswordField()
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user, offer_approval=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
+        if offer_approval:
+            # This approving vote reaches the quorum, and the voter may also
+            # approve the plan: one signature for both (services.cab_vote_and_approve).
+            self.fields["approve_plan"] = forms.BooleanField(
+                required=False, initial=True, label="Approve the plan with this vote",
+                help_text="Your approving vote reaches the quorum: the plan is approved in the same signed action.")
 
     def clean(self):
         data = super().clean()
         if data.get("decision") == VoteDecision.REJECT and not (data.get("comment") or "").strip():
             self.add_error("comment", "Say why you reject the plan.")
+        if data.get("approve_plan") and data.get("decision") != VoteDecision.APPROVE:
+            self.add_error("approve_plan", "Only an approving vote approves the plan.")
         return data
 
 

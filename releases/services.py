@@ -31,6 +31,7 @@ from releasemgmt.workflow import (
 )
 
 from .audience import Audience
+from .choices import VoteDecision
 from .models import (
     RECORD_TYPES,
     CabVote,
@@ -43,6 +44,8 @@ from .models import (
 
 RM = ("release_manager",)
 BASELINE_WRITERS = ("configuration_manager", "release_manager")
+# The release states in which its pre-release baseline (the restore point) is captured.
+BASELINE_STATES = ("packaging", "building")
 OUTBOX_RETRIERS = ("release_manager", "change_manager")
 EDITABLE_RELEASE_STATES = ("new", "planning", "plan_submitted", "plan_approved", "scheduled")  # scope
 # What an assignee who is not a release manager may change on a task, and
@@ -344,12 +347,28 @@ def deployment_fail(*, release_id, deployment_id, by, log_url: str = ""):
 
 
 @logs_refusals(subject=_release_subject)
+@signing.counts_failures
+def cab_vote_and_approve(*, release_id, by, signature, comment: str = "") -> Release:
+    """A CAB member's approving vote and, with it, the plan's approval: one
+    signed action for the vote that reaches the quorum. Both go through
+    their own service path (the vote as ``record_add`` writes it, the
+    approval as ``approve_plan`` declares it: quorum, authorised RFCs,
+    segregation of duties), each keeping its signature under the same
+    credential; if the approval is refused the vote is not kept either."""
+    with transaction.atomic():
+        record_add(release_id=release_id, record_type="votes", by=by, signature=signature,
+                   decision=VoteDecision.APPROVE, comment=comment)
+        return release_transition(release_id=release_id, name=name_of(Release.approve_plan), by=by,
+                                  signature=signature)
+
+
+@logs_refusals(subject=_release_subject)
 def release_capture_baseline(*, release_id, by):
     """Record the pre-release baseline of the scope: the restore point (step 5)."""
     with transaction.atomic():
         release = Release.objects.select_for_update().get(pk=release_id)
         release_baseline_check(release=release, by=by)
-        if release.state not in ("packaging", "building"):
+        if release.state not in BASELINE_STATES:
             raise RecordClosed("capture_baseline", "The pre-release baseline is captured during packaging or build.",
                                [Blocker("step_closed", f"The release is {release.get_state_display().lower()}.")])
         if release.pre_release_baseline is not None:

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -338,6 +339,10 @@ CELERY_BEAT_SCHEDULE = {
     "relay-outbox": {"task": "releases.tasks.deliver_outbox",
                      "schedule": float(os.environ.get("OUTBOX_RELAY_SECONDS", "5"))},
     "reminders": {"task": "releases.tasks.send_reminders", "schedule": 15 * 60.0},
+    # The daily digest of what landed in each queue, for those who asked for
+    # one (notifications.queue), at QUEUE_DIGEST_HOUR (UTC).
+    "queue-digests": {"task": "notifications.queue.send_queue_digests",
+                      "schedule": crontab(minute=0, hour=int(os.environ.get("QUEUE_DIGEST_HOUR", "7")))},
 }
 # How long a relay holds a message it is sending (notifications.tasks): past it the
 # message is due again, so a worker killed mid-send delays it by this much and

@@ -13,7 +13,8 @@ from ..choices import STATE_ORDER, STEPS
 from ..models import FreezeWindow, Release, ReleasePlan, Task
 from .access import ACTIVE_TASK_STATES, ENDED, Membership
 from .cab import cab_queue
-from .queues import dashboard_queue, go_queue, role_queue
+from .queues import DASHBOARD_QUEUE, dashboard_queue, go_queue, role_queue
+from .waiting import work_queue
 
 
 def my_tasks(member: Membership, limit=50):
@@ -35,6 +36,8 @@ def dashboard(user, now=None) -> dict:
     reader = authz.reader(user).internal
     data = {"member": member, "reader": reader, "now": now}
     data["my_tasks"] = my_tasks(member)
+    # What waits on this person leads the page, a vendor's included.
+    data["work_queue"] = work_queue(user, limit=DASHBOARD_QUEUE, member=member)
     if not reader:
         return data
     # What the lists below show, and no more: these pages load on every visit.

@@ -12,7 +12,7 @@ from django.urls import reverse
 from releasemgmt.forms import TransitionForm
 from releasemgmt.refusals import permits
 from releasemgmt.ui import apply_errors, ask, post_only, reader_required, target_label
-from releasemgmt.workflow import TransitionError, available, name_of, specs
+from releasemgmt.workflow import TransitionError, available, name_of, specs, user_roles
 
 from .. import services
 from ..forms import VoteForm
@@ -55,6 +55,15 @@ def _vote_state(release, user):
     return True, ""
 
 
+def _offers_approval(release, user, tally) -> bool:
+    """Whether this voter's approving vote would reach the quorum and they
+    may then approve the plan themselves (a role ``approve_plan`` declares;
+    its guards decide again when the vote is cast)."""
+    spec = specs(Release)[name_of(Release.approve_plan)]
+    return (not tally.rejections and tally.approvals + 1 >= tally.quorum
+            and bool(user_roles(user) & set(spec.roles_for(release))))
+
+
 def render_review(request, pk, *, status=200, vote_form=None, transition=None):
     try:
         release = release_for_page(pk, request.user)
@@ -63,6 +72,7 @@ def render_review(request, pk, *, status=200, vote_form=None, transition=None):
     plan = release.current_plan
     before = previous_plan(release, plan)
     may_vote, why_not = _vote_state(release, request.user)
+    tally = vote_tally(release)
     decisions = []
     for t in available(release, request.user):
         if t["name"] not in (name_of(Release.approve_plan), name_of(Release.reject_plan)):
@@ -81,8 +91,10 @@ def render_review(request, pk, *, status=200, vote_form=None, transition=None):
     return render(request, "releases/cab_review.html", {
         "release": release, "plan": plan, "before": before,
         "diff": plan_diff(before, plan) if plan else [],
-        "tally": vote_tally(release), "may_vote": may_vote, "why_not": why_not,
-        "vote_form": vote_form or (VoteForm(user=request.user, prefix="vote") if may_vote else None),
+        "tally": tally, "may_vote": may_vote, "why_not": why_not,
+        "vote_form": vote_form or (VoteForm(user=request.user, prefix="vote",
+                                            offer_approval=_offers_approval(release, request.user, tally))
+                                   if may_vote else None),
         "decisions": [t for t in decisions if not t["forbidden"]],
         "rfcs": list(release.rfcs.all()), "scope": list(release.scope_items.all()),
     }, status=status)
@@ -100,17 +112,24 @@ def cab_vote_view(request, pk):
     if release is None:
         raise Http404("No such release.")
     ask(services.record_writer_check, model=CabVote, release=release, by=request.user)
-    form = VoteForm(request.POST, user=request.user, prefix="vote")
+    form = VoteForm(request.POST, user=request.user, prefix="vote",
+                    offer_approval=request.POST.get("vote-approve_plan") is not None)
     status = 400
     if form.is_valid():
+        approve = form.cleaned_data.get("approve_plan", False)
         try:
-            services.record_add(release_id=release.pk, record_type="votes", by=request.user,
-                                signature=form.credential(), decision=form.cleaned_data["decision"],
-                                comment=form.cleaned_data["comment"].strip())
+            if approve:
+                services.cab_vote_and_approve(release_id=release.pk, by=request.user, signature=form.credential(),
+                                              comment=form.cleaned_data["comment"].strip())
+            else:
+                services.record_add(release_id=release.pk, record_type="votes", by=request.user,
+                                    signature=form.credential(), decision=form.cleaned_data["decision"],
+                                    comment=form.cleaned_data["comment"].strip())
         except (TransitionError, ValidationError) as exc:
             status = apply_errors(form, exc)
         else:
-            messages.success(request, f"Your vote on {release.number} is recorded.")
+            messages.success(request, f"Your vote on {release.number} is recorded"
+                             + (" and the plan is approved." if approve else "."))
             return redirect("releases:cab_review", pk=release.pk)
     return render_review(request, pk, status=status, vote_form=form)
 

@@ -46,7 +46,7 @@ MATRIX: dict[str, frozenset] = {
     "GET /api/calendar/": ALL,
     "POST /api/auth/token/": NOBODY,  # takes a username and password, not a token: 400 for {} whoever calls
     "POST /api/vendors/{vendor_id}/inbound/": NOBODY,  # only a request signed by the vendor's secret
-    "GET /api/users/": ALL, "GET /api/users/{id}/": ALL, "GET /api/users/me/": ALL,
+    "GET /api/users/": ALL, "GET /api/users/{id}/": ALL, "GET /api/users/me/": ALL, "GET /api/me/queue/": ALL,
     "GET /api/rfcs/": ALL, "POST /api/rfcs/": ALL,  # anyone with a role may raise an RFC
     "GET /api/rfcs/{id}/": ALL, "PUT /api/rfcs/{id}/": CM, "PATCH /api/rfcs/{id}/": CM,
     "GET /api/rfcs/{id}/transitions/": ALL, "POST /api/rfcs/{id}/transitions/{name}/": CM,

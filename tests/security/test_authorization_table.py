@@ -305,6 +305,9 @@ def api_probes(world) -> dict[str, list[Probe]]:
         "GET /api/users/": [Probe("users", "/api/users/?page_size=200", any_role, ("user_cm",), "list")],
         "GET /api/users/{id}/": each("user", "/api/users/{id}/", ("user_cm",)),
         "GET /api/users/me/": [Probe("me", "/api/users/me/", logged_in)],
+        # What waits on the caller: a curated list, naming nothing they may not see.
+        "GET /api/me/queue/": [Probe("my queue", "/api/me/queue/?page_size=200", any_role,
+                                     tasks + ("task_gone", "release_a", "release_b", "rfc_a", "rfc_b"), "leak")],
         # The general feed holds release windows (and freezes); tasks are in a
         # release's, a team's and a user's own feed (a vendor's is its own work).
         "GET /api/calendar/": [Probe("calendar", "/api/calendar/", any_role, ("release_a", "release_b"), "list"),
@@ -361,6 +364,7 @@ NOT_A_READ = {
     "changes:transition": "POST", "changes:problem_transition": "POST", "changes:problem_open": "POST",
     "vendor-inbound": "a vendor's signed webhook, not a user's read",
     "cmdb:ci_add": "a form to register a configuration item",
+    "queue-preference": "a form: the user's own choice of how they are told, nobody else's",
 }
 
 

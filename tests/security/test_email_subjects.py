@@ -29,7 +29,8 @@ def test_a_title_with_line_breaks_still_gets_its_emails_out(actors, cis, setting
     rows = OutboxMessage.objects.filter(release=release, event="submit_plan")
     assert rows.count() == len(actors.cab_members)
     assert set(rows.values_list("status", flat=True)) == {"sent"}, list(rows.values_list("last_error", flat=True))
-    assert len(mail.outbox) == len(actors.cab_members)
+    # (The relay also delivers what waits on people: one line each as well.)
+    assert len([m for m in mail.outbox if "awaits your CAB vote" in m.subject]) == len(actors.cab_members)
     for message in mail.outbox:
         assert "\n" not in message.subject and "\r" not in message.subject
         assert "Bcc: everyone@example.test X-Evil: 1" in message.subject
