@@ -14,7 +14,7 @@ from django.utils.cache import add_never_cache_headers
 from releasemgmt.admin_mixins import AuditAdmin
 from releasemgmt.workflow import TransitionError
 
-from .. import services
+from .. import vendor_services
 from ..models import Team, Vendor
 
 
@@ -95,7 +95,7 @@ class VendorAdmin(AuditAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         if not change and form.cleaned_data.get("generate_secret"):
-            secret = services.vendor_secret_rotate(vendor_id=obj.pk, by=request.user)
+            secret = vendor_services.vendor_secret_rotate(vendor_id=obj.pk, by=request.user)
             obj.refresh_from_db()
             request._new_vendor_secrets = [(obj, secret)]
 
@@ -111,7 +111,7 @@ class VendorAdmin(AuditAdmin):
         shown = []
         for vendor in queryset.order_by("name"):
             try:
-                secret = services.vendor_secret_rotate(vendor_id=vendor.pk, by=request.user)
+                secret = vendor_services.vendor_secret_rotate(vendor_id=vendor.pk, by=request.user)
             except TransitionError as exc:
                 self.message_user(request, exc.detail, level=messages.ERROR)
                 return None
@@ -123,7 +123,7 @@ class VendorAdmin(AuditAdmin):
     def remove_secret(self, request, queryset):
         for vendor in queryset:
             try:
-                services.vendor_secret_remove(vendor_id=vendor.pk, by=request.user)
+                vendor_services.vendor_secret_remove(vendor_id=vendor.pk, by=request.user)
             except TransitionError as exc:
                 self.message_user(request, exc.detail, level=messages.ERROR)
                 return

@@ -79,7 +79,7 @@ def set_up_as_the_administrator():
     (with their roles and passwords), a vendor with its integration secret
     (shown once, passed to the vendor), a team."""
     from releases.models import Team, Vendor
-    from releases.services import vendor_secret_rotate
+    from releases.vendor_services import vendor_secret_rotate
 
     users = {name: create_user(name, *roles) for name, roles in PEOPLE.items()}
     admin = create_user("admin", is_superuser=True, is_staff=True)

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from releasemgmt.workflow import TransitionForbidden
-from releases import services
+from releases import services, vendor_services
 from releases.models import InboundDelivery, RefusedAttempt, Task, Vendor
 from releases.scenario import Walker, new_release
 from notifications.vendors import post_signed, sign, signed_headers, verify
@@ -42,7 +42,7 @@ def test_whoever_may_view_a_vendor_sees_its_fingerprint_never_its_secret(client,
                                                                         django_user_model):
     superuser = django_user_model.objects.create_superuser("root", "root@example.test", "pw-test-12345")
     vendor = make_vendor("Acme", integration_url="https://acme.example/api", secret=SECRET)
-    services.vendor_secret_rotate(vendor_id=vendor.pk, by=superuser, overlap=timedelta(hours=1))
+    vendor_services.vendor_secret_rotate(vendor_id=vendor.pk, by=superuser, overlap=timedelta(hours=1))
     vendor.refresh_from_db()
     current = vendor.signing_secret()
     viewer = make_user("release_manager", is_staff=True)  # may view vendors, may not change them
@@ -144,7 +144,7 @@ def test_only_who_may_change_vendors_rotates_their_secrets(client, make_user, ma
     vendor.refresh_from_db()
     assert vendor.signing_secret() == SECRET and not vendor.previous_secret_sealed
     with pytest.raises(TransitionForbidden):
-        services.vendor_secret_rotate(vendor_id=vendor.pk, by=viewer)
+        vendor_services.vendor_secret_rotate(vendor_id=vendor.pk, by=viewer)
     vendor.refresh_from_db()
     assert vendor.signing_secret() == SECRET
     refusal = RefusedAttempt.objects.get(action="rotate_secret")
@@ -154,8 +154,8 @@ def test_only_who_may_change_vendors_rotates_their_secrets(client, make_user, ma
 def test_removing_the_secret_revokes_current_and_previous_at_once(django_user_model, make_vendor):
     vendor = make_vendor("Acme", secret=SECRET)
     root = django_user_model.objects.create_superuser("root", "root@example.test", "pw-test-12345")
-    services.vendor_secret_rotate(vendor_id=vendor.pk, by=root)
-    services.vendor_secret_remove(vendor_id=vendor.pk, by=root)
+    vendor_services.vendor_secret_rotate(vendor_id=vendor.pk, by=root)
+    vendor_services.vendor_secret_remove(vendor_id=vendor.pk, by=root)
     vendor.refresh_from_db()
     assert not vendor.has_secret and vendor.verification_secrets() == []
 
@@ -242,7 +242,7 @@ def test_the_signature_covers_method_path_timestamp_and_body(vendor_task, make_v
 def test_during_the_overlap_the_previous_secret_still_signs_inbound_updates(vendor_task, django_user_model):
     vendor, task = vendor_task
     root = django_user_model.objects.create_superuser("root", "root@example.test", "pw-test-12345")
-    new = services.vendor_secret_rotate(vendor_id=vendor.pk, by=root, overlap=timedelta(hours=24))
+    new = vendor_services.vendor_secret_rotate(vendor_id=vendor.pk, by=root, overlap=timedelta(hours=24))
     for n, secret in enumerate((SECRET, new)):
         body = json.dumps({"task": task.pk, "vendor_ticket_ref": f"ACME-{n}"}).encode()
         response = post(inbound(vendor), body, signed_headers(secret, url=inbound(vendor), body=body,
