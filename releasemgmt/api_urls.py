@@ -13,14 +13,19 @@ from rest_framework.settings import api_settings
 
 from audit.api import AuditEvidenceView
 from changes.api import ProblemViewSet, RfcViewSet
+from changes.models import ChangeRequest, Problem
 from cmdb.api import BaselineViewSet, CIViewSet
+from cmdb.models import ConfigurationItem
 from pipelines.api import DeploymentFinishView, DeploymentStartView, GateView
+from releases.api.history import RELEASE_HISTORY_PARTS
 from releases.api.serializers import UserSerializer
 from releases.api.templates import ReleaseTemplateViewSet
 from releases.api.views import RECORD_VIEWSETS, ReleaseViewSet, TaskViewSet
+from releases.models import Release, Task
 from reports.api import MetricCsvView, MetricsView
 
 from .api import ERRORS, READ_ERRORS, StandardPagination, api_not_found
+from .api_history import history_view
 from .api_schema import THROTTLED
 from .authz import restrict_users
 
@@ -97,6 +102,12 @@ for record_type, viewset in RECORD_VIEWSETS.items():
              viewset.as_view({"get": "retrieve", "patch": "partial_update"}), name=f"{name}-detail"),
     ]
 
+# Each resource's history: (path, model, how its entries name it, the parts merged in).
+HISTORIES = (("releases", Release, "release", RELEASE_HISTORY_PARTS), ("rfcs", ChangeRequest, "rfc", ()),
+             ("tasks", Task, "task", ()), ("cis", ConfigurationItem, "ci", ()), ("problems", Problem, "problem", ()))
+history_urls = [path(f"{prefix}/<int:pk>/history/", history_view(model, name=name, parts=parts).as_view(),
+                     name=f"{name}-history") for prefix, model, name, parts in HISTORIES]
+
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
     # The schema and the interactive docs: open by default, as the contract
@@ -115,6 +126,7 @@ urlpatterns = [
     path("gate/deployments/<str:deployment_id>/finish/", DeploymentFinishView.as_view(),
          name="api-gate-deployment-finish"),
     *record_urls,
+    *history_urls,
     path("", include(router.urls)),
     re_path(r"", csrf_exempt(api_not_found)),  # last: JSON 404 for anything else under /api/
 ]
