@@ -18,6 +18,7 @@ from cmdb.api import BaselineViewSet, CIViewSet
 from cmdb.models import ConfigurationItem
 from pipelines.api import DeploymentFinishView, DeploymentStartView, GateView
 from releases.api.history import RELEASE_HISTORY_PARTS
+from releases.api.lookups import FreezeWindowViewSet, TeamViewSet, VendorViewSet
 from releases.api.serializers import UserSerializer
 from releases.api.templates import ReleaseTemplateViewSet
 from releases.api.views import RECORD_VIEWSETS, ReleaseViewSet, TaskViewSet
@@ -91,6 +92,9 @@ router.register("baselines", BaselineViewSet, basename="baseline")
 router.register("users", UserViewSet, basename="user")
 router.register("release-templates", ReleaseTemplateViewSet, basename="release-template")
 router.register("problems", ProblemViewSet, basename="problem")
+router.register("teams", TeamViewSet, basename="team")
+router.register("vendors", VendorViewSet, basename="vendor")
+router.register("freeze-windows", FreezeWindowViewSet, basename="freeze-window")
 
 record_urls = []
 for record_type, viewset in RECORD_VIEWSETS.items():
