@@ -109,8 +109,10 @@ def _has_state(model) -> bool:
 
 def shown_fields(history_model) -> list:
     """The fields a change lists: those a user edits (simple-history's own
-    diff compares these), the time stamp every save moves left out."""
-    return [f for f in history_model.tracked_fields if f.editable and not getattr(f, "auto_now", False)]
+    diff compares these), without the id (the entry's ``subject_id``) and
+    the time stamp every save moves."""
+    return [f for f in history_model.tracked_fields
+            if f.editable and not f.primary_key and not getattr(f, "auto_now", False)]
 
 
 def _as_json(fields) -> JSONObject:
