@@ -169,7 +169,7 @@ def test_a_freeze_that_does_not_end_after_it_starts_is_a_400_naming_the_field(ma
     assert client.post("/api/freeze-windows/", window(name=""), format="json").status_code == 400
     assert not FreezeWindow.objects.exists()
     freeze = client.post("/api/freeze-windows/", window(), format="json").json()
-    response = client.patch(f"/api/freeze-windows/{freeze['id']}/", {"end": window()["start"]}, format="json")
+    response = client.patch(f"/api/freeze-windows/{freeze['id']}/", {"end": freeze["start"]}, format="json")
     assert response.status_code == 400 and "end" in response.json()
     assert iso(FreezeWindow.objects.get().end) == freeze["end"]
 
