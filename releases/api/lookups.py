@@ -23,7 +23,15 @@ from .. import freeze_services
 from ..models import FreezeWindow, Team, Vendor
 
 
+# A team's or vendor's address may be blank: a plain string in the schema
+# (an "email" format would refuse the blank).
+def _email():
+    return serializers.CharField(read_only=True, help_text="Where it is told by email; blank when none.")
+
+
 class TeamSerializer(ModelSerializer):
+    email = _email()
+
     class Meta:
         model = Team
         fields = ["id", "name", "email", "members"]
@@ -34,6 +42,7 @@ class VendorSerializer(ModelSerializer):
     """A vendor as integrators need it: never its secrets nor their
     fingerprints, nor the address of its system."""
 
+    email = _email()
     has_integration = serializers.SerializerMethodField(
         help_text="Its tasks are routed to its own ticketing system (B2B); otherwise it is told by email.")
 
