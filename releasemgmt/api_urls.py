@@ -14,15 +14,21 @@ from rest_framework.settings import api_settings
 
 from audit.api import AuditEvidenceView
 from changes.api import ProblemViewSet, RfcViewSet
+from changes.models import ChangeRequest, Problem
 from cmdb.api import BaselineViewSet, CIViewSet
+from cmdb.models import ConfigurationItem
 from pipelines.api import DeploymentFinishView, DeploymentStartView, GateView
+from releases.api.history import RELEASE_HISTORY_PARTS
+from releases.api.lookups import FreezeWindowViewSet, TeamViewSet, VendorViewSet
 from releases.api.queue import MyQueueView
 from releases.api.serializers import UserSerializer
 from releases.api.templates import ReleaseTemplateViewSet
 from releases.api.views import RECORD_VIEWSETS, ReleaseViewSet, TaskViewSet
+from releases.models import Release, Task
 from reports.api import MetricCsvView, MetricsView
 
 from .api import ERRORS, READ_ERRORS, StandardPagination, StrictInput, api_not_found
+from .api_history import history_view
 from .api_schema import THROTTLED
 from .authz import restrict_users
 from .schema_view import SchemaView
@@ -93,6 +99,9 @@ router.register("baselines", BaselineViewSet, basename="baseline")
 router.register("users", UserViewSet, basename="user")
 router.register("release-templates", ReleaseTemplateViewSet, basename="release-template")
 router.register("problems", ProblemViewSet, basename="problem")
+router.register("teams", TeamViewSet, basename="team")
+router.register("vendors", VendorViewSet, basename="vendor")
+router.register("freeze-windows", FreezeWindowViewSet, basename="freeze-window")
 
 record_urls = []
 for record_type, viewset in RECORD_VIEWSETS.items():
@@ -103,6 +112,12 @@ for record_type, viewset in RECORD_VIEWSETS.items():
         path(f"releases/<int:release_pk>/{record_type}/<int:pk>/",
              viewset.as_view(viewset.detail_actions), name=f"{name}-detail"),
     ]
+
+# Each resource's history: (path, model, how its entries name it, the parts merged in).
+HISTORIES = (("releases", Release, "release", RELEASE_HISTORY_PARTS), ("rfcs", ChangeRequest, "rfc", ()),
+             ("tasks", Task, "task", ()), ("cis", ConfigurationItem, "ci", ()), ("problems", Problem, "problem", ()))
+history_urls = [path(f"{prefix}/<int:pk>/history/", history_view(model, name=name, parts=parts).as_view(),
+                     name=f"{name}-history") for prefix, model, name, parts in HISTORIES]
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
@@ -123,6 +138,7 @@ urlpatterns = [
          name="api-gate-deployment-finish"),
     path("me/queue/", MyQueueView.as_view(), name="api-me-queue"),
     *record_urls,
+    *history_urls,
     path("", include(router.urls)),
     re_path(r"", csrf_exempt(api_not_found)),  # last: JSON 404 for anything else under /api/
 ]

@@ -330,10 +330,14 @@ def _window_clear(release, ctx, start, end):
     override = str(ctx.payload.get("freeze_override_reason") or "").strip()
     if release.release_type == ReleaseType.EMERGENCY and override:
         return
+    # An emergency release is told how it may go ahead: an integration
+    # reads the override from the blocker, as a user reads it on the page.
+    override_hint = (" An emergency release may go ahead inside it with a freeze override reason."
+                     if release.release_type == ReleaseType.EMERGENCY else "")
     for f, cis in freezes:
         scope = f" on {', '.join(cis)}" if cis else " (global)"
         yield Blocker("freeze_window", f"Freeze window '{f.name}'{scope} runs from {f.start:%Y-%m-%d %H:%M} "
-                                       f"to {f.end:%Y-%m-%d %H:%M} UTC.")
+                                       f"to {f.end:%Y-%m-%d %H:%M} UTC.{override_hint}")
     for other, cis in others:
         yield Blocker("release_conflict", f"{other.number} {other.title} also changes {', '.join(cis)} in the same "
                                           f"window.", about=("releases.Release", other.pk),

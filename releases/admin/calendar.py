@@ -7,7 +7,9 @@ from django.contrib import admin
 from django.db.models import Count
 
 from releasemgmt.admin_mixins import AuditAdmin, ReadOnlyAdminMixin
+from releasemgmt.refusals import permits
 
+from ..freeze_services import freeze_window_check
 from ..models import CalendarToken, FreezeWindow
 
 
@@ -25,8 +27,10 @@ class FreezeWindowForm(forms.ModelForm):
 
 @admin.register(FreezeWindow)
 class FreezeWindowAdmin(AuditAdmin):
-    """Freeze windows are reference data without a use case of their own:
-    saved as they are (with history), with who created them."""
+    """Freeze windows are reference data without a state machine: saved as
+    they are (with history), with who created them. Who may add, change or
+    delete one is the services' decision (``freeze_window_check``), the same
+    as over the API."""
 
     form = FreezeWindowForm
     deletable = True
@@ -45,10 +49,28 @@ class FreezeWindowAdmin(AuditAdmin):
     def scope(self, obj):
         return f"{obj.ci_count} configuration item(s)" if obj.ci_count else "global"
 
+    def has_add_permission(self, request):
+        return permits(freeze_window_check, by=request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return permits(freeze_window_check, by=request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return permits(freeze_window_check, by=request.user)
+
     def save_model(self, request, obj, form, change):
+        freeze_window_check(by=request.user, freeze_id=obj.pk)
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+
+    def delete_model(self, request, obj):
+        freeze_window_check(by=request.user, freeze_id=obj.pk)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        freeze_window_check(by=request.user)
+        super().delete_queryset(request, queryset)
 
 
 @admin.register(CalendarToken)

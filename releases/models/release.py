@@ -410,6 +410,8 @@ class FreezeWindow(models.Model):
                                  help_text="Leave empty for a global freeze.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Moves the ETag the API answers with (If-Match on a change or a delete).
+    updated_at = models.DateTimeField(auto_now=True)
     calendar_sequence = models.PositiveIntegerField(default=0, editable=False)
 
     history = HistoricalRecords(m2m_fields=[cis])

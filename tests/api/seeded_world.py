@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from changes.services import problem_create_from_release, rfc_create
 from cmdb.models import Baseline
 from releasemgmt.workflow import ROLES
 from releases import services as s
-from releases.models import RECORD_TYPES, Task, Vendor
+from releases.models import RECORD_TYPES, FreezeWindow, Task, Team, Vendor
 from releases.scenario import Walker, new_release
 from releases.template_services import template_create
 from tests.helpers import built_once, create_user, make_actors, make_cis
@@ -78,6 +79,10 @@ def build_world() -> World:
     failed.to("rolled_back", rollback_from="deployed")
     problem = problem_create_from_release(release_id=failed.release.pk, by=actors.change_manager)
     submitted_rfc = rfc_create(by=actors.requester, title="Dark mode", description="Offer a dark theme.")
+    team = Team.objects.create(name="Platform team")
+    # Far ahead: it blocks none of the walks above.
+    freeze = FreezeWindow.objects.create(name="Year-end freeze", start=timezone.now() + 300 * 24 * H,
+                                         end=timezone.now() + 314 * 24 * H)
 
     world = World(users=users, tokens=tokens)
     world.ids = {
@@ -91,7 +96,7 @@ def build_world() -> World:
         # Named objects the role matrix acts on.
         "far": far.release.pk, "new": fresh.pk, "plan_submitted": submitted.release.pk,
         "submitted_rfc": submitted_rfc.pk, "vendor_task": far_vendor_task.pk, "planned_ci": None,
-        "template": [template.pk], "problem": [problem.pk],
+        "template": [template.pk], "problem": [problem.pk], "team": [team.pk], "freeze": [freeze.pk],
     }
     for record_type, model in RECORD_TYPES.items():
         record = model.objects.filter(release=far.release).order_by("id").first() or \

@@ -75,6 +75,16 @@ MATRIX: dict[str, frozenset] = {
     "GET /api/metrics/": ALL - {"vendor"}, "GET /api/metrics/{metric}.csv": ALL - {"vendor"},
     # Audit evidence (the change-management trail): release and change managers; auditors pull through them.
     "GET /api/audit/evidence/": RM | CM,
+    # Histories: whoever may see the object (the vendor works on the far release, its RFC, CI and task).
+    "GET /api/releases/{id}/history/": ALL, "GET /api/rfcs/{id}/history/": ALL, "GET /api/tasks/{id}/history/": ALL,
+    "GET /api/cis/{id}/history/": ALL, "GET /api/problems/{id}/history/": ALL - {"vendor"},
+    # Lookups: a vendor lists no team and only its own vendor; freeze windows are written by release and
+    # change managers and not read by a vendor (whose list is empty).
+    "GET /api/teams/": ALL, "GET /api/teams/{id}/": ALL - {"vendor"},
+    "GET /api/vendors/": ALL, "GET /api/vendors/{id}/": ALL,
+    "GET /api/freeze-windows/": ALL, "POST /api/freeze-windows/": RM | CM,
+    "GET /api/freeze-windows/{id}/": ALL - {"vendor"}, "PUT /api/freeze-windows/{id}/": RM | CM,
+    "PATCH /api/freeze-windows/{id}/": RM | CM, "DELETE /api/freeze-windows/{id}/": RM | CM,
 }
 # Evidence, kept as written (a change is a new record): no edit is offered.
 EVIDENCE = {"plans", "votes", "security_checks", "test_results", "communications", "readiness_assessments",
@@ -127,6 +137,7 @@ def target(world, label: str) -> tuple[str, str, dict]:
             "tasks": ids["vendor_task"], "cis": ids["ci"][0], "baselines": ids["baseline"][0],
             "users": world.users["vendor"].pk, "vendors": ids["vendor"][0],
             "release-templates": ids["template"][0], "problems": ids["problem"][0],
+            "teams": ids["team"][0], "freeze-windows": ids["freeze"][0],
         }.get(kind)
         url = path.replace("{id}", str(obj)).replace("{vendor_id}", str(obj))
         url = url.replace("{name}", TRANSITION.get(kind, "")).replace("{metric}", "lead_time")

@@ -104,7 +104,8 @@ def real_ids(world, path: str, name: str) -> list[int]:
         pair = world.records.get(record.group(1))
         return [pair[1]] if pair else []
     kind = {"releases": "release", "rfcs": "rfc", "tasks": "task", "cis": "ci", "baselines": "baseline",
-            "users": "user", "problems": "problem", "release-templates": "template"}[path.split("/")[2]]
+            "users": "user", "problems": "problem", "release-templates": "template", "teams": "team",
+            "vendors": "vendor", "freeze-windows": "freeze"}[path.split("/")[2]]
     return world.ids[kind]
 
 

@@ -331,6 +331,21 @@ def api_probes(world) -> dict[str, list[Probe]]:
         "GET /api/gate/": [*each("gate", "/api/gate/?release={id}", ("release_a", "release_b")),
                            Probe("gate by ci", "/api/gate/?ci=ZCIB&version=1.1", any_role, ("release_b",), "leak",
                                  markers={"release_b": f"REL-{i['release_b']:05d}"})],
+        # A release's history holds its tasks' (their titles, a cancellation's reason): those the reader may see.
+        "GET /api/releases/{id}/history/": [
+            Probe("release history", f"/api/releases/{i['release_a']}/history/?page_size=200", any_role,
+                  ("release_a", "task_own", "task_other", "task_gone", "task_internal"), "list"),
+            *each("release history", "/api/releases/{id}/history/", ("release_b",))],
+        "GET /api/rfcs/{id}/history/": each("rfc history", "/api/rfcs/{id}/history/", ("rfc_a", "rfc_b")),
+        "GET /api/tasks/{id}/history/": each("task history", "/api/tasks/{id}/history/", tasks + ("task_gone",)),
+        "GET /api/cis/{id}/history/": each("ci history", "/api/cis/{id}/history/", ("ci_a", "ci_b")),
+        "GET /api/problems/{id}/history/": each("problem history", "/api/problems/{id}/history/", ("problem",)),
+        "GET /api/teams/": [Probe("teams", "/api/teams/", any_role, ("team",), "list")],
+        "GET /api/teams/{id}/": each("team", "/api/teams/{id}/", ("team",)),
+        "GET /api/vendors/": [Probe("vendors", "/api/vendors/", any_role, ("vendor_acme", "vendor_globex"), "list")],
+        "GET /api/vendors/{id}/": each("vendor", "/api/vendors/{id}/", ("vendor_acme", "vendor_globex")),
+        "GET /api/freeze-windows/": [Probe("freeze windows", "/api/freeze-windows/", any_role, ("freeze",), "list")],
+        "GET /api/freeze-windows/{id}/": each("freeze window", "/api/freeze-windows/{id}/", ("freeze",)),
     }
     # Every kind of step record is read by one viewset class: each kind is
     # listed on the release a vendor may not see; plans, which the world has,

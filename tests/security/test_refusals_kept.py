@@ -23,13 +23,22 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from changes.models import ChangeRequest, Problem
 from changes.services import rfc_create, rfc_transition
 from releasemgmt.api import etag_for
 from releases import services as s
-from releases.models import RECORD_TYPES, OutboxMessage, RefusedAttempt, Release, ReleaseTemplate, Task
+from releases.models import (
+    RECORD_TYPES,
+    FreezeWindow,
+    OutboxMessage,
+    RefusedAttempt,
+    Release,
+    ReleaseTemplate,
+    Task,
+)
 from releases.scenario import Walker, new_release
 from tests.signatures import signature
 
@@ -66,6 +75,8 @@ class World:
         # A problem record needs only its release to be refused an edit.
         other = new_release(actors, title="Failed release")
         self.problem = Problem.objects.create(release=other, created_by=actors.release_manager, title="Why")
+        self.freeze = FreezeWindow.objects.create(name="Quarter close", start=timezone.now() + timedelta(days=30),
+                                                  end=timezone.now() + timedelta(days=31))
         self.task_type = ContentType.objects.get_for_model(Task).pk
         self.stakeholder = make_user("stakeholder", username="onlooker")
         self.nobody = make_user(username="no-role")
@@ -130,6 +141,9 @@ def api_cases(w: World):
          w.template),
         (stake, "get", f"/api/audit/evidence/?from={today - timedelta(days=7)}&to={today}", None,
          "export_audit_evidence", None),
+        (stake, "post", "/api/freeze-windows/", {}, "write_freeze_window", None),
+        (stake, "patch", f"/api/freeze-windows/{w.freeze.pk}/", {"name": "Mine"}, "write_freeze_window", w.freeze),
+        (stake, "delete", f"/api/freeze-windows/{w.freeze.pk}/", None, "write_freeze_window", w.freeze),
     ]
     # Every step record: added by someone who is not among its writers.
     cases += [(stake, "post", f"/api/releases/{r.pk}/{rt}/", {}, "record", r) for rt, model in RECORD_TYPES.items()
@@ -144,7 +158,8 @@ def api_case_ids():
         "release cancel", "create task", "edit task (not assignee)", "replan task (assignee)",
         "replace task (assignee)", "task transition", "create rfc (no role)", "edit rfc", "replace rfc",
         "rfc transition", "open problem", "edit problem", "problem transition", "create ci", "edit ci",
-        "ci transition", "create template", "edit template", "audit export",
+        "ci transition", "create template", "edit template", "audit export", "declare freeze", "edit freeze",
+        "lift freeze",
         *[f"record {rt}" for rt, model in RECORD_TYPES.items() if model.writers],
     ]
 
