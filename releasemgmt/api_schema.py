@@ -71,3 +71,28 @@ class ApiAutoSchema(AutoSchema):
         vendor inbound view): no 401 to declare."""
         permissions = self.view.get_permissions()
         return not permissions or any(isinstance(p, AllowAny) for p in permissions)
+
+
+def nullable_references(result, generator, request, public):
+    """drf-spectacular writes a nullable nested object as ``{"allOf": [ref],
+    "nullable": true}``. OpenAPI 3.0.3 gives ``nullable`` effect only beside
+    a ``type``, so a validator (and a strict generated client) reading the
+    schema as written refuses the null the API sends (a history entry's
+    ``transition`` or ``change``, the gate's ``release`` outside a gated
+    environment). Written instead as "the object, or null", which every
+    reading of 3.0 agrees on."""
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("nullable") and "type" not in node and len(node.get("allOf", ())) == 1:
+                referenced = node.pop("allOf")[0]
+                node.pop("nullable")
+                node["anyOf"] = [referenced, {"enum": [None], "nullable": True}]
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(result)
+    return result

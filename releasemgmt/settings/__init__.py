@@ -313,6 +313,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"LevelEnum": "changes.choices.Level",
                             "DeploymentOutcomeEnum": "releases.choices.DeploymentOutcome"},
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "releasemgmt.api_schema.nullable_references"],
 }
 
 # Celery: a Redis broker when one is configured; otherwise tasks run in the

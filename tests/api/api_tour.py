@@ -114,8 +114,8 @@ def sweep(api: Api, reader: Session, release_id: int, done: set[str]):
     for op in list(api.operations.values()):
         if op.method != "get" or op.label in done:
             continue
-        if any(p.get("required") for p in op.parameters("query").values()):
-            continue
+        if any(p.get("required") for p in op.parameters("query").values()) or op.label == "GET /api/gate/":
+            continue  # the gate needs a release (or a CI and version) named in its query: asked by the tour
         path = {}
         for name in re.findall(r"\{(\w+)\}", op.template):
             value = _resolve(api, reader, op, name, path, release_id)

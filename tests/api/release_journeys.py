@@ -295,7 +295,7 @@ class Journey:
         self.amend("rm", "rollback_plans", verification="tested", verification_notes="Rehearsed in staging.")
         self.record("rm", "pre_implementation_checks", description="Change window confirmed", passed=False)
         self.amend("rm", "pre_implementation_checks", passed=True)
-        self.record("rm", "communications", kind="plan_circulation", audience="change manager, stakeholders",
+        self.record("rm", "communications", kind="plan_circulation", roles=["change_manager", "stakeholder"],
                     subject=f"{self.tag}: revised plans", body="Plan and rollback plan attached.")
         self.transition("rm", "update_plans")
 
@@ -309,7 +309,7 @@ class Journey:
         updated = rm.patch("/api/releases/{id}/", path=path, headers={"If-Match": etag},
                            body={"acceptance_criteria": "Checkout p95 below 300 ms for 1 hour."}).body
         assert updated["acceptance_criteria"].startswith("Checkout p95")
-        self.record("rm", "communications", kind="stakeholder_notice", audience="stakeholders",
+        self.record("rm", "communications", kind="stakeholder_notice", roles=["stakeholder"],
                     subject=f"{self.tag} is coming", body="Deployment window in the release calendar.")
         self.transition("rm", "prepare")
 
@@ -395,7 +395,7 @@ class Journey:
         self.amend("rm", "problem_references", description="Root cause analysis of the error rate.")
         self.transition("rm", "complete_rollback")
         assert self.c["cm"].get("/api/rfcs/{id}/", path={"id": self.rfc}).body["state"] == "failed"
-        self.record("rm", "communications", kind="failure_notice", audience="requesters",
+        self.record("rm", "communications", kind="failure_notice", rfc_requesters=True,
                     subject=f"{self.tag} was rolled back", body="The change failed; see PRB-0042.")
         self.problem()
 
@@ -473,7 +473,7 @@ def major(cast: Cast) -> Journey:
     j.update_plans(downtime=True)
     j.prepare()
     j.go("cm")
-    j.record("rm", "communications", kind="downtime_broadcast", audience="all users",
+    j.record("rm", "communications", kind="downtime_broadcast", roles=["stakeholder"], ci_stakeholders=True,
              subject="Checkout down 10 minutes", body="During the deployment window.")
     j.deploy()
     j.verify_and_review()

@@ -85,6 +85,11 @@ MATRIX: dict[str, frozenset] = {
     "GET /api/freeze-windows/": ALL, "POST /api/freeze-windows/": RM | CM,
     "GET /api/freeze-windows/{id}/": ALL - {"vendor"}, "PUT /api/freeze-windows/{id}/": RM | CM,
     "PATCH /api/freeze-windows/{id}/": RM | CM, "DELETE /api/freeze-windows/{id}/": RM | CM,
+    # The deployment gate: any role may ask it (the answer says whether the caller may deploy); only the
+    # deployment team may report a deployment, and this release is not ready for one (409), nor is the
+    # finished deployment's release deploying.
+    "GET /api/gate/": ALL, "POST /api/gate/deployments/": NOBODY,
+    "POST /api/gate/deployments/{deployment_id}/finish/": NOBODY,
 }
 # Evidence, kept as written (a change is a new record): no edit is offered.
 EVIDENCE = {"plans", "votes", "security_checks", "test_results", "communications", "readiness_assessments",
@@ -146,6 +151,15 @@ def target(world, label: str) -> tuple[str, str, dict]:
         if url.endswith("/audit/evidence/"):  # the last 30 days: the seeded world is in them
             url += f"?from={date.today() - timedelta(days=30)}&to={date.today() + timedelta(days=1)}"
     body = {"vendor_ticket_ref": "ACME-1"} if label == "PATCH /api/tasks/{id}/" else {}
+    if path.startswith("/api/gate/"):
+        deployment = world.records.get("deployments", (None, 999999))[1]
+        url = path.replace("{deployment_id}", str(deployment))
+        if method == "GET":
+            url += f"?release={ids['far']}"
+        elif url.endswith("/deployments/"):
+            body = {"release": str(ids["far"]), "run_url": "https://ci.example.test/run/1"}
+        else:
+            body = {"outcome": "succeeded"}
     return method, url, body
 
 
