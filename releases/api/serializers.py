@@ -1,4 +1,5 @@
 from django.contrib.auth import get_user_model
+from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field, inline_serializer
@@ -253,6 +254,10 @@ def _record_serializer(record_type, model):
     if record_type == "communications":
         attrs.update(CommunicationFields.attrs())
         fields += CommunicationFields.extra
+    for field in model._meta.concrete_fields:
+        if field.name in readonly and field.blank and isinstance(field, (models.URLField, models.EmailField)):
+            # Shown only, and blank until set ("" is no URI nor address): a string in the schema.
+            attrs[field.name] = serializers.CharField(read_only=True, help_text=field.help_text)
     name = "".join(part.capitalize() for part in model.__name__.split("_")) + "Serializer"
     return type(name, (ModelSerializer,), attrs)
 
