@@ -42,7 +42,7 @@ def test_a_misspelt_field_is_a_400_naming_it(client_for, actors, cis):
     release = reach(actors, cis, "planning").release
     response = client_for(actors.release_manager).post(
         f"/api/releases/{release.pk}/communications/",
-        {"kind": "stakeholder_notice", "audience": "stakeholders", "subject": "Soon", "bodyy": "Typo."},
+        {"kind": "stakeholder_notice", "roles": ["stakeholder"], "subject": "Soon", "bodyy": "Typo."},
         format="json")
     body = refused(response, "bodyy")
     assert body["code"] == "unknown_field"

@@ -120,7 +120,7 @@ def test_problem_record_over_the_api(client_for, actors, make_user, rolled_back)
     response = cm.post("/api/problems/", {"release": rolled_back.pk}, format="json")
     assert response.status_code == 201, response.content
     data = response.json()
-    assert data["number"].startswith("PRB-") and "complete_rollback" in data["timeline"]
+    assert data["number"].startswith("PRB-") and "Complete rollback: Rolling back → Rolled back" in data["timeline"]
     assert data["rfcs"] == [r.pk for r in rolled_back.rfcs.all()]
     again = cm.post("/api/problems/", {"release": rolled_back.pk}, format="json")
     assert again.status_code == 409 and again.json()["code"] == "duplicate"
