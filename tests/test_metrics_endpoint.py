@@ -75,17 +75,16 @@ def test_the_outbox_backlog_rises_while_no_relay_runs_and_falls_when_it_does(cli
 
     release = new_release(actors, cis=cis)
     ct = ContentType.objects.get_for_model(Release)
-    start = scrape(client)
-    assert value(start, "releasemgmt_outbox_backlog") == 0
+    waiting = value(scrape(client), "releasemgmt_outbox_backlog")  # what raising the RFC announced, if anything
     for i in range(3):
         OutboxMessage.objects.create(event="test", release=release, content_type=ct, object_id=release.pk,
                                      recipient=f"p{i}@example.com", subject="s", body="b", dedupe_key=f"m-{i}")
     OutboxMessage.objects.filter(dedupe_key="m-0").update(created_at=timezone.now() - timedelta(minutes=10))
     stopped = scrape(client)
-    assert value(stopped, "releasemgmt_outbox_backlog") == 3
+    assert value(stopped, "releasemgmt_outbox_backlog") == waiting + 3
     assert value(stopped, "releasemgmt_outbox_oldest_pending_seconds") >= 600
     deliver_outbox()
     resumed = scrape(client)
     assert value(resumed, "releasemgmt_outbox_backlog") == 0
     assert value(resumed, "releasemgmt_outbox_oldest_pending_seconds") == 0
-    assert len(mailoutbox) == 3
+    assert len(mailoutbox) == waiting + 3
