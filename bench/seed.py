@@ -423,11 +423,12 @@ def seed(scale: float = 1.0, seed_value: int = 7, now: datetime | None = None, l
                 if reached(state, "deploying"):
                     k += 1
                     done = end if reached(state, "deployed") else None
-                    yield (k, start, start, start, done, "", "", rm, rid)
+                    # No pipeline reported these: run, commit, environment, outcome and log blank.
+                    yield (k, start, start, start, done, "", "", "", "", "", "", "", rm, rid)
 
         timed("deployments", lambda: copy(cur, "releases_deployment", [
             "id", "created_at", "updated_at", "started_at", "completed_at", "freeze_override_reason", "notes",
-            "created_by_id", "release_id"], deployments()))
+            "environment", "run_url", "commit", "outcome", "log_url", "created_by_id", "release_id"], deployments()))
 
         def logs():
             k = 0

@@ -44,9 +44,11 @@ def _migrations() -> str:
 def _broker() -> str:
     if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
         return "in process"  # no broker set: tasks run in the request (make run)
-    from .celery import app
+    from kombu import Connection
 
-    with app.connection_for_write() as conn:
+    # A connection of its own, not one from the producer pool, which may hold
+    # a connection made while the broker was up.
+    with Connection(settings.CELERY_BROKER_URL, connect_timeout=settings.HEALTH_BROKER_TIMEOUT_SECONDS) as conn:
         conn.ensure_connection(max_retries=1, timeout=settings.HEALTH_BROKER_TIMEOUT_SECONDS)
     return "ok"
 

@@ -69,6 +69,9 @@ def build_world() -> dict:
     it, titled to tempt a spreadsheet."""
     user = partial(create_user, email="")  # users with no e-mail address
     actors = make_actors(user)
+    # but the stakeholder whom step 9's notice is sent to (a communication needs a recipient)
+    actors.requester.email = "requester@example.test"
+    actors.requester.save(update_fields=["email"])
     cis = make_cis()
 
     closed = Walker(new_release(actors, cis=cis, title="Payments upgrade"), actors).to("closed")

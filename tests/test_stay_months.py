@@ -123,7 +123,7 @@ def test_a_transition_dated_in_an_earlier_month_forgets_that_month(actors, cis, 
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the lock is PostgreSQL's")
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_month_is_not_summed_while_a_transaction_forgetting_it_is_open(make_user):
     """A report summing a month waits for a transaction that forgets it
     (moves its stays to another type), then sums what that one committed."""

@@ -57,7 +57,7 @@ def test_problem_opened_and_moved_in_the_admin(client, make_user, actors, cis):
     response = client.post(reverse("admin:changes_problem_add"), {"release": release.pk, "title": ""})
     assert response.status_code == 302, response.content.decode()[:3000]
     problem = Problem.objects.get()
-    assert problem.created_by == cm and "complete_rollback" in problem.timeline
+    assert problem.created_by == cm and "Complete rollback: Rolling back → Rolled back" in problem.timeline
     change = reverse("admin:changes_problem_change", args=[problem.pk])
     assert client.get(change).status_code == 200
     client.post(change, {"title": problem.title, "description": "", "root_cause": "Pool.",

@@ -18,7 +18,7 @@ from tests.helpers import unavailable
 
 from .test_deployments import close_deployment_tasks
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 RUN = "https://ci.example.test/job/checkout/7/"

@@ -127,7 +127,7 @@ def test_rolled_back_release_page_offers_a_problem_record(login, actors, make_us
     assert response.status_code == 302 and response["Location"] == reverse("changes:problem_detail",
                                                                            args=[problem.pk])
     page = client.get(response["Location"]).content.decode()
-    assert problem.number in page and "complete_rollback" in page
+    assert problem.number in page and "Complete rollback: Rolling back → Rolled back" in page
     # Now the release page links to it, and a second click lands on the same record.
     release_page = client.get(url).content.decode()
     assert problem.number in release_page and "Open a problem record" not in release_page
