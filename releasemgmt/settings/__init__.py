@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     # Login throttling: failed logins per username and IP (see AXES_* below).
     "axes",
     "csp",
+    # htmx requests (request.htmx) and the vendored htmx script, served from static.
+    "django_htmx",
     # Security signal handlers (revocation on deactivation); no models.
     "releasemgmt.apps.ReleaseMgmtConfig",
     "cmdb",
@@ -84,6 +86,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # request.htmx: a form posted in place answers with its fragment, not the whole page.
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Records the request user on every history row written during a request.
     "simple_history.middleware.HistoryRequestMiddleware",
