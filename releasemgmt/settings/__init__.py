@@ -374,14 +374,27 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 # CAB quorum: approve votes a normal plan needs (emergency: one ECAB vote).
 RELEASE_CAB_QUORUM = int(os.environ.get("RELEASE_CAB_QUORUM", "2"))
 
+# ``text`` (a line a person reads) or ``json`` (one object per line, for a
+# log collector): both carry the request's correlation id.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower() or "text"
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT is text or json, not {LOG_FORMAT!r}.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # Every line names the request it belongs to (the id a 500 page shows).
     "filters": {"correlation_id": {"()": "releasemgmt.security.CorrelationIdFilter"}},
-    "formatters": {"default": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"}},
+    "formatters": {
+        "default": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"},
+        # The same fields as keys, plus what a record carries beyond them (a
+        # response's status code, a traceback as exc_info), never split over lines.
+        "json": {"()": "pythonjsonlogger.json.JsonFormatter",
+                 "fmt": "%(asctime)s %(levelname)s %(name)s %(correlation_id)s %(message)s",
+                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["correlation_id"],
-                             "formatter": "default"}},
+                             "formatter": "json" if LOG_FORMAT == "json" else "default"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # One line per task run is noise when tasks run in process.
     "loggers": {"celery.app.trace": {"level": "WARNING"},
