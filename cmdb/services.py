@@ -171,6 +171,21 @@ def ci_update(*, ci_id, by, **fields) -> ConfigurationItem:
 
 
 @logs_refusals(subject=lambda kw: (ConfigurationItem, kw["ci_id"]))
+@transaction.atomic
+def ci_set_dependencies(*, ci_id, depends_on, by) -> ConfigurationItem:
+    """Replace what a CI depends on (``depends_on``: CIs or their ids); its
+    history keeps the former set."""
+    ci = ConfigurationItem.objects.select_for_update().get(pk=ci_id)
+    ci_update_check(ci=ci, by=by)
+    ids = {getattr(d, "pk", d) for d in depends_on}
+    if ci.pk in ids:
+        raise ValidationError({"depends_on": "A configuration item cannot depend on itself."})
+    ci._history_user = by
+    ci.depends_on.set(ids)
+    return ci
+
+
+@logs_refusals(subject=lambda kw: (ConfigurationItem, kw["ci_id"]))
 @signing.counts_failures
 def ci_transition(*, ci_id, name: str, by, signature=None, **payload) -> ConfigurationItem:
     with transaction.atomic():

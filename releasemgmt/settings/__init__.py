@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "csp",
     # htmx requests (request.htmx) and the vendored htmx script, served from static.
     "django_htmx",
+    # CMDB and RFC import and export (releasemgmt.imports): its admin templates.
+    "import_export",
     # Security signal handlers (revocation on deactivation); no models.
     "releasemgmt.apps.ReleaseMgmtConfig",
     "cmdb",
