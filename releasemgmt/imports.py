@@ -22,6 +22,9 @@ through its transitions. What this module adds to django-import-export:
 """
 from __future__ import annotations
 
+import json
+from copy import copy
+
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from import_export import fields, resources, widgets
 from import_export.admin import ImportExportMixin
@@ -92,8 +95,6 @@ class JSONObject(widgets.Widget):
         return data
 
     def render(self, value, obj=None, **kwargs):
-        import json
-
         return shield(json.dumps(value, sort_keys=True, ensure_ascii=False)) if value else ""
 
 
@@ -206,12 +207,17 @@ class ServiceResource(resources.ModelResource):
 
     def after_init_instance(self, instance, new, row, **kwargs):
         # The row's values go onto ``instance``; ``write`` compares them with these.
-        from copy import copy
-
         self._originals[id(instance)] = copy(instance)
 
     def before_import(self, dataset, **kwargs):
         self._originals = {}
+
+    def after_import(self, dataset, result, **kwargs):
+        # Not ModelResource's, which resets the id sequence to the highest id
+        # in the table as loaddata does after writing ids of its own: an
+        # import never writes an id, and the reset could hand out again an
+        # id that a concurrent transaction holds.
+        pass
 
     def delete_instance(self, instance, row, **kwargs):  # pragma: no cover - for_delete is never true
         raise PermissionDenied("An import never deletes.")

@@ -327,6 +327,12 @@ SPECTACULAR_SETTINGS = {
 # calling process so a laptop needs nothing but Python.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL") or ""
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# Where the admin keeps an uploaded import file (CMDB, RFCs) between its
+# preview and its confirmation: a local temporary folder, unless web
+# processes on several hosts need a place they share, e.g.
+# import_export.tmp_storages.MediaStorage (the default file storage).
+IMPORT_EXPORT_TMP_STORAGE_CLASS = os.environ.get("IMPORT_EXPORT_TMP_STORAGE_CLASS",
+                                                 "import_export.tmp_storages.TempFolderStorage")
 # /metrics: a bearer token, or (with none) the networks that may read it.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 METRICS_ALLOWED_NETWORKS = [n.strip() for n in os.environ.get("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128")
