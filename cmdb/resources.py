@@ -1,10 +1,11 @@
 """The CMDB in and out of CSV and XLSX files: configuration items with their
 versions, owners, attributes and dependencies (``releasemgmt.imports``).
 
-A CI is named by its name, unique in the CMDB. An import registers new CIs
-with ``ci_create``, corrects existing ones with ``ci_update`` and sets what
-they depend on with ``ci_set_dependencies``, once every row exists (a row
-may depend on a CI further down the file). The status column is a wish, met
+A CI is named by its name, unique in the CMDB. Each row is checked as it is
+read (``ci_clean``: the rules ``ci_create`` and ``ci_update`` apply, so its
+errors are the row's); once every row is read and none failed, they are
+written together by ``ci_bulk_save``, with their history rows, and then what
+each CI depends on (a row may name a CI further down the file). The status column is a wish, met
 through the CI's transitions (``ci_transition``), never written: a live CI
 retires, a planned one is commissioned; a new CI is registered live (and
 retired if the file says so); a status no transition reaches is the row's
@@ -23,7 +24,7 @@ from releasemgmt.workflow import specs
 
 from .choices import CIStatus
 from .models import ConfigurationItem
-from .services import ci_create, ci_set_dependencies, ci_transition, ci_update
+from .services import ci_bulk_save, ci_clean, ci_transition
 
 SEPARATOR = ";"
 STATUSES = ", ".join(CIStatus.values)
@@ -99,6 +100,9 @@ class ConfigurationItemResource(ServiceResource):
         fields = ("name", "ci_type", "version", "status", "owner", "depends_on", "attributes")
         export_order = fields
         instance_loader_class = ByName
+        # No savepoint per row: rows are only checked as they are read (no
+        # query can fail there), and written together by ``after_import``.
+        use_bulk = True
 
     current_dependencies = None
 
@@ -119,7 +123,7 @@ class ConfigurationItemResource(ServiceResource):
         names = [Text().clean(n) for n in dataset["name"]] if "name" in (dataset.headers or ()) else []
         self.names_in_file = set(names)
         self.first_row = {}
-        self.pending = []
+        self.new, self.updated, self.changed_fields, self.moves, self.pending = [], [], set(), [], []
         through = ConfigurationItem.depends_on.through
         names_by_id = {pk: name for name, pk in self.ci_ids.items()}
         ids = {self.ci_ids[n] for n in self.names_in_file if n in self.ci_ids}
@@ -142,18 +146,20 @@ class ConfigurationItemResource(ServiceResource):
                 or (names is not None and names != self.current_dependencies.get(instance.pk, ())))
 
     def write(self, instance, is_create, original):
-        if is_create:
-            ci = ci_create(by=self.by, **{name: getattr(instance, name) for name in self.service_fields})
-        else:
-            changed = self.changed(instance, original)
-            ci = ci_update(ci_id=instance.pk, by=self.by, **changed) if changed else instance
+        """Check the row now (its errors are the row's), write it with the
+        others once every row is read (``after_import``)."""
+        changed = {} if is_create else self.changed(instance, original)
+        if is_create or changed:
+            ci_clean(instance)
+            (self.new if is_create else self.updated).append(instance)
+            self.changed_fields.update(changed)
         status = wish(instance, "status")
-        if status is not None and status != ci.status:
-            ci = ci_transition(ci_id=ci.pk, name=self.transition_to(ci, status), by=self.by)
+        if status is not None and status != instance.status:
+            self.moves.append((instance, self.transition_to(instance, status)))
         names = wish(instance, "depends_on")
-        if names is not None and names != self.current_dependencies.get(ci.pk, ()):
-            self.pending.append((ci.pk, names, self.first_row.get(ci.name)))
-        return ci
+        if names is not None and names != self.current_dependencies.get(instance.pk, ()):
+            self.pending.append((instance, names))
+        return instance
 
     @staticmethod
     def transition_to(ci, status: str) -> str:
@@ -164,12 +170,13 @@ class ConfigurationItemResource(ServiceResource):
                                          f"{status}: its status changes only through its transitions."})
 
     def after_import(self, dataset, result, **kwargs):
-        # Every CI of the file exists now: set what each depends on.
-        if self.pending and not (result.has_errors() or result.has_validation_errors()):
+        # Every row is read and none failed: write them all, then what each
+        # CI depends on (a row may name a CI further down), then the states.
+        if result.has_errors() or result.has_validation_errors():
+            return
+        ci_bulk_save(new=self.new, changed=self.updated, fields=sorted(self.changed_fields), by=self.by)
+        if self.pending:
             ids = dict(ConfigurationItem.objects.values_list("name", "id"))
-            for ci_id, names, number in self.pending:
-                try:
-                    ci_set_dependencies(ci_id=ci_id, depends_on=[ids[n] for n in names], by=self.by)
-                except ValidationError as exc:
-                    raise ValueError(f"{where(number)}: depends_on: {' '.join(exc.messages)}") from exc
-        super().after_import(dataset, result, **kwargs)
+            ci_bulk_save(dependencies={ci.pk: [ids[n] for n in names] for ci, names in self.pending}, by=self.by)
+        for ci, name in self.moves:
+            ci_transition(ci_id=ci.pk, name=name, by=self.by)

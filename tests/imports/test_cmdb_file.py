@@ -78,7 +78,9 @@ def test_written_rows_go_through_the_services_and_the_transitions(run, write_csv
     log = TransitionLog.objects.get()
     assert (log.source, log.target, log.by) == ("live", "retired", confman)
     assert {h.history_user for h in ConfigurationItem.history.filter(name__in=["orders-api", "ledger"])} == {confman}
-    assert api.history.first().version == "2.4" and api.history.filter(version="2.3").exists()
+    latest = api.history.first()
+    assert latest.version == "2.4" and api.history.filter(version="2.3").exists()
+    assert {row.to_configurationitem.name for row in latest.depends_on.all()} == {"ledger", "orders-db"}
 
 
 def test_a_status_no_transition_reaches_is_refused(run, write_csv, small_cmdb):
