@@ -115,7 +115,7 @@ class ConfigurationItemResource(ServiceResource):
         return queryset.select_related("owner").prefetch_related(
             Prefetch("depends_on", queryset=visible.only("id", "name")))
 
-    # -- import: the file read once, then each row through the services --
+    # -- import: the file read once, each row checked, then all written at once --
 
     def before_import(self, dataset, **kwargs):
         super().before_import(dataset, **kwargs)

@@ -25,12 +25,13 @@ from __future__ import annotations
 import json
 from copy import copy
 
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from import_export import fields, resources, widgets
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
 from . import input_guard, refusals
+from .admin_mixins import validation_messages
 from .refusals import logs_refusals
 from .workflow import TransitionError, TransitionForbidden, has_any_role
 
@@ -199,8 +200,9 @@ class ServiceResource(resources.ModelResource):
 
     def save_instance(self, instance, is_create, row, **kwargs):
         saved = self.write(instance, is_create, self._originals.pop(id(instance), None))
-        instance.pk = saved.pk
-        instance._state.adding = False
+        if saved.pk is not None:  # written now, not with the others at the end
+            instance.pk = saved.pk
+            instance._state.adding = False
 
     def write(self, instance, is_create, original):  # pragma: no cover - each resource says
         raise NotImplementedError
@@ -239,14 +241,22 @@ def where(number: int) -> str:
 
 def error_lines(result) -> list[str]:
     """Every error of an import, each naming its row and why."""
-    lines = [f"the file: {error.error}" for error in result.base_errors]
+    lines = [f"the file: {message(error.error)}" for error in result.base_errors]
     for number, errors in result.row_errors():
-        lines.extend(f"{where(number)}: {getattr(e.error, 'detail', None) or e.error}" for e in errors)
+        lines.extend(f"{where(number)}: {message(e.error)}" for e in errors)
     for invalid in result.invalid_rows:
         for field, messages in invalid.error_dict.items():
             prefix = "" if field == NON_FIELD_ERRORS else f"{field}: "
             lines.extend(f"{where(invalid.number)}: {prefix}{m}" for m in messages)
     return sorted(lines, key=_row_order)
+
+
+def message(exc: Exception) -> str:
+    if isinstance(exc, TransitionError):
+        return exc.detail
+    if isinstance(exc, ValidationError):
+        return " ".join(validation_messages(exc))
+    return str(exc)
 
 
 def _row_order(line: str):
