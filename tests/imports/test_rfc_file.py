@@ -4,6 +4,7 @@ import pytest
 
 from changes.models import ChangeRequest
 from changes.services import rfc_create
+from releases.models import RefusedAttempt
 
 pytestmark = pytest.mark.django_db
 HEADER = ["id", "title", "description", "requester", "change_type", "risk", "impact", "state"]
@@ -25,6 +26,8 @@ def test_new_rows_are_raised_and_existing_ones_refuse_what_the_service_refuses(r
     assert f"row 3 (line 4): id: No RFC has the id {theirs.pk + 1000}" in err
     assert "row 4 (line 5): state: A new RFC is raised submitted" in err
     assert list(ChangeRequest.objects.values_list("title", flat=True)) == ["Faster checkout"]
+    # The refused write is kept, though the file's transaction was rolled back.
+    assert RefusedAttempt.objects.get().object_id == theirs.pk
 
     ok, out, err = run("import_cmdb", str(write_csv([row for row in [[
         "", "New index", "Add an index.\n", "ana", "standard", "low", "", ""]]], header=HEADER)), "--model", "rfcs")
