@@ -164,9 +164,12 @@ class ServiceResource(resources.ModelResource):
     #: decide whether a row changes anything.
     service_fields: tuple[str, ...] = ()
 
-    def __init__(self, by=None, **kwargs):
+    def __init__(self, by=None, *, preview: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.by = by
+        if not preview:  # no page shows each row's changes (a command): no HTML diff to draw
+            self._meta = copy(self._meta)
+            self._meta.skip_html_diff = True
         for field in self.fields.values():
             field.resource = self
 

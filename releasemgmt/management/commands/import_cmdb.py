@@ -65,7 +65,7 @@ class Command(BaseCommand):
         dataset = read_dataset(file, format)
         importer = acting_user(user)
         try:
-            result = imports.RESOURCES[model](by=importer).import_data(dataset, dry_run=dry_run, user=importer)
+            result = imports.RESOURCES[model](by=importer, preview=False).import_data(dataset, dry_run=dry_run, user=importer)
         except TransitionError as exc:
             raise CommandError(f"Nothing written. {exc.detail}") from exc
         errors = imports.error_lines(result)
