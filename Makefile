@@ -21,7 +21,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-production migrate seed lint clean bench bench-quick
+.PHONY: help install run test test-production migrate seed lint clean bench bench-quick bench-import
 
 help:
 	@echo "make run      install, migrate, seed demo users and data, serve on http://$(HOST):$(PORT)/"
@@ -32,6 +32,7 @@ help:
 	@echo "make seed     load the demo users and data (manage.py seed_demo)"
 	@echo "make bench    seed 100k releases in PostgreSQL, serve with gunicorn, measure (how long it takes: bench/README.md)"
 	@echo "make bench-quick  the same at a tenth of the size, shorter phases"
+	@echo "make bench-import  time the CMDB import of 5,000 CIs with dependencies (bench/cmdb_import.py)"
 	@echo "make lint     Django system checks and a check for missing migrations"
 	@echo "make clean    remove $(VENV) and db.sqlite3"
 
@@ -102,6 +103,11 @@ $(BENCH_STAMP): pyproject.toml | $(PY)
 BENCH_ARGS ?=
 bench: $(BENCH_STAMP)
 	$(PY) -m bench.run --scale 1.0 $(BENCH_ARGS)
+
+# The CMDB import (manage.py import_cmdb) on 5,000 CIs with dependencies, on
+# DATABASE_URL's PostgreSQL or SQLite without it, in a test database it drops.
+bench-import: $(STAMP)
+	$(PY) -m bench.cmdb_import --cis 5000
 
 bench-quick: $(BENCH_STAMP)
 	$(PY) -m bench.run --scale 0.1 --fixed-seconds 10 --max-seconds 5 $(BENCH_ARGS)

@@ -12,7 +12,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from releasemgmt.admin_mixins import AuditAdmin, ServiceAdminMixin, TransitionAdminMixin
+from releasemgmt.imports import ImportExportAdmin
 from .models import ChangeRequest, Problem
+from .resources import ChangeRequestResource
 from .services import (
     EDITABLE_STATES,
     problem_create_from_release,
@@ -32,7 +34,8 @@ UNRELEASABLE = ("rejected", "cancelled", "closed", "failed")
 
 
 @admin.register(ChangeRequest)
-class ChangeRequestAdmin(ServiceAdminMixin, TransitionAdminMixin, AuditAdmin):
+class ChangeRequestAdmin(ImportExportAdmin, ServiceAdminMixin, TransitionAdminMixin, AuditAdmin):
+    resource_classes = [ChangeRequestResource]  # Import and Export buttons: CSV and XLSX
     list_display = ("number", "title", "requester", "change_type", "risk", "impact", "state", "created_at")
     list_display_links = ("number", "title")
     list_filter = ("state", "change_type", "risk", "impact", "created_at")

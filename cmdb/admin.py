@@ -4,7 +4,8 @@ A CI is registered with ``ci_create``, corrected with ``ci_update`` and
 moves (commission, retire) with ``ci_transition``. A baseline is captured by
 ``baseline_capture`` (or, as a release's restore point, by
 ``release_capture_baseline``) and is never edited afterwards; archiving it is
-its one transition.
+its one transition. CIs are imported from and exported to CSV and XLSX files
+(cmdb.resources) with the change list's Import and Export buttons.
 """
 from __future__ import annotations
 
@@ -24,9 +25,11 @@ from releasemgmt.admin_mixins import (
     TransitionAdminMixin,
 )
 from releasemgmt.forms import IdModelMultipleChoiceField
+from releasemgmt.imports import ImportExportAdmin
 
 from .choices import BaselineKind
 from .models import Baseline, BaselineItem, ConfigurationItem
+from .resources import ConfigurationItemResource
 from .services import (
     baseline_capture,
     baseline_capture_check,
@@ -41,7 +44,8 @@ from .services import (
 
 
 @admin.register(ConfigurationItem)
-class ConfigurationItemAdmin(ServiceAdminMixin, TransitionAdminMixin, AuditAdmin):
+class ConfigurationItemAdmin(ImportExportAdmin, ServiceAdminMixin, TransitionAdminMixin, AuditAdmin):
+    resource_classes = [ConfigurationItemResource]
     transition_field = "status"
     list_display = ("name", "ci_type", "version", "status", "owner", "dependency_count", "updated_at")
     list_filter = ("ci_type", "status")

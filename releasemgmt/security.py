@@ -78,10 +78,16 @@ logging.setLogRecordFactory(_record_factory)
 
 class CorrelationIdFilter(logging.Filter):
     """For handlers whose format names ``%(correlation_id)s``: records made
-    before this module was imported have no id."""
+    before this module was imported have no id. Django logs a 4xx or 5xx
+    response (``django.request``) once the middleware has returned, when the
+    request's id is no longer current: it is read from the request the
+    record carries."""
 
     def filter(self, record):
-        if not hasattr(record, "correlation_id"):
+        request_id = getattr(getattr(record, "request", None), "correlation_id", None)
+        if isinstance(request_id, str) and getattr(record, "correlation_id", "-") == "-":
+            record.correlation_id = request_id
+        elif not hasattr(record, "correlation_id"):
             record.correlation_id = _current_id.get()
         return True
 

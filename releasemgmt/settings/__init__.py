@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "csp",
     # htmx requests (request.htmx) and the vendored htmx script, served from static.
     "django_htmx",
+    # CMDB and RFC import and export (releasemgmt.imports): its admin templates.
+    "import_export",
     # Security signal handlers (revocation on deactivation); no models.
     "releasemgmt.apps.ReleaseMgmtConfig",
     "cmdb",
@@ -325,6 +327,12 @@ SPECTACULAR_SETTINGS = {
 # calling process so a laptop needs nothing but Python.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL") or ""
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# Where the admin keeps an uploaded import file (CMDB, RFCs) between its
+# preview and its confirmation: a local temporary folder, unless web
+# processes on several hosts need a place they share, e.g.
+# import_export.tmp_storages.MediaStorage (the default file storage).
+IMPORT_EXPORT_TMP_STORAGE_CLASS = os.environ.get("IMPORT_EXPORT_TMP_STORAGE_CLASS",
+                                                 "import_export.tmp_storages.TempFolderStorage")
 # /metrics: a bearer token, or (with none) the networks that may read it.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 METRICS_ALLOWED_NETWORKS = [n.strip() for n in os.environ.get("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128")
@@ -374,14 +382,27 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 # CAB quorum: approve votes a normal plan needs (emergency: one ECAB vote).
 RELEASE_CAB_QUORUM = int(os.environ.get("RELEASE_CAB_QUORUM", "2"))
 
+# ``text`` (a line a person reads) or ``json`` (one object per line, for a
+# log collector): both carry the request's correlation id.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower() or "text"
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT is text or json, not {LOG_FORMAT!r}.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # Every line names the request it belongs to (the id a 500 page shows).
     "filters": {"correlation_id": {"()": "releasemgmt.security.CorrelationIdFilter"}},
-    "formatters": {"default": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"}},
+    "formatters": {
+        "default": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"},
+        # The same fields as keys, plus what a record carries beyond them (a
+        # response's status code, a traceback as exc_info), never split over lines.
+        "json": {"()": "pythonjsonlogger.json.JsonFormatter",
+                 "fmt": "%(asctime)s %(levelname)s %(name)s %(correlation_id)s %(message)s",
+                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["correlation_id"],
-                             "formatter": "default"}},
+                             "formatter": "json" if LOG_FORMAT == "json" else "default"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # One line per task run is noise when tasks run in process.
     "loggers": {"celery.app.trace": {"level": "WARNING"},
