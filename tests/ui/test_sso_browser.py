@@ -8,46 +8,18 @@ from __future__ import annotations
 import re
 
 import pytest
-import requests
 from django.contrib.auth import get_user_model
-from oidc_provider_mock import User as ProviderUser
-from oidc_provider_mock import run_server_in_thread
+from django.contrib.auth.models import Group
 from playwright.sync_api import Page, expect
 
 from releasemgmt.workflow import name_of
 from releases import services
 from releases.models import CabVote, Release, Signature
 from releases.scenario import Walker
-from sso import discovery
-from sso.config import OidcConfig
 from tests.helpers import reach
+from tests.sso.provider import PROVIDER, provider, set_claims, sso  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-ROLE_MAP = {"release-managers": "release_manager", "cab": "cab_member"}
-PROVIDER = "Test IdP"
-
-
-@pytest.fixture(scope="module")
-def provider():
-    """The provider, with alice in two mapped groups and one the map ignores."""
-    alice = ProviderUser(sub="alice-0001", claims={"preferred_username": "alice", "email": "alice@example.test",
-                                                   "groups": ["release-managers", "cab", "staff"]})
-    with run_server_in_thread(user_claims=[alice]) as server:
-        yield f"http://localhost:{server.server_port}"
-
-
-@pytest.fixture
-def sso(provider, settings):
-    settings.SSO = OidcConfig(issuer=provider, client_id="releases", client_secret="s3cret", role_map=ROLE_MAP,
-                              provider_name=PROVIDER)
-    discovery.forget()
-    yield provider
-    discovery.forget()
-
-
-def set_claims(provider, sub, **claims):
-    requests.put(f"{provider}/users/{sub}", json=claims, timeout=5).raise_for_status()
 
 
 def sign_in(page: Page, base: str, sub: str):
@@ -73,7 +45,6 @@ def test_sign_in_gives_the_mapped_roles_and_a_removed_group_takes_its_role(page:
     alice = get_user_model().objects.get(username="alice")
     assert roles("alice") == {"release_manager", "cab_member"} and not alice.has_usable_password()
     # A role the map does not manage, given here, is left alone by single sign-on.
-    from django.contrib.auth.models import Group
     alice.groups.add(Group.objects.get(name="stakeholder"))
 
     page.get_by_role("button", name="Log out").click()
