@@ -16,7 +16,7 @@ from django import forms
 from django.db import models
 
 from .input_guard import not_an_id_message, parse_id
-from .signing import Password
+from .signing import Password, provider_credential, signs_at_provider
 
 
 def _not_an_id(value) -> forms.ValidationError:
@@ -109,13 +109,43 @@ class PasswordField(forms.CharField):
         return _SignatureBoundField(form, self, field_name)
 
 
+class ProviderSignatureField(forms.CharField):
+    """In place of the password, for a user who signs at the identity
+    provider (single sign-on): nothing to type; submitting the form sends
+    them to sign in there again, and they come back to complete it."""
+
+    widget = forms.HiddenInput
+
+    def __init__(self, **kwargs):
+        from django.conf import settings
+
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("label", "Signature")
+        kwargs.setdefault("help_text", f"You confirm this decision by signing in again at "
+                                       f"{settings.SSO.display_name}.")
+        super().__init__(**kwargs)
+
+    def get_bound_field(self, form, field_name):
+        return _SignatureBoundField(form, self, field_name)
+
+
+def signature_field(user, **kwargs) -> forms.Field:
+    """The field that signs a decision for ``user``: their password, or for a
+    user who signs at the identity provider, a sign-in there."""
+    return ProviderSignatureField() if signs_at_provider(user) else PasswordField(**kwargs)
+
+
 class SigningFormMixin:
     """A form that may sign its decision: ``credential()`` is what the
-    signer typed, handed to the service, which checks it."""
+    signer gave (the password typed, or a fresh sign-in at the identity
+    provider), handed to the service, which checks it."""
 
     def credential(self):
-        if "password" not in self.fields:
+        field = self.fields.get("password")
+        if field is None:
             return None
+        if isinstance(field, ProviderSignatureField):
+            return provider_credential(self.user)
         return Password(self.cleaned_data.get("password") or "")
 
 
@@ -134,7 +164,7 @@ class TransitionForm(SigningFormMixin, forms.Form):
                 required=False, max_length=2000, label="Freeze override reason",
                 help_text="Emergency releases only: why the deployment may start inside a freeze window.")
         if signed:
-            self.fields["password"] = PasswordField()
+            self.fields["password"] = signature_field(user)
 
     def payload(self) -> dict:
         return {k: v for k, v in self.cleaned_data.items() if k != "password" and v not in ("", None)}

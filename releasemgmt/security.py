@@ -40,6 +40,11 @@ def current_correlation_id() -> str:
     return _current_id.get()
 
 
+def current_request():
+    """The request being answered in this thread (None outside one)."""
+    return _current_request.get()
+
+
 class CorrelationIdMiddleware:
     """Gives each request an id: a sane inbound ``X-Request-ID``, else a new
     uuid4. The id is on ``request.correlation_id``, on every log record
@@ -231,7 +236,9 @@ def check_signature_password(user, password: str) -> bool:
     transaction back, so the failed login is counted afterwards
     (``count_failed_signature``), and a locked-out user is refused before
     (``signature_locked_out``)."""
-    return bool(password) and user.is_active and user.check_password(password)
+    # With local accounts switched off (single sign-on only) no password proves anyone.
+    return (bool(password) and settings.LOCAL_LOGIN_ENABLED and user.is_active
+            and user.check_password(password))
 
 
 def count_failed_signature(user) -> None:

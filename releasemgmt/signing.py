@@ -21,9 +21,12 @@ decision unless the credential given with it proves the acting user, whatever
 the door (API, UI, admin, a command): the doors only pass it on.
 
 A credential is a small object with a ``method`` name and ``verify(user)``.
-``Password`` is the one for local accounts; another method (a fresh OpenID
-Connect login, say) is another ``Credential`` class added to ``METHODS``, and
-callers, which pass whatever credential they were given, do not change.
+``Password`` is the one for local accounts. ``ProviderLogin`` is a fresh
+sign-in at the identity provider (single sign-on, the ``sso`` app), for the
+users who have no password here: the page that takes the decision sends them
+to sign in again (``ReauthenticationRequired``) and they come back to
+complete it. Callers, which pass whatever credential they were given, do not
+change.
 """
 from __future__ import annotations
 
@@ -113,10 +116,81 @@ class Password(Credential):
             raise SignatureInvalid(decision, "That is not your password; nothing was recorded.", user=user)
 
 
-# The methods a signature may be made with, by the name a client sends
-# (``{"signature": {"password": "..."}}``) and the name the record keeps.
+@dataclass(frozen=True)
+class ProviderLogin(Credential):
+    """A sign-in at the identity provider made for this decision: the user
+    it proved and when the provider authenticated them (the ID token's
+    ``auth_time``). Only the single sign-on callback makes one, after it has
+    verified the ID token (``provider_credential``); a client cannot send one."""
+
+    user_id: int
+    auth_time: float
+    method: ClassVar[str] = "oidc"
+
+    def verify(self, user, decision: str) -> None:
+        import time
+
+        from django.conf import settings
+
+        if self.user_id != user.pk or not user.is_active:
+            raise SignatureInvalid(decision, "That sign-in was not yours; nothing was recorded.", user=user)
+        config = getattr(settings, "SSO", None)
+        if config is None or time.time() - self.auth_time > config.sign_max_age:
+            raise SignatureRequired(decision, "Your sign-in at the identity provider is too old to sign: "
+                                              "sign in there again.")
+
+
+# The methods a client may sign with, by the name it sends
+# (``{"signature": {"password": "..."}}``), and every name a record keeps.
 METHODS: dict[str, type[Credential]] = {Password.method: Password}
-METHOD_CHOICES = [(name, name) for name in METHODS]
+METHOD_CHOICES = [(name, name) for name in (*METHODS, ProviderLogin.method)]
+
+
+# --- signing at the identity provider ------------------------------------------------------
+
+# Where the single sign-on callback keeps a fresh sign-in, in the signer's
+# session, for the one decision (the path it is posted to) it was asked for.
+PROVIDER_LOGIN_SESSION_KEY = "signing_provider_login"
+
+
+class ReauthenticationRequired(Exception):
+    """The user signs at the identity provider and has no fresh sign-in for
+    this decision: the single sign-on middleware keeps the form and sends
+    them there. Raised before any service runs, so nothing has changed."""
+
+    def __init__(self, user):
+        super().__init__("A fresh sign-in at the identity provider is needed to sign.")
+        self.user = user
+
+
+def signs_at_provider(user) -> bool:
+    """Whether ``user`` confirms signed decisions at the identity provider
+    rather than with a password: single sign-on is configured and the user
+    has no usable password (single sign-on creates its users so)."""
+    from django.conf import settings
+
+    return (getattr(settings, "SSO", None) is not None and getattr(user, "is_authenticated", False)
+            and not user.has_usable_password())
+
+
+def provider_credential(user) -> ProviderLogin:
+    """The fresh sign-in the current request's session holds for this
+    decision, used up (one sign-in signs one decision); without one,
+    ``ReauthenticationRequired``."""
+    import time
+
+    from django.conf import settings
+
+    from .security import current_request
+
+    request = current_request()
+    session = getattr(request, "session", None)
+    proof = session.get(PROVIDER_LOGIN_SESSION_KEY) if session is not None else None
+    if (proof and proof.get("user") == user.pk and proof.get("path") == request.path
+            and time.time() - proof.get("auth_time", 0) <= settings.SSO.sign_max_age):
+        del session[PROVIDER_LOGIN_SESSION_KEY]
+        return ProviderLogin(user_id=user.pk, auth_time=proof["auth_time"])
+    raise ReauthenticationRequired(user)
 
 
 def credential_from(data: Mapping[str, Any] | None) -> Credential | None:

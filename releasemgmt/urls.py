@@ -7,6 +7,7 @@ from calendars import urls as calendar_urls
 from releases import urls as release_urls
 from releases.views import dashboard_view
 from reports import urls as report_urls
+from sso.views import LoginView
 
 # The release pages, and the pages of the concerns built on the process under
 # the same "releases:" names they have always had (templates use them).
@@ -16,8 +17,10 @@ release_pages = ([*release_urls.urlpatterns, *report_urls.urlpatterns, *calendar
 
 urlpatterns = [
     path("", dashboard_view, name="dashboard"),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    # The login page, with single sign-on when configured (sso).
+    path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("sso/", include("sso.urls")),
     path("", include(release_pages)),
     path("rfcs/", include("changes.urls")),
     path("cmdb/", include("cmdb.urls")),

@@ -10,7 +10,13 @@ from django.utils import timezone
 
 from changes.models import ChangeRequest
 from cmdb.forms import CIField
-from releasemgmt.forms import IdModelChoiceField, IdModelMultipleChoiceField, PasswordField, SigningFormMixin
+from releasemgmt.forms import (
+    IdModelChoiceField,
+    IdModelMultipleChoiceField,
+    PasswordField,
+    SigningFormMixin,
+    signature_field,
+)
 
 from .choices import STEPS, ReleaseState, ReleaseType, VoteDecision
 from .models import RECORD_TYPES, Release, ReleaseTemplate, Task, Team, Vendor
@@ -262,6 +268,7 @@ class VoteForm(SigningFormMixin, forms.Form):
     def __init__(self, *args, user, offer_approval=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
+        self.fields["password"] = signature_field(user)
         if offer_approval:
             # This approving vote reaches the quorum, and the voter may also
             # approve the plan: one signature for both (services.cab_vote_and_approve).

@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "audit",
     "reports",
     "pipelines",
+    # Single sign-on with OpenID Connect (SSO below); inert while OIDC_ISSUER is unset.
+    "sso",
 ]
 
 MIDDLEWARE = [
@@ -88,6 +90,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A signed decision of a single sign-on user without a fresh sign-in: off to the provider, then back.
+    "sso.middleware.SignAtProviderMiddleware",
     # request.htmx: a form posted in place answers with its fragment, not the whole page.
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -109,6 +113,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "sso.context_processors.signing",
             ],
         },
     },
@@ -228,9 +233,21 @@ CONTENT_SECURITY_POLICY = {
 # Login throttling (django-axes): after AXES_FAILURE_LIMIT failed logins for
 # one username from one IP address, that pair is locked out for the cool-off
 # time (the UI login, the admin login and the API token endpoint alike).
+# Single sign-on (OpenID Connect, the sso app): on when OIDC_ISSUER is set;
+# sso.config parses and checks every OIDC_* variable. With LOCAL_LOGIN_ENABLED
+# off, no password logs in or signs (the UI, the admin, the API token endpoint).
+from sso.config import OidcConfig  # noqa: E402
+
+SSO = OidcConfig.from_env(os.environ)
+LOCAL_LOGIN_ENABLED = env_bool("LOCAL_LOGIN_ENABLED", True)
+if not LOCAL_LOGIN_ENABLED and SSO is None:
+    raise ImproperlyConfigured("LOCAL_LOGIN_ENABLED is off and OIDC_ISSUER is unset: nobody could log in.")
+
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    *(["django.contrib.auth.backends.ModelBackend"] if LOCAL_LOGIN_ENABLED else []),
+    # Answers only the single sign-on callback (and keeps the group permissions when passwords are off).
+    "sso.backends.OidcBackend",
 ]
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "15")))

@@ -30,3 +30,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+
+# Single sign-on: the provider is reached over HTTPS only (its tokens and keys).
+if SSO is not None and not SSO.issuer.startswith("https://"):  # noqa: F405
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("OIDC_ISSUER must be an https URL under the production settings.")

@@ -371,6 +371,8 @@ def schema_reads() -> set[str]:
 # Browser pages: URL name -> probes; or the reason it is not a read.
 NOT_A_READ = {
     "login": "the login form", "logout": "logs out",
+    "sso:login": "starts a sign-in at the identity provider", "sso:callback": "the identity provider's answer",
+    "sso:sign": "a fresh sign-in for the user's own decision", "sso:resume": "the user's own decision, to send",
     "releases:create": "a form to raise a release", "releases:transition": "POST: a step",
     "releases:record_add": "a form to add a record", "releases:record_edit": "a form to edit a record",
     "releases:scope_add": "POST", "releases:baseline_capture": "POST", "releases:template_create": "a form",
