@@ -221,7 +221,7 @@ def _open_steps(release, step_records) -> set:
 def _transitions(release, user, bound=None):
     """``workflow.available`` for this user, each with its form and any error."""
     rows = []
-    for t in available(release, user, rows=True):
+    for t in available(release, user, with_rows=True):
         t = dict(t)
         name = t["name"]
         t["signed"] = t["signature_required"]
