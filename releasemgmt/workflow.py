@@ -285,12 +285,14 @@ def requirements(obj, spec: Spec, user) -> tuple[list[str], list[Blocker]]:
     return requires, blockers
 
 
-def available(obj, user, field_name: str | None = None) -> list[dict[str, Any]]:
+def available(obj, user, field_name: str | None = None, *, with_rows: bool = False) -> list[dict[str, Any]]:
     """Every transition from the object's current state, with ``allowed`` and
     its blockers for this user: the API's transition list, the UI checklist
     and the admin buttons all come from here. ``requires`` names what the
     request must carry (``requirements``); ``allowed`` is true when a request
-    carrying it succeeds."""
+    carrying it succeeds. With ``with_rows``, each blocker also names the row it is
+    about, as (model label, pk), where the user may see it: a page links its
+    "fix" to that row (the API's blockers stay code and message)."""
     field_name = field_name or state_field(type(obj))
     state = getattr(obj, field_name)
     rows = []
@@ -314,7 +316,7 @@ def available(obj, user, field_name: str | None = None) -> list[dict[str, Any]]:
                 "requires": requires,
                 "reason_required": spec.reason,
                 "signature_required": spec.signed is not None,
-                "blockers": [b.as_dict() for b in blockers],
+                "blockers": [{**b.as_dict(), "about": b.about} if with_rows else b.as_dict() for b in blockers],
                 "warnings": [w.as_dict() for w in warnings_of(obj, spec, user)],
             }
         )

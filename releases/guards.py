@@ -37,7 +37,7 @@ def has_rfcs(release, ctx):
         yield Blocker("no_rfcs", "The release is not linked to any RFC.")
     for rfc in rfcs:
         if rfc.state in CLOSED_RFC_STATES:
-            yield Blocker("rfc_not_open", f"{rfc.number} is {rfc.get_state_display().lower()}.")
+            yield Blocker("rfc_not_open", f"{rfc.number} is {rfc.get_state_display().lower()}.", **_row(rfc))
 
 
 @guard
@@ -51,21 +51,21 @@ def plan_complete(release, ctx):
     elif release.planned_end <= release.planned_start:
         yield Blocker("plan_incomplete", "The planned end is not after the planned start.")
     if not plan.scope.strip():
-        yield Blocker("plan_incomplete", "The release plan does not describe the scope.")
+        yield Blocker("plan_incomplete", "The release plan does not describe the scope.", **_row(plan))
     if not (plan.deployment_start and plan.deployment_end):
-        yield Blocker("plan_incomplete", "The release plan has no deployment window.")
+        yield Blocker("plan_incomplete", "The release plan has no deployment window.", **_row(plan))
     elif plan.deployment_end <= plan.deployment_start:
-        yield Blocker("plan_incomplete", "The deployment window ends before it starts.")
+        yield Blocker("plan_incomplete", "The deployment window ends before it starts.", **_row(plan))
     elif release.planned_start and release.planned_end and not (
         release.planned_start <= plan.deployment_start and plan.deployment_end <= release.planned_end
     ):
-        yield Blocker("plan_incomplete", "The deployment window is not inside the planned window.")
+        yield Blocker("plan_incomplete", "The deployment window is not inside the planned window.", **_row(plan))
     if not plan.deployment_approach.strip():
-        yield Blocker("plan_incomplete", "The release plan has no deployment approach.")
+        yield Blocker("plan_incomplete", "The release plan has no deployment approach.", **_row(plan))
     if not plan.risks.strip():
-        yield Blocker("plan_incomplete", "The release plan does not assess the risks.")
+        yield Blocker("plan_incomplete", "The release plan does not assess the risks.", **_row(plan))
     if not plan.teams.strip():
-        yield Blocker("plan_incomplete", "The release plan does not name the teams involved.")
+        yield Blocker("plan_incomplete", "The release plan does not name the teams involved.", **_row(plan))
 
 
 def cab_quorum(release) -> int:
@@ -93,7 +93,8 @@ def cab_quorum_reached(release, ctx):
 def rfcs_authorized(release, ctx):
     for rfc in release.rfcs.all():
         if rfc.state not in ("authorized", "scheduled"):
-            yield Blocker("rfc_not_authorized", f"{rfc.number} has not been authorised by Change Management.")
+            yield Blocker("rfc_not_authorized", f"{rfc.number} has not been authorised by Change Management.",
+                          **_row(rfc))
 
 
 @guard(context=True)
@@ -122,6 +123,16 @@ def not_release_manager(release, ctx):
 
 
 # --- step 3: activities and calendar ---------------------------------------------
+
+
+def _row(record) -> dict:
+    """A blocker about one step record or RFC names it, so the page's "fix →"
+    opens that record (not its table); read by someone who may not see it,
+    the blocker says so instead (``Blocker.about``)."""
+    if record is None:
+        return {}
+    return {"about": (record._meta.label, record.pk),
+            "unseen": f"A {record._meta.verbose_name} you may not see stands in the way."}
 
 
 def _task(task) -> tuple[str, int]:
@@ -159,7 +170,7 @@ def scope_defined(release, ctx):
         yield Blocker("scope_undefined", "No configuration items are in the release scope.")
     for item in items:
         if not item.target_version.strip():
-            yield Blocker("target_version_missing", f"{item.ci.name} has no target version.")
+            yield Blocker("target_version_missing", f"{item.ci.name} has no target version.", **_row(item))
 
 
 def _tasks_of_step_done(release, step):
@@ -189,16 +200,16 @@ def build_complete(release, ctx):
         yield Blocker("build_document_missing", "The build document has not been written.")
     else:
         for label in doc.missing_parts():
-            yield Blocker("build_document_incomplete", f"The build document lacks {label}.")
+            yield Blocker("build_document_incomplete", f"The build document lacks {label}.", **_row(doc))
     check = release.latest("security_checks")
     if check is None or not check.passed:
-        yield Blocker("security_check", "The security requirements have not been checked and passed.")
+        yield Blocker("security_check", "The security requirements have not been checked and passed.", **_row(check))
     prereqs = list(release.prerequisite_checks.all())
     if not prereqs:
         yield Blocker("prerequisites_unverified", "No prerequisites have been recorded and verified.")
     for p in prereqs:
         if not p.verified:
-            yield Blocker("prerequisites_unverified", f"Prerequisite '{p.description}' is not verified.")
+            yield Blocker("prerequisites_unverified", f"Prerequisite '{p.description}' is not verified.", **_row(p))
     if release.pre_release_baseline is None:
         yield Blocker("baseline_missing", "No pre-release configuration baseline has been captured.")
 
@@ -222,12 +233,13 @@ def mandatory_tests_passed(release, ctx):
             continue
         if release.release_type == ReleaseType.EMERGENCY and case.deferred and outcome != TestOutcome.FAILED:
             if not case.deferral_justification.strip():
-                yield Blocker("deferral_unjustified", f"Deferred test '{case.name}' has no justification.")
+                yield Blocker("deferral_unjustified", f"Deferred test '{case.name}' has no justification.",
+                              **_row(case))
             continue
         if outcome is None:
-            yield Blocker("test_not_run", f"Mandatory test '{case.name}' has not been run.")
+            yield Blocker("test_not_run", f"Mandatory test '{case.name}' has not been run.", **_row(case))
         else:
-            yield Blocker("test_not_passed", f"Mandatory test '{case.name}' {outcome}.")
+            yield Blocker("test_not_passed", f"Mandatory test '{case.name}' {outcome}.", **_row(case))
 
 
 @guard
@@ -243,18 +255,20 @@ def a_mandatory_test_failed(release, ctx):
 def plans_revised(release, ctx):
     plan = release.current_plan
     if plan is None or plan.created_in_state != "tests_passed":
-        yield Blocker("plan_not_revised", "The release plan has not been revised after testing.")
+        yield Blocker("plan_not_revised", "The release plan has not been revised after testing.", **_row(plan))
     rollback = release.rollback_plan
     if rollback is None or not rollback.content.strip():
-        yield Blocker("rollback_plan_missing", "There is no rollback plan.")
+        yield Blocker("rollback_plan_missing", "There is no rollback plan.", **_row(rollback))
     elif rollback.verification == RollbackVerification.NONE:
-        yield Blocker("rollback_plan_unverified", "The rollback plan has not been tested or verified.")
+        yield Blocker("rollback_plan_unverified", "The rollback plan has not been tested or verified.",
+                      **_row(rollback))
     checks = list(release.pre_implementation_checks.all())
     if not checks:
         yield Blocker("pre_implementation_checks", "No pre-implementation checks have been recorded.")
     for c in checks:
         if not c.passed:
-            yield Blocker("pre_implementation_checks", f"Pre-implementation check '{c.description}' has not passed.")
+            yield Blocker("pre_implementation_checks", f"Pre-implementation check '{c.description}' has not passed.",
+                          **_row(c))
 
 
 @guard
@@ -264,7 +278,7 @@ def prepared(release, ctx):
         yield Blocker("environments_not_ready", "No target environment has been confirmed ready.")
     for env in envs:
         if not env.ready:
-            yield Blocker("environments_not_ready", f"Environment '{env.environment}' is not ready.")
+            yield Blocker("environments_not_ready", f"Environment '{env.environment}' is not ready.", **_row(env))
     if not release.acceptance_criteria.strip():
         yield Blocker("acceptance_criteria_missing", "The acceptance criteria are not documented on the ticket.")
     if not _communicated(release, CommunicationKind.STAKEHOLDER_NOTICE):
@@ -296,7 +310,7 @@ def ready_for_go(release, ctx):
         if training is None:
             yield Blocker("training_missing", "A major release needs a training plan.")
         elif training.status != TrainingStatus.DONE:
-            yield Blocker("training_not_done", "The training for this major release is not done.")
+            yield Blocker("training_not_done", "The training for this major release is not done.", **_row(training))
 
 
 # --- steps 11 and 12: backup and deployment -------------------------------------------
@@ -308,7 +322,7 @@ def backup_recorded(release, ctx):
     if backup is None:
         yield Blocker("backup_missing", "No backup of the current release has been recorded.")
     elif not backup.verified:
-        yield Blocker("backup_unverified", "The backup has not been verified.")
+        yield Blocker("backup_unverified", "The backup has not been verified.", **_row(backup))
 
 
 @guard
@@ -385,7 +399,8 @@ def deployment_not_failed(release, ctx):
         when = f" at {deployment.failed_at:%Y-%m-%d %H:%M} UTC" if deployment.failed_at else ""
         log = f" (log: {deployment.log_url})" if deployment.log_url else ""
         yield Blocker("deployment_failed", f"The deployment failed{when}{log}; it is rolled back on the advice "
-                                           "of a delivery manager or change manager, not completed.")
+                                           "of a delivery manager or change manager, not completed.",
+                      **_row(deployment))
 
 
 # --- steps 13 to 16 -------------------------------------------------------------------
@@ -397,7 +412,7 @@ def health_check_passed(release, ctx):
     if check is None:
         yield Blocker("health_check_missing", "No health check has been recorded.")
     elif not check.passed:
-        yield Blocker("health_check_failed", "The latest health check did not pass.")
+        yield Blocker("health_check_failed", "The latest health check did not pass.", **_row(check))
 
 
 @guard
@@ -412,7 +427,8 @@ def pir_success(release, ctx):
     if pir is None:
         yield Blocker("pir_missing", "The post-implementation review has not been recorded.")
     elif pir.outcome != PirOutcome.SUCCESS:
-        yield Blocker("pir_not_success", "The post-implementation review did not conclude that the change succeeded.")
+        yield Blocker("pir_not_success", "The post-implementation review did not conclude that the change succeeded.",
+                      **_row(pir))
 
 
 # --- step 17: rollback --------------------------------------------------------------
@@ -425,7 +441,8 @@ def rollback_ready(release, ctx):
         yield Blocker("rollback_not_advised", "No delivery manager or change manager has advised the rollback.")
     rollback = release.rollback_plan
     if rollback is None or rollback.verification == RollbackVerification.NONE:
-        yield Blocker("rollback_plan_unverified", "The rollback plan has not been tested or verified.")
+        yield Blocker("rollback_plan_unverified", "The rollback plan has not been tested or verified.",
+                      **_row(rollback))
     if release.pre_release_baseline is None:
         yield Blocker("baseline_missing", "There is no pre-release baseline to restore.")
 

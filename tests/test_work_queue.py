@@ -160,7 +160,8 @@ def test_the_dashboard_leads_with_the_queue_counted_and_linked(client, actors, c
     body = html(client.get("/"))
     section = body[body.index('id="work-queue"'):]
     section = section[:section.index("</section>")]
-    assert body.index('id="work-queue"') < body.index('id="my-tasks"')
+    assert body.index('id="work-queue"') < body.index('id="overdue"')
+    assert 'id="my-tasks"' not in body  # the tasks are in the queue, not in a card of their own
     assert '<span class="count">2</span>' in section
     for release in Release.objects.all():
         assert f'href="/releases/{release.pk}/records/test_results/"' in section

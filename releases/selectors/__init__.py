@@ -14,17 +14,15 @@ release carries. One module per page or concern:
 from .access import ACTIVE_TASK_STATES, ENDED, Membership, task_actions
 from .board import BOARD_COLUMN_SIZE, BOARD_DONE_DAYS, BOARD_STATES, task_board
 from .cab import CAB_PAGE_SIZE, VoteTally, cab_queue, plans_under_review, previous_plan, vote_tally
-from .dashboard_page import DASHBOARD_DEPLOYMENTS, DASHBOARD_RELEASES, dashboard, my_tasks, upcoming_deployments
+from .dashboard_page import DASHBOARD_DEPLOYMENTS, DASHBOARD_RELEASES, dashboard, upcoming_deployments
 from .diff import PLAN_FIELDS, plan_diff, word_diff
 from .listing import release_list
 from .queues import (
     DASHBOARD_QUEUE,
     QUEUED_ELSEWHERE,
     QUEUE_FIELDS,
-    WorkQueue,
     _acting,
     _OnlyItsType,
-    dashboard_queue,
     go_queue,
     role_queue,
 )

@@ -1,4 +1,10 @@
-"""Everything the dashboard shows, each list one query."""
+"""Everything the dashboard shows, each list one query.
+
+The dashboard leads with what waits on the person (``waiting.work_queue``:
+their CAB votes, Go/No-Go decisions, their role's steps and records, their
+tasks), and shows each of those once: no card below repeats a list the
+queue holds. The rest is about the releases, not the person's work: their
+own releases by step, what is overdue, upcoming deployments, freezes."""
 
 from __future__ import annotations
 
@@ -12,18 +18,8 @@ from releasemgmt import authz
 from ..choices import STATE_ORDER, STEPS
 from ..models import FreezeWindow, Release, ReleasePlan, Task
 from .access import ACTIVE_TASK_STATES, ENDED, Membership
-from .cab import cab_queue
-from .queues import DASHBOARD_QUEUE, dashboard_queue, go_queue, role_queue
+from .queues import DASHBOARD_QUEUE
 from .waiting import work_queue
-
-
-def my_tasks(member: Membership, limit=50):
-    if not member.roles:
-        return []
-    qs = Task.objects.restrict(member.user).filter(member.mine_q(), state__in=ACTIVE_TASK_STATES)
-    return list(qs.select_related("release", "assignee_user", "assignee_team", "assignee_vendor")
-                .order_by("planned_end", "pk")[:limit])
-
 
 DASHBOARD_RELEASES = 50
 DASHBOARD_DEPLOYMENTS = 20  # the calendar shows them all
@@ -35,8 +31,8 @@ def dashboard(user, now=None) -> dict:
     member = Membership.of(user)
     reader = authz.reader(user).internal
     data = {"member": member, "reader": reader, "now": now}
-    data["my_tasks"] = my_tasks(member)
-    # What waits on this person leads the page, a vendor's included.
+    # What waits on this person leads the page, a vendor's included: their
+    # tasks, CAB votes, Go/No-Go decisions and their role's steps are in it.
     data["work_queue"] = work_queue(user, limit=DASHBOARD_QUEUE, member=member)
     if not reader:
         return data
@@ -59,13 +55,6 @@ def dashboard(user, now=None) -> dict:
     for release in shown:
         by_step.setdefault(release.step or 0, []).append(release)
     data["releases_by_step"] = [(step, STEPS.get(step, ""), rows) for step, rows in sorted(by_step.items())]
-    # The work queues: the first few of each, their totals counted in SQL.
-    data["cab_queue"] = dashboard_queue(cab_queue(user))
-    data["go_queue"] = dashboard_queue(*go_queue(user))
-    role_qs, steps = role_queue(user)
-    queue = dashboard_queue(role_qs, steps)
-    queue.rows = [(r, steps[r.state, r.release_type]) for r in queue.rows]
-    data["role_queue"] = queue
     horizon = now + timedelta(days=30)
     data["deployments"] = upcoming_deployments(user, now, horizon, not_started=True, limit=DASHBOARD_DEPLOYMENTS)
     data["freezes"] = list(FreezeWindow.objects.restrict(user)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from django.db.models import Count, Q
+from django.db.models import Q
 
 from releasemgmt.workflow import name_of, specs, user_roles
 
@@ -12,8 +10,8 @@ from ..choices import ReleaseState, ReleaseType
 from ..models import Release
 from .access import ENDED
 
-# The dashboard shows the first few of each work queue and links to the rest:
-# a change manager's queue can hold hundreds of releases.
+# The dashboard shows the first few of a person's work queue and links to the
+# rest (the queue page): a change manager's queue can hold hundreds of items.
 DASHBOARD_QUEUE = 20
 
 
@@ -109,44 +107,3 @@ def role_queue(user):
         return Release.objects.none(), steps
     return (Release.objects.restrict(user).filter(where).exclude(state__in=ENDED).only(*QUEUE_FIELDS)
             .order_by("planned_start", "pk"), steps)
-
-
-@dataclass
-class WorkQueue:
-    """The first releases of a work queue on the dashboard, its true total,
-    and, when not all are shown, where the rest are: the release list by
-    state (and type, where only some types are the user's), with counts."""
-
-    rows: list
-    total: int
-    links: list  # (label, release list query string)
-
-    @property
-    def more(self) -> bool:
-        return self.total > len(self.rows)
-
-
-def dashboard_queue(qs, pairs=None) -> WorkQueue:
-    """The first DASHBOARD_QUEUE of ``qs`` and its total, counted in SQL only
-    when those rows fill the list. With ``pairs`` (the (state, release_type)
-    pairs ``qs`` is filtered by), one grouped count gives the total and the
-    links to the release list."""
-    rows = list(qs[:DASHBOARD_QUEUE])
-    if len(rows) < DASHBOARD_QUEUE:
-        return WorkQueue(rows, len(rows), [])
-    if pairs is None:
-        return WorkQueue(rows, qs.count(), [])
-    counts = {(state, release_type): n for state, release_type, n in
-              qs.order_by().values("state", "release_type").annotate(n=Count("pk"))
-              .values_list("state", "release_type", "n")}
-    types = _types_by_state(pairs)
-    states, type_labels = dict(ReleaseState.choices), dict(ReleaseType.choices)
-    links = []
-    for state in sorted({s for s, _ in counts}, key=ReleaseState.values.index):
-        if types[state] == set(ReleaseType.values):
-            n = sum(v for (s, _), v in counts.items() if s == state)
-            links.append((f"{states[state]} ({n:,})", f"state={state}"))
-            continue
-        links += [(f"{states[state]} · {type_labels[t]} ({counts[state, t]:,})", f"state={state}&release_type={t}")
-                  for t in sorted(types[state]) if (state, t) in counts]
-    return WorkQueue(rows, sum(counts.values()), links)

@@ -2,7 +2,8 @@
 buttons into calls of ``releases.services``; reads come from
 ``releases.selectors``."""
 from .cab import cab_queue_view, cab_review_view, cab_vote_view  # noqa: F401
-from .dashboard import dashboard_view  # noqa: F401
+from .checks import live_check_view  # noqa: F401
+from .dashboard import dashboard_view, queue_view  # noqa: F401
 from .release import (  # noqa: F401
     baseline_capture_view,
     record_add_view,

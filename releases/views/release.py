@@ -49,6 +49,7 @@ from ..selectors import (
     task_actions,
     vote_tally,
 )
+from .checks import with_live_checks
 from .common import with_page_renderer
 
 # What a record's card shows, beyond the fields its writer fills in.
@@ -220,7 +221,7 @@ def _open_steps(release, step_records) -> set:
 def _transitions(release, user, bound=None):
     """``workflow.available`` for this user, each with its form and any error."""
     rows = []
-    for t in available(release, user):
+    for t in available(release, user, with_rows=True):
         t = dict(t)
         name = t["name"]
         t["signed"] = t["signature_required"]
@@ -235,12 +236,23 @@ def _transitions(release, user, bound=None):
             t["errors"] = []
         t["forbidden"] = any(b["code"] == "role_forbidden" for b in t["blockers"])
         for b in t["blockers"]:
-            b["href"] = _blocker_href(release, b["code"])
+            b["href"] = _blocker_href(release, b["code"], b.pop("about", None))
         rows.append(t)
     return rows
 
 
-def _blocker_href(release, code):
+# The anchor of a row a blocker is about, by its model: the task's row, the
+# record's article, the RFC's or scope item's line (templates/releases/release_detail.html).
+ROW_ANCHORS = {"releases.Task": "task-{pk}", "changes.ChangeRequest": "rfc-{pk}",
+               "releases.ReleaseScopeItem": "scope-{pk}",
+               **{model._meta.label: f"rec-{record_type}-{{pk}}" for record_type, model in RECORD_TYPES.items()}}
+
+
+def _blocker_href(release, code, about=None):
+    """Where "fix →" goes: the very row the blocker is about (a task, a record),
+    else the section that holds what is missing."""
+    if about and about[0] in ROW_ANCHORS:
+        return "#" + ROW_ANCHORS[about[0]].format(pk=about[1])
     if code in ("quorum_not_reached", "open_reject_vote"):
         return reverse("releases:cab_review", args=[release.pk])
     if code == "acceptance_criteria_missing":
@@ -324,6 +336,8 @@ def render_release(request, pk, *, status=200, transition=None, record=None, sco
     forms = with_page_renderer(ctx["scope_form"], ctx["task_form"], *(t["form"] for t in transitions),
                                *(sec["form"] for _, _, sections in step_records for sec in sections))
     _fetch_choices_once(*forms)
+    for form in forms:
+        with_live_checks(form, release)
     return render(request, "releases/release_detail.html", ctx, status=status)
 
 
@@ -391,7 +405,7 @@ def record_add_view(request, pk, record_type):
     if request.method == "GET":
         name = model._meta.verbose_name
         return render(request, "releases/record_form.html", {
-            "release": release, "form": record_form(record_type, release), "name": name,
+            "release": release, "form": with_live_checks(record_form(record_type, release), release), "name": name,
             "title": f"Add a {name}" if record_type != "plans" or not release.plans.exists()
             else "Write a new version of the plan",
             "record_type": record_type, "open": release.state in model.open_states,
@@ -432,7 +446,8 @@ def record_edit_view(request, pk, record_type, record_id):
                 messages.success(request, f"{capfirst(model._meta.verbose_name)} updated.")
                 return redirect(reverse("releases:detail", args=[release.pk]) + f"#rec-{record_type}")
     return render(request, "releases/record_form.html", {
-        "release": release, "record": record, "form": form, "name": model._meta.verbose_name,
+        "release": release, "record": record, "form": with_live_checks(form, release),
+        "name": model._meta.verbose_name,
         "open": release.state in model.open_states,
     }, status=status)
 
@@ -467,7 +482,8 @@ def task_add_view(request, pk):
     ask(services.task_create_check, by=request.user)
     if request.method == "GET":
         return render(request, "releases/record_form.html", {
-            "release": release, "form": TaskForm(prefix="task"), "name": "task", "title": "Plan a task",
+            "release": release, "form": with_live_checks(TaskForm(prefix="task"), release), "name": "task",
+            "title": "Plan a task",
             "open": release.state in services.TASK_EDITABLE, "task": True,
         })
     form = TaskForm(request.POST, prefix="task")

@@ -20,6 +20,7 @@ from .. import services
 from ..forms import TaskForm, changed_values
 from ..models import Task
 from ..selectors import Membership, task_actions, task_board
+from .checks import with_live_checks
 
 COLUMNS = (("open", "Open"), ("in_progress", "In progress"), ("blocked", "Blocked"), ("done", "Done"))
 
@@ -70,7 +71,8 @@ def task_detail_view(request, pk):
     status = 200
     if may_edit:
         initial = {name: getattr(task, name) for name in TaskForm.base_fields}
-        form = TaskForm(request.POST or None, initial=initial, assignee_only=assignee_only)
+        form = with_live_checks(TaskForm(request.POST or None, initial=initial, assignee_only=assignee_only),
+                                task.release)
     if request.method == "POST":
         if form is None:
             ask(services.task_update_check, task=task, by=request.user)

@@ -65,6 +65,8 @@ def _template_page(request, template=None):
                 return redirect("releases:templates")
     return render(request, "releases/template_form.html", {
         "form": form, "tasks": tasks, "tests": tests, "template": template,
+        # The rows with errors join the form's in the error summary.
+        "formsets_with_errors": [fs for fs in (tasks, tests) if fs.is_bound and not fs.is_valid()],
         "title": f"Edit template “{template.name}”" if template else "New release template",
     }, status=status)
 

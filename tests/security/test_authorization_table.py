@@ -423,6 +423,10 @@ def page_probes(world) -> dict[str, list[Probe]]:
                  tasks + ("release_a", "release_b"), "list")],
         "releases:tasks": [page("task board", "/tasks/?scope=all", any_role, tasks, "list")],
         "releases:task": each("releases:task", any_role, tasks),
+        # What waits on the person (their tasks among it), every page of it.
+        "releases:queue": [page("queue", "/queue/", logged_in, tasks + ("release_a", "release_b"), "leak")],
+        # The checks as a form is typed answer about a release its reader may open.
+        "releases:live_check": each("releases:live_check", reader, ("release_a", "release_b")),
         "changes:list": [page("rfc list", "/rfcs/", reader, ("rfc_a", "rfc_b"), "list")],
         "changes:detail": each("changes:detail", reader, ("rfc_a", "rfc_b")),
         "changes:problem_list": [page("problem list", "/rfcs/problems/", reader, ("problem",), "list")],

@@ -200,7 +200,9 @@ def test_the_reports_filters_refuse_what_is_not_an_id(actors):
     client.force_login(actors.release_manager)
     response = client.get("/reports/", {"team": BIG, "vendor": "1e999"})
     assert response.status_code == 400
-    assert response.content.decode().count("is not a valid id") == 2
+    page = response.content.decode()
+    assert page.count("is not a valid id") == 4  # each beside its field, and in the error summary
+    assert 'href="#id_team"' in page
 
 
 @pytest.fixture

@@ -172,7 +172,7 @@ def test_a_release_from_creation_to_closing_in_the_browser(page: Page, live_serv
     # The CAB: two members vote, with their password; the second approves the plan.
     for i, cab in enumerate(actors.cab_members[:2]):
         b.login(cab.username)
-        queue = page.locator("#cab-queue")
+        queue = page.locator("#work-queue")  # the vote waits on them
         expect(queue).to_contain_text(release.number)
         if i == 0:
             b.shot(screenshot_dir, "dashboard")
@@ -254,8 +254,8 @@ def test_a_release_from_creation_to_closing_in_the_browser(page: Page, live_serv
     expect(page.locator("#blockers [data-transition='approve_go']")).to_contain_text("Only a delivery manager")
     b.logout()
     b.login("dm")
-    expect(page.locator("#go-queue")).to_contain_text(release.number)
-    page.locator("#go-queue").get_by_role("link", name=re.compile(release.number)).click()
+    expect(page.locator("#work-queue")).to_contain_text(release.number)  # the Go decision waits on them
+    page.locator("#work-queue").get_by_role("link", name=re.compile(release.number)).click()
     # The password input is named "password" in every signing form (masked by the lock-out's records).
     page.locator("#next-steps form.transition[data-transition='approve_go']").get_by_label("Your password") \
         .fill(PASSWORD)
