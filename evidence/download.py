@@ -1,0 +1,22 @@
+"""Serving an evidence file: only ever through here, after the caller has
+found it through ``EvidenceFile.objects.restrict`` (the record's own
+authorization). There is no public URL to the store: local files live under
+a MEDIA_ROOT nothing serves, and an S3 bucket is private."""
+from __future__ import annotations
+
+import base64
+
+from django.http import FileResponse
+
+
+def file_response(evidence) -> FileResponse:
+    """The file as an attachment (a browser saves it, never renders it in
+    the app's origin), with the type its content showed, no sniffing, and
+    its recorded SHA-256 (``Digest``, RFC 3230), so a client can check it."""
+    response = FileResponse(evidence.file.open("rb"), as_attachment=True, filename=evidence.name,
+                            content_type=evidence.media_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Digest"] = "sha-256=" + base64.b64encode(bytes.fromhex(evidence.sha256)).decode()
+    response["Cache-Control"] = "private, no-store"
+    return response
