@@ -62,7 +62,8 @@ class EvidenceUploadSerializer(Serializer):
     record_type = serializers.ChoiceField(choices=list(KINDS), help_text="What to attach it to: a step record's "
                                                                           "type, `rfc` or `problem`.")
     record_id = serializers.IntegerField(min_value=ID_MIN, max_value=ID_MAX)
-    file = serializers.FileField(help_text="The file. Its type is read from its content and extension.")
+    file = serializers.FileField(allow_empty_file=True, help_text="The file. Its type is read from its content and "
+                                                                       "extension; an empty one is refused too.")
     note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     supersedes = serializers.IntegerField(min_value=ID_MIN, max_value=ID_MAX, required=False, allow_null=True,
                                           default=None, help_text="The id of a file of the same record that "
