@@ -107,6 +107,11 @@ class EvidenceFileViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixi
     filterset_class = EvidenceFilter
     parser_classes = [MultiPartParser]
 
+    def perform_content_negotiation(self, request, force=False):
+        # The file is served as is; only errors go through a renderer: JSON
+        # even when the client asked for the file (application/octet-stream), not 406.
+        return super().perform_content_negotiation(request, force=force or self.action == "download")
+
     def get_queryset(self):
         return EvidenceFile.objects.restrict(self.request.user).select_related(*LISTED).order_by("uploaded_at", "id")
 
@@ -125,8 +130,9 @@ class EvidenceFileViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixi
 
     @extend_schema(summary="Download an evidence file", responses={
         (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description=(
-            "The file as it was uploaded, as an attachment (`Content-Disposition: attachment`), with the type "
-            "its content showed and `X-Content-Type-Options: nosniff`; its SHA-256 in `Digest`.")),
+            "The file as it was uploaded, as an attachment (`Content-Disposition: attachment`, "
+            "`X-Content-Type-Options: nosniff`); its SHA-256 in `Digest`. The type its content showed is the "
+            "file's `media_type`.")),
         **READ_ERRORS})
     @action(detail=True, methods=["get"], url_path="download", filter_backends=[], pagination_class=None)
     def download(self, request, pk=None):

@@ -10,11 +10,12 @@ from django.http import FileResponse
 
 
 def file_response(evidence) -> FileResponse:
-    """The file as an attachment (a browser saves it, never renders it in
-    the app's origin), with the type its content showed, no sniffing, and
-    its recorded SHA-256 (``Digest``, RFC 3230), so a client can check it."""
+    """The file as an attachment of no particular type (a browser saves it,
+    never renders it in the app's origin; the type its content showed is in
+    its record, ``media_type``), no sniffing, and its recorded SHA-256
+    (``Digest``, RFC 3230), so a client can check what it received."""
     response = FileResponse(evidence.file.open("rb"), as_attachment=True, filename=evidence.name,
-                            content_type=evidence.media_type)
+                            content_type="application/octet-stream")
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Digest"] = "sha-256=" + base64.b64encode(bytes.fromhex(evidence.sha256)).decode()

@@ -80,7 +80,7 @@ def test_a_test_results_file_is_seen_as_its_release_is_and_its_hash_is_in_the_au
     got = token_client(actors.requester).get(url)
     assert got.status_code == 200 and b"".join(got.streaming_content) == PDF
     assert got["Content-Disposition"] == 'attachment; filename="smoke-report.pdf"'
-    assert got["X-Content-Type-Options"] == "nosniff" and got["Content-Type"] == "application/pdf"
+    assert got["X-Content-Type-Options"] == "nosniff" and got["Content-Type"] == "application/octet-stream"
     client.force_login(users["acme"])
     assert client.get(f"/evidence/{body['id']}/download/").status_code == 200
     # A vendor of another release: refused, as the record itself is (not found).
