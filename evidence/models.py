@@ -70,7 +70,9 @@ class EvidenceFile(models.Model):
     # releasemgmt.audit).
     append_only = True
 
-    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    # Not editable: the history lists what a person reads (the record's id,
+    # the file's name and hash), not the content type's id or the store's name.
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+", editable=False)
     object_id = models.PositiveBigIntegerField()
     record = GenericForeignKey("content_type", "object_id")
     release = models.ForeignKey("releases.Release", on_delete=models.PROTECT, null=True, blank=True,
@@ -79,7 +81,7 @@ class EvidenceFile(models.Model):
                             related_name="evidence_files", verbose_name="RFC")
     problem = models.ForeignKey("changes.Problem", on_delete=models.PROTECT, null=True, blank=True,
                                 related_name="evidence_files")
-    file = models.FileField(upload_to=stored_name, max_length=200)
+    file = models.FileField(upload_to=stored_name, max_length=200, editable=False)
     name = models.CharField(max_length=200, help_text="The file's name as it was uploaded.")
     size = models.PositiveBigIntegerField(help_text="In bytes.")
     sha256 = models.CharField("SHA-256", max_length=64, help_text="Of the file's content, hex.")

@@ -74,8 +74,10 @@ def attach_check(*, record_type: str, record_id: int, by):
     owner = owner_of(kind, record)
     requester = kind.name == "rfc" and by.pk in (record.requester_id, record.raised_by_id)
     if not (requester or has_any_role(by, kind.attachers)):
-        raise AttachRefused("attach_evidence", f"Only {', '.join(r.replace('_', ' ') for r in kind.attachers)} "
-                                               f"may attach files to a {kind.verbose}.")
+        roles = [r.replace("_", " ") for r in kind.attachers]
+        who = " or ".join([", ".join(roles[:-1]), roles[-1]] if len(roles) > 1 else roles)
+        raise AttachRefused("attach_evidence", f"Only the {who} may attach files to a {kind.verbose}"
+                                               f"{' (and its requester)' if kind.name == 'rfc' else ''}.")
     if owner.state in FINISHED[kind.owner]:
         raise AttachClosed("attach_evidence", f"The {owner._meta.verbose_name} is {owner.state}: it takes no "
                                               "more files.", [Blocker("finished", "Its evidence is final.")])
