@@ -13,7 +13,7 @@ from rest_framework import exceptions, mixins, parsers, serializers, status, vie
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from releasemgmt.api import READ_ERRORS, WRITE_ERRORS, Serializer, StandardPagination
+from releasemgmt.api import READ_ERRORS, WRITE_ERRORS, IdRelatedField, Serializer, StandardPagination
 from releasemgmt.filters import FilterSet, IdFilter
 from releasemgmt.input_guard import ID_MAX, ID_MIN, MultiPartParser
 
@@ -35,6 +35,11 @@ class EvidenceFileSerializer(serializers.ModelSerializer):
     record_type = serializers.SerializerMethodField(help_text="What it is attached to: a record type of "
                                                               "`/api/releases/{id}/...`, `rfc` or `problem`.")
     record_id = serializers.IntegerField(source="object_id", read_only=True)
+    release = IdRelatedField(read_only=True, allow_null=True)
+    rfc = IdRelatedField(read_only=True, allow_null=True)
+    problem = IdRelatedField(read_only=True, allow_null=True)
+    supersedes = IdRelatedField(read_only=True, allow_null=True)
+    uploaded_by = IdRelatedField(read_only=True)
     uploaded_by_username = serializers.CharField(source="uploaded_by.username", read_only=True)
     superseded_by = serializers.SerializerMethodField(help_text="The file that replaced this one; null while "
                                                                 "it is the current version.")
