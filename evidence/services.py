@@ -78,10 +78,14 @@ def attach_check(*, record_type: str, record_id: int, by):
         who = " or ".join([", ".join(roles[:-1]), roles[-1]] if len(roles) > 1 else roles)
         raise AttachRefused("attach_evidence", f"Only the {who} may attach files to a {kind.verbose}"
                                                f"{' (and its requester)' if kind.name == 'rfc' else ''}.")
+    _refuse_if_finished(kind, owner)
+    return record
+
+
+def _refuse_if_finished(kind: Kind, owner) -> None:
     if owner.state in FINISHED[kind.owner]:
         raise AttachClosed("attach_evidence", f"The {owner._meta.verbose_name} is {owner.state}: it takes no "
                                               "more files.", [Blocker("finished", "Its evidence is final.")])
-    return record
 
 
 @logs_refusals(subject=_subject)
@@ -95,9 +99,10 @@ def attach(*, record_type: str, record_id: int, by, upload, note: str = "", supe
     kind = kind_or_404(record_type)
     record = attach_check(record_type=record_type, record_id=record_id, by=by)
     accepted = files.check(upload)  # before any lock or write: a refused file costs nothing
-    owner = type(owner_of(kind, record))
-    # One writer at a time per owner, so two versions cannot supersede the same file.
-    owner.objects.select_for_update().filter(pk=owner_of(kind, record).pk).first()
+    # One writer at a time per owner, so two versions cannot supersede the
+    # same file; and its state read again under the lock (it may have closed since).
+    owner = owner_of(kind, record)
+    _refuse_if_finished(kind, type(owner).objects.select_for_update().only("state").get(pk=owner.pk))
     replaced = None
     if supersedes is not None:
         replaced = EvidenceFile.objects.filter(
