@@ -14,7 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from releasemgmt.api import READ_ERRORS, WRITE_ERRORS, IdRelatedField, Serializer, StandardPagination
-from releasemgmt.filters import FilterSet, IdFilter
+from releasemgmt.filters import BooleanFilter, FilterSet, IdFilter
 from releasemgmt.input_guard import ID_MAX, ID_MIN, MultiPartParser
 
 from . import files, services
@@ -81,7 +81,7 @@ class EvidenceFilter(FilterSet):
     problem = IdFilter(help_text="Files of this problem record.")
     record_type = df.ChoiceFilter(choices=[(k, k) for k in KINDS], method="of_kind")
     record_id = IdFilter(field_name="object_id")
-    current = df.BooleanFilter(field_name="superseded_by", lookup_expr="isnull",
+    current = BooleanFilter(field_name="superseded_by", lookup_expr="isnull",
                                help_text="true: only files not superseded.")
 
     class Meta:
