@@ -24,13 +24,14 @@ COPY audit ./audit
 COPY reports ./reports
 COPY pipelines ./pipelines
 COPY sso ./sso
+COPY evidence ./evidence
 COPY templates ./templates
 COPY static ./static
 
 RUN pip install . \
  && useradd --create-home --uid 1000 --shell /usr/sbin/nologin app \
- && mkdir -p /app/staticfiles \
- && chown app:app /app/staticfiles
+ && mkdir -p /app/staticfiles /app/media \
+ && chown app:app /app/staticfiles /app/media
 
 USER app
 

@@ -26,6 +26,9 @@ every row (``COLUMNS``). ``evidence_type`` is one of ``EVIDENCE_TYPES``:
   i.e. the history.
 - ``refused_attempt``: every ``RefusedAttempt`` on the release or its RFCs
   (someone tried a step their role or segregation of duties forbids).
+- ``evidence_file``: each file attached to a record of the release, to its
+  problem record or to an RFC, with its SHA-256 in ``file_sha256``
+  (``audit.attachments``); superseded files too.
 
 ``independent`` is computed, never assumed, and is ``yes``/``no`` only on
 rows that are controls (blank elsewhere):
@@ -55,7 +58,7 @@ them, from its record (``Signature``): ``signed_by``, ``signature_method``,
 They are blank on rows that are not signed decisions; a signed decision
 with them blank was taken before decisions were signed.
 
-Queries: two to select, then fifteen per chunk of ``CHUNK_SIZE`` releases,
+Queries: two to select, then sixteen per chunk of ``CHUNK_SIZE`` releases,
 whatever the number of RFCs, votes, tests or transitions; the CSV is
 produced chunk by chunk so memory stays bounded on long ranges. On
 PostgreSQL, outside any outer transaction, every query reads the same
@@ -94,6 +97,8 @@ from releases.models import (
     TransitionLog,
 )
 
+from .attachments import evidence_items
+
 __all__ = ["COLUMNS", "EVIDENCE_TYPES", "EXPORTER_ROLES", "evidence_csv", "evidence_export", "evidence_rows",
            "export_check", "neutralise", "selected_release_ids"]
 
@@ -105,12 +110,12 @@ COLUMNS = (
     "release_number", "release_title", "release_type", "release_state", "release_created_at", "release_manager",
     "rfc_numbers", "requesters", "evidence_type", "subject", "subject_title", "step", "at", "actor",
     "actor_roles", "action", "from_state", "to_state", "outcome", "detail", "independent", "entry_point",
-    "signed_by", "signature_method", "signed_at", "signature_fingerprint",
+    "signed_by", "signature_method", "signed_at", "signature_fingerprint", "file_sha256",
 )
 
 EVIDENCE_TYPES = (
     "rfc_authorisation", "cab_vote", "cab_decision", "test_result", "go_no_go", "deployment", "health_check",
-    "change_evaluation", "pir", "rollback_advice", "transition", "refused_attempt",
+    "change_evaluation", "pir", "rollback_advice", "transition", "refused_attempt", "evidence_file",
 )
 APPROVALS = frozenset({"rfc_authorisation", "cab_vote", "cab_decision", "go_no_go"})
 REVIEWS = frozenset({"test_result", "pir"})
@@ -193,6 +198,7 @@ class _Item:
     independent: bool | None = None
     order: int = 0
     signature: dict | None = None  # signer_username, method, at, fingerprint
+    sha256: str = ""  # an evidence file's
 
 
 def _iso(value) -> str:
@@ -472,7 +478,7 @@ def _rows(chunk: _Chunk, extra_rfc_ids: list[int]) -> Iterator[list[str]]:
                 _iso(item.at), item.actor_name or name(actor), users.get(actor, ("", ""))[1] if actor else "",
                 item.action, item.from_state, item.to_state, item.outcome, item.detail, _yes_no(independent),
                 item.entry_point,
-                *_signature_cells(item.signature),
+                *_signature_cells(item.signature), item.sha256,
             ]
 
     for release in releases:
@@ -514,6 +520,7 @@ def _chunk_rows(release_ids: list[int], extra_rfc_ids: list[int]) -> Iterator[li
     _history_items(chunk)
     _decision_items(chunk)
     _review_items(chunk)
+    evidence_items(chunk, _Item)
     yield from _rows(chunk, extra_rfc_ids)
 
 

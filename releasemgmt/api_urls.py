@@ -17,6 +17,8 @@ from changes.api import ProblemViewSet, RfcViewSet
 from changes.models import ChangeRequest, Problem
 from cmdb.api import BaselineViewSet, CIViewSet
 from cmdb.models import ConfigurationItem
+from evidence.api import EvidenceFileViewSet
+from evidence.models import EvidenceFile
 from pipelines.api import DeploymentFinishView, DeploymentStartView, GateView
 from releases.api.history import RELEASE_HISTORY_PARTS
 from releases.api.lookups import FreezeWindowViewSet, TeamViewSet, VendorViewSet
@@ -31,6 +33,7 @@ from .api import ERRORS, READ_ERRORS, StandardPagination, StrictInput, api_not_f
 from .api_history import history_view
 from .api_schema import THROTTLED
 from .authz import restrict_users
+from .history import Part
 from .schema_view import SchemaView
 
 
@@ -102,6 +105,7 @@ router.register("problems", ProblemViewSet, basename="problem")
 router.register("teams", TeamViewSet, basename="team")
 router.register("vendors", VendorViewSet, basename="vendor")
 router.register("freeze-windows", FreezeWindowViewSet, basename="freeze-window")
+router.register("evidence", EvidenceFileViewSet, basename="evidence")
 
 record_urls = []
 for record_type, viewset in RECORD_VIEWSETS.items():
@@ -114,8 +118,11 @@ for record_type, viewset in RECORD_VIEWSETS.items():
     ]
 
 # Each resource's history: (path, model, how its entries name it, the parts merged in).
-HISTORIES = (("releases", Release, "release", RELEASE_HISTORY_PARTS), ("rfcs", ChangeRequest, "rfc", ()),
-             ("tasks", Task, "task", ()), ("cis", ConfigurationItem, "ci", ()), ("problems", Problem, "problem", ()))
+# An evidence file's upload is part of the history of what it is attached to.
+HISTORIES = (("releases", Release, "release", (*RELEASE_HISTORY_PARTS, Part("evidence", EvidenceFile, "release"))),
+             ("rfcs", ChangeRequest, "rfc", (Part("evidence", EvidenceFile, "rfc"),)),
+             ("tasks", Task, "task", ()), ("cis", ConfigurationItem, "ci", ()),
+             ("problems", Problem, "problem", (Part("evidence", EvidenceFile, "problem"),)))
 history_urls = [path(f"{prefix}/<int:pk>/history/", history_view(model, name=name, parts=parts).as_view(),
                      name=f"{name}-history") for prefix, model, name, parts in HISTORIES]
 

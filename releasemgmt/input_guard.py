@@ -3,7 +3,10 @@
 Hostile input must meet a clear 4xx, never a 500. The rules:
 
 * **Body size.** A request body larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE``
-  gets 413 before anything reads it (the project takes no file uploads).
+  gets 413 before anything reads it; a multipart POST to a path that takes
+  files (``FILE_UPLOAD_PATHS``: evidence files) may be larger by
+  ``EVIDENCE_MAX_BYTES``, and the file's own size is then checked where it
+  is read (a 400 naming the limit).
 * **JSON.** At most ``JSON_MAX_DEPTH`` levels of nesting (Python's parser
   recurses, so a deeper document would end in RecursionError), no NaN,
   Infinity or number too large for a float (``1e999``), and its strings
@@ -209,8 +212,13 @@ class RequestTooLarge(exceptions.APIException):
         super().__init__(f"The request body is larger than {limit} bytes.")
 
 
-def body_limit() -> int:
-    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+def body_limit(request=None) -> int:
+    """The largest body accepted: for ``request``, a file upload's room too."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if (request is not None and request.method == "POST" and request.content_type == "multipart/form-data"
+            and request.path_info.startswith(tuple(getattr(settings, "FILE_UPLOAD_PATHS", ())))):
+        limit += getattr(settings, "EVIDENCE_MAX_BYTES", 0)
+    return limit
 
 
 class JSONParser(parsers.JSONParser):
@@ -301,8 +309,8 @@ class InputGuardMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if length > body_limit():
-            raise RequestTooLarge()
+        if length > body_limit(request):
+            raise RequestTooLarge(body_limit(request))
         check_text(request.path_info, "The path")
         for name, values in request.GET.lists():
             check_text(name, "A query parameter's name")

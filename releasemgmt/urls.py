@@ -29,6 +29,7 @@ urlpatterns = [
     # "api/", whose last pattern answers anything else with a JSON 404.
     path("", include("calendars.urls")),
     path("", include("notifications.urls")),
+    path("", include("evidence.urls")),
     path("api/", include("releasemgmt.api_urls")),
 ]
 

@@ -1,9 +1,21 @@
+import atexit
+import shutil
+import tempfile
 import uuid
 
 import pytest
 
 from releasemgmt.workflow import ROLES
 from tests.helpers import FAST_PASSWORD_HASHERS, IN_CI, create_user, make_actors, make_cis, reach
+
+
+def pytest_configure(config):
+    # Evidence files stored by the tests go to a directory of the run's own
+    # (removed at its end), never the project's media/.
+    from django.conf import settings
+
+    settings.MEDIA_ROOT = tempfile.mkdtemp(prefix="test-media-")
+    atexit.register(shutil.rmtree, settings.MEDIA_ROOT, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -281,11 +281,11 @@ def test_the_query_count_does_not_grow_with_the_number_of_releases(actors, cis):
     rfc_transition(rfc_id=rfc.pk, name="assess", by=actors.change_manager)
     large, large_rows = count()
     assert large_rows > small_rows + 30
-    # Selection (2) + one round of 15 for the releases; with the release-less RFC, one more round
+    # Selection (2) + one round of 16 for the releases; with the release-less RFC, one more round
     # that skips the release queries (no release ids, so Django sends no query): its RFCs, their
-    # signatures, their history, their refusals and the users.
-    assert small == 2 + 15
-    assert large == small + 5
+    # signatures, their history, their refusals, their evidence files and the users.
+    assert small == 2 + 16
+    assert large == small + 6
 
 
 def ax_bounds(day):

@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "cmdb",
     "changes",
     "releases",
+    # Evidence files on step records, RFCs and problems (the audit export reads them).
+    "evidence",
     # Concerns built on the release process (which never imports them).
     "calendars",
     "notifications",
@@ -138,6 +140,44 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # bodies nest at most JSON_MAX_DEPTH levels.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(2_621_440)))
 JSON_MAX_DEPTH = 32
+
+# --- evidence files (evidence.files, evidence.services) ---
+# Stored through Django's storage API ("default"): files under MEDIA_ROOT,
+# which nothing serves (there is no MEDIA_URL route: evidence.views applies
+# the record's authorization to every download); or, with EVIDENCE_S3_BUCKET,
+# a private bucket of any S3-compatible store (django-storages, the `s3` extra).
+MEDIA_ROOT = os.environ.get("MEDIA_ROOT") or BASE_DIR / "media"
+EVIDENCE_MAX_BYTES = int(os.environ.get("EVIDENCE_MAX_BYTES", str(20 * 1024 * 1024)))
+EVIDENCE_ALLOWED_TYPES = [e.strip().lower().lstrip(".") for e in os.environ.get(
+    "EVIDENCE_ALLOWED_TYPES", "pdf,png,jpg,jpeg,gif,txt,log,md,csv,json,xml,yaml,yml,zip,gz,docx,xlsx").split(",")
+    if e.strip()]
+# The paths whose multipart POSTs may carry a file (up to EVIDENCE_MAX_BYTES
+# beyond the body limit; releasemgmt.input_guard).
+FILE_UPLOAD_PATHS = ("/api/evidence/", "/evidence/attach/")
+# Each uploaded file's SHA-256 is taken as it streams in (evidence.files).
+FILE_UPLOAD_HANDLERS = ["evidence.files.HashingMemoryFileUploadHandler",
+                        "evidence.files.HashingTemporaryFileUploadHandler"]
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+
+
+def _default_storage() -> dict:
+    bucket = os.environ.get("EVIDENCE_S3_BUCKET", "")
+    if not bucket:
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    options = {"bucket_name": bucket, "default_acl": "private", "querystring_auth": True, "file_overwrite": False,
+               "location": os.environ.get("EVIDENCE_S3_PREFIX", "")}
+    for option, name in (("endpoint_url", "EVIDENCE_S3_ENDPOINT_URL"), ("region_name", "EVIDENCE_S3_REGION"),
+                         ("access_key", "EVIDENCE_S3_ACCESS_KEY_ID"), ("secret_key", "EVIDENCE_S3_SECRET_ACCESS_KEY")):
+        if os.environ.get(name):
+            options[option] = os.environ[name]
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+
+
+STORAGES = {
+    "default": _default_storage(),
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

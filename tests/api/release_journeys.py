@@ -285,7 +285,18 @@ class Journey:
             self.transition("builder", "complete_build")
             self.transition("rm", "start_testing")
         self.run_tests(outcomes)
+        self.attach_evidence()
         self.transition("rm", "pass_tests")
+
+    def attach_evidence(self):
+        """A test report attached to the last test result (multipart), read back and downloaded."""
+        tester = self.c["tester"]
+        created = tester.post("/api/evidence/", media="multipart/form-data", body={
+            "record_type": "test_results", "record_id": self.records["test_results"],
+            "file": ("staging-run.txt", b"2 passed, 0 failed\n"), "note": "Staging run"}).body
+        tester.get("/api/evidence/{id}/", path={"id": created["id"]})
+        got = tester.get("/api/evidence/{id}/download/", path={"id": created["id"]})
+        assert got.status == 200
 
     def update_plans(self, *, downtime=False):
         """Step 8: the plan revised after testing, a tested rollback plan,

@@ -280,6 +280,10 @@ class Session:
         data = self._body(op, body, media, raw_body)
         if data is not None:
             send_headers["Content-Type"] = media
+            if media == "multipart/form-data":
+                from django.test.client import MULTIPART_CONTENT
+
+                send_headers["Content-Type"] = MULTIPART_CONTENT  # with its boundary
         raw = self.api.transport(op.method.upper(), url, send_headers, data)
         answer_body = self._decode(raw)
         problems += self._check_answer(op, raw, answer_body)
@@ -352,11 +356,20 @@ class Session:
             raise InvalidRequest(f"{op.label} takes no request body")
         if media not in request_body["content"]:
             raise InvalidRequest(f"{op.label} does not take {media} (only {sorted(request_body['content'])})")
-        instance = body if raw_body is None else json.loads(raw_body)
+        if media == "multipart/form-data":  # a file is given as (name, content)
+            instance = {k: "<binary>" if isinstance(v, tuple) else v for k, v in body.items()}
+        else:
+            instance = body if raw_body is None else json.loads(raw_body)
         errors = self.api.errors(instance, ["paths", op.template, op.method, "requestBody", "content", media,
                                             "schema"], writing=True)
         if errors:
             raise InvalidRequest(f"{op.label}: the body breaks the schema: {'; '.join(errors)}")
+        if media == "multipart/form-data":
+            from django.core.files.uploadedfile import SimpleUploadedFile
+            from django.test.client import BOUNDARY, encode_multipart
+
+            return encode_multipart(BOUNDARY, {k: SimpleUploadedFile(*v) if isinstance(v, tuple) else v
+                                               for k, v in body.items() if v is not None})
         return raw_body if raw_body is not None else json.dumps(body).encode()
 
     # --- the answer ---------------------------------------------------------------------------------------------

@@ -13,12 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import tempfile
+
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import override_settings
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from changes.services import problem_create_from_release, rfc_create
 from cmdb.models import Baseline
+from evidence.services import attach
 from releasemgmt.workflow import ROLES
 from releases import services as s
 from releases.models import RECORD_TYPES, FreezeWindow, Task, Team, Vendor
@@ -84,6 +89,9 @@ def build_world() -> World:
     freeze = FreezeWindow.objects.create(name="Year-end freeze", start=timezone.now() + 300 * 24 * H,
                                          end=timezone.now() + 314 * 24 * H)
 
+    # A test report on the far release's first test result (its release manager attaches it).
+    evidence = attach(record_type="test_results", record_id=far.release.test_results.order_by("id").first().pk,
+                      by=actors.release_manager, upload=SimpleUploadedFile("staging-run.txt", b"2 passed\n"))
     world = World(users=users, tokens=tokens)
     world.ids = {
         "release": [fresh.pk, submitted.release.pk, scheduled.release.pk, far.release.pk],
@@ -97,6 +105,7 @@ def build_world() -> World:
         "far": far.release.pk, "new": fresh.pk, "plan_submitted": submitted.release.pk,
         "submitted_rfc": submitted_rfc.pk, "vendor_task": far_vendor_task.pk, "planned_ci": None,
         "template": [template.pk], "problem": [problem.pk], "team": [team.pk], "freeze": [freeze.pk],
+        "evidence": [evidence.pk],
     }
     for record_type, model in RECORD_TYPES.items():
         record = model.objects.filter(release=far.release).order_by("id").first() or \
@@ -114,5 +123,6 @@ def world(django_db_setup, django_db_blocker):
     Django closes "old" connections at the start and end of each request,
     which would end the open transaction, so that is off meanwhile (as the
     test client does)."""
-    with built_once(django_db_blocker, build_world) as built:
+    with tempfile.TemporaryDirectory() as media, override_settings(MEDIA_ROOT=media), \
+            built_once(django_db_blocker, build_world) as built:
         yield built

@@ -90,6 +90,10 @@ MATRIX: dict[str, frozenset] = {
     # finished deployment's release deploying.
     "GET /api/gate/": ALL, "POST /api/gate/deployments/": NOBODY,
     "POST /api/gate/deployments/{deployment_id}/finish/": NOBODY,
+    # Evidence files: seen with their record (the far release's test result: every role, the vendor too);
+    # any role may attach to something (an RFC of one's own), so the refusal depends on the record named.
+    "GET /api/evidence/": ALL, "GET /api/evidence/{id}/": ALL, "GET /api/evidence/{id}/download/": ALL,
+    "POST /api/evidence/": ALL,
 }
 # Evidence, kept as written (a change is a new record): no edit is offered.
 EVIDENCE = {"plans", "votes", "security_checks", "test_results", "communications", "readiness_assessments",
@@ -142,7 +146,7 @@ def target(world, label: str) -> tuple[str, str, dict]:
             "tasks": ids["vendor_task"], "cis": ids["ci"][0], "baselines": ids["baseline"][0],
             "users": world.users["vendor"].pk, "vendors": ids["vendor"][0],
             "release-templates": ids["template"][0], "problems": ids["problem"][0],
-            "teams": ids["team"][0], "freeze-windows": ids["freeze"][0],
+            "teams": ids["team"][0], "freeze-windows": ids["freeze"][0], "evidence": ids["evidence"][0],
         }.get(kind)
         url = path.replace("{id}", str(obj)).replace("{vendor_id}", str(obj))
         url = url.replace("{name}", TRANSITION.get(kind, "")).replace("{metric}", "lead_time")

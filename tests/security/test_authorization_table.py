@@ -21,6 +21,7 @@ read.
 from __future__ import annotations
 
 import re
+import tempfile
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
@@ -28,7 +29,8 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.test import Client
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
@@ -38,6 +40,7 @@ from rest_framework.test import APIClient
 from changes.models import Problem
 from cmdb.models import ConfigurationItem
 from cmdb.services import baseline_capture
+from evidence.services import attach
 from releasemgmt.workflow import ROLES
 from notifications import notices
 from releases import services as s
@@ -99,6 +102,8 @@ SEEN_BY = {
     "vendor_acme": ANY, "vendor_globex": {ALL},
     "user_cm": READERS,  # someone in the user directory
     "token_globex": {ALL},  # another user's calendar token (its admin page)
+    # Evidence files: seen with what they are attached to.
+    "evidence_a": ANY, "evidence_b": READERS, "evidence_p": READERS,  # on RFC A, RFC B, the problem
 }
 
 # Each object's marker: a word nothing else in the world contains.
@@ -108,8 +113,11 @@ MARKERS = {
     "ci_a": "ZCIA", "ci_b": "ZCIB", "baseline_a": "ZBLA", "baseline_b": "ZBLB", "plan_a": "ZPLANA",
     "plan_b": "ZPLANB", "problem": "ZPROBQ", "template": "ZTMPLQ", "template_task": "ZTTASKQ", "freeze": "ZFRZQ",
     "team": "ZTEAMQ", "vendor_acme": "ZACMEQ", "vendor_globex": "ZGLOBEXQ", "user_cm": "zcmuserq",
-    "token_globex": "zglobexuserq",
+    "token_globex": "zglobexuserq", "evidence_a": "ZEVAQ", "evidence_b": "ZEVBQ", "evidence_p": "ZEVPQ",
 }
+
+
+EVIDENCE = ("evidence_a", "evidence_b", "evidence_p")
 
 
 def may_see(principal: str, obj: str) -> bool:
@@ -181,6 +189,11 @@ def build_world() -> World:
     # The schedule notice: the calendar attached for each recipient, and the
     # vendor routing messages (Globex's carry its task titles).
     notices.enqueue(release_a, event="schedule", by=rm_acme)
+    evidence = {name: attach(record_type=kind, record_id=pk, by=actors.change_manager,
+                             upload=SimpleUploadedFile(f"{MARKERS[name]}.txt", b"evidence\n")).pk
+                for name, kind, pk in (("evidence_a", "rfc", release_a.rfcs.get().pk),
+                                       ("evidence_b", "rfc", release_b.rfcs.get().pk),
+                                       ("evidence_p", "problem", problem.pk))}
 
     world = World(users=users, tokens={n: Token.objects.create(user=u).key for n, u in users.items()},
                   calendar_keys={n: CalendarToken.for_user(u).key for n, u in users.items()})
@@ -190,7 +203,8 @@ def build_world() -> World:
                  "ci_b": ci_b.pk, "baseline_a": baseline_a.pk, "baseline_b": baseline_b.pk, "plan_a": plan_a.pk,
                  "plan_b": plan_b.pk, "problem": problem.pk, "template": template.pk,
                  "template_task": template.tasks.get().pk, "freeze": freeze.pk, "team": team.pk,
-                 "vendor_acme": acme.pk, "vendor_globex": globex.pk, "user_cm": actors.change_manager.pk}
+                 "vendor_acme": acme.pk, "vendor_globex": globex.pk, "user_cm": actors.change_manager.pk,
+                 **evidence}
     for obj, model in (("release_a", type(release_a)), ("release_b", type(release_b)), ("task_own", Task),
                        ("task_other", Task), ("task_internal", Task), ("rfc_b", type(release_b.rfcs.get())),
                        ("ci_b", ConfigurationItem), ("baseline_b", type(baseline_b)), ("plan_b", ReleasePlan),
@@ -208,7 +222,8 @@ def world(django_db_setup, django_db_blocker):
     """Built once for the module inside a transaction rolled back after it
     (requests run in this thread and connection, so Django's closing of old
     connections at each request is off meanwhile, as the test client has it)."""
-    with built_once(django_db_blocker, build_world) as built:
+    with tempfile.TemporaryDirectory() as media, override_settings(MEDIA_ROOT=media), \
+            built_once(django_db_blocker, build_world) as built:
         yield built
 
 
@@ -346,6 +361,9 @@ def api_probes(world) -> dict[str, list[Probe]]:
         "GET /api/vendors/{id}/": each("vendor", "/api/vendors/{id}/", ("vendor_acme", "vendor_globex")),
         "GET /api/freeze-windows/": [Probe("freeze windows", "/api/freeze-windows/", any_role, ("freeze",), "list")],
         "GET /api/freeze-windows/{id}/": each("freeze window", "/api/freeze-windows/{id}/", ("freeze",)),
+        "GET /api/evidence/": [Probe("evidence", "/api/evidence/", any_role, EVIDENCE, "list")],
+        "GET /api/evidence/{id}/": each("evidence file", "/api/evidence/{id}/", EVIDENCE),
+        "GET /api/evidence/{id}/download/": each("evidence download", "/api/evidence/{id}/download/", EVIDENCE),
     }
     # Every kind of step record is read by one viewset class: each kind is
     # listed on the release a vendor may not see; plans, which the world has,
@@ -382,6 +400,7 @@ NOT_A_READ = {
     "vendor-inbound": "a vendor's signed webhook, not a user's read",
     "cmdb:ci_add": "a form to register a configuration item",
     "queue-preference": "a form: the user's own choice of how they are told, nobody else's",
+    "evidence:attach": "POST: a file attached to a record",
 }
 
 
@@ -439,6 +458,7 @@ def page_probes(world) -> dict[str, list[Probe]]:
         "calendar-feed": [page("calendar.ics", "/calendar.ics", any_role, ("release_a", "release_b"), "list"),
                           page("calendar.ics", "/calendar.ics?finished=1", any_role, tasks + ("freeze",), "leak")],
         "calendar-private-feed": [],  # per principal, below
+        "evidence:download": each("evidence:download", any_role, EVIDENCE),
     }
 
 

@@ -716,7 +716,7 @@ def test_dashboard_query_count_is_pinned_and_flat(login, actors, cis, make_user)
 
 
 # The pinned counts: a change that adds queries to these pages shows here.
-RELEASE_PAGE_QUERIES = 17  # 16, and the signatures of the signed steps in its history
+RELEASE_PAGE_QUERIES = 18  # 16, the signatures of the signed steps in its history, and the evidence files
 # The dashboard leads with what waits on you: one query per source of the
 # queue this user's roles have: CAB votes, Go, role steps, the three records
 # a deployment team writes, RFCs to authorise, tasks.

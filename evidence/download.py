@@ -1,0 +1,23 @@
+"""Serving an evidence file: only ever through here, after the caller has
+found it through ``EvidenceFile.objects.restrict`` (the record's own
+authorization). There is no public URL to the store: local files live under
+a MEDIA_ROOT nothing serves, and an S3 bucket is private."""
+from __future__ import annotations
+
+import base64
+
+from django.http import FileResponse
+
+
+def file_response(evidence) -> FileResponse:
+    """The file as an attachment of no particular type (a browser saves it,
+    never renders it in the app's origin; the type its content showed is in
+    its record, ``media_type``), no sniffing, and its recorded SHA-256
+    (``Digest``, RFC 3230), so a client can check what it received."""
+    response = FileResponse(evidence.file.open("rb"), as_attachment=True, filename=evidence.name,
+                            content_type="application/octet-stream")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Digest"] = "sha-256=" + base64.b64encode(bytes.fromhex(evidence.sha256)).decode()
+    response["Cache-Control"] = "private, no-store"
+    return response
