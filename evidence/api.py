@@ -5,7 +5,6 @@ the service's check."""
 from __future__ import annotations
 
 from django.contrib.contenttypes.models import ContentType
-from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as df
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -18,7 +17,7 @@ from releasemgmt.filters import BooleanFilter, FilterSet, IdFilter
 from releasemgmt.input_guard import ID_MAX, ID_MIN, MultiPartParser
 
 from . import files, services
-from .download import file_response
+from .download import downloadable, file_response
 from .kinds import KINDS, kind_of_model
 from .models import EvidenceFile
 
@@ -141,5 +140,4 @@ class EvidenceFileViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixi
         **READ_ERRORS})
     @action(detail=True, methods=["get"], url_path="download", filter_backends=[], pagination_class=None)
     def download(self, request, pk=None):
-        evidence = get_object_or_404(EvidenceFile.objects.restrict(request.user), pk=pk)
-        return file_response(evidence)
+        return file_response(downloadable(request.user, pk))

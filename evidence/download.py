@@ -6,7 +6,25 @@ from __future__ import annotations
 
 import base64
 
-from django.http import FileResponse
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404
+
+from .models import EvidenceFile
+
+
+def downloadable(user, pk) -> EvidenceFile:
+    """The file ``user`` may download. A file that exists but hangs on a
+    record ``user`` may not see is refused with 403, not hidden behind a 404:
+    a download link is handed around (an email, an audit export), and whoever
+    follows it should learn that it is there and not theirs, rather than that
+    it is broken. Only the file's number is confirmed; its name, hash and
+    record stay hidden."""
+    try:
+        return EvidenceFile.objects.restrict(user).get(pk=pk)
+    except EvidenceFile.DoesNotExist:
+        if EvidenceFile.objects.filter(pk=pk).exists():
+            raise PermissionDenied("You may not see the record this file is attached to.") from None
+        raise Http404("No such evidence file.") from None
 
 
 def file_response(evidence) -> FileResponse:

@@ -4,7 +4,7 @@ download one. They translate; ``services`` decides."""
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -13,9 +13,8 @@ from releasemgmt.ui import error_lines, forbid, role_required
 from releasemgmt.workflow import TransitionError
 
 from . import files, panel, services
-from .download import file_response
+from .download import downloadable, file_response
 from .forms import AttachForm
-from .models import EvidenceFile
 
 
 def record_page(kind, record) -> str:
@@ -64,6 +63,6 @@ def attach_view(request, record_type: str, record_id: int):
 @require_GET
 @login_required
 def download_view(request, pk: int):
-    """The file, to whoever may see the record it is attached to (404 to
-    anyone else, as the record's own page answers)."""
-    return file_response(get_object_or_404(EvidenceFile.objects.restrict(request.user), pk=pk))
+    """The file, to whoever may see the record it is attached to (403 to
+    anyone else; see ``downloadable``)."""
+    return file_response(downloadable(request.user, pk))

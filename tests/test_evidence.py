@@ -83,10 +83,14 @@ def test_a_test_results_file_is_seen_as_its_release_is_and_its_hash_is_in_the_au
     assert got["X-Content-Type-Options"] == "nosniff" and got["Content-Type"] == "application/octet-stream"
     client.force_login(users["acme"])
     assert client.get(f"/evidence/{body['id']}/download/").status_code == 200
-    # A vendor of another release: refused, as the record itself is (not found).
-    assert token_client(users["globex"]).get(url).status_code == 404
+    # A vendor of another release: refused (403), on both paths, and the
+    # file's name and hash are not in the answer; it does not list it either.
+    refused = token_client(users["globex"]).get(url)
+    assert refused.status_code == 403 and b"smoke-report" not in refused.content and digest.encode() not in refused.content
     client.force_login(users["globex"])
-    assert client.get(f"/evidence/{body['id']}/download/").status_code == 404
+    assert client.get(f"/evidence/{body['id']}/download/").status_code == 403
+    # A file that does not exist is simply not found.
+    assert token_client(users["globex"]).get(f"/api/evidence/{body['id'] + 999}/download/").status_code == 404
     assert token_client(users["globex"]).get("/api/evidence/").json()["count"] == 0
     # Someone with no role at all: 403.
     assert token_client(create_user("nobody")).get(url).status_code == 403
