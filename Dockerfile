@@ -23,6 +23,7 @@ COPY notifications ./notifications
 COPY audit ./audit
 COPY reports ./reports
 COPY pipelines ./pipelines
+COPY webhooks ./webhooks
 COPY templates ./templates
 COPY static ./static
 
