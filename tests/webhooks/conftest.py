@@ -30,7 +30,7 @@ class Subscriber:
                     verified = True
                 except WebhookVerificationError:
                     event, verified = None, False
-                subscriber.received.append({"id": headers.get("webhook-id"), "event": event, "verified": verified,
+                subscriber.received.append({"id": self.headers.get("webhook-id"), "event": event, "verified": verified,
                                             "answered": 204 if subscriber.up else 503})
                 self.send_response(204 if subscriber.up else 503)
                 self.send_header("Content-Length", "0")

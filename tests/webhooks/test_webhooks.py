@@ -33,12 +33,13 @@ def test_a_subscriber_down_gets_every_event_later_once_each_verified(subscribe, 
     walker.to(ReleaseState.PLANNING)
     release_services.task_create(release_id=walker.release.pk, by=actors.release_manager, title="Patch the DB",
                                  assignee_user=actors.deployment_team)
-    assert deliver_outbox() == 0
+    deliver_outbox()
     failed = list(subscriber.received)
     assert sorted(r["event"]["type"] for r in failed) == ["release.transitioned", "rfc.authorized", "task.assigned"]
     # Backed off, not dropped.
     assert all(m.next_attempt_at > timezone.now() for m in OutboxMessage.objects.filter(payload__sender="webhooks"))
-    assert deliver_outbox() == 0 and len(subscriber.received) == 3  # nothing due yet
+    deliver_outbox()
+    assert len(subscriber.received) == 3  # nothing due yet
 
     subscriber.up = True
     later()
@@ -128,7 +129,7 @@ def test_bad_input_is_refused_with_the_reason(rm_client, body, field, words):
     response = rm_client.post("/api/webhooks/", {"url": "https://hooks.example.com/x",
                                                  "event_types": ["release.closed"], **body}, format="json")
     assert response.status_code == 400, response.json()
-    assert words in " ".join(map(str, response.json()[field]))
+    assert words in str(response.json()[field])
     assert not Subscription.objects.exists()
 
 
@@ -149,7 +150,7 @@ def test_other_roles_may_not_manage_subscriptions(subscribe, make_user, client, 
         assert client.get("/webhooks/").status_code == 403
         assert client.post(f"/webhooks/{made['id']}/deliveries/{delivery.pk}/redeliver/").status_code == 403
         assert Subscription.objects.restrict(user).count() == 0
-    assert RefusedAttempt.objects.filter(action="create_webhook").count() == 3
+        assert RefusedAttempt.objects.filter(action="manage_webhooks", by=user).exists()
     assert Subscription.objects.count() == 1 and OutboxMessage.objects.filter(payload__sender="webhooks").count() == 1
 
 
