@@ -27,13 +27,12 @@ EVENT_TYPES_HELP = "The event types delivered: " + "; ".join(
 class SubscriptionSerializer(ModelSerializer):
     url = serializers.CharField(max_length=500, help_text="Where the events are POSTed: http(s), a public address.")
     event_types = serializers.ListField(child=event_type_field(), allow_empty=False, help_text=EVENT_TYPES_HELP)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = Subscription
         fields = ["id", "url", "description", "event_types", "active", "secret_fingerprint", "created_by",
                   "created_at"]
-        read_only_fields = ["secret_fingerprint", "created_at"]
+        read_only_fields = ["secret_fingerprint", "created_by", "created_at"]
 
 
 class SubscriptionCreatedSerializer(SubscriptionSerializer):

@@ -55,6 +55,7 @@ from releases.models import (
 from releases.scenario import authorised_rfc, new_release
 from releases.template_services import template_create
 from tests.helpers import built_once, create_user, make_actors
+from webhooks.services import subscription_create
 
 pytestmark = pytest.mark.django_db
 
@@ -99,6 +100,7 @@ SEEN_BY = {
     "vendor_acme": ANY, "vendor_globex": {ALL},
     "user_cm": READERS,  # someone in the user directory
     "token_globex": {ALL},  # another user's calendar token (its admin page)
+    "webhook": READERS,  # an event subscription: its gate lets only release managers (and superusers) near it
 }
 
 # Each object's marker: a word nothing else in the world contains.
@@ -108,7 +110,7 @@ MARKERS = {
     "ci_a": "ZCIA", "ci_b": "ZCIB", "baseline_a": "ZBLA", "baseline_b": "ZBLB", "plan_a": "ZPLANA",
     "plan_b": "ZPLANB", "problem": "ZPROBQ", "template": "ZTMPLQ", "template_task": "ZTTASKQ", "freeze": "ZFRZQ",
     "team": "ZTEAMQ", "vendor_acme": "ZACMEQ", "vendor_globex": "ZGLOBEXQ", "user_cm": "zcmuserq",
-    "token_globex": "zglobexuserq",
+    "token_globex": "zglobexuserq", "webhook": "ZHOOKQ",
 }
 
 
@@ -181,6 +183,8 @@ def build_world() -> World:
     # The schedule notice: the calendar attached for each recipient, and the
     # vendor routing messages (Globex's carry its task titles).
     notices.enqueue(release_a, event="schedule", by=rm_acme)
+    webhook, _secret = subscription_create(by=actors.release_manager, url="https://hooks.example.com/zhookq",
+                                           event_types=["release.closed"], description="ZHOOKQ chat bot")
 
     world = World(users=users, tokens={n: Token.objects.create(user=u).key for n, u in users.items()},
                   calendar_keys={n: CalendarToken.for_user(u).key for n, u in users.items()})
@@ -190,7 +194,8 @@ def build_world() -> World:
                  "ci_b": ci_b.pk, "baseline_a": baseline_a.pk, "baseline_b": baseline_b.pk, "plan_a": plan_a.pk,
                  "plan_b": plan_b.pk, "problem": problem.pk, "template": template.pk,
                  "template_task": template.tasks.get().pk, "freeze": freeze.pk, "team": team.pk,
-                 "vendor_acme": acme.pk, "vendor_globex": globex.pk, "user_cm": actors.change_manager.pk}
+                 "vendor_acme": acme.pk, "vendor_globex": globex.pk, "user_cm": actors.change_manager.pk,
+                 "webhook": webhook.pk}
     for obj, model in (("release_a", type(release_a)), ("release_b", type(release_b)), ("task_own", Task),
                        ("task_other", Task), ("task_internal", Task), ("rfc_b", type(release_b.rfcs.get())),
                        ("ci_b", ConfigurationItem), ("baseline_b", type(baseline_b)), ("plan_b", ReleasePlan),
@@ -346,6 +351,13 @@ def api_probes(world) -> dict[str, list[Probe]]:
         "GET /api/vendors/{id}/": each("vendor", "/api/vendors/{id}/", ("vendor_acme", "vendor_globex")),
         "GET /api/freeze-windows/": [Probe("freeze windows", "/api/freeze-windows/", any_role, ("freeze",), "list")],
         "GET /api/freeze-windows/{id}/": each("freeze window", "/api/freeze-windows/{id}/", ("freeze",)),
+        # Event subscriptions: for release managers and superusers, 403 for anyone else.
+        "GET /api/webhooks/": [Probe("webhooks", "/api/webhooks/", has_role("release_manager"), ("webhook",),
+                                     "list")],
+        "GET /api/webhooks/{id}/": each("webhook", "/api/webhooks/{id}/", ("webhook",),
+                                        gate=has_role("release_manager")),
+        "GET /api/webhooks/{id}/deliveries/": each("webhook deliveries", "/api/webhooks/{id}/deliveries/",
+                                                   ("webhook",), gate=has_role("release_manager")),
     }
     # Every kind of step record is read by one viewset class: each kind is
     # listed on the release a vendor may not see; plans, which the world has,
@@ -380,6 +392,7 @@ NOT_A_READ = {
     "vendor-inbound": "a vendor's signed webhook, not a user's read",
     "cmdb:ci_add": "a form to register a configuration item",
     "queue-preference": "a form: the user's own choice of how they are told, nobody else's",
+    "webhooks:redeliver": "POST",
 }
 
 
@@ -433,6 +446,8 @@ def page_probes(world) -> dict[str, list[Probe]]:
         "calendar-feed": [page("calendar.ics", "/calendar.ics", any_role, ("release_a", "release_b"), "list"),
                           page("calendar.ics", "/calendar.ics?finished=1", any_role, tasks + ("freeze",), "leak")],
         "calendar-private-feed": [],  # per principal, below
+        "webhooks:list": [page("webhooks", "/webhooks/", has_role("release_manager"), ("webhook",), "list")],
+        "webhooks:detail": each("webhooks:detail", has_role("release_manager"), ("webhook",)),
     }
 
 
