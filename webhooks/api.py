@@ -4,6 +4,8 @@ HTTP to ``webhooks.services`` and back; who may is asked there (release
 managers and administrators), for every request."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -19,7 +21,9 @@ from . import catalog, services
 from .models import Delivery, DeliveryAttempt, Subscription
 
 def event_type_field():
-    return serializers.ChoiceField(choices=list(catalog.EVENT_TYPES))
+    known = ", ".join(catalog.EVENT_TYPES)
+    return serializers.ChoiceField(choices=list(catalog.EVENT_TYPES), error_messages={
+        "invalid_choice": f"\"{{input}}\" is not an event type; known: {known}."})
 EVENT_TYPES_HELP = "The event types delivered: " + "; ".join(
     f"`{t.name}`: {t.description}" for t in catalog.EVENT_TYPES.values())
 
@@ -59,8 +63,8 @@ class AttemptSerializer(ModelSerializer):
 class DeliverySerializer(ModelSerializer):
     status = serializers.SerializerMethodField(help_text="`pending` or `sending` (queued, retried by itself), "
                                                          "`sent`, or `failed` (given up: redeliver it).")
-    next_attempt_at = serializers.DateTimeField(source="message.next_attempt_at", read_only=True, allow_null=True,
-                                                default=None)
+    next_attempt_at = serializers.SerializerMethodField(help_text="While `pending` after a failed attempt: when "
+                                                                  "the relay tries again (the backoff).")
     attempts = AttemptSerializer(many=True, read_only=True, help_text="The delivery log, first attempt first.")
 
     class Meta:
@@ -69,6 +73,12 @@ class DeliverySerializer(ModelSerializer):
 
     def get_status(self, delivery) -> str:
         return delivery.message.status if delivery.message is not None else OutboxStatus.FAILED
+
+    def get_next_attempt_at(self, delivery) -> datetime | None:
+        message = delivery.message
+        if message is None or message.status != OutboxStatus.PENDING or message.next_attempt_at is None:
+            return None
+        return serializers.DateTimeField().to_representation(message.next_attempt_at)
 
 
 DELIVERY_PATH = OpenApiParameter("delivery_id", ID_SCHEMA, OpenApiParameter.PATH, description="The delivery's id.")

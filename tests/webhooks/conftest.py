@@ -31,7 +31,8 @@ class Subscriber:
                 except WebhookVerificationError:
                     event, verified = None, False
                 subscriber.received.append({"id": self.headers.get("webhook-id"), "event": event, "verified": verified,
-                                            "answered": 204 if subscriber.up else 503})
+                                            "answered": 204 if subscriber.up else 503,
+                                            "headers": headers, "body": body.decode()})
                 self.send_response(204 if subscriber.up else 503)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -122,7 +122,7 @@ def test_the_secret_is_shown_once_and_kept_sealed(subscribe, rm_client, client, 
     ({"url": "http://10.1.2.3/x"}, "url", "private, loopback"),
     ({"url": "http://localhost/x"}, "url", "private, loopback"),
     ({"url": "https://user:pw@hooks.example.com/x"}, "url", "credentials"),
-    ({"event_types": ["release.exploded"]}, "event_types", "not a valid choice"),
+    ({"event_types": ["release.exploded"]}, "event_types", "is not an event type; known: release.transitioned"),
     ({"event_types": []}, "event_types", ""),
 ])
 def test_bad_input_is_refused_with_the_reason(rm_client, body, field, words):
