@@ -92,7 +92,7 @@ def redeliver(*, subscription_id, delivery_id, by) -> Delivery:
     has it already can tell), through a new outbox row: its attempts go on
     the same delivery log. Not while it is still being sent (409)."""
     _require_manager(by, "redeliver_webhook")
-    delivery = (Delivery.objects.select_for_update().select_related("subscription", "message")
+    delivery = (Delivery.objects.select_for_update(of=("self",)).select_related("subscription", "message")
                 .get(pk=delivery_id, subscription_id=subscription_id))
     current = delivery.message
     if current is not None and current.status in (OutboxStatus.PENDING, OutboxStatus.SENDING):
