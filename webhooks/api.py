@@ -9,11 +9,13 @@ from datetime import datetime
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
 from releasemgmt.api import READ_ERRORS, WRITE_ERRORS, ModelSerializer, NoInput, StandardPagination
+from releasemgmt.authz import manages_integrations
 from releasemgmt.input_guard import ID_SCHEMA, parse_id
 from releases.choices import OutboxStatus
 
@@ -111,7 +113,12 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        services.manage_check(by=request.user)
+        # Looking is not an attempt to act: a read is refused, a write's
+        # refusal is kept too.
+        if request.method not in SAFE_METHODS:
+            services.manage_check(by=request.user)
+        elif not manages_integrations(request.user):
+            raise exceptions.PermissionDenied(services.MANAGERS_ONLY)
 
     def get_queryset(self):
         return Subscription.objects.restrict(self.request.user).select_related("created_by").order_by("id")

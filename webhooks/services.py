@@ -19,16 +19,18 @@ from .models import Delivery, Subscription
 EDITABLE = ("url", "description", "event_types", "active")
 
 
+MANAGERS_ONLY = "Only a release manager or an administrator may manage event subscriptions."
+
+
 def _require_manager(by, action: str) -> None:
     if not manages_integrations(by):
-        raise TransitionForbidden(action, "Only a release manager or an administrator may manage event "
-                                          "subscriptions.")
+        raise TransitionForbidden(action, MANAGERS_ONLY)
 
 
 @logs_refusals()
 def manage_check(*, by) -> None:
     """403 (kept) for whoever may not manage subscriptions, asked before a
-    page or an API request is read."""
+    write is read."""
     _require_manager(by, "manage_webhooks")
 
 

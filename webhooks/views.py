@@ -15,7 +15,8 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
 
 from releasemgmt.errors import TransitionError
-from releasemgmt.ui import ask, error_lines, forbid
+from releasemgmt.authz import manages_integrations
+from releasemgmt.ui import error_lines, forbid, refuse_page
 
 from . import catalog, services
 from .models import Delivery, DeliveryAttempt, Subscription
@@ -32,10 +33,14 @@ class SubscriptionForm(forms.Form):
 
 
 def manager_required(view):
+    """Release managers and administrators; anyone else gets the 403 page
+    (a write sent to it kept as a refused attempt)."""
+
     @login_required
     @wraps(view)
     def wrapped(request, *args, **kwargs):
-        ask(services.manage_check, by=request.user)
+        if not manages_integrations(request.user):
+            refuse_page(request, kwargs, services.MANAGERS_ONLY)
         return view(request, *args, **kwargs)
 
     return wrapped

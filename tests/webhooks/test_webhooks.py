@@ -150,7 +150,9 @@ def test_other_roles_may_not_manage_subscriptions(subscribe, make_user, client, 
         assert client.get("/webhooks/").status_code == 403
         assert client.post(f"/webhooks/{made['id']}/deliveries/{delivery.pk}/redeliver/").status_code == 403
         assert Subscription.objects.restrict(user).count() == 0
-        assert RefusedAttempt.objects.filter(action="manage_webhooks", by=user).exists()
+        # The writes' refusals are kept (looking is not an attempt).
+        assert RefusedAttempt.objects.filter(action="manage_webhooks", by=user).count() == 2
+        assert RefusedAttempt.objects.filter(by=user, entry_point="ui").count() == 1
     assert Subscription.objects.count() == 1 and OutboxMessage.objects.filter(payload__sender="webhooks").count() == 1
 
 
