@@ -108,7 +108,6 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
 
     serializer_class = SubscriptionSerializer
     pagination_class = StandardPagination
-    lookup_value_regex = r"[0-9]+"
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def initial(self, request, *args, **kwargs):

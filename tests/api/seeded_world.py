@@ -25,6 +25,7 @@ from releases.models import RECORD_TYPES, FreezeWindow, Task, Team, Vendor
 from releases.scenario import Walker, new_release
 from releases.template_services import template_create
 from tests.helpers import built_once, create_user, make_actors, make_cis
+from webhooks.services import subscription_create
 
 H = timedelta(hours=1)
 
@@ -84,6 +85,9 @@ def build_world() -> World:
     freeze = FreezeWindow.objects.create(name="Year-end freeze", start=timezone.now() + 300 * 24 * H,
                                          end=timezone.now() + 314 * 24 * H)
 
+    webhook, _secret = subscription_create(by=actors.release_manager, url="https://hooks.example.com/releases",
+                                           event_types=["release.closed"])
+
     world = World(users=users, tokens=tokens)
     world.ids = {
         "release": [fresh.pk, submitted.release.pk, scheduled.release.pk, far.release.pk],
@@ -97,6 +101,7 @@ def build_world() -> World:
         "far": far.release.pk, "new": fresh.pk, "plan_submitted": submitted.release.pk,
         "submitted_rfc": submitted_rfc.pk, "vendor_task": far_vendor_task.pk, "planned_ci": None,
         "template": [template.pk], "problem": [problem.pk], "team": [team.pk], "freeze": [freeze.pk],
+        "webhook": [webhook.pk],
     }
     for record_type, model in RECORD_TYPES.items():
         record = model.objects.filter(release=far.release).order_by("id").first() or \

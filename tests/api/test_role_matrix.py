@@ -90,6 +90,10 @@ MATRIX: dict[str, frozenset] = {
     # finished deployment's release deploying.
     "GET /api/gate/": ALL, "POST /api/gate/deployments/": NOBODY,
     "POST /api/gate/deployments/{deployment_id}/finish/": NOBODY,
+    # Event subscriptions: release managers (and administrators) alone, reads included.
+    "GET /api/webhooks/": RM, "POST /api/webhooks/": RM, "GET /api/webhooks/{id}/": RM,
+    "PATCH /api/webhooks/{id}/": RM, "GET /api/webhooks/{id}/deliveries/": RM,
+    "POST /api/webhooks/{id}/deliveries/{delivery_id}/redeliver/": RM,
 }
 # Evidence, kept as written (a change is a new record): no edit is offered.
 EVIDENCE = {"plans", "votes", "security_checks", "test_results", "communications", "readiness_assessments",
@@ -142,9 +146,9 @@ def target(world, label: str) -> tuple[str, str, dict]:
             "tasks": ids["vendor_task"], "cis": ids["ci"][0], "baselines": ids["baseline"][0],
             "users": world.users["vendor"].pk, "vendors": ids["vendor"][0],
             "release-templates": ids["template"][0], "problems": ids["problem"][0],
-            "teams": ids["team"][0], "freeze-windows": ids["freeze"][0],
+            "teams": ids["team"][0], "freeze-windows": ids["freeze"][0], "webhooks": ids["webhook"][0],
         }.get(kind)
-        url = path.replace("{id}", str(obj)).replace("{vendor_id}", str(obj))
+        url = path.replace("{id}", str(obj)).replace("{vendor_id}", str(obj)).replace("{delivery_id}", "999999")
         url = url.replace("{name}", TRANSITION.get(kind, "")).replace("{metric}", "lead_time")
         if url.endswith("/diff/"):
             url += f"?other={ids['baseline'][0]}"
