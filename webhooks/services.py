@@ -3,6 +3,8 @@ the admin call these. Who may is asked here, whatever the entry point
 (``authz.manages_integrations``), and a refusal is kept."""
 from __future__ import annotations
 
+import uuid
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -100,7 +102,6 @@ def redeliver(*, subscription_id, delivery_id, by) -> Delivery:
     if current is not None and current.status in (OutboxStatus.PENDING, OutboxStatus.SENDING):
         message = "This delivery is still queued: the relay sends it (and retries it) by itself."
         raise InvalidState("redeliver_webhook", message, [Blocker("delivery_queued", message)])
-    rounds = delivery.attempts.count()
-    queue(delivery, url=delivery.subscription.url, dedupe_key=f"webhook:{delivery.key}:again:{rounds}")
+    queue(delivery, url=delivery.subscription.url, dedupe_key=f"webhook:{delivery.key}:again:{uuid.uuid4().hex}")
     transaction.on_commit(relay_in_process)
     return delivery
