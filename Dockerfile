@@ -25,6 +25,7 @@ COPY reports ./reports
 COPY pipelines ./pipelines
 COPY sso ./sso
 COPY evidence ./evidence
+COPY webhooks ./webhooks
 COPY templates ./templates
 COPY static ./static
 

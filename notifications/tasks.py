@@ -46,6 +46,17 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 BACKOFF_SECONDS = 15
 
+# Senders the apps above this one provide for their own outbox rows, named by
+# the row's ``payload["sender"]`` and registered in their AppConfig.ready
+# (``register_sender``): such rows are claimed, retried with backoff and
+# settled here like every message.
+SENDERS: dict = {}
+
+
+def register_sender(name: str, send) -> None:
+    """``send(row)`` delivers one claimed row, raising on failure (retried)."""
+    SENDERS[name] = send
+
 
 def _due(now):
     pending = Q(status=OutboxStatus.PENDING) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
@@ -157,6 +168,10 @@ def message_id(row) -> str:
 
 def _send(row) -> str:
     """Deliver one message; for a webhook, return the vendor's ticket."""
+    sender = SENDERS.get(row.payload.get("sender", "")) if isinstance(row.payload, dict) else None
+    if sender is not None:
+        sender(row)
+        return ""
     if row.channel == Channel.WEBHOOK:
         return _send_webhook(row)
     message = EmailMultiAlternatives(row.subject, row.body, settings.DEFAULT_FROM_EMAIL, [row.recipient],

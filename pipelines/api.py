@@ -152,6 +152,7 @@ class GateView(APIView):
         data = query.validated_data
         release = None if gate.not_gated(data["environment"]) else requested_release(request.user, data)
         decision = gate.decide(release, request.user, environment=data["environment"])
+        gate.announce(decision, request.user)
         return Response(GateDecisionSerializer(decision.as_dict()).data)
 
 

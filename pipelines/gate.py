@@ -32,6 +32,7 @@ from functools import cache
 
 from django.conf import settings
 
+from releasemgmt import events
 from releasemgmt.authz import redact
 from releasemgmt.errors import Blocker
 from releasemgmt.input_guard import parse_id
@@ -86,6 +87,18 @@ class Decision:
             "blockers": [b.as_dict() for b in self.blockers],
             "window": self.window,
         }
+
+
+# What the gate announces (``releasemgmt.events``) when it answers about a
+# release: the tools subscribed to gate decisions hear of it.
+GATE_DECIDED = "gate_decision"
+
+
+def announce(decision: Decision, by) -> None:
+    """Tell the listeners that the gate answered ``by`` about a release (an
+    environment that is not gated, or no release found, concerns none)."""
+    if decision.release is not None:
+        events.announce(decision.release, GATE_DECIDED, by=by, payload=decision.as_dict())
 
 
 # --- the way to the deployment, read from the declarations -------------------------------------

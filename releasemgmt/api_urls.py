@@ -28,6 +28,7 @@ from releases.api.templates import ReleaseTemplateViewSet
 from releases.api.views import RECORD_VIEWSETS, ReleaseViewSet, TaskViewSet
 from releases.models import Release, Task
 from reports.api import MetricCsvView, MetricsView
+from webhooks.api import WebhookViewSet
 
 from .api import ERRORS, READ_ERRORS, StandardPagination, StrictInput, api_not_found
 from .api_history import history_view
@@ -106,6 +107,7 @@ router.register("teams", TeamViewSet, basename="team")
 router.register("vendors", VendorViewSet, basename="vendor")
 router.register("freeze-windows", FreezeWindowViewSet, basename="freeze-window")
 router.register("evidence", EvidenceFileViewSet, basename="evidence")
+router.register("webhooks", WebhookViewSet, basename="webhook")
 
 record_urls = []
 for record_type, viewset in RECORD_VIEWSETS.items():

@@ -237,6 +237,18 @@ class SubjectRestrictedQuerySet(RestrictedQuerySet):
         return self.filter(where)
 
 
+#: Who manages the event subscriptions of outside tools (webhooks): a
+#: subscription sends the process's events to a URL of its maker's choosing,
+#: so it is for the release managers (and the administrators) alone.
+INTEGRATION_ROLES = frozenset({"release_manager"})
+
+
+def manages_integrations(user) -> bool:
+    """Whether ``user`` may see and manage event subscriptions and their deliveries."""
+    who = reader(user)
+    return who.superuser or bool(who.roles & INTEGRATION_ROLES)
+
+
 def restrict_users(queryset, user, action: str = "view"):
     """The user directory: who ``user`` may look up. The process's roles
     see everyone; a user holding only the vendor role sees themself (the

@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include(release_pages)),
     path("rfcs/", include("changes.urls")),
     path("cmdb/", include("cmdb.urls")),
+    path("webhooks/", include("webhooks.urls")),
     path("admin/", admin.site.urls),
     # Release calendar (JSON and iCalendar) and signed vendor updates: before
     # "api/", whose last pattern answers anything else with a JSON 404.

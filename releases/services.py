@@ -405,6 +405,16 @@ def scope_set(*, release_id, ci, target_version: str, by) -> ReleaseScopeItem:
     return item
 
 
+# Announced when a task is given to someone (a person, a team or a vendor),
+# at its creation or when its assignee changes: the tools subscribed to it
+# hear of it (webhooks).
+TASK_ASSIGNED = "task_assigned"
+
+
+def _assignee(task) -> tuple:
+    return task.assignee_user_id, task.assignee_team_id, task.assignee_vendor_id
+
+
 TASK_EDITABLE = ("new", "planning", "plan_submitted", "plan_approved", "scheduled", "packaging", "building",
                  "built", "testing", "tests_passed", "plans_updated", "ready", "go", "backed_up", "deploying",
                  "deployed", "verified", "evaluated", "in_review", "succeeded", "rolling_back", "rolled_back")
@@ -426,6 +436,8 @@ def task_create(*, release_id, by, title: str, step: int = 12, **fields) -> Task
     task.full_clean(exclude=["state"])
     task._history_user = by
     task.save()
+    if task.has_assignee:
+        events.announce(task, TASK_ASSIGNED, by=by)
     return task
 
 
@@ -442,6 +454,7 @@ def task_update(*, task_id, by, **fields) -> Task:
         # Nobody moves a task to another release or sets its state by hand.
         raise ValidationError({name: "You cannot change this field of a task." for name in sorted(refused)})
     old_dates = (task.planned_start, task.planned_end)
+    old_assignee = _assignee(task)
     for key, value in fields.items():
         setattr(task, key, value)
     if (task.planned_start, task.planned_end) != old_dates:
@@ -449,6 +462,8 @@ def task_update(*, task_id, by, **fields) -> Task:
     task.full_clean(exclude=["state"])
     task._history_user = by
     task.save()
+    if task.has_assignee and _assignee(task) != old_assignee:
+        events.announce(task, TASK_ASSIGNED, by=by)
     if (task.planned_start, task.planned_end) != old_dates and task.release.state not in (
             "new", "planning", "plan_submitted", "plan_approved", "closed", "cancelled"):
         events.announce(task.release, "reschedule", by=by, subject_obj=task,

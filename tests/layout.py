@@ -245,7 +245,8 @@ def mutual_app_imports(project: Project) -> list[str]:
 # management and the CMDB know nothing of releases; the concerns build on the
 # release process, which never imports them; notifications attach the
 # calendar to what they send, so they sit above it.
-LAYERS = (("releasemgmt",), ("changes", "cmdb", "sso"), ("releases",), ("evidence",), ("calendars", "reports", "audit", "pipelines"), ("notifications",))
+LAYERS = (("releasemgmt",), ("changes", "cmdb", "sso"), ("releases",), ("evidence",), ("calendars", "reports", "audit", "pipelines"), ("notifications",),
+          ("webhooks",))
 
 
 def upward_app_imports(project: Project, layers=LAYERS) -> list[str]:

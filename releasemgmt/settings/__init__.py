@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "pipelines",
     # Single sign-on with OpenID Connect (SSO below); inert while OIDC_ISSUER is unset.
     "sso",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -431,6 +432,13 @@ VENDOR_SECRET_OVERLAP_HOURS = float(os.environ.get("VENDOR_SECRET_OVERLAP_HOURS"
 # at once.
 GATED_ENVIRONMENTS = tuple(e.strip().lower() for e in os.environ.get("GATE_ENVIRONMENTS", "production").split(",")
                            if e.strip())
+
+# Event subscriptions (webhooks): deliveries go to public addresses only,
+# unless this allows private, loopback and reserved ones (an installation
+# whose tools run on its own network); how long a subscriber may take to answer
+# (below OUTBOX_LEASE_SECONDS).
+WEBHOOK_ALLOW_PRIVATE_URLS = os.environ.get("WEBHOOK_ALLOW_PRIVATE_URLS", "").lower() in ("1", "true", "yes")
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
 
 # History is evidence: nobody "reverts" an object to an old version (that
 # would rewrite states without a transition).

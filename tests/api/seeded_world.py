@@ -30,6 +30,7 @@ from releases.models import RECORD_TYPES, FreezeWindow, Task, Team, Vendor
 from releases.scenario import Walker, new_release
 from releases.template_services import template_create
 from tests.helpers import built_once, create_user, make_actors, make_cis
+from webhooks.services import subscription_create
 
 H = timedelta(hours=1)
 
@@ -92,6 +93,9 @@ def build_world() -> World:
     # A test report on the far release's first test result (its release manager attaches it).
     evidence = attach(record_type="test_results", record_id=far.release.test_results.order_by("id").first().pk,
                       by=actors.release_manager, upload=SimpleUploadedFile("staging-run.txt", b"2 passed\n"))
+    webhook, _secret = subscription_create(by=actors.release_manager, url="https://hooks.example.com/releases",
+                                           event_types=["release.closed"])
+
     world = World(users=users, tokens=tokens)
     world.ids = {
         "release": [fresh.pk, submitted.release.pk, scheduled.release.pk, far.release.pk],
@@ -106,6 +110,7 @@ def build_world() -> World:
         "submitted_rfc": submitted_rfc.pk, "vendor_task": far_vendor_task.pk, "planned_ci": None,
         "template": [template.pk], "problem": [problem.pk], "team": [team.pk], "freeze": [freeze.pk],
         "evidence": [evidence.pk],
+        "webhook": [webhook.pk],
     }
     for record_type, model in RECORD_TYPES.items():
         record = model.objects.filter(release=far.release).order_by("id").first() or \

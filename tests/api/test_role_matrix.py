@@ -94,6 +94,10 @@ MATRIX: dict[str, frozenset] = {
     # any role may attach to something (an RFC of one's own), so the refusal depends on the record named.
     "GET /api/evidence/": ALL, "GET /api/evidence/{id}/": ALL, "GET /api/evidence/{id}/download/": ALL,
     "POST /api/evidence/": ALL,
+    # Event subscriptions: release managers (and administrators) alone, reads included.
+    "GET /api/webhooks/": RM, "POST /api/webhooks/": RM, "GET /api/webhooks/{id}/": RM,
+    "PATCH /api/webhooks/{id}/": RM, "GET /api/webhooks/{id}/deliveries/": RM,
+    "POST /api/webhooks/{id}/deliveries/{delivery_id}/redeliver/": RM,
 }
 # Evidence, kept as written (a change is a new record): no edit is offered.
 EVIDENCE = {"plans", "votes", "security_checks", "test_results", "communications", "readiness_assessments",
@@ -147,8 +151,9 @@ def target(world, label: str) -> tuple[str, str, dict]:
             "users": world.users["vendor"].pk, "vendors": ids["vendor"][0],
             "release-templates": ids["template"][0], "problems": ids["problem"][0],
             "teams": ids["team"][0], "freeze-windows": ids["freeze"][0], "evidence": ids["evidence"][0],
+            "webhooks": ids["webhook"][0],
         }.get(kind)
-        url = path.replace("{id}", str(obj)).replace("{vendor_id}", str(obj))
+        url = path.replace("{id}", str(obj)).replace("{vendor_id}", str(obj)).replace("{delivery_id}", "999999")
         url = url.replace("{name}", TRANSITION.get(kind, "")).replace("{metric}", "lead_time")
         if url.endswith("/diff/"):
             url += f"?other={ids['baseline'][0]}"

@@ -55,6 +55,9 @@ NOT_EXERCISED = {
         "drives it over HTTP.",
     "POST /api/gate/deployments/{deployment_id}/finish/":
         "Finishes a deployment a pipeline started (above); tests/pipelines/test_gate_journey.py drives it.",
+    "POST /api/webhooks/{id}/deliveries/{delivery_id}/redeliver/":
+        "Redelivers a delivery the relay has sent or given up on; the tour runs in one transaction, so the relay "
+        "never sends (its deliveries stay queued: 409); tests/webhooks/test_webhooks.py drives it.",
     "POST /api/cis/{id}/transitions/{name}/ name=commission":
         "POST /api/cis/ registers a CI live; planned CIs, the only ones that can be commissioned, come from the "
         "admin, so no CI made over the API can take this transition.",
@@ -143,6 +146,15 @@ def found_over_the_api(api, reader, template, name, fallback):
     return found[name]
 
 
+def subscribe_a_tool(rm):
+    """An integration subscribed to the process's events, paused, and its delivery log read."""
+    made = rm.post("/api/webhooks/", body={"url": "https://hooks.example.com/releases",
+                                           "event_types": ["release.closed", "rfc.authorized"]}).body
+    path = {"id": made["id"]}
+    rm.patch("/api/webhooks/{id}/", path=path, body={"active": False})
+    rm.get("/api/webhooks/{id}/deliveries/", path=path)
+
+
 def run_tour() -> Tour:
     admin, vendor_id, secret, team_id = set_up_as_the_administrator()
     api = Api.fetch(WSGITransport(application))
@@ -168,6 +180,10 @@ def run_tour() -> Tour:
             tour.journeys[name] = run()
         except Exception:  # noqa: BLE001 - the tests report it, with the log
             tour.errors[name] = traceback.format_exc()
+    try:
+        subscribe_a_tool(people["rm"])
+    except Exception:  # noqa: BLE001 - the tests report it, with the log
+        tour.errors["event subscriptions"] = traceback.format_exc()
     for journey in tour.journeys.values():
         if journey is not None and getattr(journey, "release", None):
             # The deployment gate, asked about a release as a pipeline would (its query names the release:

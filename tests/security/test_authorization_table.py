@@ -58,6 +58,7 @@ from releases.models import (
 from releases.scenario import authorised_rfc, new_release
 from releases.template_services import template_create
 from tests.helpers import built_once, create_user, make_actors
+from webhooks.services import subscription_create
 
 pytestmark = pytest.mark.django_db
 
@@ -104,6 +105,7 @@ SEEN_BY = {
     "token_globex": {ALL},  # another user's calendar token (its admin page)
     # Evidence files: seen with what they are attached to.
     "evidence_a": ANY, "evidence_b": READERS, "evidence_p": READERS,  # on RFC A, RFC B, the problem
+    "webhook": READERS,  # an event subscription: its gate lets only release managers (and superusers) near it
 }
 
 # Each object's marker: a word nothing else in the world contains.
@@ -114,6 +116,7 @@ MARKERS = {
     "plan_b": "ZPLANB", "problem": "ZPROBQ", "template": "ZTMPLQ", "template_task": "ZTTASKQ", "freeze": "ZFRZQ",
     "team": "ZTEAMQ", "vendor_acme": "ZACMEQ", "vendor_globex": "ZGLOBEXQ", "user_cm": "zcmuserq",
     "token_globex": "zglobexuserq", "evidence_a": "ZEVAQ", "evidence_b": "ZEVBQ", "evidence_p": "ZEVPQ",
+    "webhook": "ZHOOKQ",
 }
 
 
@@ -194,6 +197,8 @@ def build_world() -> World:
                 for name, kind, pk in (("evidence_a", "rfc", release_a.rfcs.get().pk),
                                        ("evidence_b", "rfc", release_b.rfcs.get().pk),
                                        ("evidence_p", "problem", problem.pk))}
+    webhook, _secret = subscription_create(by=actors.release_manager, url="https://hooks.example.com/zhookq",
+                                           event_types=["release.closed"], description="ZHOOKQ chat bot")
 
     world = World(users=users, tokens={n: Token.objects.create(user=u).key for n, u in users.items()},
                   calendar_keys={n: CalendarToken.for_user(u).key for n, u in users.items()})
@@ -204,7 +209,7 @@ def build_world() -> World:
                  "plan_b": plan_b.pk, "problem": problem.pk, "template": template.pk,
                  "template_task": template.tasks.get().pk, "freeze": freeze.pk, "team": team.pk,
                  "vendor_acme": acme.pk, "vendor_globex": globex.pk, "user_cm": actors.change_manager.pk,
-                 **evidence}
+                 **evidence, "webhook": webhook.pk}
     for obj, model in (("release_a", type(release_a)), ("release_b", type(release_b)), ("task_own", Task),
                        ("task_other", Task), ("task_internal", Task), ("rfc_b", type(release_b.rfcs.get())),
                        ("ci_b", ConfigurationItem), ("baseline_b", type(baseline_b)), ("plan_b", ReleasePlan),
@@ -364,6 +369,13 @@ def api_probes(world) -> dict[str, list[Probe]]:
         "GET /api/evidence/": [Probe("evidence", "/api/evidence/", any_role, EVIDENCE, "list")],
         "GET /api/evidence/{id}/": each("evidence file", "/api/evidence/{id}/", EVIDENCE),
         "GET /api/evidence/{id}/download/": each("evidence download", "/api/evidence/{id}/download/", EVIDENCE),
+        # Event subscriptions: for release managers and superusers, 403 for anyone else.
+        "GET /api/webhooks/": [Probe("webhooks", "/api/webhooks/", has_role("release_manager"), ("webhook",),
+                                     "list")],
+        "GET /api/webhooks/{id}/": each("webhook", "/api/webhooks/{id}/", ("webhook",),
+                                        gate=has_role("release_manager")),
+        "GET /api/webhooks/{id}/deliveries/": each("webhook deliveries", "/api/webhooks/{id}/deliveries/",
+                                                   ("webhook",), gate=has_role("release_manager")),
     }
     # Every kind of step record is read by one viewset class: each kind is
     # listed on the release a vendor may not see; plans, which the world has,
@@ -401,6 +413,7 @@ NOT_A_READ = {
     "cmdb:ci_add": "a form to register a configuration item",
     "queue-preference": "a form: the user's own choice of how they are told, nobody else's",
     "evidence:attach": "POST: a file attached to a record",
+    "webhooks:redeliver": "POST",
 }
 
 
@@ -459,6 +472,8 @@ def page_probes(world) -> dict[str, list[Probe]]:
                           page("calendar.ics", "/calendar.ics?finished=1", any_role, tasks + ("freeze",), "leak")],
         "calendar-private-feed": [],  # per principal, below
         "evidence:download": each("evidence:download", any_role, EVIDENCE),
+        "webhooks:list": [page("webhooks", "/webhooks/", has_role("release_manager"), ("webhook",), "list")],
+        "webhooks:detail": each("webhooks:detail", has_role("release_manager"), ("webhook",)),
     }
 
 
