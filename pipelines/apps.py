@@ -14,7 +14,7 @@ class PipelinesConfig(AppConfig):
         from releasemgmt import events
 
         from . import schema  # noqa: F401 - registers the gate token's scheme with drf-spectacular
-        from .adapters import common
+        from .adapters import checks
 
         # A release that moves may answer the adapters' waiting checks.
-        events.listen(common.on_release_event, model="releases.Release")
+        events.listen(checks.on_release_event, model="releases.Release")

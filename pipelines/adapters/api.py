@@ -27,7 +27,7 @@ from releasemgmt.input_guard import ID_SCHEMA, loads, parse_id
 from releasemgmt.secretbox import SealBroken
 
 from ..adapter_models import AdapterKind, PipelineAdapter
-from . import common, github, gitlab
+from . import checks, common, github, gitlab
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,11 @@ class AdapterWebhookView(APIView):
             with transaction.atomic():
                 delivery = common.take_delivery(adapter, delivery_id, event)
                 result = self.receive(adapter, delivery, event, payload)
+                if result["result"] == "checking":
+                    # Answered after the commit when tasks run in process,
+                    # else by the next run of the periodic task.
+                    check_id = result["check"]
+                    transaction.on_commit(lambda: checks.answer_in_process(check_id=check_id))
         except common.Replayed:
             return _error("replayed", "This delivery was received before: a replay is refused.",
                           status.HTTP_409_CONFLICT)
