@@ -90,6 +90,8 @@ MATRIX: dict[str, frozenset] = {
     # finished deployment's release deploying.
     "GET /api/gate/": ALL, "POST /api/gate/deployments/": NOBODY,
     "POST /api/gate/deployments/{deployment_id}/finish/": NOBODY,
+    # The adapters' webhooks take no user token: only a delivery signed with an adapter's secret.
+    "POST /api/gate/github/{adapter_id}/": NOBODY, "POST /api/gate/gitlab/{adapter_id}/": NOBODY,
 }
 # Evidence, kept as written (a change is a new record): no edit is offered.
 EVIDENCE = {"plans", "votes", "security_checks", "test_results", "communications", "readiness_assessments",
