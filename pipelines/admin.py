@@ -92,3 +92,6 @@ class PipelineTokenAdmin(ServiceAdminMixin, AuditAdmin):
                 self.message_user(request, exc.detail, level=messages.ERROR)
                 return
         self.message_user(request, f"Revoked {queryset.count()} pipeline token(s).")
+
+
+from . import adapter_admin  # noqa: E402,F401 - registers the adapters' admin

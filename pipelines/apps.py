@@ -11,4 +11,10 @@ class PipelinesConfig(AppConfig):
     verbose_name = "Deployment gate and pipelines"
 
     def ready(self):
+        from releasemgmt import events
+
         from . import schema  # noqa: F401 - registers the gate token's scheme with drf-spectacular
+        from .adapters import checks
+
+        # A release that moves may answer the adapters' waiting checks.
+        events.listen(checks.on_release_event, model="releases.Release")

@@ -69,3 +69,7 @@ class PipelineToken(models.Model):
         """The active token with this key, or None."""
         return (cls.objects.select_related("user").filter(key_digest=digest(key), revoked_at__isnull=True)
                 .first())
+
+
+# The GitHub and GitLab adapters' models (pipelines.adapters).
+from .adapter_models import AdapterCheck, AdapterDelivery, PipelineAdapter  # noqa: E402,F401

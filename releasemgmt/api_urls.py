@@ -19,6 +19,7 @@ from cmdb.api import BaselineViewSet, CIViewSet
 from cmdb.models import ConfigurationItem
 from evidence.api import EvidenceFileViewSet
 from evidence.models import EvidenceFile
+from pipelines.adapters.api import GitHubWebhookView, GitLabWebhookView
 from pipelines.api import DeploymentFinishView, DeploymentStartView, GateView
 from releases.api.history import RELEASE_HISTORY_PARTS
 from releases.api.lookups import FreezeWindowViewSet, TeamViewSet, VendorViewSet
@@ -145,6 +146,9 @@ urlpatterns = [
     path("gate/deployments/", DeploymentStartView.as_view(), name="api-gate-deployments"),
     path("gate/deployments/<str:deployment_id>/finish/", DeploymentFinishView.as_view(),
          name="api-gate-deployment-finish"),
+    # The adapters' webhooks: signed deliveries from GitHub and GitLab.
+    path("gate/github/<str:adapter_id>/", GitHubWebhookView.as_view(), name="api-gate-github"),
+    path("gate/gitlab/<str:adapter_id>/", GitLabWebhookView.as_view(), name="api-gate-gitlab"),
     path("me/queue/", MyQueueView.as_view(), name="api-me-queue"),
     *record_urls,
     *history_urls,

@@ -413,6 +413,10 @@ CELERY_BEAT_SCHEDULE = {
     "reminders": {"task": "releases.tasks.send_reminders", "schedule": 15 * 60.0},
     # The daily digest of what landed in each queue, for those who asked for
     # one (notifications.queue), at QUEUE_DIGEST_HOUR (UTC).
+    # The deployments GitHub and GitLab asked about while the gate said
+    # "awaiting": asked again, and answered once it decides (pipelines.adapters).
+    "adapter-checks": {"task": "pipelines.tasks.answer_adapter_checks",
+                       "schedule": float(os.environ.get("ADAPTER_POLL_SECONDS", "30"))},
     "queue-digests": {"task": "notifications.queue.send_queue_digests",
                       "schedule": crontab(minute=0, hour=int(os.environ.get("QUEUE_DIGEST_HOUR", "7")))},
 }
@@ -432,6 +436,10 @@ VENDOR_SECRET_OVERLAP_HOURS = float(os.environ.get("VENDOR_SECRET_OVERLAP_HOURS"
 # at once.
 GATED_ENVIRONMENTS = tuple(e.strip().lower() for e in os.environ.get("GATE_ENVIRONMENTS", "production").split(",")
                            if e.strip())
+# The GitHub and GitLab adapters: how often a deployment the gate answers
+# "awaiting" is asked about again, and how long before it is rejected.
+ADAPTER_POLL_SECONDS = float(os.environ.get("ADAPTER_POLL_SECONDS", "30"))
+ADAPTER_MAX_WAIT_HOURS = float(os.environ.get("ADAPTER_MAX_WAIT_HOURS", "24"))
 
 # Event subscriptions (webhooks): deliveries go to public addresses only,
 # unless this allows private, loopback and reserved ones (an installation

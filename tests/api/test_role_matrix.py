@@ -98,6 +98,8 @@ MATRIX: dict[str, frozenset] = {
     "GET /api/webhooks/": RM, "POST /api/webhooks/": RM, "GET /api/webhooks/{id}/": RM,
     "PATCH /api/webhooks/{id}/": RM, "GET /api/webhooks/{id}/deliveries/": RM,
     "POST /api/webhooks/{id}/deliveries/{delivery_id}/redeliver/": RM,
+    # The adapters' webhooks take no user token: only a delivery signed with an adapter's secret.
+    "POST /api/gate/github/{adapter_id}/": NOBODY, "POST /api/gate/gitlab/{adapter_id}/": NOBODY,
 }
 # Evidence, kept as written (a change is a new record): no edit is offered.
 EVIDENCE = {"plans", "votes", "security_checks", "test_results", "communications", "readiness_assessments",

@@ -8,6 +8,9 @@ from rest_framework.test import APIClient
 from pipelines import services
 from tests.helpers import create_user, reach
 
+# The adapters' fake platform and the release their tests share.
+from .adapter_kit import adapter_world, at_go, backed_up, platform  # noqa: E402,F401
+
 
 @pytest.fixture
 def admin_user(db):

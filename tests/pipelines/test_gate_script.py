@@ -1,4 +1,4 @@
-"""docs/api.md's gate.sh, run as written against the app (a live server):
+"""docs/pipelines.md's gate.sh, run as written against the app (a live server):
 it waits for the gate, starts the deployment, runs the deploy command and
 reports its outcome; a prevented release stops it before the deploy."""
 from __future__ import annotations
@@ -20,14 +20,14 @@ from .test_deployments import close_deployment_tasks
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "pipelines.md"
 RUN = "https://ci.example.test/job/checkout/7/"
 
 
 def script() -> str:
     text = DOCS.read_text()
     block = re.search(r"<!-- gate.sh begins -->\n```sh\n(.*?)```\n<!-- gate.sh ends -->", text, re.S)
-    assert block, "docs/api.md holds gate.sh between its markers"
+    assert block, "docs/pipelines.md holds gate.sh between its markers"
     return block.group(1)
 
 
