@@ -4,6 +4,7 @@ buttons into calls of ``releases.services``; reads come from
 from .cab import cab_queue_view, cab_review_view, cab_vote_view  # noqa: F401
 from .dashboard import dashboard_view  # noqa: F401
 from .release import (  # noqa: F401
+    acceptance_view,
     baseline_capture_view,
     record_add_view,
     record_edit_view,

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from releases.models import Release, Team
 from releases.scenario import Walker, authorised_rfc, new_release
@@ -29,23 +29,65 @@ def local(dt) -> str:
     return timezone.localtime(dt).strftime("%Y-%m-%dT%H:%M")
 
 
+# What a person's click is: a press of a button or link, a box ticked or
+# cleared, an option chosen. Typing is not counted.
+CLICKS = ("click", "dblclick", "tap", "check", "uncheck", "set_checked", "select_option")
+# The headings of the error pages (templates/4xx.html, 500.html) and the browser's own.
+ERROR_PAGE = re.compile("Not allowed|Not found|Bad request|Server error|Method not allowed|Confirm Form Resubmission",
+                        re.I)
+
+
+@pytest.fixture
+def clicks(monkeypatch):
+    """Every click made through Playwright's locators in this test, counted
+    (the login page's button too); a box already as wanted costs none."""
+    count = {"n": 0}
+
+    def counted(name, original):
+        def wrapper(self, *args, **kwargs):
+            if name in ("check", "uncheck", "set_checked"):
+                wanted = args[0] if name == "set_checked" else name == "check"
+                if self.is_checked() == bool(wanted):
+                    return original(self, *args, **kwargs)
+            count["n"] += 1
+            return original(self, *args, **kwargs)
+        return wrapper
+
+    for name in CLICKS:
+        monkeypatch.setattr(Locator, name, counted(name, getattr(Locator, name)))
+    return count
+
+
 class Browser:
-    """What a person does on the pages: log in, press buttons, fill forms."""
+    """What a person does on the pages: log in, press buttons, fill forms.
+    After every form sent the page is reloaded, as a person might: it must
+    not become an error page (a POST-only address, a form sent again)."""
 
     def __init__(self, page: Page, base: str):
         self.page = page
         self.base = base
+        self.reload_errors = []
+
+    def reload(self):
+        response = self.page.reload()
+        heading = self.page.locator("h1").first.inner_text() if self.page.locator("h1").count() else ""
+        if response is None or response.status >= 400 or ERROR_PAGE.search(heading):
+            self.reload_errors.append(f"{self.page.url}: {response and response.status} {heading}")
 
     def login(self, username):
         browser_login(self.page, self.base, username)
         expect(self.page.get_by_role("heading", name=re.compile("^Hello"))).to_be_visible()
+        self.reload()
 
     def logout(self):
         self.page.get_by_role("button", name="Log out").click()
         expect(self.page.get_by_role("heading", name="Log in")).to_be_visible()
+        self.reload()
 
-    def ok(self, text=""):
+    def ok(self, text="", reload=True):
         expect(self.page.locator(".msg-success").first).to_contain_text(text)
+        if reload:
+            self.reload()
 
     def state(self, label):
         expect(self.page.locator(".page-head .meta .badge").first).to_have_text(label)
@@ -130,7 +172,7 @@ def world(actors, cis):
     return {"actors": actors, "cis": cis, "rfc": rfc, "team": team}
 
 
-def test_a_release_from_creation_to_closing_in_the_browser(page: Page, live_server, world, screenshot_dir):
+def test_a_release_from_creation_to_closing_in_the_browser(page: Page, live_server, world, screenshot_dir, clicks):
     actors, rfc, cis = world["actors"], world["rfc"], world["cis"]
     b = Browser(page, live_server.url)
     now = timezone.now().replace(second=0, microsecond=0)
@@ -188,14 +230,16 @@ def test_a_release_from_creation_to_closing_in_the_browser(page: Page, live_serv
         vote.get_by_label("Your password").fill("not my password")
         vote.get_by_role("button", name="Cast vote").click()
         expect(page.locator("#id_vote-password_error")).to_contain_text("not your password")
+        b.reload()
         vote.get_by_label("Approve", exact=True).check()
         vote.get_by_label("Your password").fill(PASSWORD)
         vote.get_by_role("button", name="Cast vote").click()
+        if i == 1:
+            # The vote that reaches the quorum approves the plan in the same signed action.
+            b.ok("the plan is approved", reload=False)
         b.ok("vote")
         expect(page.locator("#votes")).to_contain_text(f"{i + 1} of 2 approve votes")
         if i == 1:
-            # The vote that reaches the quorum approves the plan in the same signed action.
-            b.ok("the plan is approved")
             b.state("Plan approved")
         b.logout()
 
@@ -307,6 +351,9 @@ def test_a_release_from_creation_to_closing_in_the_browser(page: Page, live_serv
     assert release.state == "closed" and rfc.state == "closed"
     assert cis[0].version == "3.0"
     assert release.approved_plan.version == 2
+    print(f"clicks from raising to closing: {clicks['n']}")
+    assert not b.reload_errors, "reloading a page reached by a form:\n" + "\n".join(b.reload_errors)
+    assert clicks["n"] <= 90
 
 
 def test_a_wrong_role_sees_no_button_and_gets_403(page: Page, live_server, world, screenshot_dir):
