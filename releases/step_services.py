@@ -48,3 +48,13 @@ def release_update_and_take(*, release_id, then: str, by, **fields):
     with transaction.atomic():
         services.release_update(release_id=release_id, by=by, **fields)
         return services.release_transition(release_id=release_id, name=then, by=by)
+
+
+@logs_refusals(subject=_subject)
+def task_create_and_take(*, release_id, then: str, by, **fields):
+    """Plan a release activity, then take the step ``then`` (scheduling, once
+    the activities are assigned)."""
+    with transaction.atomic():
+        task = services.task_create(release_id=release_id, by=by, **fields)
+        release = services.release_transition(release_id=release_id, name=then, by=by)
+    return task, release

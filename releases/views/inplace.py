@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from django.shortcuts import redirect
 from django.urls import reverse
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRefresh
 
 from releasemgmt.workflow import name_of
 
@@ -71,8 +71,10 @@ def saved(request, pk, anchor: str, *, moved: bool, render_body):
     taken with the save reloads the whole page."""
     url = reverse("releases:detail", args=[pk])
     if moved:
-        url += "#next-steps"
-        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+        # htmx's forms are sent from the release page itself, whose address
+        # is this one: reloaded, it is drawn whole (a redirect to the same
+        # address with another #fragment would only scroll).
+        return HttpResponseClientRefresh() if request.htmx else redirect(url + "#next-steps")
     if request.htmx:
         return render_body(request, pk)
     return redirect(url + anchor)

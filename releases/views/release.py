@@ -62,6 +62,8 @@ EXTRA_DISPLAY = {
 # Cancelling is offered apart from the next steps; the CAB's decisions on a
 # plan are also taken on the CAB review page, which answers for them there.
 CANCEL = name_of(Release.cancel)
+# Activities are assigned at step 3 ("Assign activities and publish the calendar").
+ASSIGN_STEP = 3
 CAB_DECISIONS = (name_of(Release.approve_plan), name_of(Release.reject_plan))
 DISPLAY_ONLY = {
     "votes": ["decision", "comment"],
@@ -337,6 +339,8 @@ def render_release(request, pk, *, status=200, transition=None, record=None, sco
     }
     if ctx["task_form"] is None and ctx["may_plan_tasks"] and release.state == "plan_approved":
         ctx["task_form"] = TaskForm(prefix="task")
+    ctx["task_then"] = save_offers(main, lambda code: BLOCKER_TARGETS.get(code) == "#tasks",
+                                   same_step=ASSIGN_STEP) if ctx["task_form"] is not None else []
     ctx.update(_acceptance(release, main, ctx["may_edit"], acceptance_form))
     forms = with_page_renderer(ctx["scope_form"], ctx["task_form"], ctx["acceptance_form"],
                                *(t["form"] for t in transitions),
@@ -443,8 +447,8 @@ def record_add_view(request, pk, record_type):
         else:
             _saved_message(request, model, "recorded", moved if then else None)
             return saved(request, pk, f"#rec-{record_type}", moved=bool(then), render_body=render_body)
-    render = render_body if request.htmx else render_release
-    return render(request, pk, status=status, record=(record_type, form))
+    return (render_body if request.htmx else render_release)(request, pk, status=status,
+                                                             record=(record_type, form))
 
 
 def _saved_message(request, model, done, moved):
@@ -524,16 +528,21 @@ def task_add_view(request, pk):
             "open": release.state in services.TASK_EDITABLE, "task": True,
         })
     form = TaskForm(request.POST, prefix="task")
-    status = 400
+    status, then = 400, chosen_step(request)
     if form.is_valid():
         data = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
         try:
-            task = services.task_create(release_id=release.pk, by=request.user, **data)
+            if then:
+                task, moved = step_services.task_create_and_take(release_id=release.pk, then=then, by=request.user,
+                                                                 **data)
+            else:
+                task = services.task_create(release_id=release.pk, by=request.user, **data)
         except (TransitionError, ValidationError) as exc:
             status = apply_errors(form, exc)
         else:
-            messages.success(request, f"Task '{task.title}' planned.")
-            return saved(request, pk, "#tasks", moved=False, render_body=render_body)
+            messages.success(request, f"Task '{task.title}' planned."
+                             + (f" {moved.number} is now “{moved.get_state_display()}”." if then else ""))
+            return saved(request, pk, "#tasks", moved=bool(then), render_body=render_body)
     return (render_body if request.htmx else render_release)(request, pk, status=status, task_form=form)
 
 

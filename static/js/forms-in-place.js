@@ -10,3 +10,6 @@ htmx.config.responseHandling = [
   { code: "[45]..", swap: true, error: true, target: "#main", select: "#main", swapOverride: "outerHTML" },
   { code: "...", swap: false },
 ];
+// Settling copies these attributes from the old element to the new; a style
+// attribute is inline style, which the CSP refuses (and reports), so it is left out.
+htmx.config.attributesToSettle = ["class", "width", "height"];
