@@ -331,3 +331,10 @@ class TaskForm(forms.Form):
         data = super().clean()
         Task.check_planned_window(data.get("planned_start"), data.get("planned_end"))
         return data
+
+
+class AcceptanceForm(forms.Form):
+    """The ticket's acceptance criteria, written where step 9 asks for them."""
+
+    acceptance_criteria = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Acceptance criteria",
+                                          help_text="How the business will know the release works.")

@@ -18,6 +18,7 @@ urlpatterns = [
     path("releases/<int:pk>/tasks/", views.task_add_view, name="task_add"),
     path("releases/<int:pk>/checks/", views.live_check_view, name="live_check"),
     path("releases/<int:pk>/baseline/", views.baseline_capture_view, name="baseline_capture"),
+    path("releases/<int:pk>/acceptance/", views.acceptance_view, name="acceptance"),
     path("templates/", template_list_view, name="templates"),
     path("templates/new/", template_create_view, name="template_create"),
     path("templates/<int:pk>/", template_edit_view, name="template_edit"),

@@ -5,6 +5,7 @@ from .cab import cab_queue_view, cab_review_view, cab_vote_view  # noqa: F401
 from .checks import live_check_view  # noqa: F401
 from .dashboard import dashboard_view, queue_view  # noqa: F401
 from .release import (  # noqa: F401
+    acceptance_view,
     baseline_capture_view,
     record_add_view,
     record_edit_view,

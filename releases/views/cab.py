@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django_htmx.http import HttpResponseClientRedirect
 
 from releasemgmt.forms import TransitionForm
 from releasemgmt.refusals import permits
@@ -130,6 +131,10 @@ def cab_vote_view(request, pk):
         else:
             messages.success(request, f"Your vote on {release.number} is recorded"
                              + (" and the plan is approved." if approve else "."))
+            if request.htmx:  # the whole page changes (votes, tally, state): the browser loads it
+                return HttpResponseClientRedirect(reverse("releases:cab_review", args=[release.pk]))
             return redirect("releases:cab_review", pk=release.pk)
+    if request.htmx:
+        return render(request, "releases/vote_form.html", {"release": release, "vote_form": form}, status=status)
     return render_review(request, pk, status=status, vote_form=form)
 

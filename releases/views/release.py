@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.text import capfirst
 from django.views.decorators.http import require_http_methods
+from django_htmx.http import retarget
 
 from cmdb.services import may_register_cis
 from releasemgmt.authz import keep_visible
@@ -26,6 +27,7 @@ from releasemgmt.workflow import TransitionError, available, name_of, specs
 from .. import services
 from ..choices import STATE_STEP, STEPS, ReleaseType
 from ..forms import (
+    AcceptanceForm,
     ReleaseCreateForm,
     ReleaseEditForm,
     ReleaseFilterForm,
@@ -51,6 +53,8 @@ from ..selectors import (
 )
 from .checks import with_live_checks
 from .common import with_page_renderer
+from .inplace import chosen_step, needed_now, record_offers, saved, save_offers
+from .. import step_services
 
 # What a record's card shows, beyond the fields its writer fills in.
 EXTRA_DISPLAY = {
@@ -59,6 +63,8 @@ EXTRA_DISPLAY = {
 # Cancelling is offered apart from the next steps; the CAB's decisions on a
 # plan are also taken on the CAB review page, which answers for them there.
 CANCEL = name_of(Release.cancel)
+# Activities are assigned at step 3 ("Assign activities and publish the calendar").
+ASSIGN_STEP = 3
 CAB_DECISIONS = (name_of(Release.approve_plan), name_of(Release.reject_plan))
 DISPLAY_ONLY = {
     "votes": ["decision", "comment"],
@@ -159,11 +165,12 @@ def _fetch_choices_once(*forms):
                 field.widget.choices = field.choices
 
 
-def _record_sections(release, user, bound_type=None, bound_form=None):
+def _record_sections(release, user, bound_type=None, bound_form=None, transitions=(), since=None):
     """The step records, grouped by step: what exists, and the add form where
     this user may write that record now."""
     by_step: dict[int, list] = {}
     current_step = STATE_STEP.get(release.state)
+    needed = needed_now(transitions)
     for record_type, model in RECORD_TYPES.items():
         rows = list(getattr(release, record_type).all())
         if record_type == "plans":
@@ -179,12 +186,16 @@ def _record_sections(release, user, bound_type=None, bound_form=None):
             fields = DISPLAY_ONLY[record_type]
         else:
             fields = EXTRA_DISPLAY.get(record_type, []) + writable_fields(record_type)
-        # The add form is drawn in the page only where it is wanted now: a
-        # record the current step still lacks, or one that came back with
-        # errors (shown in place, even if the step has closed since). Other
-        # records are added on their own page, a link away: a dozen folded
-        # forms were much of the page's work.
-        open_now = bound or (may_write and model.step == current_step and not rows)
+        # The add form is drawn in the page where the work is now: every
+        # record of the open step (this step and the next, those a blocker
+        # names, those already written since the release came to this state:
+        # the second test case, the second result), or one that came back
+        # with errors (shown in place, even if the step has closed since).
+        # Other records are added on their own page, a link away: a dozen
+        # folded forms were much of the page's work.
+        open_now = bound or (may_write and (
+            model.step in (current_step, (current_step or 0) + 1) or record_type in needed
+            or (since is not None and any(r.created_at >= since for r in rows))))
         form = None
         if bound:
             form = bound_form
@@ -201,6 +212,8 @@ def _record_sections(release, user, bound_type=None, bound_form=None):
             "editable": may_write and not model.immutable,
             "immutable": model.immutable,
             "add_url": reverse("releases:record_add", args=[release.pk, record_type]),
+            # "Save and submit the plan": the steps this record may complete.
+            "then": record_offers(transitions, record_type, model.step) if form is not None else [],
         })
     return [(step, STEPS.get(step, "Other"), sections) for step, sections in sorted(by_step.items())]
 
@@ -282,7 +295,9 @@ def _unknown_ci(release, user, scope_form):
 
 
 def render_release(request, pk, *, status=200, transition=None, record=None, scope_form=None, task_form=None,
-                   baseline_errors=None):
+                   baseline_errors=None, acceptance_form=None, body_only=False):
+    """The release page; ``body_only``: its body alone, with the messages,
+    as htmx swaps it in place after a form (``inplace``)."""
     user = request.user
     try:
         release = release_for_page(pk, user)
@@ -296,7 +311,8 @@ def render_release(request, pk, *, status=200, transition=None, record=None, sco
     cancel = next((t for t in transitions if t["name"] == CANCEL and not t["forbidden"]), None)
     may_scope = permits(services.scope_check, release=release, by=user) \
         and release.state in services.EDITABLE_RELEASE_STATES
-    step_records = _record_sections(release, user, *(record or (None, None)))
+    step_records = _record_sections(release, user, *(record or (None, None)), transitions=transitions,
+                                    since=logs[-1].at if logs else release.created_at)
     # All its tasks are read (the guards count them); shown, those this user may see.
     tasks = keep_visible(list(release.tasks.all()), Task.objects.restrict(user))
     for task in tasks:
@@ -322,7 +338,7 @@ def render_release(request, pk, *, status=200, transition=None, record=None, sco
         "scope_form": (scope_form or ScopeForm(prefix="scope")) if may_scope else None,
         "unknown_ci": _unknown_ci(release, user, scope_form),
         # Planning a task is a link to its own page; the form is drawn here
-        # only when it came back with errors.
+        # when activities are assigned (step 3), or when it came back with errors.
         "task_form": task_form,
         "may_plan_tasks": permits(services.task_create_check, by=user) and release.state in services.TASK_EDITABLE,
         "may_capture": permits(services.release_baseline_check, release=release, by=user)
@@ -333,12 +349,32 @@ def render_release(request, pk, *, status=200, transition=None, record=None, sco
         "step_title": STEPS.get(STATE_STEP.get(release.state)),
         **_problem_context(release, user),
     }
-    forms = with_page_renderer(ctx["scope_form"], ctx["task_form"], *(t["form"] for t in transitions),
+    if ctx["task_form"] is None and ctx["may_plan_tasks"] and release.state == "plan_approved":
+        ctx["task_form"] = TaskForm(prefix="task")
+    ctx["task_then"] = save_offers(main, lambda code: BLOCKER_TARGETS.get(code) == "#tasks",
+                                   same_step=ASSIGN_STEP) if ctx["task_form"] is not None else []
+    ctx.update(_acceptance(release, main, ctx["may_edit"], acceptance_form))
+    forms = with_page_renderer(ctx["scope_form"], ctx["task_form"], ctx["acceptance_form"],
+                               *(t["form"] for t in transitions),
                                *(sec["form"] for _, _, sections in step_records for sec in sections))
     _fetch_choices_once(*forms)
     for form in forms:
         with_live_checks(form, release)
-    return render(request, "releases/release_detail.html", ctx, status=status)
+    template = "releases/release_body_swap.html" if body_only else "releases/release_detail.html"
+    return render(request, template, ctx, status=status)
+
+
+def _acceptance(release, transitions, may_edit, bound=None) -> dict:
+    """The acceptance criteria written in place while the ticket lacks them
+    (step 9 asks for them), and the step saving them may complete."""
+    if bound is None and not (may_edit and not release.acceptance_criteria):
+        return {"acceptance_form": None, "acceptance_then": []}
+    return {"acceptance_form": bound or AcceptanceForm(prefix="acceptance"),
+            "acceptance_then": save_offers(transitions, lambda code: code == "acceptance_criteria_missing")}
+
+
+def render_body(request, pk, **kwargs):
+    return render_release(request, pk, body_only=True, **kwargs)
 
 
 def _problem_context(release, user) -> dict:
@@ -411,17 +447,29 @@ def record_add_view(request, pk, record_type):
             "record_type": record_type, "open": release.state in model.open_states,
         })
     form = record_form(record_type, release, data=request.POST)
-    status = 400
+    status, then = 400, chosen_step(request)
     if form.is_valid():
         try:
-            services.record_add(release_id=release.pk, record_type=record_type, by=request.user,
-                                **form.cleaned_data)
+            if then:
+                _, moved = step_services.record_add_and_take(
+                    release_id=release.pk, record_type=record_type, then=then, by=request.user, **form.cleaned_data)
+            else:
+                services.record_add(release_id=release.pk, record_type=record_type, by=request.user,
+                                    **form.cleaned_data)
         except (TransitionError, ValidationError) as exc:
             status = apply_errors(form, exc)
         else:
-            messages.success(request, f"{capfirst(model._meta.verbose_name)} recorded.")
-            return redirect(reverse("releases:detail", args=[release.pk]) + f"#rec-{record_type}")
-    return render_release(request, pk, status=status, record=(record_type, form))
+            _saved_message(request, model, "recorded", moved if then else None)
+            return saved(request, pk, f"#rec-{record_type}", moved=bool(then), render_body=render_body)
+    return (render_body if request.htmx else render_release)(request, pk, status=status,
+                                                             record=(record_type, form))
+
+
+def _saved_message(request, model, done, moved):
+    text = f"{capfirst(model._meta.verbose_name)} {done}."
+    if moved is not None:
+        text += f" {moved.number} is now “{moved.get_state_display()}”."
+    messages.success(request, text)
 
 
 @reader_required
@@ -433,23 +481,31 @@ def record_edit_view(request, pk, record_type, record_id):
     if model.immutable:
         raise PermissionDenied(f"A {model._meta.verbose_name} is kept as written; add a new one instead.")
     form = record_form(record_type, release, data=request.POST or None, instance=record)
-    status = 200
+    status, then = 200, chosen_step(request)
     if request.method == "POST":
         status = 400
         if form.is_valid():
             changed = changed_values(form)
             try:
-                services.record_update(record=record, by=request.user, **changed)
+                if then:
+                    _, moved = step_services.record_update_and_take(
+                        release_id=release.pk, record=record, then=then, by=request.user, **changed)
+                else:
+                    services.record_update(record=record, by=request.user, **changed)
             except (TransitionError, ValidationError) as exc:
                 status = apply_errors(form, exc)
             else:
-                messages.success(request, f"{capfirst(model._meta.verbose_name)} updated.")
-                return redirect(reverse("releases:detail", args=[release.pk]) + f"#rec-{record_type}")
-    return render(request, "releases/record_form.html", {
-        "release": release, "record": record, "form": with_live_checks(form, release),
-        "name": model._meta.verbose_name,
-        "open": release.state in model.open_states,
-    }, status=status)
+                _saved_message(request, model, "updated", moved if then else None)
+                return saved(request, pk, f"#rec-{record_type}", moved=bool(then), render_body=render_body)
+    ctx = {"release": release, "record": record, "form": with_live_checks(form, release), "name": model._meta.verbose_name,
+           "open": release.state in model.open_states, "record_type": record_type}
+    with_page_renderer(form)
+    if request.htmx:
+        # Edited in place: the record's card becomes its form (and comes back so with its errors).
+        ctx["then"] = record_offers(_transitions(release, request.user), record_type, model.step)
+        response = render(request, "releases/record_edit_inline.html", ctx, status=status)
+        return retarget(response, f"#rec-{record_type}-{record.pk}") if request.method == "POST" else response
+    return render(request, "releases/record_form.html", ctx, status=status)
 
 
 # --- scope, tasks, baseline -----------------------------------------------------------------------
@@ -469,8 +525,8 @@ def scope_add_view(request, pk):
             status = apply_errors(form, exc)
         else:
             messages.success(request, f"{item.ci.name} → {item.target_version} is in scope.")
-            return redirect(reverse("releases:detail", args=[release.pk]) + "#scope")
-    return render_release(request, pk, status=status, scope_form=form)
+            return saved(request, pk, "#scope", moved=False, render_body=render_body)
+    return (render_body if request.htmx else render_release)(request, pk, status=status, scope_form=form)
 
 
 @require_http_methods(["GET", "POST"])
@@ -487,17 +543,47 @@ def task_add_view(request, pk):
             "open": release.state in services.TASK_EDITABLE, "task": True,
         })
     form = TaskForm(request.POST, prefix="task")
-    status = 400
+    status, then = 400, chosen_step(request)
     if form.is_valid():
         data = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
         try:
-            task = services.task_create(release_id=release.pk, by=request.user, **data)
+            if then:
+                task, moved = step_services.task_create_and_take(release_id=release.pk, then=then, by=request.user,
+                                                                 **data)
+            else:
+                task = services.task_create(release_id=release.pk, by=request.user, **data)
         except (TransitionError, ValidationError) as exc:
             status = apply_errors(form, exc)
         else:
-            messages.success(request, f"Task '{task.title}' planned.")
-            return redirect(reverse("releases:detail", args=[release.pk]) + "#tasks")
-    return render_release(request, pk, status=status, task_form=form)
+            messages.success(request, f"Task '{task.title}' planned."
+                             + (f" {moved.number} is now “{moved.get_state_display()}”." if then else ""))
+            return saved(request, pk, "#tasks", moved=bool(then), render_body=render_body)
+    return (render_body if request.htmx else render_release)(request, pk, status=status, task_form=form)
+
+
+@post_only("releases:detail")
+@reader_required
+def acceptance_view(request, pk):
+    """The ticket's acceptance criteria, written in place (step 9), and
+    with them, if offered, the step they complete."""
+    release = _release_or_404(request, pk)
+    ask(services.release_update_check, release=release, by=request.user)
+    form = AcceptanceForm(request.POST, prefix="acceptance")
+    status, then = 400, chosen_step(request)
+    if form.is_valid():
+        try:
+            if then:
+                moved = step_services.release_update_and_take(release_id=release.pk, then=then, by=request.user,
+                                                             **form.cleaned_data)
+            else:
+                services.release_update(release_id=release.pk, by=request.user, **form.cleaned_data)
+        except (TransitionError, ValidationError) as exc:
+            status = apply_errors(form, exc)
+        else:
+            messages.success(request, f"{release.number}: acceptance criteria documented."
+                             + (f" It is now “{moved.get_state_display()}”." if then else ""))
+            return saved(request, pk, "#ticket", moved=bool(then), render_body=render_body)
+    return (render_body if request.htmx else render_release)(request, pk, status=status, acceptance_form=form)
 
 
 @post_only("releases:detail")

@@ -406,6 +406,7 @@ NOT_A_READ = {
     "releases:create": "a form to raise a release", "releases:transition": "POST: a step",
     "releases:record_add": "a form to add a record", "releases:record_edit": "a form to edit a record",
     "releases:scope_add": "POST", "releases:baseline_capture": "POST", "releases:template_create": "a form",
+    "releases:acceptance": "POST: the acceptance criteria written in place",
     "releases:cab_vote": "POST", "releases:calendar_subscription": "POST", "releases:task_transition": "POST",
     "changes:create": "a form to raise an RFC", "changes:edit": "a form to edit an RFC before it is authorised",
     "changes:transition": "POST", "changes:problem_transition": "POST", "changes:problem_open": "POST",

@@ -38,6 +38,7 @@ def test_every_form_address_opened_by_itself_leads_to_its_page(login, actors, ci
         (reverse("releases:transition", args=[release.pk, "anything"]), reverse("releases:detail", args=[release.pk])),
         (reverse("releases:scope_add", args=[release.pk]), reverse("releases:detail", args=[release.pk])),
         (reverse("releases:baseline_capture", args=[release.pk]), reverse("releases:detail", args=[release.pk])),
+        (reverse("releases:acceptance", args=[release.pk]), reverse("releases:detail", args=[release.pk])),
         (reverse("releases:cab_vote", args=[release.pk]), reverse("releases:cab_review", args=[release.pk])),
         (reverse("releases:task_transition", args=[task.pk, "start"]), reverse("releases:task", args=[task.pk])),
         (reverse("changes:transition", args=[rfc.pk, "assess"]), reverse("changes:detail", args=[rfc.pk])),
