@@ -20,6 +20,7 @@ from cmdb.models import ConfigurationItem
 from pipelines.api import DeploymentFinishView, DeploymentStartView, GateView
 from releases.api.history import RELEASE_HISTORY_PARTS
 from releases.api.lookups import FreezeWindowViewSet, TeamViewSet, VendorViewSet
+from releases.api.standard_changes import StandardChangeViewSet
 from releases.api.queue import MyQueueView
 from releases.api.serializers import UserSerializer
 from releases.api.templates import ReleaseTemplateViewSet
@@ -102,6 +103,7 @@ router.register("problems", ProblemViewSet, basename="problem")
 router.register("teams", TeamViewSet, basename="team")
 router.register("vendors", VendorViewSet, basename="vendor")
 router.register("freeze-windows", FreezeWindowViewSet, basename="freeze-window")
+router.register("standard-changes", StandardChangeViewSet, basename="standard-change")
 
 record_urls = []
 for record_type, viewset in RECORD_VIEWSETS.items():

@@ -74,6 +74,10 @@ def cab_quorum(release) -> int:
 
 @guard
 def cab_quorum_reached(release, ctx):
+    """The CAB's approve votes reach the quorum, or a standing approval (a
+    standard change) approves the plan instead of them."""
+    if standing_approval(release) is not None:
+        return
     plan = release.current_plan
     votes = list(plan.votes.all()) if plan else []
     conflicted = release.conflicted_user_ids()
@@ -87,6 +91,17 @@ def cab_quorum_reached(release, ctx):
         )
     if any(v.decision == VoteDecision.REJECT for v in votes):
         yield Blocker("open_reject_vote", "A CAB member has voted to reject this version of the plan.")
+
+
+def standing_approval(release):
+    """The standard change that approves this release's plan, if one does
+    (``StandardChangeQuerySet.covering``): read only for a release raised from
+    a template."""
+    if release.template_id is None:
+        return None
+    from django.apps import apps  # the model is declared beside the release, which imports the guards
+
+    return apps.get_model("releases", "StandardChange").objects.covering(release)
 
 
 @guard

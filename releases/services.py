@@ -30,6 +30,7 @@ from releasemgmt.workflow import (
     user_roles,
 )
 
+from . import standard_changes
 from .audience import Audience
 from .choices import VoteDecision
 from .models import (
@@ -305,7 +306,11 @@ def release_transition(*, release_id, name: str, by, signature=None, **payload) 
     approval or rejection, Go, No-Go, rollback) with the signer's credential
     (``releasemgmt.signing``)."""
     with transaction.atomic():
-        return run_transition(Release, release_id, name, by=by, payload=payload, signature=signature)
+        release = run_transition(Release, release_id, name, by=by, payload=payload, signature=signature)
+        if name == name_of(Release.submit_plan):
+            # A standard change's plan is approved by its standing approval, not the CAB.
+            release = standard_changes.approve_plan_as_standard(release_id) or release
+        return release
 
 
 # Announced when a deployment is reported failed: the delivery and change

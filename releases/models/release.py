@@ -80,6 +80,10 @@ class Release(ConcurrentTransitionMixin, models.Model):
         "releases.ReleasePlan", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
         help_text="The plan version the CAB approved; frozen.",
     )
+    standard_change = models.ForeignKey(
+        "releases.StandardChange", null=True, blank=True, on_delete=models.PROTECT, related_name="releases",
+        editable=False, help_text="The standing approval (standard change) that approved the plan instead of CAB votes.",
+    )
     calendar_sequence = models.PositiveIntegerField(
         default=0, editable=False, help_text="iCalendar SEQUENCE: raised whenever the window is rescheduled.")
     # Kept for reporting (which release model was used); templates are retired, not deleted.
