@@ -403,6 +403,9 @@ def scope_set(*, release_id, ci, target_version: str, by) -> ReleaseScopeItem:
     if release.state not in EDITABLE_RELEASE_STATES:
         raise RecordClosed("scope", "The scope is fixed once packaging has started.",
                            [Blocker("step_closed", "The scope is fixed once packaging has started.")])
+    if release.standard_change_id and not release.standard_change.cis.filter(pk=ci.pk).exists():
+        message = f"The plan was approved as standard change {release.standard_change.number}, not for {ci.name}."
+        raise TransitionBlocked("scope", message, [Blocker("outside_standard_change", message)])
     item, _ = ReleaseScopeItem.objects.get_or_create(release=release, ci=ci, defaults={"created_by": by})
     item.target_version = target_version
     item._history_user = by

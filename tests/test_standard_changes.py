@@ -92,6 +92,19 @@ def _csv(since):
     return list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))[1:]
 
 
+def test_the_scope_of_an_approved_standard_change_stays_within_its_cis(actors, template, cis, standing):
+    from releases import services as s
+    from releasemgmt.errors import TransitionBlocked
+
+    walker = raise_release(actors, template, cis[:1])
+    submit(walker)
+    assert walker.release.standard_change == standing
+    extra = ConfigurationItem.objects.create(name="billing-api", ci_type="application", version="1.0")
+    with pytest.raises(TransitionBlocked, match="not for billing-api"):
+        s.scope_set(release_id=walker.release.pk, ci=extra, target_version="2.0", by=actors.release_manager)
+    s.scope_set(release_id=walker.release.pk, ci=cis[1], target_version="9.9", by=actors.release_manager)
+
+
 def test_another_template_or_another_ci_still_needs_the_cab(actors, template, cis, standing):
     other = template_services.template_create(by=actors.release_manager, name="Other", release_type="minor")
     from_other = raise_release(actors, other, cis, title="Other template")

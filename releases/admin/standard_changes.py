@@ -26,7 +26,7 @@ class StandardChangeForm(ServiceModelForm):
 @admin.register(StandardChange)
 class StandardChangeAdmin(ServiceAdminMixin, AuditAdmin):
     form = StandardChangeForm
-    list_display = ("__str__", "approved_by", "approved_at", "withdrawn_at")
+    list_display = ("__str__", "note", "approved_by", "approved_at", "withdrawn_at")
     list_filter = ("withdrawn_at",)
     raw_id_fields = ("cis",)
     readonly_fields = ("approved_by", "approved_at", "template_updated_at", "withdrawn_by", "withdrawn_at",

@@ -23,6 +23,7 @@ from releasemgmt.workflow import ROLES
 from releases import services as s
 from releases.models import RECORD_TYPES, FreezeWindow, Task, Team, Vendor
 from releases.scenario import Walker, new_release
+from releases.standard_changes import standard_change_approve
 from releases.template_services import template_create
 from tests.helpers import built_once, create_user, make_actors, make_cis
 
@@ -83,6 +84,8 @@ def build_world() -> World:
     # Far ahead: it blocks none of the walks above.
     freeze = FreezeWindow.objects.create(name="Year-end freeze", start=timezone.now() + 300 * 24 * H,
                                          end=timezone.now() + 314 * 24 * H)
+    standard = standard_change_approve(by=actors.change_manager, template=template, cis=cis,
+                                       signature=actors.signature())
 
     world = World(users=users, tokens=tokens)
     world.ids = {
@@ -97,6 +100,7 @@ def build_world() -> World:
         "far": far.release.pk, "new": fresh.pk, "plan_submitted": submitted.release.pk,
         "submitted_rfc": submitted_rfc.pk, "vendor_task": far_vendor_task.pk, "planned_ci": None,
         "template": [template.pk], "problem": [problem.pk], "team": [team.pk], "freeze": [freeze.pk],
+        "standard_change": [standard.pk],
     }
     for record_type, model in RECORD_TYPES.items():
         record = model.objects.filter(release=far.release).order_by("id").first() or \

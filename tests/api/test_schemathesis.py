@@ -105,7 +105,7 @@ def real_ids(world, path: str, name: str) -> list[int]:
         return [pair[1]] if pair else []
     kind = {"releases": "release", "rfcs": "rfc", "tasks": "task", "cis": "ci", "baselines": "baseline",
             "users": "user", "problems": "problem", "release-templates": "template", "teams": "team",
-            "vendors": "vendor", "freeze-windows": "freeze"}[path.split("/")[2]]
+            "vendors": "vendor", "freeze-windows": "freeze", "standard-changes": "standard_change"}[path.split("/")[2]]
     return world.ids[kind]
 
 
