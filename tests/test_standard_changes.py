@@ -187,3 +187,44 @@ def test_unsigned_wrong_password_and_wrong_role_are_refused_and_change_nothing(a
     assert StandardChange.objects.count() == 1 and StandardChange.objects.get().active
     assert sorted(RefusedAttempt.objects.values_list("username", "code")) == [
         ("cab1", "forbidden"), ("cm", "signature_invalid"), ("rm", "forbidden")]
+
+
+# --- the page and the admin: the same signed decisions ------------------------------------------------------------
+
+
+def test_the_page_and_the_admin_approve_and_withdraw_signed(client, actors, template, cis):
+    from django.urls import reverse
+
+    from releases.models import RefusedAttempt
+    from tests.signatures import PASSWORD
+
+    client.force_login(actors.change_manager)
+    page = reverse("releases:standard_changes")
+    names = ", ".join(ci.name for ci in cis)
+    wrong = client.post(page, {"template": template.pk, "cis": names, "password": "not it"})
+    assert wrong.status_code == 400 and not StandardChange.objects.exists()
+    assert client.post(page, {"template": template.pk, "cis": names, "password": PASSWORD}).status_code == 302
+    standing = StandardChange.objects.get()
+    assert set(standing.cis.all()) == set(cis) and "SC-" in client.get(page).content.decode()
+    withdraw = reverse("releases:standard_change_withdraw", args=[standing.pk])
+    assert client.post(withdraw, {f"w{standing.pk}-reason": "Retired.", "password": PASSWORD}).status_code == 302
+    standing.refresh_from_db()
+    assert not standing.active
+
+    actors.change_manager.is_staff = True
+    actors.change_manager.save()
+    add = reverse("admin:releases_standardchange_add")
+    form = {"template": template.pk, "cis": ",".join(str(ci.pk) for ci in cis), "note": "", "reason": ""}
+    assert client.post(add, {**form, "password": "not it"}).status_code == 200  # shown again, with the error
+    assert StandardChange.objects.count() == 1
+    assert client.post(add, {**form, "password": PASSWORD}).status_code == 302
+    again = StandardChange.objects.latest("pk")
+    change = reverse("admin:releases_standardchange_change", args=[again.pk])
+    assert client.post(change, {"reason": "Retired too.", "password": PASSWORD}).status_code == 302
+    again.refresh_from_db()
+    assert not again.active and again.withdrawal_reason == "Retired too."
+
+    client.force_login(actors.release_manager)
+    assert client.post(page, {"template": template.pk, "cis": names, "password": PASSWORD}).status_code == 403
+    assert StandardChange.objects.count() == 2
+    assert RefusedAttempt.objects.filter(username="rm").exists()
