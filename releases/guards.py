@@ -75,9 +75,20 @@ def cab_quorum(release) -> int:
 @guard
 def cab_quorum_reached(release, ctx):
     """The CAB's approve votes reach the quorum, or a standing approval (a
-    standard change) approves the plan instead of them."""
-    if standing_approval(release) is not None:
+    standard change) approves the plan instead of them: it stands in for the
+    votes not cast, never against a reject vote."""
+    blockers = list(_cab_votes(release))
+    if blockers and all(b.code == "quorum_not_reached" for b in blockers) and standing_approval(release):
         return
+    yield from blockers
+
+
+def plan_approved_by_votes(release) -> bool:
+    """Whether the CAB's votes alone approve the plan (no standard change needed)."""
+    return not any(_cab_votes(release))
+
+
+def _cab_votes(release):
     plan = release.current_plan
     votes = list(plan.votes.all()) if plan else []
     conflicted = release.conflicted_user_ids()

@@ -117,8 +117,8 @@ def signatures_of(standards) -> dict[tuple[int, str], object]:
 
 def approve_plan_as_standard(release_id) -> Release | None:
     """Right after the plan of ``release_id`` is submitted: approve it
-    (``approve_plan``) if a standing approval covers the release, and note
-    which one on the release. When none does, or the step is refused (an RFC
+    (``approve_plan``, which notes the standing approval on the release) if
+    one covers it. When none does, or the step is refused (an RFC
     not authorised yet, say), the plan waits for the CAB as any other, and
     nothing of the attempt is kept."""
     release = Release.objects.get(pk=release_id)
@@ -141,8 +141,4 @@ def approve_plan_as_standard(release_id) -> Release | None:
                                      payload={"reason": reason, "standard_change": standard.pk})
     except TransitionError:
         return None
-    release.standard_change = standard
-    release._history_user = standard.approved_by
-    release._change_reason = "standard change"
-    release.save(update_fields=["standard_change", "updated_at"])
     return release
