@@ -54,8 +54,8 @@ def submit(walker):
     walker.planning()
 
 
-def test_a_standard_change_deploys_without_a_cab_vote_and_the_export_shows_its_approval(actors, template, cis,
-                                                                                          standing):
+def test_a_standard_change_deploys_without_a_cab_vote_and_the_export_shows_its_approval(client, actors, template,
+                                                                                          cis, standing):
     walker = raise_release(actors, template, cis)
     submit(walker)  # submitting the plan is enough: it is approved at once
     assert walker.release.state == "plan_approved"
@@ -79,6 +79,11 @@ def test_a_standard_change_deploys_without_a_cab_vote_and_the_export_shows_its_a
     [decision] = [r for r in mine if r["evidence_type"] == "cab_decision"]
     assert decision["signature_method"] == "standing_approval" and decision["actor"] == actors.change_manager.username
     assert not [r for r in mine if r["evidence_type"] == "cab_vote"]
+
+    client.force_login(actors.release_manager)
+    page = client.get(f"/releases/{release.pk}/").content.decode()
+    assert 'id="standard-change"' in page and standing.number in page
+    assert standing.approval_signature.fingerprint[:16] in page  # the change manager's own signature
 
 
 def _csv(since):
