@@ -307,7 +307,7 @@ def release_transition(*, release_id, name: str, by, signature=None, **payload) 
     (``releasemgmt.signing``)."""
     with transaction.atomic():
         release = run_transition(Release, release_id, name, by=by, payload=payload, signature=signature)
-        if name == name_of(Release.submit_plan):
+        if name == name_of(Release.submit_plan) and release.template_id is not None:
             # A standard change's plan is approved by its standing approval, not the CAB.
             release = standard_changes.approve_plan_as_standard(release_id) or release
         return release
