@@ -195,8 +195,8 @@ def build_world() -> World:
                  "rfc_a": release_a.rfcs.get().pk, "rfc_b": release_b.rfcs.get().pk, "ci_a": ci_a.pk,
                  "ci_b": ci_b.pk, "baseline_a": baseline_a.pk, "baseline_b": baseline_b.pk, "plan_a": plan_a.pk,
                  "plan_b": plan_b.pk, "problem": problem.pk, "template": template.pk,
-                 "template_task": template.tasks.get().pk, "freeze": freeze.pk, "team": team.pk, "standard": standard.pk,
-                 "vendor_acme": acme.pk, "vendor_globex": globex.pk, "user_cm": actors.change_manager.pk}
+                 "template_task": template.tasks.get().pk, "freeze": freeze.pk, "team": team.pk,
+                 "standard": standard.pk, "vendor_acme": acme.pk, "vendor_globex": globex.pk, "user_cm": actors.change_manager.pk}
     for obj, model in (("release_a", type(release_a)), ("release_b", type(release_b)), ("task_own", Task),
                        ("task_other", Task), ("task_internal", Task), ("rfc_b", type(release_b.rfcs.get())),
                        ("ci_b", ConfigurationItem), ("baseline_b", type(baseline_b)), ("plan_b", ReleasePlan),
