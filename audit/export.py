@@ -22,6 +22,9 @@ every row (``COLUMNS``). ``evidence_type`` is one of ``EVIDENCE_TYPES``:
   (the deployment gate), its run, commit, environment and log.
 - ``health_check``, ``change_evaluation``, ``pir``, ``rollback_advice``: the
   checks and reviews after deployment.
+- ``standard_change``: the signed standing approval (template, CIs) that
+  approved the plan instead of CAB votes, and its withdrawal if any (the
+  plan's ``cab_decision`` is then signed by method ``standing_approval``).
 - ``transition``: every ``TransitionLog`` row of the release and its RFCs,
   i.e. the history.
 - ``refused_attempt``: every ``RefusedAttempt`` on the release or its RFCs
@@ -58,7 +61,7 @@ them, from its record (``Signature``): ``signed_by``, ``signature_method``,
 They are blank on rows that are not signed decisions; a signed decision
 with them blank was taken before decisions were signed.
 
-Queries: two to select, then sixteen per chunk of ``CHUNK_SIZE`` releases,
+Queries: two to select, then sixteen per chunk of ``CHUNK_SIZE`` releases (+3 with a standard change),
 whatever the number of RFCs, votes, tests or transitions; the CSV is
 produced chunk by chunk so memory stays bounded on long ranges. On
 PostgreSQL, outside any outer transaction, every query reads the same
@@ -98,6 +101,7 @@ from releases.models import (
 )
 
 from .attachments import evidence_items
+from .standing import standard_change_items
 
 __all__ = ["COLUMNS", "EVIDENCE_TYPES", "EXPORTER_ROLES", "evidence_csv", "evidence_export", "evidence_rows",
            "export_check", "neutralise", "selected_release_ids"]
@@ -116,8 +120,9 @@ COLUMNS = (
 EVIDENCE_TYPES = (
     "rfc_authorisation", "cab_vote", "cab_decision", "test_result", "go_no_go", "deployment", "health_check",
     "change_evaluation", "pir", "rollback_advice", "transition", "refused_attempt", "evidence_file",
+    "standard_change",
 )
-APPROVALS = frozenset({"rfc_authorisation", "cab_vote", "cab_decision", "go_no_go"})
+APPROVALS = frozenset({"rfc_authorisation", "cab_vote", "cab_decision", "go_no_go", "standard_change"})
 REVIEWS = frozenset({"test_result", "pir"})
 
 CHUNK_SIZE = 500  # releases per round of queries: bounded memory, and few enough ids for any database's IN (...)
@@ -292,7 +297,8 @@ def _read_chunk(release_ids: list[int], extra_rfc_ids: list[int]) -> _Chunk:
     of their signed decisions."""
     steps = _release_steps()
     releases = list(Release.objects.filter(pk__in=release_ids).order_by("pk").values(
-        "pk", "title", "release_type", "state", "created_at", "release_manager_id", "approved_plan_id"))
+        "pk", "title", "release_type", "state", "created_at", "release_manager_id", "approved_plan_id",
+        "standard_change_id"))
     rfcs_of: dict[int, list[int]] = defaultdict(list)
     for release_id, rfc_id in (Release.rfcs.through.objects.filter(release_id__in=release_ids)
                                .order_by("changerequest_id").values_list("release_id", "changerequest_id")):
@@ -393,6 +399,7 @@ def _decision_items(chunk: _Chunk) -> None:
                                    outcome=d["decision"], detail=d["reason"], order=3,
                                    signature=next(go_signatures.get(d["release_id"], iter(())), None)))
     _deployment_items(chunk)
+    standard_change_items(chunk, _Item)
 
 
 def _deployment_items(chunk: _Chunk) -> None:

@@ -232,6 +232,53 @@ def release_page(request, uid, pk):
     return JsonResponse(out)
 
 
+def _gate_user_id(request):
+    """One query: the gate token's service account (active, not revoked)."""
+    from pipelines.models import PipelineToken, digest
+
+    auth = request.headers.get("Authorization", "")
+    if not auth.startswith("Bearer "):
+        return None
+    return (PipelineToken.objects.filter(key_digest=digest(auth[7:]), revoked_at__isnull=True, user__is_active=True)
+            .values_list("user_id", flat=True).first())
+
+
+def gate(request):
+    """The rows the gate reads to answer: the release (by number, or the
+    newest open one deploying the CI's version), its scope, its latest Go
+    decision, backup and plan, and the freeze windows and other releases on
+    its CIs from now to the plan's end."""
+    from releases.models import Backup, GoNoGoDecision
+
+    if _gate_user_id(request) is None:
+        return JsonResponse({"detail": "Authentication required."}, status=401)
+    number = request.GET.get("release")
+    if number:
+        release = Release.objects.filter(pk=int(number.upper().removeprefix("REL-"))).values(*RELEASE_FIELDS).first()
+    else:
+        release = (Release.objects.filter(scope_items__ci__name=request.GET.get("ci", ""),
+                                          scope_items__target_version=request.GET.get("version", ""))
+                   .exclude(state__in=ENDED).order_by("-pk").values(*RELEASE_FIELDS).first())
+    if release is None:
+        return JsonResponse({"decision": "prevented", "release": None})
+    pk, now = release["id"], timezone.now()
+    cis = list(ReleaseScopeItem.objects.filter(release=pk).values_list("ci_id", flat=True))
+    plan = ReleasePlan.objects.filter(release=pk).order_by("-created_at", "-id").values().first()
+    end = max(now + timedelta(minutes=1), plan["deployment_end"] if plan and plan["deployment_end"] else now)
+    return JsonResponse({
+        "release": release, "cis": cis, "plan": plan,
+        "go": GoNoGoDecision.objects.filter(release=pk).order_by("-created_at", "-id").values().first(),
+        "backup": Backup.objects.filter(release=pk).order_by("-created_at", "-id").values().first(),
+        "freezes": list(FreezeWindow.objects.filter(Q(cis__in=cis) | Q(cis__isnull=True), start__lt=end,
+                                                    end__gt=now).values("id", "name").distinct()),
+        "others": list(ReleaseScopeItem.objects.filter(ci__in=cis, release__planned_start__lt=end,
+                                                       release__planned_end__gt=now,
+                                                       release__state__in=("scheduled", "go", "backed_up",
+                                                                           "deploying"))
+                       .exclude(release=pk).values("release_id", "ci_id")[:50]),
+    })
+
+
 NOT_YET_DEPLOYING = ("new", "planning", "plan_submitted", "plan_approved", "scheduled", "packaging", "building",
                      "built", "testing", "tests_passed", "plans_updated", "ready", "go", "backed_up")
 
@@ -244,4 +291,5 @@ urlpatterns = [
     path("calendar/", calendar),
     path("dashboard/", dashboard),
     path("release-page/<int:pk>/", release_page),
+    path("gate/", gate),
 ]

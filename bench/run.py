@@ -54,7 +54,7 @@ IN_FLIGHT = 8  # fixed-rate phase: at most this many requests outstanding
 # Targets: p95 in ms at 20 requests/s, and CPU at most this many times the floor.
 P95_TARGET = {"release list": 50, "release detail": 50, "transition list": 50, "task list p1": 50,
               "task list deep": 50, "transition pair": 100, "dashboard": 100, "release page": 100,
-              "iCalendar 90 days": 150}
+              "iCalendar 90 days": 150, "gate by number": 20, "gate by CI": 20}
 CPU_RATIO_TARGET = {"release list": 2.0, "release detail": 2.0}
 
 
@@ -336,6 +336,13 @@ def endpoints(state: dict, port: int):
 
         return make
 
+    # The deployment gate, as a pipeline polls it with its gate token: by the
+    # release's number, and by a CI and the version it deploys.
+    gate = state.get("gate") or {"token": "", "picks": [["REL-00001", "", ""]]}
+    gate_tok = {"Authorization": f"Bearer {gate['token']}"}
+    gate_by_number = [urlencode({"release": number}) for number, _, _ in gate["picks"]]
+    gate_by_ci = [urlencode({"ci": ci, "version": version}) for _, ci, version in gate["picks"]]
+
     return [
         ("release list", lambda i: Req("GET", f"/api/releases/?{list_q}", tok),
          lambda i: Req("GET", f"/floor/releases/?{list_q}", tok)),
@@ -358,6 +365,10 @@ def endpoints(state: dict, port: int):
         ("dashboard", lambda i: Req("GET", "/", cookie), lambda i: Req("GET", "/floor/dashboard/", cookie)),
         ("release page", lambda i: Req("GET", f"/releases/{page_picks[i % 5000]}/", cookie),
          lambda i: Req("GET", f"/floor/release-page/{page_picks[i % 5000]}/", cookie)),
+        ("gate by number", lambda i: Req("GET", f"/api/gate/?{gate_by_number[i % len(gate_by_number)]}", gate_tok),
+         lambda i: Req("GET", f"/floor/gate/?{gate_by_number[i % len(gate_by_number)]}", gate_tok)),
+        ("gate by CI", lambda i: Req("GET", f"/api/gate/?{gate_by_ci[i % len(gate_by_ci)]}", gate_tok),
+         lambda i: Req("GET", f"/floor/gate/?{gate_by_ci[i % len(gate_by_ci)]}", gate_tok)),
     ]
 
 

@@ -477,8 +477,33 @@ def seed(scale: float = 1.0, seed_value: int = 7, now: datetime | None = None, l
         "seconds": round(time.monotonic() - t_all, 1),
         "timings": {k: [v[0], round(v[1], 2)] for k, v in timings.items()},
     }
+    state["gate"] = gate_state(seed_value)
     log(f"  seeded in {state['seconds']} s")
     return state
+
+
+# Where the releases a pipeline polls the gate about stand: on their way to
+# deployment, from testing to the deployment itself.
+GATE_STATES = ("testing", "tests_passed", "plans_updated", "ready", "go", "backed_up", "deploying")
+
+
+def gate_state(seed_value: int = 7) -> dict:
+    """What the gate's endpoints ask about: a pipeline's gate token (the
+    service account ``deploy1``, deployment team) and 500 releases on their
+    way to deployment, each as its number and one CI and version of its scope."""
+    from django.contrib.auth import get_user_model
+
+    from pipelines.models import PipelineToken
+    from releases.models import ReleaseScopeItem
+
+    rng = random.Random(seed_value)
+    token = PipelineToken(name="Bench pipeline", user=get_user_model().objects.get(username="deploy1"))
+    key = token.set_new_key()
+    token.save()
+    items = list(ReleaseScopeItem.objects.filter(release__state__in=GATE_STATES).order_by("release_id", "id")
+                 .values_list("release_id", "ci__name", "target_version")[:20000])
+    picks = rng.sample(items, min(500, len(items)))
+    return {"token": key, "picks": [[f"REL-{rid:05d}", ci, version] for rid, ci, version in picks]}
 
 
 def main(argv=None):
@@ -486,9 +511,19 @@ def main(argv=None):
     p.add_argument("--scale", type=float, default=1.0, help="1.0 = 100k releases; 0.1 = 10k")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--out", help="write the driver's state (tokens, ids) here as JSON")
+    p.add_argument("--gate-only", action="store_true",
+                   help="add the gate's token and picks to the state file --out names, for a database seeded "
+                        "before the gate was measured")
     args = p.parse_args(argv)
     from releases.models import Release
 
+    if args.gate_only:
+        with open(args.out) as fh:
+            state = json.load(fh)
+        state["gate"] = gate_state(args.seed)
+        with open(args.out, "w") as fh:
+            json.dump(state, fh, indent=1)
+        return
     if Release.objects.exists():
         sys.exit("The database already holds releases: seed an empty, migrated database.")
     state = seed(args.scale, args.seed)

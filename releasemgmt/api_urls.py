@@ -23,6 +23,7 @@ from pipelines.adapters.api import GitHubWebhookView, GitLabWebhookView
 from pipelines.api import DeploymentFinishView, DeploymentStartView, GateView
 from releases.api.history import RELEASE_HISTORY_PARTS
 from releases.api.lookups import FreezeWindowViewSet, TeamViewSet, VendorViewSet
+from releases.api.standard_changes import StandardChangeViewSet
 from releases.api.queue import MyQueueView
 from releases.api.serializers import UserSerializer
 from releases.api.templates import ReleaseTemplateViewSet
@@ -109,6 +110,7 @@ router.register("vendors", VendorViewSet, basename="vendor")
 router.register("freeze-windows", FreezeWindowViewSet, basename="freeze-window")
 router.register("evidence", EvidenceFileViewSet, basename="evidence")
 router.register("webhooks", WebhookViewSet, basename="webhook")
+router.register("standard-changes", StandardChangeViewSet, basename="standard-change")
 
 record_urls = []
 for record_type, viewset in RECORD_VIEWSETS.items():

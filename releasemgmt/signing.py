@@ -99,6 +99,11 @@ class Credential:
         ``SignatureInvalid`` (or ``SignatureLocked``)."""
         raise NotImplementedError
 
+    def document(self, content: Mapping[str, Any]) -> Mapping[str, Any]:
+        """What the signature kept for the decision covers: ``content``, the
+        decision's own (``Spec.signed``), unless the credential adds to it."""
+        return content
+
 
 @dataclass(frozen=True)
 class Password(Credential):
@@ -138,12 +143,6 @@ class ProviderLogin(Credential):
         if config is None or time.time() - self.auth_time > config.sign_max_age:
             raise SignatureRequired(decision, "Your sign-in at the identity provider is too old to sign: "
                                               "sign in there again.")
-
-
-# The methods a client may sign with, by the name it sends
-# (``{"signature": {"password": "..."}}``), and every name a record keeps.
-METHODS: dict[str, type[Credential]] = {Password.method: Password}
-METHOD_CHOICES = [(name, name) for name in (*METHODS, ProviderLogin.method)]
 
 
 # --- signing at the identity provider ------------------------------------------------------
@@ -191,6 +190,38 @@ def provider_credential(user) -> ProviderLogin:
         del session[PROVIDER_LOGIN_SESSION_KEY]
         return ProviderLogin(user_id=user.pk, auth_time=proof["auth_time"])
     raise ReauthenticationRequired(user)
+
+
+@dataclass(frozen=True)
+class Standing(Credential):
+    """A decision its signer took in advance, signed then: a change manager's
+    standing approval of a standard change stands for the CAB's approval of
+    each release plan it covers. Nobody types a password at that moment, so
+    the signature kept for the decision names this method, and what it
+    covers carries the standing decision's own signature (``reference``:
+    which standing approval, who signed it, when, its fingerprint) beside
+    the decision's content. Only the process builds one (a client cannot
+    send it: it is not in ``METHODS``); whoever builds it has checked that
+    the standing approval covers the decision."""
+
+    signer_id: int
+    reference: Mapping[str, Any]
+    method: ClassVar[str] = "standing_approval"
+
+    def verify(self, user, decision: str) -> None:
+        if user is None or user.pk != self.signer_id or not user.is_active:
+            raise SignatureInvalid(decision, "The standing approval was signed by someone else.", user=user)
+
+    def document(self, content: Mapping[str, Any]) -> Mapping[str, Any]:
+        return {**content, "standing_approval": dict(self.reference)}
+
+
+# The methods a signature may be made with, by the name a client sends
+# (``{"signature": {"password": "..."}}``) and the name the record keeps.
+METHODS: dict[str, type[Credential]] = {Password.method: Password}
+# What a kept signature may name: those, a sign-in at the identity provider
+# (single sign-on) and a standing approval's.
+METHOD_CHOICES = [(name, name) for name in (*METHODS, ProviderLogin.method, Standing.method)]
 
 
 def credential_from(data: Mapping[str, Any] | None) -> Credential | None:

@@ -402,7 +402,7 @@ def run_transition(
     if spec.signed is not None:
         signed_with = signing.verify(by, signature, decision=name)
         # What the signer decides on, as it stands before the step is taken.
-        signed_content = spec.signed(obj)
+        signed_content = signature.document(spec.signed(obj))
     getattr(obj, name)(by=by, **{k: v for k, v in payload.items() if k in spec.fields})
     obj._change_reason = name
     obj._history_user = by

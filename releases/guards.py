@@ -74,6 +74,21 @@ def cab_quorum(release) -> int:
 
 @guard
 def cab_quorum_reached(release, ctx):
+    """The CAB's approve votes reach the quorum, or a standing approval (a
+    standard change) approves the plan instead of them: it stands in for the
+    votes not cast, never against a reject vote."""
+    blockers = list(_cab_votes(release))
+    if blockers and all(b.code == "quorum_not_reached" for b in blockers) and standing_approval(release):
+        return
+    yield from blockers
+
+
+def plan_approved_by_votes(release) -> bool:
+    """Whether the CAB's votes alone approve the plan (no standard change needed)."""
+    return not any(_cab_votes(release))
+
+
+def _cab_votes(release):
     plan = release.current_plan
     votes = list(plan.votes.all()) if plan else []
     conflicted = release.conflicted_user_ids()
@@ -87,6 +102,17 @@ def cab_quorum_reached(release, ctx):
         )
     if any(v.decision == VoteDecision.REJECT for v in votes):
         yield Blocker("open_reject_vote", "A CAB member has voted to reject this version of the plan.")
+
+
+def standing_approval(release):
+    """The standard change that approves this release's plan, if one does
+    (``StandardChangeQuerySet.covering``): read only for a release raised from
+    a template."""
+    if release.template_id is None:
+        return None
+    from django.apps import apps  # the model is declared beside the release, which imports the guards
+
+    return apps.get_model("releases", "StandardChange").objects.covering(release)
 
 
 @guard

@@ -57,6 +57,38 @@ class InternalQuerySet(RestrictedQuerySet):
         return self if reader(user).internal else self.none()
 
 
+class StandardChangeQuerySet(InternalQuerySet):
+    def active(self):
+        return self.filter(withdrawn_at__isnull=True)
+
+    def covering(self, release):
+        """The standing approval that approves ``release``'s plan, or None:
+        active, for the template the release was raised from as it was
+        approved (not edited since), for every CI in the release's scope (at
+        least one), signed by someone free to approve this release
+        (segregation of duties, as for a CAB vote) who still holds the change
+        manager role. The oldest such, when several do."""
+        from django.db.models import F
+
+        from releasemgmt.workflow import has_any_role
+
+        if release.template_id is None:
+            return None
+        scope = {item.ci_id for item in release.scope_items.all()}
+        if not scope:
+            return None
+        found = (self.active().filter(template_id=release.template_id,
+                                      template_updated_at=F("template__updated_at"),
+                                      approved_by__is_active=True)
+                 .exclude(approved_by_id__in=release.conflicted_user_ids())
+                 .select_related("approved_by", "template").prefetch_related("cis").order_by("approved_at", "pk"))
+        for standard in found:
+            if scope <= {ci.pk for ci in standard.cis.all()} and has_any_role(standard.approved_by,
+                                                                                ("change_manager",)):
+                return standard
+        return None
+
+
 class TemplatePartQuerySet(ViaQuerySet):
     restrict_via = "template"
 

@@ -30,6 +30,7 @@ from releasemgmt.workflow import (
     user_roles,
 )
 
+from . import standard_changes
 from .audience import Audience
 from .choices import VoteDecision
 from .models import (
@@ -305,7 +306,11 @@ def release_transition(*, release_id, name: str, by, signature=None, **payload) 
     approval or rejection, Go, No-Go, rollback) with the signer's credential
     (``releasemgmt.signing``)."""
     with transaction.atomic():
-        return run_transition(Release, release_id, name, by=by, payload=payload, signature=signature)
+        release = run_transition(Release, release_id, name, by=by, payload=payload, signature=signature)
+        if name == name_of(Release.submit_plan) and release.template_id is not None:
+            # A standard change's plan is approved by its standing approval, not the CAB.
+            release = standard_changes.approve_plan_as_standard(release_id) or release
+        return release
 
 
 # Announced when a deployment is reported failed: the delivery and change
@@ -398,6 +403,9 @@ def scope_set(*, release_id, ci, target_version: str, by) -> ReleaseScopeItem:
     if release.state not in EDITABLE_RELEASE_STATES:
         raise RecordClosed("scope", "The scope is fixed once packaging has started.",
                            [Blocker("step_closed", "The scope is fixed once packaging has started.")])
+    if release.standard_change_id and not release.standard_change.cis.filter(pk=ci.pk).exists():
+        message = f"The plan was approved as standard change {release.standard_change.number}, not for {ci.name}."
+        raise TransitionBlocked("scope", message, [Blocker("outside_standard_change", message)])
     item, _ = ReleaseScopeItem.objects.get_or_create(release=release, ci=ci, defaults={"created_by": by})
     item.target_version = target_version
     item._history_user = by

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .views.standard_changes import standard_change_list_view, standard_change_withdraw_view
 from .views.templates import template_create_view, template_edit_view, template_list_view
 
 app_name = "releases"
@@ -23,6 +24,8 @@ urlpatterns = [
     path("templates/new/", template_create_view, name="template_create"),
     path("templates/<int:pk>/", template_edit_view, name="template_edit"),
     path("queue/", views.queue_view, name="queue"),
+    path("standard-changes/", standard_change_list_view, name="standard_changes"),
+    path("standard-changes/<int:pk>/withdraw/", standard_change_withdraw_view, name="standard_change_withdraw"),
     path("cab/", views.cab_queue_view, name="cab_queue"),
     path("cab/<int:pk>/", views.cab_review_view, name="cab_review"),
     path("cab/<int:pk>/vote/", views.cab_vote_view, name="cab_vote"),

@@ -93,3 +93,14 @@ def test_floor_views_return_the_apps_rows(client, seeded):
     page_release = seeded["page_release_ids"][0]
     assert client.get(f"/releases/{page_release}/").status_code == 200
     assert client.get(f"/floor/release-page/{page_release}/").json()["release"]["id"] == page_release
+
+    # The deployment gate, as a pipeline polls it with its gate token, by
+    # number and by CI and version: the same release, app and floor.
+    from urllib.parse import urlencode
+
+    gate = {"HTTP_AUTHORIZATION": f"Bearer {seeded['gate']['token']}"}
+    number, ci, version = seeded["gate"]["picks"][0]
+    for query in (urlencode({"release": number}), urlencode({"ci": ci, "version": version})):
+        app, floor = client.get(f"/api/gate/?{query}", **gate), client.get(f"/floor/gate/?{query}", **gate)
+        assert app.status_code == floor.status_code == 200
+        assert app.json()["release"]["id"] == floor.json()["release"]["id"]

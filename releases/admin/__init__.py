@@ -5,4 +5,5 @@ The admin translates forms and buttons into the use cases of
 per concern; importing them here registers their admins.
 """
 from . import audit, calendar, common, notifications, records, release, tasks, teams, templates  # noqa: F401
+from . import standard_changes  # noqa: F401
 from .records import StepRecordAdmin  # noqa: F401

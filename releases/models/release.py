@@ -80,6 +80,10 @@ class Release(ConcurrentTransitionMixin, models.Model):
         "releases.ReleasePlan", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
         help_text="The plan version the CAB approved; frozen.",
     )
+    standard_change = models.ForeignKey(
+        "releases.StandardChange", null=True, blank=True, on_delete=models.PROTECT, related_name="releases",
+        editable=False, help_text="The standing approval (standard change) that approved the plan instead of CAB votes.",
+    )
     calendar_sequence = models.PositiveIntegerField(
         default=0, editable=False, help_text="iCalendar SEQUENCE: raised whenever the window is rescheduled.")
     # Kept for reporting (which release model was used); templates are retired, not deleted.
@@ -209,6 +213,9 @@ class Release(ConcurrentTransitionMixin, models.Model):
                         "signed": signed.plan_under_review, "durations": stay(days(3), days(2), hours(2))})
     def approve_plan(self, *, by=None):
         self.approved_plan = self.current_plan
+        if not g.plan_approved_by_votes(self):
+            # Without the CAB's quorum, the standing approval covering it (the guard's) approves the plan.
+            self.standard_change = g.standing_approval(self)
 
     @transition(field=state, source=S.PLAN_SUBMITTED, target=S.PLANNING,
                 custom={"setback": True, "step": 2, "roles": ("cab_member",),

@@ -51,6 +51,7 @@ from ..selectors import (
     task_actions,
     vote_tally,
 )
+from .blockers import blocker_href
 from .checks import with_live_checks
 from .common import with_page_renderer
 from .inplace import chosen_step, needed_now, record_offers, saved, save_offers
@@ -249,28 +250,9 @@ def _transitions(release, user, bound=None):
             t["errors"] = []
         t["forbidden"] = any(b["code"] == "role_forbidden" for b in t["blockers"])
         for b in t["blockers"]:
-            b["href"] = _blocker_href(release, b["code"], b.pop("about", None))
+            b["href"] = blocker_href(release, b["code"], b.pop("about", None))
         rows.append(t)
     return rows
-
-
-# The anchor of a row a blocker is about, by its model: the task's row, the
-# record's article, the RFC's or scope item's line (templates/releases/release_detail.html).
-ROW_ANCHORS = {"releases.Task": "task-{pk}", "changes.ChangeRequest": "rfc-{pk}",
-               "releases.ReleaseScopeItem": "scope-{pk}",
-               **{model._meta.label: f"rec-{record_type}-{{pk}}" for record_type, model in RECORD_TYPES.items()}}
-
-
-def _blocker_href(release, code, about=None):
-    """Where "fix →" goes: the very row the blocker is about (a task, a record),
-    else the section that holds what is missing."""
-    if about and about[0] in ROW_ANCHORS:
-        return "#" + ROW_ANCHORS[about[0]].format(pk=about[1])
-    if code in ("quorum_not_reached", "open_reject_vote"):
-        return reverse("releases:cab_review", args=[release.pk])
-    if code == "acceptance_criteria_missing":
-        return reverse("releases:edit", args=[release.pk])
-    return BLOCKER_TARGETS.get(code, "")
 
 
 def _freeze_override(release, name):
@@ -497,7 +479,8 @@ def record_edit_view(request, pk, record_type, record_id):
             else:
                 _saved_message(request, model, "updated", moved if then else None)
                 return saved(request, pk, f"#rec-{record_type}", moved=bool(then), render_body=render_body)
-    ctx = {"release": release, "record": record, "form": with_live_checks(form, release), "name": model._meta.verbose_name,
+    ctx = {"release": release, "record": record, "form": with_live_checks(form, release),
+           "name": model._meta.verbose_name,
            "open": release.state in model.open_states, "record_type": record_type}
     with_page_renderer(form)
     if request.htmx:

@@ -89,6 +89,14 @@ def cmdb_and_templates(cast: Cast):
     rm.put("/api/release-templates/{id}/", path=path, body={**template, "name": "Monthly minor (2)"})
     assert any(t["id"] == created["id"] for t in rm.get("/api/release-templates/").items())
 
+    # The change manager approves it as a standard change for the CI, signed, and withdraws it, signed.
+    cm = cast["cm"]
+    standard = cm.post("/api/standard-changes/", body={"template": created["id"], "cis": [ci["id"]],
+                                                       "signature": {"password": cast.password}}).body
+    cm.get("/api/standard-changes/{id}/", path={"id": standard["id"]})
+    cm.post("/api/standard-changes/{id}/withdraw/", path={"id": standard["id"]},
+            body={"reason": "Replaced.", "signature": {"password": cast.password}})
+
 
 def people_reports_and_audit(cast: Cast, api: Api):
     """Who am I, the reports (every metric as CSV) and the audit export."""

@@ -28,6 +28,7 @@ from releasemgmt.workflow import ROLES
 from releases import services as s
 from releases.models import RECORD_TYPES, FreezeWindow, Task, Team, Vendor
 from releases.scenario import Walker, new_release
+from releases.standard_changes import standard_change_approve
 from releases.template_services import template_create
 from tests.helpers import built_once, create_user, make_actors, make_cis
 from webhooks.services import subscription_create
@@ -89,6 +90,8 @@ def build_world() -> World:
     # Far ahead: it blocks none of the walks above.
     freeze = FreezeWindow.objects.create(name="Year-end freeze", start=timezone.now() + 300 * 24 * H,
                                          end=timezone.now() + 314 * 24 * H)
+    standard = standard_change_approve(by=actors.change_manager, template=template, cis=cis,
+                                       signature=actors.signature())
 
     # A test report on the far release's first test result (its release manager attaches it).
     evidence = attach(record_type="test_results", record_id=far.release.test_results.order_by("id").first().pk,
@@ -111,6 +114,7 @@ def build_world() -> World:
         "template": [template.pk], "problem": [problem.pk], "team": [team.pk], "freeze": [freeze.pk],
         "evidence": [evidence.pk],
         "webhook": [webhook.pk],
+        "standard_change": [standard.pk],
     }
     for record_type, model in RECORD_TYPES.items():
         record = model.objects.filter(release=far.release).order_by("id").first() or \

@@ -85,6 +85,9 @@ MATRIX: dict[str, frozenset] = {
     "GET /api/freeze-windows/": ALL, "POST /api/freeze-windows/": RM | CM,
     "GET /api/freeze-windows/{id}/": ALL - {"vendor"}, "PUT /api/freeze-windows/{id}/": RM | CM,
     "PATCH /api/freeze-windows/{id}/": RM | CM, "DELETE /api/freeze-windows/{id}/": RM | CM,
+    # Standard changes: approved and withdrawn (signed) by change managers; read by the process, not a vendor.
+    "GET /api/standard-changes/": ALL, "POST /api/standard-changes/": CM,
+    "GET /api/standard-changes/{id}/": ALL - {"vendor"}, "POST /api/standard-changes/{id}/withdraw/": CM,
     # The deployment gate: any role may ask it (the answer says whether the caller may deploy); only the
     # deployment team may report a deployment, and this release is not ready for one (409), nor is the
     # finished deployment's release deploying.
@@ -153,7 +156,7 @@ def target(world, label: str) -> tuple[str, str, dict]:
             "users": world.users["vendor"].pk, "vendors": ids["vendor"][0],
             "release-templates": ids["template"][0], "problems": ids["problem"][0],
             "teams": ids["team"][0], "freeze-windows": ids["freeze"][0], "evidence": ids["evidence"][0],
-            "webhooks": ids["webhook"][0],
+            "webhooks": ids["webhook"][0], "standard-changes": ids["standard_change"][0],
         }.get(kind)
         url = path.replace("{id}", str(obj)).replace("{vendor_id}", str(obj)).replace("{delivery_id}", "999999")
         url = url.replace("{name}", TRANSITION.get(kind, "")).replace("{metric}", "lead_time")

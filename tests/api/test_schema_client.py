@@ -58,6 +58,12 @@ NOT_EXERCISED = {
     "POST /api/webhooks/{id}/deliveries/{delivery_id}/redeliver/":
         "Redelivers a delivery the relay has sent or given up on; the tour runs in one transaction, so the relay "
         "never sends (its deliveries stay queued: 409); tests/webhooks/test_webhooks.py drives it.",
+    "POST /api/gate/github/{adapter_id}/":
+        "GitHub's deployment_protection_rule webhook: signed with an adapter's secret (no user token) and answered "
+        "through GitHub's callback API; tests/pipelines/test_adapter_github.py drives it against a fake GitHub.",
+    "POST /api/gate/gitlab/{adapter_id}/":
+        "GitLab's deployment events: authenticated by an adapter's X-Gitlab-Token, answered through GitLab's "
+        "approval API; tests/pipelines/test_adapter_gitlab.py drives it against a fake GitLab.",
     "POST /api/cis/{id}/transitions/{name}/ name=commission":
         "POST /api/cis/ registers a CI live; planned CIs, the only ones that can be commissioned, come from the "
         "admin, so no CI made over the API can take this transition.",

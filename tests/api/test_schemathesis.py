@@ -106,7 +106,7 @@ def real_ids(world, path: str, name: str) -> list[int]:
     kind = {"releases": "release", "rfcs": "rfc", "tasks": "task", "cis": "ci", "baselines": "baseline",
             "users": "user", "problems": "problem", "release-templates": "template", "teams": "team",
             "vendors": "vendor", "freeze-windows": "freeze", "evidence": "evidence",
-            "webhooks": "webhook"}[path.split("/")[2]]
+            "webhooks": "webhook", "standard-changes": "standard_change"}[path.split("/")[2]]
     return world.ids[kind]
 
 

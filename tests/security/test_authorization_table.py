@@ -56,9 +56,12 @@ from releases.models import (
     Vendor,
 )
 from releases.scenario import authorised_rfc, new_release
+from releases.standard_changes import standard_change_approve
 from releases.template_services import template_create
+from releasemgmt.signing import Password
 from tests.helpers import built_once, create_user, make_actors
 from webhooks.services import subscription_create
+from tests.signatures import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -100,6 +103,7 @@ SEEN_BY = {
     "problem": READERS,  # of release A
     "template": READERS, "template_task": READERS,
     "freeze": READERS, "team": READERS,
+    "standard": READERS,  # a standard change (the template's standing approval)
     "vendor_acme": ANY, "vendor_globex": {ALL},
     "user_cm": READERS,  # someone in the user directory
     "token_globex": {ALL},  # another user's calendar token (its admin page)
@@ -116,7 +120,7 @@ MARKERS = {
     "plan_b": "ZPLANB", "problem": "ZPROBQ", "template": "ZTMPLQ", "template_task": "ZTTASKQ", "freeze": "ZFRZQ",
     "team": "ZTEAMQ", "vendor_acme": "ZACMEQ", "vendor_globex": "ZGLOBEXQ", "user_cm": "zcmuserq",
     "token_globex": "zglobexuserq", "evidence_a": "ZEVAQ", "evidence_b": "ZEVBQ", "evidence_p": "ZEVPQ",
-    "webhook": "ZHOOKQ",
+    "webhook": "ZHOOKQ", "standard": "ZSTDCQ",
 }
 
 
@@ -189,6 +193,8 @@ def build_world() -> World:
                                tasks=[{"title": "ZTTASKQ", "step": 12, "offset_start": H, "offset_end": 2 * H}])
     now = timezone.now()
     freeze = FreezeWindow.objects.create(name="ZFRZQ", start=now + 48 * H, end=now + 50 * H)
+    standard = standard_change_approve(by=actors.change_manager, template=template, cis=[ci_a], note="ZSTDCQ",
+                                       signature=Password(PASSWORD))
     # The schedule notice: the calendar attached for each recipient, and the
     # vendor routing messages (Globex's carry its task titles).
     notices.enqueue(release_a, event="schedule", by=rm_acme)
@@ -209,7 +215,7 @@ def build_world() -> World:
                  "plan_b": plan_b.pk, "problem": problem.pk, "template": template.pk,
                  "template_task": template.tasks.get().pk, "freeze": freeze.pk, "team": team.pk,
                  "vendor_acme": acme.pk, "vendor_globex": globex.pk, "user_cm": actors.change_manager.pk,
-                 **evidence, "webhook": webhook.pk}
+                 **evidence, "webhook": webhook.pk, "standard": standard.pk}
     for obj, model in (("release_a", type(release_a)), ("release_b", type(release_b)), ("task_own", Task),
                        ("task_other", Task), ("task_internal", Task), ("rfc_b", type(release_b.rfcs.get())),
                        ("ci_b", ConfigurationItem), ("baseline_b", type(baseline_b)), ("plan_b", ReleasePlan),
@@ -376,6 +382,9 @@ def api_probes(world) -> dict[str, list[Probe]]:
                                         gate=has_role("release_manager")),
         "GET /api/webhooks/{id}/deliveries/": each("webhook deliveries", "/api/webhooks/{id}/deliveries/",
                                                    ("webhook",), gate=has_role("release_manager")),
+        "GET /api/standard-changes/": [Probe("standard changes", "/api/standard-changes/", any_role, ("standard",),
+                                             "list")],
+        "GET /api/standard-changes/{id}/": each("standard change", "/api/standard-changes/{id}/", ("standard",)),
     }
     # Every kind of step record is read by one viewset class: each kind is
     # listed on the release a vendor may not see; plans, which the world has,
@@ -415,6 +424,7 @@ NOT_A_READ = {
     "queue-preference": "a form: the user's own choice of how they are told, nobody else's",
     "evidence:attach": "POST: a file attached to a record",
     "webhooks:redeliver": "POST",
+    "releases:standard_change_withdraw": "POST: a signed withdrawal",
 }
 
 
@@ -440,6 +450,7 @@ def page_probes(world) -> dict[str, list[Probe]]:
         "releases:edit": each("releases:edit", has_role("release_manager"), ("release_a", "release_b")),
         "releases:task_add": each("releases:task_add", has_role("release_manager"), ("release_a", "release_b")),
         "releases:templates": [page("templates", "/templates/", reader, ("template",), "list")],
+        "releases:standard_changes": [page("standard changes", "/standard-changes/", reader, ("standard",), "list")],
         "releases:template_edit": each("releases:template_edit", has_role("release_manager"), ("template",)),
         "releases:audit_export": [
             page("audit page", reverse("releases:audit_export"), has_role("release_manager", "change_manager")),
@@ -523,7 +534,7 @@ def admin_probes(world) -> dict[str, list[Probe]]:
         "releases.Team": ("team",), "releases.Vendor": ("vendor_acme", "vendor_globex"),
         "releases.TransitionLog": ("task_gone",), "releases.OutboxMessage": ("task_other",),
         "releases.CalendarToken": ("token_globex",), "releases.ReleaseTemplate": ("template",),
-        "releases.TemplateTask": ("template_task",),
+        "releases.TemplateTask": ("template_task",), "releases.StandardChange": ("standard",),
         # The signatures of the RFCs' authorisations, shown by their decision's link.
         "releases.Signature": ("rfc_a", "rfc_b"),
     }
