@@ -111,6 +111,13 @@ def test_opening_a_problem_with_its_analysis_is_refused_as_the_schema_says(clien
     assert "root_cause" not in schema["components"]["schemas"]["ProblemOpenRequest"]["properties"]
 
 
+# Bodies written by another product, not by our clients: GitHub's and GitLab's
+# webhook payloads grow fields at their makers' pace, and the adapters read
+# the few they need (pipelines/adapters); refusing an unknown field there
+# would refuse every delivery after the next GitHub or GitLab release.
+FOREIGN_BODIES = {"gate_github_webhook", "gate_gitlab_webhook"}
+
+
 def test_every_request_body_of_the_api_is_strict_and_says_so_in_the_schema():
     # The schema marks a body ``additionalProperties: false`` only when its
     # serializer is a StrictInput (releasemgmt.api_schema): every body, and
@@ -120,6 +127,8 @@ def test_every_request_body_of_the_api_is_strict_and_says_so_in_the_schema():
     bodies = set()
     for item in schema["paths"].values():
         for method, operation in item.items():
+            if operation.get("operationId") in FOREIGN_BODIES:
+                continue
             for content in operation.get("requestBody", {}).get("content", {}).values():
                 ref = content["schema"].get("$ref", "")
                 assert ref, (method, operation["operationId"], content["schema"])
