@@ -22,32 +22,32 @@ def form(pipeline, **fields):
 
 
 @pytest.fixture
-def browser(admin_user):
+def staff_client(admin_user):
     client = Client()
     client.force_login(admin_user)
     return client
 
 
-def test_the_secrets_are_sealed_and_never_shown_back(browser, pipeline):
-    response = browser.post("/admin/pipelines/pipelineadapter/add/", form(pipeline))
+def test_the_secrets_are_sealed_and_never_shown_back(staff_client, pipeline):
+    response = staff_client.post("/admin/pipelines/pipelineadapter/add/", form(pipeline))
     assert response.status_code == 302, html(response)[:3000]
     adapter = PipelineAdapter.objects.get()
     assert (adapter.webhook_secret(), adapter.api_token()) == (SECRET, TOKEN)
     assert SECRET not in adapter.webhook_secret_sealed and TOKEN not in adapter.api_token_sealed
-    page = html(browser.get(f"/admin/pipelines/pipelineadapter/{adapter.pk}/change/"))
+    page = html(staff_client.get(f"/admin/pipelines/pipelineadapter/{adapter.pk}/change/"))
     assert SECRET not in page and TOKEN not in page
     assert fingerprint(SECRET) in page and f"/api/gate/gitlab/{adapter.pk}/" in page
     assert not any(SECRET in str(row) or TOKEN in str(row) for row in PipelineAdapter.history.values_list())
 
     # A change with the secret fields blank keeps them.
-    changed = browser.post(f"/admin/pipelines/pipelineadapter/{adapter.pk}/change/",
+    changed = staff_client.post(f"/admin/pipelines/pipelineadapter/{adapter.pk}/change/",
                            form(pipeline, webhook_secret="", api_token="", name="GitLab payments group"))
     assert changed.status_code == 302, html(changed)[:3000]
     adapter.refresh_from_db()
     assert adapter.name == "GitLab payments group" and adapter.webhook_secret() == SECRET
 
 
-def test_an_adapter_acts_as_a_deployment_team_service_account(browser, admin_user):
-    response = browser.post("/admin/pipelines/pipelineadapter/add/", form(admin_user))
+def test_an_adapter_acts_as_a_deployment_team_service_account(staff_client, admin_user):
+    response = staff_client.post("/admin/pipelines/pipelineadapter/add/", form(admin_user))
     assert response.status_code == 200 and "service account" in html(response)
     assert not PipelineAdapter.objects.exists()
