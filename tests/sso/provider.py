@@ -32,6 +32,14 @@ def sso(provider, settings):
     settings.SSO = OidcConfig(issuer=provider, client_id="releases", client_secret="s3cret", role_map=ROLE_MAP,
                               provider_name=PROVIDER)
     discovery.forget()
+    # The role groups the map names, whatever a flushing test before left
+    # (a browser test late in the run has seen them missing).
+    from django.contrib.auth.models import Group
+
+    from releasemgmt.workflow import ROLES
+
+    for role in ROLES:
+        Group.objects.get_or_create(name=role)
     yield provider
     discovery.forget()
 
