@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from django.conf import settings
+from django.db.models import prefetch_related_objects
 
 from releasemgmt import events
 from releasemgmt.authz import redact
@@ -187,6 +188,9 @@ def blockers_for(release: Release, user) -> list[Blocker]:
         # The next step's guards, whoever takes it (not the pipeline).
         blockers.extend(redact(evaluate(release, step, None), user))
     if state in go_given():
+        # The deployment's guards read the plan (window, downtime) and the
+        # scope (freezes, conflicts) more than once: read each once.
+        prefetch_related_objects([release], "plans", "scope_items")
         blockers.extend(evaluate(release, start, user))
     return blockers
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from django.apps import apps
+from django.db.models import Q
 
 from cmdb.models import ConfigurationItem
 
@@ -54,18 +55,26 @@ ACTIVE_FOR_CONFLICTS = ("plan_approved", "scheduled", "packaging", "building", "
                         "plans_updated", "ready", "go", "backed_up", "deploying", "deployed", "rolling_back")
 
 
-def affected_ci_ids(release, *, dependencies: bool = False) -> set[int]:
-    """The CIs in scope and the CIs that depend on them: what a deployment
-    touches. With ``dependencies``, also the CIs the scope depends on, so that
-    two releases on either end of a dependency see each other."""
+def _reach(release) -> tuple[set[int], set[int]]:
+    """What a deployment of ``release`` touches: ``(affected, related)``.
+
+    ``affected`` is the CIs in scope and the CIs that depend on them;
+    ``related`` adds the CIs the scope depends on, so that two releases on
+    either end of a dependency see each other. One query for both directions
+    (the scope itself is read from a prefetch where the caller made one)."""
     scope = {item.ci_id for item in release.scope_items.all()}
-    through = ConfigurationItem.depends_on.through
-    related = set(through.objects.filter(to_configurationitem_id__in=scope)
-                  .values_list("from_configurationitem_id", flat=True))
-    if dependencies:
-        related |= set(through.objects.filter(from_configurationitem_id__in=scope)
-                       .values_list("to_configurationitem_id", flat=True))
-    return scope | related
+    dependents, dependencies = set(), set()
+    if scope:
+        through = ConfigurationItem.depends_on.through
+        for src, dst in (through.objects.filter(Q(to_configurationitem_id__in=scope)
+                                                | Q(from_configurationitem_id__in=scope))
+                         .values_list("from_configurationitem_id", "to_configurationitem_id")):
+            if dst in scope:
+                dependents.add(src)
+            if src in scope:
+                dependencies.add(dst)
+    affected = scope | dependents
+    return affected, affected | dependencies
 
 
 def window_conflicts(release, start, end):
@@ -73,30 +82,64 @@ def window_conflicts(release, start, end):
 
     Returns ``(freezes, releases)``: each a list of ``(object, [CI names])``;
     a global freeze lists no CI names.
+
+    The guards of scheduling and of the deployment's start ask this, and a
+    pipeline polling the deployment gate asks it again and again, so its
+    cost stays a handful of index lookups: the scope and its dependencies,
+    the freeze windows of the period, the other releases' rows on the same
+    CIs (with their states and windows), the plans of those still active,
+    and the colliding releases and CI names only when something collides.
     """
     freeze_windows = apps.get_model("releases", "FreezeWindow")
     scope_items = release.scope_items.model
-    affected = affected_ci_ids(release)
-    related = affected_ci_ids(release, dependencies=True)
-    names = dict(ConfigurationItem.objects.filter(pk__in=related).values_list("pk", "name"))
-    freezes = []
+    affected, related = _reach(release)
+    freezes, names = [], None
     for freeze in freeze_windows.objects.filter(start__lt=end, end__gt=start).prefetch_related("cis"):
-        cis = [c.pk for c in freeze.cis.all()]
+        cis = {c.pk for c in freeze.cis.all()}
         if not cis:
             freezes.append((freeze, []))
-        elif hit := sorted(names[c] for c in set(cis) & affected):
-            freezes.append((freeze, hit))
-    others = []
-    candidates = (type(release).objects.exclude(pk=release.pk).filter(state__in=ACTIVE_FOR_CONFLICTS)
-                  .filter(scope_items__ci__in=related).distinct().prefetch_related("plans"))
-    for other in candidates:
-        plan = other.current_plan
-        o_start, o_end = ((plan.deployment_start, plan.deployment_end) if plan and plan.deployment_start
-                          else (other.planned_start, other.planned_end))
-        if o_start and o_end and o_start < end and start < o_end:
-            shared = scope_items.objects.filter(release=other, ci__in=related).values_list("ci__name", flat=True)
-            others.append((other, sorted(shared)))
-    return freezes, others
+        elif cis & affected:
+            if names is None:
+                names = dict(ConfigurationItem.objects.filter(pk__in=affected).values_list("pk", "name"))
+            freezes.append((freeze, sorted(names[c] for c in cis & affected)))
+    if not related:
+        return freezes, []
+    # The other releases' rows on these CIs with their states and planned
+    # windows: the release rows joined by their key (with a filter on the
+    # state, PostgreSQL would walk every open release instead).
+    shared: dict[int, set[int]] = {}
+    windows = {}
+    for release_id, ci_id, state, p_start, p_end in (
+            scope_items.objects.filter(ci_id__in=related).exclude(release_id=release.pk).order_by()
+            .values_list("release_id", "ci_id", "release__state", "release__planned_start", "release__planned_end")):
+        if state in ACTIVE_FOR_CONFLICTS:
+            shared.setdefault(release_id, set()).add(ci_id)
+            windows[release_id] = (p_start, p_end)
+    others = _in_window(type(release), windows, start, end) if windows else []
+    if not others:
+        return freezes, []
+    ci_names = dict(ConfigurationItem.objects.filter(pk__in=set().union(*(shared[o.pk] for o in others)))
+                    .values_list("pk", "name"))
+    return freezes, [(o, sorted(ci_names[c] for c in shared[o.pk])) for o in others]
+
+
+def _in_window(model, windows: dict, start, end) -> list:
+    """The releases (``windows``: their planned windows by id) whose window
+    overlaps [start, end]: the current plan's deployment window where it has
+    one (the newest plan, as ``Release.current_plan``), else the planned
+    window. The plans are read as plain values (a poll of the gate asks this
+    each time); the releases themselves only for those that collide."""
+    newest = {}
+    for release_id, at, pk, d_start, d_end in (model.plans.field.model.objects.filter(release_id__in=list(windows))
+                                               .order_by().values_list("release_id", "created_at", "pk",
+                                                                       "deployment_start", "deployment_end")):
+        if release_id not in newest or (at, pk) > newest[release_id][0]:
+            newest[release_id] = ((at, pk), d_start, d_end)
+    for release_id, (_, d_start, d_end) in newest.items():
+        if d_start:
+            windows[release_id] = (d_start, d_end)
+    colliding = [pk for pk, (o_start, o_end) in windows.items() if o_start and o_end and o_start < end and start < o_end]
+    return list(model.objects.filter(pk__in=colliding)) if colliding else []
 
 
 # The states in which a release no longer changes its CIs: finished, given

@@ -38,7 +38,10 @@ def answer_in_process(*, check_id=None, release_id=None) -> None:
 def on_release_event(event) -> None:
     """A release moved: its waiting checks may be answerable now. Without a
     broker they are asked again after the commit (no query here: a
-    transition costs nothing more)."""
+    transition costs nothing more). The gate's own answers are no move:
+    a pipeline polling it does not set the adapters asking again."""
+    if event.name == gate.GATE_DECIDED:
+        return
     release_id = event.obj.pk
     transaction.on_commit(lambda: answer_in_process(release_id=release_id))
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from releasemgmt.workflow import available, name_of
@@ -183,3 +185,32 @@ def test_a_release_nobody_may_see_is_a_404(gate_client):
     response = gate_client.get("/api/gate/", {"release": "REL-99999"})
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+def _queries(client, **params):
+    with CaptureQueriesContext(connection) as ctx:
+        ask(client, **params)
+    return [q["sql"] for q in ctx.captured_queries]
+
+
+def test_a_poll_costs_a_fixed_number_of_queries_whatever_else_is_planned_on_the_same_cis(walk, gate_client):
+    """Pipelines poll the gate: its cost is pinned, and neither another
+    release on the same CIs nor the gate's own announcement adds to it (an
+    answer is not a move of the release, so the adapters' waiting checks are
+    not asked again on every poll)."""
+    release = walk("backed_up").release
+    alone = _queries(gate_client, release=release.pk)
+    # token, roles, release, plans, scope, dependencies, freezes, other
+    # releases on those CIs, webhook subscriptions
+    assert len(alone) == 9, "\n".join(alone)
+    assert not any("pipelines_adaptercheck" in sql for sql in alone)
+
+    walk("plan_approved")
+    colliding = _queries(gate_client, release=release.pk)
+    # ... and, once one collides: the other releases' plans, the colliding
+    # releases and the names of the CIs they share.
+    assert len(colliding) == len(alone) + 3
+    walk("plan_approved")
+    walk("plan_approved")
+    assert len(_queries(gate_client, release=release.pk)) == len(colliding)
+    assert ask(gate_client, release=release.pk)["decision"] == "prevented"
