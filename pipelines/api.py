@@ -151,7 +151,7 @@ class GateView(APIView):
         query.is_valid(raise_exception=True)
         data = query.validated_data
         release = None if gate.not_gated(data["environment"]) else requested_release(request.user, data)
-        decision = gate.decide(release, request.user, environment=data["environment"])
+        decision = gate.decide(release, request.user, environment=data["environment"], ci=data.get("ci"))
         gate.announce(decision, request.user)
         return Response(GateDecisionSerializer(decision.as_dict()).data)
 
@@ -184,7 +184,7 @@ class DeploymentStartView(APIView):
             return Response(GateDecisionSerializer(decision.as_dict()).data)
         release = requested_release(request.user, data)
         if release is None:
-            decision = gate.decide(None, request.user, environment=environment)
+            decision = gate.decide(None, request.user, environment=environment, ci=data.get("ci"))
             raise services.GateClosed(gate.start_spec().name, decision.blockers[0].message, decision.blockers,
                                       code=decision.decision)
         deployment = services.deployment_start(release=release, by=request.user, environment=environment,

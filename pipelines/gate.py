@@ -39,7 +39,7 @@ from releasemgmt.errors import Blocker
 from releasemgmt.input_guard import parse_id
 from releasemgmt.workflow import Spec, evaluate, may_act, name_of, roles_text, specs
 from releases.choices import GoDecision, ReleaseState
-from releases.models import Release
+from releases.models import Release, StandardChange
 
 ALLOWED, AWAITING, PREVENTED = "allowed", "awaiting", "prevented"
 DECISIONS = (ALLOWED, AWAITING, PREVENTED)
@@ -145,14 +145,13 @@ def not_gated(environment: str) -> bool:
     return environment.strip().lower() not in settings.GATED_ENVIRONMENTS
 
 
-def decide(release: Release | None, user, *, environment: str) -> Decision:
+def decide(release: Release | None, user, *, environment: str, ci: str | None = None) -> Decision:
     """What the gate answers ``user`` about ``release`` (None: no open
-    release was found for the CI and version asked about)."""
+    release was found for the CI and version asked about, ``ci``)."""
     if not_gated(environment):
         return Decision(ALLOWED, environment, gated=False)
     if release is None:
-        return Decision(PREVENTED, environment, blockers=[Blocker(
-            "no_open_release", "No open release deploys this version of this configuration item.")])
+        return Decision(PREVENTED, environment, blockers=[no_open_release(user, ci)])
     blockers = blockers_for(release, user)
     if not blockers:
         verdict = ALLOWED
@@ -193,6 +192,20 @@ def blockers_for(release: Release, user) -> list[Blocker]:
         prefetch_related_objects([release], "plans", "scope_items")
         blockers.extend(evaluate(release, start, user))
     return blockers
+
+
+def no_open_release(user, ci: str | None) -> Blocker:
+    """Nothing to deploy under. When Change Management approved a template
+    as a standard change for this CI, the pipeline's log says so: the
+    routine way to an open release (raised from that template by a release
+    manager, its plan approved without a CAB vote; every other step stays)."""
+    message = "No open release deploys this version of this configuration item."
+    standard = (StandardChange.objects.restrict(user).active().filter(cis__name=ci).select_related("template")
+                .order_by("approved_at", "pk").first()) if ci else None
+    if standard is not None:
+        message += (f" {standard.number} approves the template “{standard.template.name}” as a standard change "
+                     f"for {ci}: a release manager may raise a release from it, whose plan needs no CAB vote.")
+    return Blocker("no_open_release", message)
 
 
 def _no_go_since_preparation(release: Release):

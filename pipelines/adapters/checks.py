@@ -103,7 +103,7 @@ def _decide(check: AdapterCheck, now) -> bool:
     adapter = check.adapter
     asked = Question(check.environment, check.release_ref, check.ci, check.version)
     release = None if gate.not_gated(asked.environment) else release_for(adapter, asked)
-    decision = gate.decide(release, adapter.user, environment=asked.environment)
+    decision = gate.decide(release, adapter.user, environment=asked.environment, ci=asked.ci)
     check.release = release
     check.decision = decision.decision
     waited = now - check.created_at

@@ -98,7 +98,7 @@ def _start(adapter, asked, found) -> dict:
     services.deployment_start_check(by=adapter.user)
     release = common.release_for(adapter, asked)
     if release is None:
-        decision = gate.decide(None, adapter.user, environment=asked.environment)
+        decision = gate.decide(None, adapter.user, environment=asked.environment, ci=asked.ci)
         raise services.GateClosed(gate.start_spec().name, decision.blockers[0].message, decision.blockers,
                                   code=decision.decision)
     deployment = services.deployment_start(release=release, by=adapter.user, environment=asked.environment,

@@ -214,3 +214,23 @@ def test_a_poll_costs_a_fixed_number_of_queries_whatever_else_is_planned_on_the_
     walk("plan_approved")
     assert len(_queries(gate_client, release=release.pk)) == len(colliding)
     assert ask(gate_client, release=release.pk)["decision"] == "prevented"
+
+
+def test_no_open_release_names_the_standard_change_that_covers_the_ci(gate_client, actors, cis):
+    from releases import standard_changes, template_services
+
+    template = template_services.template_create(by=actors.release_manager, name="Monthly patch",
+                                                 release_type="minor", description="OS patches.")
+    standing = standard_changes.standard_change_approve(by=actors.change_manager, template=template, cis=[cis[0]],
+                                                        signature=signature(), note="Routine.")
+    answer = ask(gate_client, ci=cis[0].name, version="99.0")
+    assert answer["decision"] == "prevented" and codes(answer) == ["no_open_release"]
+    assert answer["blockers"][0]["message"] == (
+        f"No open release deploys this version of this configuration item. {standing.number} approves the "
+        f"template “Monthly patch” as a standard change for {cis[0].name}: a release manager may raise a "
+        f"release from it, whose plan needs no CAB vote.")
+    # Another CI, or once the approval is withdrawn: nothing to point to.
+    assert ask(gate_client, ci=cis[1].name, version="99.0")["blockers"][0]["message"].endswith("configuration item.")
+    standard_changes.standard_change_withdraw(by=actors.change_manager, standard_change_id=standing.pk,
+                                              signature=signature(), reason="Retired.")
+    assert ask(gate_client, ci=cis[0].name, version="99.0")["blockers"][0]["message"].endswith("configuration item.")
