@@ -93,53 +93,59 @@ def window_conflicts(release, start, end):
     freeze_windows = apps.get_model("releases", "FreezeWindow")
     scope_items = release.scope_items.model
     affected, related = _reach(release)
-    freezes, names = [], None
+    known: dict[int, str] = {}
+
+    def names(ids) -> list[str]:
+        """The CIs' names, sorted; read once, and only for what collides."""
+        if missing := set(ids) - known.keys():
+            known.update(ConfigurationItem.objects.filter(pk__in=missing).values_list("pk", "name"))
+        return sorted(known[c] for c in ids)
+
+    freezes = []
     for freeze in freeze_windows.objects.filter(start__lt=end, end__gt=start).prefetch_related("cis"):
         cis = {c.pk for c in freeze.cis.all()}
         if not cis:
             freezes.append((freeze, []))
         elif cis & affected:
-            if names is None:
-                names = dict(ConfigurationItem.objects.filter(pk__in=affected).values_list("pk", "name"))
-            freezes.append((freeze, sorted(names[c] for c in cis & affected)))
+            freezes.append((freeze, names(cis & affected)))
     if not related:
         return freezes, []
     # The other releases' rows on these CIs with their states and planned
     # windows: the release rows joined by their key (with a filter on the
     # state, PostgreSQL would walk every open release instead).
     shared: dict[int, set[int]] = {}
-    windows = {}
+    planned = {}
     for release_id, ci_id, state, p_start, p_end in (
             scope_items.objects.filter(ci_id__in=related).exclude(release_id=release.pk).order_by()
             .values_list("release_id", "ci_id", "release__state", "release__planned_start", "release__planned_end")):
         if state in ACTIVE_FOR_CONFLICTS:
             shared.setdefault(release_id, set()).add(ci_id)
-            windows[release_id] = (p_start, p_end)
-    others = _in_window(type(release), windows, start, end) if windows else []
-    if not others:
-        return freezes, []
-    ci_names = dict(ConfigurationItem.objects.filter(pk__in=set().union(*(shared[o.pk] for o in others)))
-                    .values_list("pk", "name"))
-    return freezes, [(o, sorted(ci_names[c] for c in shared[o.pk])) for o in others]
+            planned[release_id] = (p_start, p_end)
+    colliding = _in_window(planned, start, end) if planned else []
+    others = list(type(release).objects.filter(pk__in=colliding)) if colliding else []
+    return freezes, [(other, names(shared[other.pk])) for other in others]
 
 
-def _in_window(model, windows: dict, start, end) -> list:
-    """The releases (``windows``: their planned windows by id) whose window
-    overlaps [start, end]: the current plan's deployment window where it has
-    one (the newest plan, as ``Release.current_plan``), else the planned
-    window. The plans are read as plain values (a poll of the gate asks this
-    each time); the releases themselves only for those that collide."""
+def _in_window(planned: dict, start, end) -> list[int]:
+    """Which of the releases (``planned``: their planned windows by id) have
+    a window overlapping [start, end]: the current plan's deployment window
+    where it has one (the newest plan, as ``Release.current_plan``), else the
+    planned window. The plans are read as plain values: a poll of the gate
+    asks this each time."""
     newest = {}
-    for release_id, at, pk, d_start, d_end in (model.plans.field.model.objects.filter(release_id__in=list(windows))
-                                               .order_by().values_list("release_id", "created_at", "pk",
-                                                                       "deployment_start", "deployment_end")):
+    for release_id, at, pk, d_start, d_end in (apps.get_model("releases", "ReleasePlan").objects
+                                               .filter(release_id__in=list(planned)).order_by()
+                                               .values_list("release_id", "created_at", "pk",
+                                                            "deployment_start", "deployment_end")):
         if release_id not in newest or (at, pk) > newest[release_id][0]:
             newest[release_id] = ((at, pk), d_start, d_end)
-    for release_id, (_, d_start, d_end) in newest.items():
-        if d_start:
-            windows[release_id] = (d_start, d_end)
-    colliding = [pk for pk, (o_start, o_end) in windows.items() if o_start and o_end and o_start < end and start < o_end]
-    return list(model.objects.filter(pk__in=colliding)) if colliding else []
+    colliding = []
+    for release_id, window in planned.items():
+        _, d_start, d_end = newest.get(release_id, (None, None, None))
+        o_start, o_end = (d_start, d_end) if d_start else window
+        if o_start and o_end and o_start < end and start < o_end:
+            colliding.append(release_id)
+    return colliding
 
 
 # The states in which a release no longer changes its CIs: finished, given
